@@ -1,0 +1,54 @@
+# Sunset: every task a developer or CI runs. `make demo` and `make test` are the two that matter.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+GO ?= go
+LOCAL_ENV = $(shell $(GO) run ./infra/local/stack env | sed 's/^export //')
+
+.PHONY: help local-up local-down local-env test unit demo bench build lint fuzz
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+local-up: ## start dynalite (:8000) and the SES v2 emulator (:8005), create the table
+	@infra/local/up.sh
+
+local-down: ## stop exactly the local services local-up started
+	@infra/local/down.sh
+
+local-env: ## print the exports that point the AWS SDK and the CLI at the local stack
+	@$(GO) run ./infra/local/stack env
+
+# test stops the stack afterwards only if it was not already running: a developer's stack stays up.
+test: ## local-up, go vet, every test with -race against the local stack, local-down
+	@was_up=$$(ls infra/local/.run/*.pid >/dev/null 2>&1 && echo yes); \
+	$(MAKE) --no-print-directory local-up || exit $$?; \
+	status=0; \
+	$(GO) vet ./... || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  env $(LOCAL_ENV) SUNSET_REQUIRE_LOCAL=1 $(GO) test -race -count=1 ./... || status=$$?; \
+	fi; \
+	[ -n "$$was_up" ] || $(MAKE) --no-print-directory local-down; \
+	exit $$status
+
+unit: ## the tests that need no local stack (the others skip)
+	$(GO) test -race ./...
+
+demo: ## run the main job end to end on the local stack
+	@infra/demo/demo.sh
+
+bench: ## every benchmark in infra/bench, printed as tables for the README
+	@set -e; for b in infra/bench/*.sh; do echo "== $$b"; bash "$$b"; done
+
+build: ## build every Lambda as bootstrap for provided.al2023/arm64 into .build/<name>/
+	@for d in functions/*/; do n=$$(basename $$d); \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -o .build/$$n/bootstrap ./$$d || exit 1; \
+	  echo "built .build/$$n/bootstrap"; done
+
+lint: ## gofmt, go vet, go mod tidy leaves no diff
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+fuzz: ## fuzz every parser for 20s each
+	@for f in $$($(GO) test ./shared/connlog -list 'Fuzz.*' | grep ^Fuzz); do \
+	  $(GO) test ./shared/connlog -run '^$$' -fuzz "^$$f$$" -fuzztime 20s || exit 1; done

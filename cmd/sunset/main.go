@@ -1,0 +1,73 @@
+// Command sunset is the operator CLI: the same shared/ packages the Lambdas call, driven by flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+)
+
+// command is one subcommand. run gets the arguments after the subcommand's name and returns the
+// process exit status: 0 success, 1 a failure while working, 2 a usage or input mistake.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *cliEnv, args []string) int
+}
+
+// cliEnv is what every subcommand reads and writes instead of the process globals, so tests can
+// drive a subcommand in-process.
+type cliEnv struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// commands is the whole CLI. Each file of this package adds the commands of one area of work.
+var commands = map[string]command{}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	code := dispatch(ctx, env, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "sunset: unknown command %q (run 'sunset --help')\n", args[0])
+		return 2
+	}
+	return cmd.run(ctx, env, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "sunset retires legacy mail hostnames: it finds the accounts still using them and tells their organisations.")
+	fmt.Fprintln(w, "\nUsage: sunset <command> [flags]   (sunset <command> --help for its flags)\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nEvery command that talks to AWS accepts --local (or SUNSET_LOCAL=1) to use the local stack.")
+}

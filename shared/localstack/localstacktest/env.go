@@ -1,0 +1,5 @@
+package localstacktest
+
+import "os"
+
+var getenv = os.Getenv

@@ -1,0 +1,142 @@
+// Package localstacktest gives tests the real local services: a fresh DynamoDB table with the
+// production schema (read from template.yaml) per test, an SES v2 client, and the emails the SES
+// emulator has received. A test that needs the stack is skipped with a clear message when it is
+// not running, unless SUNSET_REQUIRE_LOCAL=1 (set by `make test`), when it fails instead.
+package localstacktest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/nhsmail-sunset/sunset/shared/localstack"
+)
+
+func need(t testing.TB, service, endpoint string) {
+	t.Helper()
+	if localstack.Reachable(endpoint) {
+		return
+	}
+	msg := fmt.Sprintf("local %s is not running at %s: start it with `make local-up` (make test does)", service, endpoint)
+	if requireLocal() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+func requireLocal() bool {
+	v := getenv("SUNSET_REQUIRE_LOCAL")
+	return v == "1" || v == "true"
+}
+
+// Config is an AWS configuration for the local stack.
+func Config() aws.Config {
+	return aws.Config{
+		Region:      localstack.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKey, localstack.SecretKey, ""),
+	}
+}
+
+// DynamoDB returns a client of the local DynamoDB and the name of a new, empty table with the
+// production schema, deleted when the test ends. Extra options (e.g. an error-injecting
+// middleware) apply to the returned client only.
+func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, string) {
+	t.Helper()
+	endpoint := localstack.Endpoint("dynamodb")
+	need(t, "DynamoDB (dynalite)", endpoint)
+	base := func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }
+	admin := dynamodb.NewFromConfig(Config(), base)
+	path, err := localstack.FindTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "test-" + randomSuffix()
+	spec, err := localstack.ReadTemplate(path, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := localstack.EnsureTable(ctx, admin, spec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Logf("delete table %s: %v", name, err)
+		}
+	})
+	return dynamodb.NewFromConfig(Config(), append([]func(*dynamodb.Options){base}, optFns...)...), name
+}
+
+// SES returns a client of the local SES v2 emulator.
+func SES(t testing.TB, optFns ...func(*sesv2.Options)) *sesv2.Client {
+	t.Helper()
+	endpoint := localstack.Endpoint("sesv2")
+	need(t, "SES v2 (aws-ses-v2-local)", endpoint)
+	base := func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) }
+	return sesv2.NewFromConfig(Config(), append([]func(*sesv2.Options){base}, optFns...)...)
+}
+
+// Email is one message as the SES emulator stores it (GET /store).
+type Email struct {
+	MessageID   string   `json:"messageId"`
+	From        string   `json:"from"`
+	ReplyTo     []string `json:"replyTo"`
+	Destination struct {
+		To  []string `json:"to"`
+		Cc  []string `json:"cc"`
+		Bcc []string `json:"bcc"`
+	} `json:"destination"`
+	Subject string `json:"subject"`
+	Body    struct {
+		HTML string `json:"html"`
+		Text string `json:"text"`
+	} `json:"body"`
+	Attachments []struct {
+		Content     string `json:"content"`
+		ContentType string `json:"contentType"`
+		Filename    string `json:"filename"`
+	} `json:"attachments"`
+	At int64 `json:"at"`
+}
+
+// SentEmails returns every email the SES emulator holds. The store is shared by all tests, so
+// callers pick theirs out by message id or by a unique recipient.
+func SentEmails(t testing.TB) []Email {
+	t.Helper()
+	endpoint := localstack.Endpoint("sesv2")
+	need(t, "SES v2 (aws-ses-v2-local)", endpoint)
+	resp, err := http.Get(endpoint + "/store")
+	if err != nil {
+		t.Fatalf("read SES emulator store: %v", err)
+	}
+	defer resp.Body.Close()
+	var store struct {
+		Emails []Email `json:"emails"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&store); err != nil {
+		t.Fatalf("decode SES emulator store: %v", err)
+	}
+	return store.Emails
+}
+
+// Unique returns a short random string for names that must not collide between tests.
+func Unique() string { return randomSuffix() }
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
