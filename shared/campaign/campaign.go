@@ -1,0 +1,103 @@
+package campaign
+
+import "github.com/nhsmail-sunset/sunset/shared/calendar"
+
+// Campaign is one campaign file. Every key is documented here and in the README's campaign-file
+// reference; unknown keys are errors.
+type Campaign struct {
+	// ID names the campaign in keys, commands and reports (lower-case letters, digits, '-').
+	ID string `yaml:"id" json:"id"`
+	// Title is the campaign's human name, used in emails and reports.
+	Title string `yaml:"title" json:"title"`
+	// Timezone is the IANA zone dates are computed in; default Europe/London.
+	Timezone string `yaml:"timezone" json:"timezone"`
+	// Shutdown is the deadline of every organisation without its own (roster date, extension).
+	Shutdown calendar.Date `yaml:"shutdown" json:"shutdown"`
+	// Hostnames are the legacy hostnames being retired, each with what to use instead.
+	Hostnames []Hostname `yaml:"hostnames" json:"hostnames"`
+	// Endpoints maps a server address (ip or ip:port) that only ever served a legacy hostname
+	// to that hostname, for logs that carry no hostname.
+	Endpoints map[string]string `yaml:"endpoints" json:"endpoints,omitempty"`
+	// IgnoreAccounts are case-insensitive globs of accounts to drop (monitoring, system).
+	IgnoreAccounts []string `yaml:"ignore_accounts" json:"ignore_accounts,omitempty"`
+	// Mapping maps Sunset's field names (account, hostname, time, client_ip, protocol, status,
+	// user_agent, server_ip) to columns of jsonl/csv logs.
+	Mapping map[string]string `yaml:"mapping" json:"mapping,omitempty"`
+
+	// AudienceSource is "findings" (organisations with accounts seen on a legacy hostname) or
+	// "roster" (every organisation listed in Roster, each with its own deadline).
+	AudienceSource string `yaml:"audience_source" json:"audience_source"`
+	// Roster is the CSV (ods_code,deadline[,domain]) of a roster campaign, relative to the
+	// campaign file.
+	Roster string `yaml:"roster" json:"roster,omitempty"`
+	// MaxExtensionDays caps how far past its original deadline an organisation may be extended.
+	MaxExtensionDays int `yaml:"max_extension_days" json:"max_extension_days"`
+	// ActivityWindowDays: an organisation is affected while any of its accounts was seen on a
+	// legacy hostname within this many days.
+	ActivityWindowDays int `yaml:"activity_window_days" json:"activity_window_days"`
+	// Stages are the notices, each an offset from the organisation's deadline.
+	Stages []Stage `yaml:"stages" json:"stages"`
+	// Audience is who receives notices: la, pla, account.
+	Audience []string `yaml:"audience" json:"audience"`
+	// Sender is the From and Reply-To of every notice.
+	Sender Sender `yaml:"sender" json:"sender"`
+	// Helpdesk is who recipients can call or write to.
+	Helpdesk Helpdesk `yaml:"helpdesk" json:"helpdesk"`
+	// RetentionDays is how long after the campaign ends findings and notices (personal data)
+	// are kept before DynamoDB's TTL removes them; default 180.
+	RetentionDays int `yaml:"retention_days" json:"retention_days"`
+	// Templates is a built-in template set ("hostname-retirement", "byo-mx") or a folder of the
+	// campaign's own templates, relative to the campaign file. Default: hostname-retirement for
+	// findings campaigns, byo-mx for roster campaigns.
+	Templates string `yaml:"templates" json:"templates,omitempty"`
+}
+
+// Hostname is a legacy hostname and its replacement.
+type Hostname struct {
+	Name        string      `yaml:"name" json:"name"`
+	Replacement Replacement `yaml:"replacement" json:"replacement"`
+}
+
+// Replacement is the setting to change to.
+type Replacement struct {
+	// Purpose says what the setting is for, e.g. "IMAP (incoming mail)"; default from the port.
+	Purpose    string `yaml:"purpose" json:"purpose,omitempty"`
+	Host       string `yaml:"host" json:"host"`
+	Port       int    `yaml:"port" json:"port,omitempty"`
+	Encryption string `yaml:"encryption" json:"encryption,omitempty"`
+	// Authentication says whether the client must sign in; nil means yes.
+	Authentication *bool `yaml:"authentication" json:"authentication,omitempty"`
+}
+
+// Stage is one notice of the series. Exactly one of DaysBefore and DaysAfter is set.
+type Stage struct {
+	Name       string `yaml:"name" json:"name"`
+	DaysBefore *int   `yaml:"days_before" json:"days_before,omitempty"`
+	DaysAfter  *int   `yaml:"days_after" json:"days_after,omitempty"`
+}
+
+// Offset is the stage's due date relative to the deadline, in calendar days.
+func (s Stage) Offset() int {
+	if s.DaysBefore != nil {
+		return -*s.DaysBefore
+	}
+	if s.DaysAfter != nil {
+		return *s.DaysAfter
+	}
+	return 0
+}
+
+// DueOn is the stage's due date for an organisation with this deadline.
+func (s Stage) DueOn(deadline calendar.Date) calendar.Date { return deadline.AddDays(s.Offset()) }
+
+// Sender is who notices come from.
+type Sender struct {
+	From    string `yaml:"from" json:"from"`
+	ReplyTo string `yaml:"reply_to" json:"reply_to,omitempty"`
+}
+
+// Helpdesk is who recipients can contact.
+type Helpdesk struct {
+	Phone string `yaml:"phone" json:"phone,omitempty"`
+	Email string `yaml:"email" json:"email,omitempty"`
+}

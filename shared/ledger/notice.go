@@ -1,0 +1,59 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+)
+
+// Status is where a notice is in its life.
+type Status string
+
+// Statuses, in order of a notice's life. A claimed notice becomes sent, failed or suppressed;
+// superseded marks a stage that was skipped because a later one was due first.
+const (
+	Claimed    Status = "claimed"
+	Sent       Status = "sent"
+	Failed     Status = "failed"
+	Suppressed Status = "suppressed"
+	Superseded Status = "superseded"
+)
+
+// Notice is one notice to one organisation at one stage of a campaign: what the planner decided
+// and what the email says. The ledger keeps it as the audit record of what was sent.
+type Notice struct {
+	Campaign     string        `json:"campaign"`
+	Org          string        `json:"org"`
+	OrgName      string        `json:"org_name"`
+	Stage        string        `json:"stage"`
+	Deadline     calendar.Date `json:"deadline"`
+	PlannedFor   calendar.Date `json:"planned_for"` // the run date that chose this notice
+	FirstContact bool          `json:"first_contact"`
+	Recipients   []string      `json:"recipients"`
+	Accounts     []Account     `json:"accounts"`
+	// Domain is the legacy domain of a per-organisation deadline campaign (BYO-MX), if any.
+	Domain string `json:"domain,omitempty"`
+
+	Status        Status    `json:"status"`
+	ClaimedAt     time.Time `json:"claimed_at,omitzero"`
+	SentAt        time.Time `json:"sent_at,omitzero"`
+	MessageID     string    `json:"message_id,omitempty"`
+	ContentSHA256 string    `json:"content_sha256,omitempty"`
+	Error         string    `json:"error,omitempty"`
+}
+
+// Account is one affected account as a notice shows it: a legacy hostname and protocol it used,
+// totals over the activity window, and recent client details.
+type Account struct {
+	Account    string    `json:"account"`
+	Hostname   string    `json:"hostname"`
+	Protocol   string    `json:"protocol"`
+	FirstSeen  time.Time `json:"first_seen,omitzero"`
+	LastSeen   time.Time `json:"last_seen"`
+	Successes  int64     `json:"successes"`
+	Failures   int64     `json:"failures"`
+	ClientIPs  []string  `json:"client_ips,omitempty"`
+	UserAgents []string  `json:"user_agents,omitempty"`
+	DeviceIDs  []string  `json:"device_ids,omitempty"`
+	DirectIP   bool      `json:"direct_ip,omitempty"`
+}
