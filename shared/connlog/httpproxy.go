@@ -1,0 +1,150 @@
+package connlog
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// csvHeader tracks the "#Fields:" declaration of Exchange's CSV logs (HttpProxy, IMAP4, POP3,
+// SMTP Receive), which may be redeclared mid-file.
+type csvHeader struct {
+	names   []string
+	fields  [][]byte
+	scratch []byte
+}
+
+func (h *csvHeader) header(l []byte) bool {
+	k, v, _ := bytes.Cut(l[1:], []byte(":"))
+	if strings.EqualFold(strings.TrimSpace(string(k)), "fields") {
+		h.names = fieldNames(v, ',')
+		return true
+	}
+	return false
+}
+
+// split splits a data line and checks it against the declaration; reason is "" when it fits.
+func (h *csvHeader) split(b []byte) (f [][]byte, reason string) {
+	if len(h.names) == 0 {
+		return nil, "data line before any #Fields declaration"
+	}
+	var ok bool
+	h.fields, h.scratch, ok = splitCSV(b, h.fields, h.scratch)
+	if !ok {
+		return nil, "unterminated quoted field"
+	}
+	if len(h.fields) < len(h.names) {
+		return nil, fmt.Sprintf("%d fields where #Fields declares %d", len(h.fields), len(h.names))
+	}
+	return h.fields, ""
+}
+
+// proxyParser reads Exchange HttpProxy logs: UrlHost is the hostname the client asked for,
+// AuthenticatedUser the account, Protocol (or the path) the protocol.
+type proxyParser struct {
+	fs  *fileScan
+	hdr csvHeader
+	// column indexes
+	dt, proto, host, stem, user, ua, cip, status, query int
+}
+
+func (p *proxyParser) prefilter() bool { return true }
+func (p *proxyParser) finish()         {}
+
+func (p *proxyParser) quick(ln line) quickResult {
+	b := ln.b
+	if len(b) == 0 || b[0] == '#' || p.host < 0 || len(p.hdr.names) == 0 {
+		return parseFully
+	}
+	// UrlHost sits early in the record; walk to it unless a quote makes that unsafe.
+	h, ok := csvFieldQuick(b, p.host)
+	if !ok {
+		return parseFully
+	}
+	if len(h) > 0 && !looksLikeIP(normHost(string(h))) {
+		return quickNotLegacy
+	}
+	return parseFully
+}
+
+// csvFieldQuick returns field i when no quote precedes it.
+func csvFieldQuick(b []byte, i int) ([]byte, bool) {
+	for ; i > 0; i-- {
+		j := bytes.IndexByte(b, ',')
+		if j < 0 {
+			return nil, false
+		}
+		if bytes.IndexByte(b[:j], '"') >= 0 {
+			return nil, false
+		}
+		b = b[j+1:]
+	}
+	j := bytes.IndexByte(b, ',')
+	if j < 0 {
+		j = len(b)
+	}
+	if bytes.IndexByte(b[:j], '"') >= 0 {
+		return nil, false
+	}
+	return b[:j], true
+}
+
+func (p *proxyParser) parse(ln line) {
+	b := ln.b
+	if len(bytes.TrimSpace(b)) == 0 {
+		return
+	}
+	fs := p.fs
+	if b[0] == '#' {
+		if p.hdr.header(b) {
+			n := p.hdr.names
+			p.dt = colIndex(n, "DateTime")
+			p.proto = colIndex(n, "Protocol")
+			p.host = colIndex(n, "UrlHost")
+			p.stem = colIndex(n, "UrlStem")
+			p.user = colIndex(n, "AuthenticatedUser")
+			p.ua = colIndex(n, "UserAgent")
+			p.cip = colIndex(n, "ClientIpAddress")
+			p.status = colIndex(n, "HttpStatus")
+			p.query = colIndex(n, "UrlQuery")
+		}
+		return
+	}
+	f, reason := p.hdr.split(b)
+	if reason != "" {
+		fs.malformed(reason)
+		return
+	}
+	t, prec, ok := parseTime(field(f, p.dt))
+	if !ok {
+		fs.malformed("bad or missing DateTime")
+		return
+	}
+	q := field(f, p.query)
+	var hh []byte
+	if q != nil {
+		hh = hhToken(q)
+	}
+	host, direct, res := fs.rules.resolve(string(field(f, p.host)), string(hh), "", "")
+	if res != legacy {
+		fs.outcome(nil, host, direct, res)
+		return
+	}
+	proto := protocolFromName(string(field(f, p.proto)))
+	if proto == "" || proto == ProtoHTTP {
+		proto = protocolFromPath(string(field(f, p.stem)))
+	}
+	cip, _ := splitHostPort(string(field(f, p.cip)))
+	e := &event{
+		t: t, prec: prec,
+		account:   NormalizeAccount(string(field(f, p.user))),
+		protocol:  proto,
+		clientIP:  cip,
+		userAgent: string(field(f, p.ua)),
+		success:   !httpFailure(strings.TrimSpace(string(field(f, p.status)))),
+	}
+	if q != nil {
+		e.deviceID = string(queryValue(q, "DeviceId"))
+	}
+	fs.outcome(e, host, direct, res)
+}

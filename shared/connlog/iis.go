@@ -1,0 +1,162 @@
+package connlog
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// iisParser reads IIS W3C extended logs. Columns come from the latest "#Fields:" line, so a
+// file that restarts with a new declaration mid-way is read correctly.
+type iisParser struct {
+	fs       *fileScan
+	names    []string
+	n        int
+	date     int
+	time     int
+	sip      int
+	sport    int
+	stem     int
+	query    int
+	user     int
+	cip      int
+	ua       int
+	host     int
+	status   int
+	hdrDate  []byte // date from "#Date:" for logs without a date column
+	fields   [][]byte
+	hasQuery bool
+}
+
+func (p *iisParser) prefilter() bool { return true }
+func (p *iisParser) finish()         {}
+
+func (p *iisParser) header(l []byte) {
+	k, v, _ := bytes.Cut(l[1:], []byte(":"))
+	switch strings.ToLower(strings.TrimSpace(string(k))) {
+	case "fields":
+		p.names = fieldNames(v, ' ')
+		p.n = len(p.names)
+		p.date = colIndex(p.names, "date")
+		p.time = colIndex(p.names, "time")
+		p.sip = colIndex(p.names, "s-ip")
+		p.sport = colIndex(p.names, "s-port")
+		p.stem = colIndex(p.names, "cs-uri-stem")
+		p.query = colIndex(p.names, "cs-uri-query")
+		p.user = colIndex(p.names, "cs-username")
+		p.cip = colIndex(p.names, "c-ip")
+		p.ua = colIndex(p.names, "cs(User-Agent)")
+		p.host = colIndex(p.names, "cs-host", "cs(Host)")
+		p.status = colIndex(p.names, "sc-status")
+	case "date":
+		if d := bytes.TrimSpace(v); len(d) >= 10 {
+			p.hdrDate = append(p.hdrDate[:0], d[:10]...)
+		}
+	}
+}
+
+// quick classifies a line that holds no needle: it can not be a legacy event, so all that is
+// left is whether its hostname was unresolved, and a shape check.
+func (p *iisParser) quick(ln line) quickResult {
+	b := ln.b
+	if len(b) == 0 || b[0] == '#' || p.n == 0 {
+		return parseFully
+	}
+	if bytes.Count(b, []byte{' '}) != p.n-1 {
+		return parseFully // let the full parse name the problem
+	}
+	if p.date == 0 && (len(b) < 10 || b[4] != '-' || b[7] != '-') {
+		return parseFully
+	}
+	if p.host >= 0 {
+		h := nthField(b, p.host)
+		if len(h) > 0 && !(len(h) == 1 && h[0] == '-') && !looksLikeIP(normHost(string(h))) {
+			return quickNotLegacy
+		}
+	}
+	if p.query >= 0 && (indexFold(ln.low, "hh:") >= 0 || indexFold(ln.low, "hh%3a") >= 0) {
+		return parseFully
+	}
+	return quickUnresolved
+}
+
+// nthField returns the i-th space-separated field of b.
+func nthField(b []byte, i int) []byte {
+	for ; i > 0; i-- {
+		j := bytes.IndexByte(b, ' ')
+		if j < 0 {
+			return nil
+		}
+		b = b[j+1:]
+	}
+	if j := bytes.IndexByte(b, ' '); j >= 0 {
+		return b[:j]
+	}
+	return b
+}
+
+func (p *iisParser) parse(ln line) {
+	b := ln.b
+	if len(bytes.TrimSpace(b)) == 0 {
+		return
+	}
+	if b[0] == '#' {
+		p.header(b)
+		return
+	}
+	fs := p.fs
+	if p.n == 0 {
+		fs.malformed("data line before any #Fields declaration")
+		return
+	}
+	p.fields = p.fields[:0]
+	for {
+		i := bytes.IndexByte(b, ' ')
+		if i < 0 {
+			p.fields = append(p.fields, b)
+			break
+		}
+		p.fields = append(p.fields, b[:i])
+		b = b[i+1:]
+	}
+	f := p.fields
+	if len(f) != p.n {
+		fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(f), p.n))
+		return
+	}
+	var ts []byte
+	switch {
+	case p.date >= 0 && p.time >= 0:
+		ts = append(append(append(ts, f[p.date]...), ' '), f[p.time]...)
+	case p.time >= 0 && len(p.hdrDate) == 10:
+		ts = append(append(append(ts, p.hdrDate...), ' '), f[p.time]...)
+	}
+	t, prec, ok := parseTime(ts)
+	if !ok {
+		fs.malformed("bad or missing date/time")
+		return
+	}
+	var hh []byte
+	q := dash(field(f, p.query))
+	if q != nil {
+		hh = hhToken(q)
+	}
+	sport := string(dash(field(f, p.sport)))
+	host, direct, res := fs.rules.resolve(string(dash(field(f, p.host))), string(hh), string(dash(field(f, p.sip))), sport)
+	if res != legacy {
+		fs.outcome(nil, host, direct, res)
+		return
+	}
+	e := &event{
+		t: t, prec: prec,
+		account:   NormalizeAccount(plusToSpace(dash(field(f, p.user)))),
+		protocol:  protocolFromPath(string(field(f, p.stem))),
+		clientIP:  string(dash(field(f, p.cip))),
+		userAgent: plusToSpace(dash(field(f, p.ua))),
+		success:   !httpFailure(string(field(f, p.status))),
+	}
+	if q != nil {
+		e.deviceID = string(queryValue(q, "DeviceId"))
+	}
+	fs.outcome(e, host, direct, res)
+}

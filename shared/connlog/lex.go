@@ -1,0 +1,326 @@
+package connlog
+
+import (
+	"bytes"
+	"time"
+)
+
+// parseTime reads "YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|±hh:mm]" (no zone = UTC). It returns the
+// number of fraction digits so output can keep the log's precision.
+func parseTime(b []byte) (t time.Time, prec int8, ok bool) {
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, 0, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(b[0:4])
+	mo, ok2 := num(b[5:7])
+	d, ok3 := num(b[8:10])
+	h, ok4 := num(b[11:13])
+	mi, ok5 := num(b[14:16])
+	s, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
+		return time.Time{}, 0, false
+	}
+	rest := b[19:]
+	ns := 0
+	if len(rest) > 0 && (rest[0] == '.' || rest[0] == ',') {
+		i := 1
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			if i <= 9 {
+				ns = ns*10 + int(rest[i]-'0')
+			}
+			i++
+		}
+		if i == 1 {
+			return time.Time{}, 0, false
+		}
+		prec = int8(min(i-1, 9))
+		for k := i - 1; k < 9; k++ {
+			ns *= 10
+		}
+		rest = rest[i:]
+	}
+	off := 0
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, a := num(rest[1:3])
+		om, c := num(rest[4:6])
+		if !a || !c {
+			return time.Time{}, 0, false
+		}
+		off = oh*3600 + om*60
+		if rest[0] == '-' {
+			off = -off
+		}
+	case len(rest) == 5 && (rest[0] == '+' || rest[0] == '-'):
+		oh, a := num(rest[1:3])
+		om, c := num(rest[3:5])
+		if !a || !c {
+			return time.Time{}, 0, false
+		}
+		off = oh*3600 + om*60
+		if rest[0] == '-' {
+			off = -off
+		}
+	default:
+		return time.Time{}, 0, false
+	}
+	t = time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC)
+	if t.Day() != d { // 31 February and friends
+		return time.Time{}, 0, false
+	}
+	return t.Add(-time.Duration(off) * time.Second), prec, true
+}
+
+// parseEpoch reads Unix seconds or milliseconds, with an optional fraction.
+func parseEpoch(s string) (time.Time, int8, bool) {
+	if s == "" {
+		return time.Time{}, 0, false
+	}
+	intPart, frac := s, ""
+	if i := bytes.IndexByte([]byte(s), '.'); i >= 0 {
+		intPart, frac = s[:i], s[i+1:]
+	}
+	if !isDigits(intPart) || (frac != "" && !isDigits(frac)) || len(intPart) > 16 {
+		return time.Time{}, 0, false
+	}
+	var n int64
+	for i := 0; i < len(intPart); i++ {
+		n = n*10 + int64(intPart[i]-'0')
+	}
+	ns := int64(0)
+	prec := int8(min(len(frac), 9))
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			ns += int64(frac[i] - '0')
+		}
+	}
+	if len(intPart) >= 12 { // milliseconds
+		return time.UnixMilli(n).UTC().Add(time.Duration(ns / 1000)), max(3, prec+3), true
+	}
+	return time.Unix(n, ns).UTC(), prec, true
+}
+
+// splitCSV splits one CSV record (RFC 4180 quoting with doubled quotes) into dst. Quoted fields
+// holding doubled quotes are unescaped into scratch. ok is false for an unterminated quote.
+func splitCSV(b []byte, dst [][]byte, scratch []byte) ([][]byte, []byte, bool) {
+	dst = dst[:0]
+	scratch = scratch[:0]
+	for {
+		if len(b) > 0 && b[0] == '"' {
+			b = b[1:]
+			start := len(scratch)
+			plain := true
+			var field []byte
+			for {
+				i := bytes.IndexByte(b, '"')
+				if i < 0 {
+					return dst, scratch, false
+				}
+				if i+1 < len(b) && b[i+1] == '"' {
+					if plain {
+						plain = false
+					}
+					scratch = append(scratch, b[:i+1]...)
+					b = b[i+2:]
+					continue
+				}
+				if plain {
+					field = b[:i]
+				} else {
+					scratch = append(scratch, b[:i]...)
+					field = scratch[start:len(scratch):len(scratch)]
+				}
+				b = b[i+1:]
+				break
+			}
+			// Anything between the closing quote and the comma is kept loosely.
+			if i := bytes.IndexByte(b, ','); i >= 0 {
+				dst = append(dst, field)
+				b = b[i+1:]
+				continue
+			}
+			return append(dst, field), scratch, true
+		}
+		i := bytes.IndexByte(b, ',')
+		if i < 0 {
+			return append(dst, b), scratch, true
+		}
+		dst = append(dst, b[:i])
+		b = b[i+1:]
+	}
+}
+
+// splitSpaceQuoted splits on single spaces, treating "..." (with \" escapes) as one field whose
+// quotes are dropped (AWS load balancer logs).
+func splitSpaceQuoted(b []byte, dst [][]byte) ([][]byte, bool) {
+	dst = dst[:0]
+	for len(b) > 0 {
+		if b[0] == '"' {
+			j := 1
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(b) {
+				return dst, false
+			}
+			dst = append(dst, b[1:j])
+			b = b[j+1:]
+			if len(b) > 0 && b[0] == ' ' {
+				b = b[1:]
+			}
+			continue
+		}
+		i := bytes.IndexByte(b, ' ')
+		if i < 0 {
+			dst = append(dst, b)
+			break
+		}
+		dst = append(dst, b[:i])
+		b = b[i+1:]
+	}
+	return dst, true
+}
+
+// hhToken finds the ActiveSync front end's `_HH:<host>_` token in a query string.
+func hhToken(q []byte) []byte {
+	for i := 0; i+3 <= len(q); {
+		j := indexFold(q[i:], "hh:")
+		k := indexFold(q[i:], "hh%3a")
+		n := 3
+		if j < 0 || (k >= 0 && k < j) {
+			j, n = k, 5
+		}
+		if j < 0 {
+			return nil
+		}
+		j += i
+		if j == 0 || q[j-1] == '_' || q[j-1] == '=' || q[j-1] == ';' {
+			v := q[j+n:]
+			end := len(v)
+			for x, c := range v {
+				if c == '_' || c == '&' || c == ';' || c == ' ' || c == ',' {
+					end = x
+					break
+				}
+			}
+			return v[:end]
+		}
+		i = j + n
+	}
+	return nil
+}
+
+// indexFold is bytes.Index for a lower-case ASCII needle, ignoring the case of b.
+func indexFold(b []byte, lowNeedle string) int {
+	n := len(lowNeedle)
+	for i := 0; i+n <= len(b); i++ {
+		c := b[i] | 0x20
+		if c != lowNeedle[0] {
+			continue
+		}
+		ok := true
+		for k := 1; k < n; k++ {
+			x := b[i+k]
+			if 'A' <= x && x <= 'Z' {
+				x += 'a' - 'A'
+			}
+			if x != lowNeedle[k] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return i
+		}
+	}
+	return -1
+}
+
+// queryValue returns the value of key (case-insensitive) in an a=b&c=d query.
+func queryValue(q []byte, key string) []byte {
+	for len(q) > 0 {
+		if q[0] == '?' {
+			q = q[1:]
+		}
+		end := bytes.IndexByte(q, '&')
+		part := q
+		if end >= 0 {
+			part = q[:end]
+		}
+		if eq := bytes.IndexByte(part, '='); eq == len(key) && bytes.EqualFold(part[:eq], []byte(key)) {
+			return part[eq+1:]
+		}
+		if end < 0 {
+			break
+		}
+		q = q[end+1:]
+	}
+	return nil
+}
+
+// plusToSpace turns W3C's '+' back into spaces.
+func plusToSpace(b []byte) string {
+	if bytes.IndexByte(b, '+') < 0 {
+		return string(b)
+	}
+	return string(bytes.ReplaceAll(b, []byte("+"), []byte(" ")))
+}
+
+// dash maps W3C/CSV "-" (no value) to "".
+func dash(b []byte) []byte {
+	if len(b) == 1 && b[0] == '-' {
+		return nil
+	}
+	return b
+}
+
+// fieldNames splits a "#Fields:" declaration (space- or comma-separated) into names.
+func fieldNames(decl []byte, sep byte) []string {
+	decl = bytes.TrimSpace(decl)
+	var out []string
+	for _, f := range bytes.Split(decl, []byte{sep}) {
+		f = bytes.TrimSpace(f)
+		if len(f) > 0 || sep == ',' {
+			out = append(out, string(f))
+		}
+	}
+	return out
+}
+
+// colIndex finds a column by case-insensitive name; -1 if absent.
+func colIndex(names []string, want ...string) int {
+	for _, w := range want {
+		for i, n := range names {
+			if equalFoldASCII(n, w) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func equalFoldASCII(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
+
+// field returns fields[i] or nil when the column is absent.
+func field(fields [][]byte, i int) []byte {
+	if i < 0 || i >= len(fields) {
+		return nil
+	}
+	return fields[i]
+}

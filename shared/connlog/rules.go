@@ -1,0 +1,534 @@
+package connlog
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Rules is what a campaign tells the scanner. It is consumer-side configuration: the campaign
+// package builds one from a campaign file, tests build them literally.
+type Rules struct {
+	// Hostnames are the legacy hostnames, e.g. "imap.nhs.net". Compared case-insensitively,
+	// ignoring a trailing dot.
+	Hostnames []string
+	// Endpoints maps a server address that only ever served a legacy name to that name:
+	// "10.20.0.11:993" (that port only) or "10.20.0.13" (any port). Used for logs that carry no
+	// hostname and for host headers that are bare IPs (direct-IP findings).
+	Endpoints map[string]string
+	// IgnoreAccounts are case-insensitive globs (`*`, `?`, `[...]`) of accounts whose events are
+	// dropped and counted as ignored, e.g. "healthmailbox*".
+	IgnoreAccounts []string
+	// Mapping maps the scanner's field names to column names (CSV) or keys (JSON lines, dotted
+	// paths allowed) for the jsonl and csv formats. Keys: account, hostname, time, client_ip,
+	// protocol, status, user_agent, device_id, server (ip or ip:port), port, path. A key left out
+	// defaults to a column of the same name.
+	Mapping map[string]string
+}
+
+// MappingKeys are the keys Rules.Mapping understands.
+var MappingKeys = []string{"account", "hostname", "time", "client_ip", "protocol", "status", "user_agent", "device_id", "server", "port", "path"}
+
+// rules is Rules compiled for matching.
+type rules struct {
+	hosts      map[string]bool   // normalised legacy hostnames
+	endpoints  map[string]string // normalised "ip:port" or "ip" -> legacy hostname
+	ignore     []string          // lower-cased globs
+	mapping    map[string]string
+	hostNeedle [][]byte // lower-case byte strings whose presence makes a line a candidate
+}
+
+func compileRules(r Rules) (*rules, error) {
+	c := &rules{hosts: map[string]bool{}, endpoints: map[string]string{}, mapping: map[string]string{}}
+	for _, h := range r.Hostnames {
+		n := normHost(h)
+		if n == "" {
+			return nil, fmt.Errorf("hostnames: empty hostname")
+		}
+		if _, err := netip.ParseAddr(n); err == nil {
+			return nil, fmt.Errorf("hostnames: %q is an address; put addresses under endpoints", h)
+		}
+		c.hosts[n] = true
+	}
+	for k, v := range r.Endpoints {
+		key, ok := normEndpointKey(k)
+		if !ok {
+			return nil, fmt.Errorf("endpoints: %q is not an ip or ip:port", k)
+		}
+		h := normHost(v)
+		if h == "" {
+			return nil, fmt.Errorf("endpoints[%q]: empty hostname", k)
+		}
+		c.endpoints[key] = h
+	}
+	for _, g := range r.IgnoreAccounts {
+		g = strings.ToLower(strings.TrimSpace(g))
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			return nil, fmt.Errorf("ignore_accounts: bad glob %q", g)
+		}
+		c.ignore = append(c.ignore, g)
+	}
+	known := map[string]bool{}
+	for _, k := range MappingKeys {
+		known[k] = true
+	}
+	for k, v := range r.Mapping {
+		if !known[k] {
+			return nil, fmt.Errorf("mapping: unknown key %q (known: %s)", k, strings.Join(MappingKeys, ", "))
+		}
+		if strings.TrimSpace(v) == "" {
+			return nil, fmt.Errorf("mapping[%q]: empty column name", k)
+		}
+		c.mapping[k] = v
+	}
+	c.hostNeedle = c.needles()
+	return c, nil
+}
+
+// needles returns the lower-case strings one of which must appear in a line for it to be a
+// legacy event: the hostnames (or their common suffix, when long enough to be selective, so one
+// search covers them all) and the endpoint addresses.
+func (c *rules) needles() [][]byte {
+	var hosts []string
+	for h := range c.hosts {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	var out []string
+	if suf := commonSuffix(hosts); len(hosts) > 1 && len(suf) >= 6 && strings.Contains(suf[1:], ".") {
+		out = append(out, suf)
+	} else {
+		out = append(out, hosts...)
+	}
+	seen := map[string]bool{}
+	for k := range c.endpoints {
+		ip := k
+		if ap, err := netip.ParseAddrPort(k); err == nil {
+			ip = ap.Addr().String()
+		}
+		if !seen[ip] {
+			seen[ip] = true
+			out = append(out, ip)
+		}
+	}
+	sort.Strings(out)
+	// A needle that contains another one is redundant.
+	var res [][]byte
+	for i, n := range out {
+		redundant := false
+		for j, m := range out {
+			if i != j && strings.Contains(n, m) && (n != m || j < i) {
+				redundant = true
+				break
+			}
+		}
+		if !redundant {
+			res = append(res, []byte(n))
+		}
+	}
+	return res
+}
+
+func commonSuffix(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	suf := ss[0]
+	for _, s := range ss[1:] {
+		for !strings.HasSuffix(s, suf) {
+			suf = suf[1:]
+		}
+	}
+	return suf
+}
+
+// normHost lower-cases a host, strips a trailing dot and a :port (or [v6]:port).
+func normHost(h string) string {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "-" {
+		return ""
+	}
+	h = strings.ToLower(h)
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return ""
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	return h
+}
+
+// normEndpointKey turns "10.20.0.11:993" / "10.20.0.13" / "[::1]:993" into the canonical lookup key.
+func normEndpointKey(k string) (string, bool) {
+	k = strings.TrimSpace(k)
+	if ap, err := netip.ParseAddrPort(k); err == nil {
+		return ap.String(), true
+	}
+	if a, err := netip.ParseAddr(k); err == nil {
+		return a.String(), true
+	}
+	return "", false
+}
+
+// splitHostPort splits "ip:port", "[v6]:port", "ip" into ip and port ("" when absent). It does not
+// allocate.
+func splitHostPort(s string) (host, port string) {
+	if s == "" {
+		return "", ""
+	}
+	if s[0] == '[' {
+		if i := strings.IndexByte(s, ']'); i > 0 {
+			if i+1 < len(s) && s[i+1] == ':' {
+				return s[1:i], s[i+2:]
+			}
+			return s[1:i], ""
+		}
+		return s, ""
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return s, ""
+	}
+	if strings.IndexByte(s[:i], ':') < 0 { // exactly one colon: v4:port or name:port
+		return s[:i], s[i+1:]
+	}
+	// Several colons: a bare IPv6 address, unless the tail is a port after a full address.
+	if isDigits(s[i+1:]) {
+		if _, err := netip.ParseAddr(s[:i]); err == nil {
+			if _, err2 := netip.ParseAddr(s); err2 != nil {
+				return s[:i], s[i+1:]
+			}
+		}
+	}
+	return s, ""
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// resolution is the outcome of looking for a line's legacy hostname.
+type resolution int
+
+const (
+	notLegacy  resolution = iota // the line named a hostname that is not legacy
+	legacy                       // the line reached a legacy hostname
+	unresolved                   // the line says nothing that identifies the hostname
+)
+
+// resolve applies the hostname order: explicit host field, then the ActiveSync HH token, then
+// the server address through the endpoints map. A host that is a bare IP is looked up in the
+// endpoints map (a hit is a direct-IP finding); an unmapped IP tells nothing and falls through.
+func (c *rules) resolve(explicit, hh, serverIP, serverPort string) (host string, direct bool, res resolution) {
+	for _, h := range [2]string{explicit, hh} {
+		h = normHost(h)
+		if h == "" {
+			continue
+		}
+		if looksLikeIP(h) {
+			if a, err := netip.ParseAddr(h); err == nil {
+				if name, ok := c.endpoint(a, serverPort); ok {
+					return name, true, legacy
+				}
+				continue
+			}
+		}
+		if c.hosts[h] {
+			return h, false, legacy
+		}
+		return "", false, notLegacy
+	}
+	if serverIP != "" {
+		if a, err := netip.ParseAddr(strings.Trim(serverIP, "[]")); err == nil {
+			if name, ok := c.endpoint(a, serverPort); ok {
+				return name, false, legacy
+			}
+		}
+	}
+	return "", false, unresolved
+}
+
+func (c *rules) endpoint(a netip.Addr, port string) (string, bool) {
+	if len(c.endpoints) == 0 {
+		return "", false
+	}
+	a = a.Unmap().WithZone("")
+	if port != "" {
+		if p, ok := parsePort(port); ok {
+			if name, ok := c.endpoints[netip.AddrPortFrom(a, p).String()]; ok {
+				return name, true
+			}
+		}
+	}
+	name, ok := c.endpoints[a.String()]
+	return name, ok
+}
+
+func parsePort(s string) (uint16, bool) {
+	if !isDigits(s) || len(s) > 5 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	if n > 65535 {
+		return 0, false
+	}
+	return uint16(n), true
+}
+
+// looksLikeIP is a cheap pre-check before netip parsing: digits and dots, or a colon.
+func looksLikeIP(h string) bool {
+	if strings.IndexByte(h, ':') >= 0 {
+		return true
+	}
+	for i := 0; i < len(h); i++ {
+		if (h[i] < '0' || h[i] > '9') && h[i] != '.' {
+			return false
+		}
+	}
+	return h != ""
+}
+
+// ignored reports whether a normalised account matches an ignore glob.
+func (c *rules) ignored(account string) bool {
+	for _, g := range c.ignore {
+		if ok, _ := path.Match(g, account); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// NormalizeAccount applies the account rule: lower-case, URL-decode, DOMAIN\user[\mailbox] ->
+// user, the first `\`-component holding an `@` wins. It returns "" for unauthenticated values
+// ("-", empty, "Anonymous") and for anything that looks like a redacted secret.
+func NormalizeAccount(s string) string {
+	s = strings.TrimSpace(s)
+	if isUnauthenticated(s) {
+		return ""
+	}
+	if strings.IndexByte(s, '%') >= 0 {
+		s = percentDecode(s)
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ToLower(strings.TrimSpace(s))
+	if isUnauthenticated(s) {
+		return ""
+	}
+	parts := strings.Split(s, `\`)
+	acct := ""
+	for _, p := range parts {
+		if strings.IndexByte(p, '@') >= 0 {
+			acct = p
+			break
+		}
+	}
+	if acct == "" {
+		if len(parts) > 1 {
+			acct = parts[1]
+		} else {
+			acct = parts[0]
+		}
+	}
+	acct = strings.TrimSpace(acct)
+	if isUnauthenticated(acct) || strings.Contains(acct, "***") || !utf8.ValidString(acct) {
+		return ""
+	}
+	return acct
+}
+
+func isUnauthenticated(s string) bool {
+	return s == "" || s == "-" || strings.EqualFold(s, "anonymous")
+}
+
+// percentDecode decodes %XX escapes and leaves anything malformed as it is ('+' is not a space
+// here: IIS has already turned spaces into '+', and they are handled by the caller).
+func percentDecode(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// Protocols named by the scanner.
+const (
+	ProtoIMAP         = "IMAP"
+	ProtoPOP          = "POP"
+	ProtoSMTP         = "SMTP"
+	ProtoEAS          = "EAS"
+	ProtoEWS          = "EWS"
+	ProtoOWA          = "OWA"
+	ProtoMAPI         = "MAPI"
+	ProtoRPC          = "RPC"
+	ProtoAutodiscover = "Autodiscover"
+	ProtoOAB          = "OAB"
+	ProtoHTTP         = "HTTP"
+	ProtoTLS          = "TLS"
+)
+
+// protocolFromPath maps a URL path (or a full URL) to the Exchange protocol it serves.
+func protocolFromPath(p string) string {
+	if i := strings.Index(p, "://"); i >= 0 { // absolute URL: drop scheme and authority
+		p = p[i+3:]
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			p = p[j:]
+		} else {
+			p = "/"
+		}
+	}
+	p = strings.TrimLeft(p, "/")
+	if i := strings.IndexAny(p, "/?"); i >= 0 {
+		p = p[:i]
+	}
+	switch strings.ToLower(p) {
+	case "microsoft-server-activesync":
+		return ProtoEAS
+	case "ews":
+		return ProtoEWS
+	case "owa":
+		return ProtoOWA
+	case "mapi":
+		return ProtoMAPI
+	case "rpc", "rpcwithcert":
+		return ProtoRPC
+	case "autodiscover":
+		return ProtoAutodiscover
+	case "oab":
+		return ProtoOAB
+	}
+	return ProtoHTTP
+}
+
+// protocolFromName maps a protocol column value (HttpProxy "Eas", "RpcHttp", a mapped "imap4", ...)
+// to a protocol; "" when the value names none of them.
+func protocolFromName(v string) string {
+	l := strings.ToLower(strings.TrimSpace(v))
+	switch {
+	case l == "":
+		return ""
+	case strings.HasPrefix(l, "imap"):
+		return ProtoIMAP
+	case strings.HasPrefix(l, "pop"):
+		return ProtoPOP
+	case strings.HasPrefix(l, "smtp") || l == "submission":
+		return ProtoSMTP
+	case l == "eas" || l == "activesync" || l == "microsoft-server-activesync":
+		return ProtoEAS
+	case l == "ews":
+		return ProtoEWS
+	case l == "owa" || l == "owacalendar":
+		return ProtoOWA
+	case l == "mapi":
+		return ProtoMAPI
+	case l == "rpchttp" || l == "rpc" || l == "rpcwithcert":
+		return ProtoRPC
+	case l == "autodiscover":
+		return ProtoAutodiscover
+	case l == "oab":
+		return ProtoOAB
+	case l == "http" || l == "https":
+		return ProtoHTTP
+	case l == "tls":
+		return ProtoTLS
+	}
+	return ""
+}
+
+// protocolFromPort maps a server port to a mail protocol (NLB TLS listeners).
+func protocolFromPort(port string) string {
+	switch port {
+	case "993", "143":
+		return ProtoIMAP
+	case "995", "110":
+		return ProtoPOP
+	case "587", "465", "25":
+		return ProtoSMTP
+	}
+	return ProtoTLS
+}
+
+// httpFailure is the HTTP rule: 401 and 403 are failures, anything else a success.
+func httpFailure(status string) bool {
+	return status == "401" || status == "403"
+}
+
+// redact removes anything that looks like a credential from a value before it is kept:
+// password=/pwd= parameters and *****-style masks.
+func redact(s string) string {
+	if s == "" {
+		return s
+	}
+	l := strings.ToLower(s)
+	if !strings.Contains(l, "password") && !strings.Contains(l, "pwd") && !strings.Contains(s, "***") && !strings.Contains(l, "passwd") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		rest := l[i:]
+		matched := 0
+		for _, k := range [...]string{"password=", "passwd=", "pwd=", "password:", "pwd:"} {
+			if strings.HasPrefix(rest, k) {
+				matched = len(k)
+				break
+			}
+		}
+		if matched > 0 {
+			b.WriteString(s[i : i+matched])
+			b.WriteString("[redacted]")
+			i += matched
+			for i < len(s) && !strings.ContainsRune("&; ,\t\"'", rune(s[i])) {
+				i++
+			}
+			continue
+		}
+		if s[i] == '*' && strings.HasPrefix(s[i:], "***") {
+			for i < len(s) && s[i] == '*' {
+				i++
+			}
+			b.WriteString("[redacted]")
+			continue
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}

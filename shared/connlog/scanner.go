@@ -1,0 +1,413 @@
+package connlog
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Format names a log format.
+type Format string
+
+// The formats the scanner reads. FormatAuto detects the format from headers and line shape.
+const (
+	FormatAuto          Format = ""
+	FormatIIS           Format = "iis"
+	FormatHTTPProxy     Format = "exchange-httpproxy"
+	FormatIMAP4         Format = "exchange-imap4"
+	FormatPOP3          Format = "exchange-pop3"
+	FormatSMTPReceive   Format = "exchange-smtp-receive"
+	FormatALB           Format = "alb"
+	FormatNLB           Format = "nlb"
+	FormatJSONL         Format = "jsonl"
+	FormatCSV           Format = "csv"
+	FormatUnknown       Format = "unknown"
+	defaultMaxLine             = 1 << 20
+	defaultMaxSessions         = 10000
+	maxMalformedSamples        = 5
+)
+
+// Formats lists every format a caller can force.
+var Formats = []Format{FormatIIS, FormatHTTPProxy, FormatIMAP4, FormatPOP3, FormatSMTPReceive, FormatALB, FormatNLB, FormatJSONL, FormatCSV}
+
+// ParseFormat validates a format name ("" or "auto" = detect).
+func ParseFormat(s string) (Format, error) {
+	if s == "" || s == "auto" {
+		return FormatAuto, nil
+	}
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return "", fmt.Errorf("unknown format %q (known: auto, %s)", s, strings.Join(names, ", "))
+}
+
+// Options tune a Scanner. The zero value detects formats and aggregates over all time.
+type Options struct {
+	// Format forces a format for every file; FormatAuto detects it per file.
+	Format Format
+	// ByDay splits findings by UTC day of the event (Finding.Day is set), for storage that
+	// keeps one record per (key, day).
+	ByDay bool
+	// MaxLineBytes is the longest line read; longer lines are skipped and counted as malformed.
+	// Zero means 1 MiB.
+	MaxLineBytes int
+	// MaxSessions bounds the SMTP/POP3 session table per file; the least recently used session is
+	// flushed when it is full. Zero means 10000.
+	MaxSessions int
+}
+
+// LineError is a malformed line: its number and why. It never holds the line itself.
+type LineError struct {
+	Line   int64  `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// Summary is what one Scan saw.
+type Summary struct {
+	Name   string `json:"name"`
+	Format Format `json:"format"`
+	// Gzip is true when the input was gzip-compressed; Bytes counts bytes as stored (compressed).
+	Gzip  bool  `json:"gzip"`
+	Bytes int64 `json:"bytes"`
+	// Lines counts every line, headers included.
+	Lines int64 `json:"lines"`
+	// Events counts events on legacy hostnames that went into findings (ignored ones excluded).
+	Events int64 `json:"events"`
+	// Findings counts the distinct findings this file contributed to.
+	Findings int64 `json:"findings"`
+	// Unresolved counts events whose hostname the line did not identify.
+	Unresolved int64 `json:"unresolved"`
+	// Ignored counts legacy events of accounts matching Rules.IgnoreAccounts.
+	Ignored int64 `json:"ignored"`
+	// Unattributed counts legacy events without an authenticated account.
+	Unattributed int64 `json:"unattributed"`
+	// Malformed counts lines skipped as malformed (including over-long lines); MalformedLines
+	// holds the first few.
+	Malformed      int64       `json:"malformed"`
+	MalformedLines []LineError `json:"malformed_lines,omitempty"`
+}
+
+// ErrUnknownFormat is returned (wrapped) when a file's format can not be detected.
+var ErrUnknownFormat = errors.New("unknown format")
+
+// ErrTruncated is returned (wrapped) when a gzip stream ends early or is corrupt.
+var ErrTruncated = errors.New("truncated or corrupt gzip")
+
+// Scanner aggregates findings over any number of files. It is not safe for concurrent Scans.
+type Scanner struct {
+	rules *rules
+	opts  Options
+	agg   *aggregator
+	gen   int
+}
+
+// NewScanner compiles rules; it fails on a bad endpoint key, glob or mapping key.
+func NewScanner(r Rules, opts Options) (*Scanner, error) {
+	c, err := compileRules(r)
+	if err != nil {
+		return nil, fmt.Errorf("connlog rules: %w", err)
+	}
+	if opts.Format != FormatAuto {
+		if _, err := ParseFormat(string(opts.Format)); err != nil {
+			return nil, fmt.Errorf("connlog options: %w", err)
+		}
+	}
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = defaultMaxLine
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = defaultMaxSessions
+	}
+	return &Scanner{rules: c, opts: opts, agg: newAggregator(opts.ByDay)}, nil
+}
+
+// Findings returns every finding so far, sorted by account, hostname, protocol (and day), with
+// unattributed findings last (by hostname, protocol, client IP).
+func (s *Scanner) Findings() []Finding { return s.agg.findings() }
+
+// Scan reads one file to its end and folds its events into the scanner's findings. name is used in
+// errors and the summary. Gzip is detected by its magic bytes. The summary is valid (counts so
+// far) even when err is not nil; events read before an error are kept.
+func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, error) {
+	s.gen++
+	sum := Summary{Name: name}
+	cr := &countingReader{r: r}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	var src io.Reader = br
+	var gz *gzip.Reader
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		sum.Gzip = true
+		var err error
+		gz, err = gzip.NewReader(br)
+		if err != nil {
+			sum.Bytes = cr.n
+			return sum, fmt.Errorf("scan %s: %w at byte offset %d: %v", name, ErrTruncated, cr.n-int64(br.Buffered()), err)
+		}
+		ra := newReadAhead(gz)
+		defer ra.Close()
+		src = ra
+	}
+	fs := &fileScan{Scanner: s, sum: &sum}
+	var needles [][]byte
+	fs.src = newLineSource(src, s.opts.MaxLineBytes, nil)
+	fs.src.skipBOM()
+	format := s.opts.Format
+	if format == FormatAuto {
+		format = detect(fs.src.peek(64<<10), s.rules.mapping)
+		fs.src.skipBOM()
+	}
+	sum.Format = format
+	p := newParser(format, fs)
+	if p == nil {
+		sum.Bytes = cr.n
+		return sum, fmt.Errorf("scan %s: %w (expected one of: %s)", name, ErrUnknownFormat, formatList())
+	}
+	if p.prefilter() {
+		needles = s.rules.hostNeedle
+		if len(needles) > 0 {
+			fs.src.enableNeedles(needles)
+		}
+	}
+	err := fs.run(ctx, p)
+	sum.Bytes = cr.n
+	if err == nil && fs.src.err != nil {
+		if gz != nil && (errors.Is(fs.src.err, io.ErrUnexpectedEOF) || errors.Is(fs.src.err, gzip.ErrChecksum) || errors.Is(fs.src.err, gzip.ErrHeader) || isFlateError(fs.src.err)) {
+			err = fmt.Errorf("scan %s: %w at byte offset %d: %v", name, ErrTruncated, cr.n-int64(br.Buffered()), fs.src.err)
+		} else {
+			err = fmt.Errorf("scan %s: read at byte offset %d: %w", name, cr.n, fs.src.err)
+		}
+	}
+	return sum, err
+}
+
+func isFlateError(err error) bool {
+	return strings.Contains(fmt.Sprintf("%T", errors.Unwrap(err)), "flate") || strings.Contains(fmt.Sprintf("%T", err), "flate")
+}
+
+func formatList() string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
+}
+
+// fileScan is the state of one Scan shared by the parsers.
+type fileScan struct {
+	*Scanner
+	sum *Summary
+	src *lineSource
+	no  int64 // current line number
+}
+
+// parser reads one format.
+type parser interface {
+	// prefilter reports whether lines without a needle may skip the full parse (quick is used).
+	prefilter() bool
+	// quick classifies a line holding no needle: it returns parseFully when it can not decide.
+	quick(ln line) quickResult
+	// parse handles a line fully: headers, events, malformed reasons.
+	parse(ln line)
+	// finish flushes state at the end of the file (pending sessions).
+	finish()
+}
+
+type quickResult int
+
+const (
+	parseFully quickResult = iota
+	quickUnresolved
+	quickNotLegacy
+	quickHeader
+)
+
+func (fs *fileScan) run(ctx context.Context, p parser) error {
+	defer p.finish()
+	for {
+		ln, ok := fs.src.next()
+		if !ok {
+			return nil
+		}
+		fs.no++
+		fs.sum.Lines++
+		if fs.no&0xffff == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("scan %s: %w", fs.sum.Name, err)
+			}
+		}
+		if ln.tooLong {
+			fs.malformed(fmt.Sprintf("line longer than %d bytes skipped", fs.opts.MaxLineBytes))
+			continue
+		}
+		if !ln.candidate {
+			switch p.quick(ln) {
+			case quickUnresolved:
+				fs.sum.Unresolved++
+				continue
+			case quickNotLegacy, quickHeader:
+				continue
+			}
+		}
+		p.parse(ln)
+	}
+}
+
+func (fs *fileScan) malformed(reason string) {
+	fs.sum.Malformed++
+	if len(fs.sum.MalformedLines) < maxMalformedSamples {
+		fs.sum.MalformedLines = append(fs.sum.MalformedLines, LineError{Line: fs.no, Reason: reason})
+	}
+}
+
+// outcome records a resolved (or not) event. e.host/e.direct are filled from the resolution.
+func (fs *fileScan) outcome(e *event, host string, direct bool, res resolution) {
+	switch res {
+	case unresolved:
+		fs.sum.Unresolved++
+		return
+	case notLegacy:
+		return
+	}
+	e.host, e.direct = host, direct
+	fs.emit(e)
+}
+
+// emit counts a legacy event: ignore rules, unattributed, aggregation.
+func (fs *fileScan) emit(e *event) {
+	if e.account != "" && fs.rules.ignored(e.account) {
+		fs.sum.Ignored++
+		return
+	}
+	e.clientIP = clean(e.clientIP, 64)
+	e.userAgent = clean(redact(e.userAgent), 512)
+	e.deviceID = clean(redact(e.deviceID), 128)
+	e.account = clean(e.account, 320)
+	fs.sum.Events++
+	if e.account == "" {
+		fs.sum.Unattributed++
+	}
+	if fs.agg.add(e, fs.gen) {
+		fs.sum.Findings++
+	}
+}
+
+// clean makes a kept value valid UTF-8, trimmed and bounded in length.
+func clean(s string, n int) string {
+	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
+	if s == "-" {
+		return ""
+	}
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return s
+}
+
+func (s *lineSource) enableNeedles(needles [][]byte) {
+	s.needles = needles
+	s.low = make([]byte, len(s.buf))
+	lowerASCII(s.low[s.start:s.end], s.buf[s.start:s.end])
+	s.pos = make([]int, len(needles))
+	s.valid = make([]int, len(needles))
+	for i := range s.pos {
+		s.pos[i] = -1
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// readAhead decompresses in its own goroutine so that inflating and scanning use both cores.
+type readAhead struct {
+	ch   chan chunk
+	free chan []byte
+	cur  chunk
+	off  int
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func newReadAhead(r io.Reader) *readAhead {
+	const n, size = 4, 256 << 10
+	ra := &readAhead{ch: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{})}
+	for i := 0; i < n; i++ {
+		ra.free <- make([]byte, size)
+	}
+	go func() {
+		defer close(ra.ch)
+		for {
+			var b []byte
+			select {
+			case b = <-ra.free:
+			case <-ra.done:
+				return
+			}
+			n := 0
+			var err error
+			for n < len(b) && err == nil {
+				var m int
+				m, err = r.Read(b[n:])
+				n += m
+			}
+			select {
+			case ra.ch <- chunk{b[:n], err}:
+			case <-ra.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ra
+}
+
+func (ra *readAhead) Read(p []byte) (int, error) {
+	for ra.off == len(ra.cur.b) {
+		if ra.cur.err != nil {
+			return 0, ra.cur.err
+		}
+		if ra.cur.b != nil {
+			ra.free <- ra.cur.b[:cap(ra.cur.b)]
+		}
+		c, ok := <-ra.ch
+		if !ok {
+			return 0, io.EOF
+		}
+		ra.cur, ra.off = c, 0
+	}
+	n := copy(p, ra.cur.b[ra.off:])
+	ra.off += n
+	return n, nil
+}
+
+func (ra *readAhead) Close() error {
+	ra.once.Do(func() { close(ra.done) })
+	return nil
+}
