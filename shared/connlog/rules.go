@@ -32,6 +32,9 @@ type Rules struct {
 // MappingKeys are the keys Rules.Mapping understands.
 var MappingKeys = []string{"account", "hostname", "time", "client_ip", "protocol", "status", "user_agent", "device_id", "server", "port", "path"}
 
+// mappingAliases are other names accepted for mapping keys.
+var mappingAliases = map[string]string{"server_ip": "server", "server_port": "port", "ip": "client_ip", "user": "account", "host": "hostname", "timestamp": "time"}
+
 // rules is Rules compiled for matching.
 type rules struct {
 	hosts      map[string]bool   // normalised legacy hostnames
@@ -76,6 +79,9 @@ func compileRules(r Rules) (*rules, error) {
 		known[k] = true
 	}
 	for k, v := range r.Mapping {
+		if alias, ok := mappingAliases[k]; ok {
+			k = alias
+		}
 		if !known[k] {
 			return nil, fmt.Errorf("mapping: unknown key %q (known: %s)", k, strings.Join(MappingKeys, ", "))
 		}

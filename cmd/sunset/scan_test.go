@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+)
+
+const scanIIS = `#Software: Microsoft Internet Information Services 10.0
+#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs-host sc-status
+2021-08-02 01:00:00 10.30.0.1 GET /owa/ - 443 jo.bloggs@nhs.net 198.51.100.7 Mozilla/5.0 mail.nhs.net 200
+2021-08-02 01:00:01 10.30.0.1 GET /owa/ - 443 jo.bloggs@nhs.net 198.51.100.7 Mozilla/5.0 outlook.office365.com 200
+`
+
+func fakeRules(t *testing.T) {
+	t.Helper()
+	old := loadScanRules
+	loadScanRules = func(path string) (connlog.Rules, error) {
+		if strings.Contains(path, "bad") {
+			return connlog.Rules{}, errors.New(path + ": hostnames[0].name: required")
+		}
+		return connlog.Rules{Hostnames: []string{"mail.nhs.net"}}, nil
+	}
+	t.Cleanup(func() { loadScanRules = old })
+}
+
+func runScanCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	code = dispatch(context.Background(), env, args)
+	return code, out.String(), errb.String()
+}
+
+func writeScanFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func gzScan(t *testing.T, s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(s))
+	w.Close()
+	return b.Bytes()
+}
+
+func TestScanCommand(t *testing.T) {
+	fakeRules(t)
+	good := writeScanFile(t, "u_ex210802.log", []byte(scanIIS))
+	full := gzScan(t, scanIIS)
+	truncated := writeScanFile(t, "trunc.log.gz", full[:len(full)-12])
+	random := writeScanFile(t, "random.bin", []byte("\x00\x01\x02garbage\xff\xfe not a log\n"))
+	tests := []struct {
+		name       string
+		stdin      string
+		args       []string
+		code       int
+		findings   int
+		stderrHas  []string
+		stderrLack []string
+	}{
+		{name: "file", args: []string{"--campaign", "c.yaml", good}, code: 0, findings: 1,
+			stderrHas: []string{"format=iis lines=4 events=1 findings=1"}},
+		{name: "stdin", stdin: scanIIS, args: []string{"--campaign", "c.yaml", "-"}, code: 0, findings: 1},
+		{name: "quiet", args: []string{"--campaign", "c.yaml", "--quiet", good}, code: 0, findings: 1, stderrLack: []string{"format="}},
+		{name: "truncated gzip keeps findings so far", args: []string{"--campaign", "c.yaml", good, truncated}, code: 1, findings: 1,
+			stderrHas: []string{"trunc.log.gz", "byte offset"}},
+		{name: "unknown format", args: []string{"--campaign", "c.yaml", random}, code: 1, stderrHas: []string{"random.bin", "unknown format"}},
+		{name: "missing file", args: []string{"--campaign", "c.yaml", "/nonexistent/x.log"}, code: 1, stderrHas: []string{"/nonexistent/x.log"}},
+		{name: "bad campaign", args: []string{"--campaign", "bad.yaml", good}, code: 2, stderrHas: []string{"hostnames[0].name"}},
+		{name: "no campaign", args: []string{good}, code: 2},
+		{name: "no logs", args: []string{"--campaign", "c.yaml"}, code: 2},
+		{name: "bad format", args: []string{"--campaign", "c.yaml", "--format", "xml", good}, code: 2, stderrHas: []string{"xml"}},
+		{name: "bad map", args: []string{"--campaign", "c.yaml", "--map", "account", good}, code: 2},
+		{name: "unknown map key", args: []string{"--campaign", "c.yaml", "--map", "colour=c", good}, code: 2, stderrHas: []string{"colour"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runScanCLI(t, tt.stdin, append([]string{"scan"}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.code, errOut)
+			}
+			if n := strings.Count(out, "\n"); n != tt.findings {
+				t.Errorf("%d findings, want %d:\n%s", n, tt.findings, out)
+			}
+			for _, s := range tt.stderrHas {
+				if !strings.Contains(errOut, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				}
+			}
+			for _, s := range tt.stderrLack {
+				if strings.Contains(errOut, s) {
+					t.Errorf("stderr has %q:\n%s", s, errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestScanCommandOutput(t *testing.T) {
+	fakeRules(t)
+	code, out, _ := runScanCLI(t, scanIIS, "scan", "--campaign", "c.yaml", "--quiet", "-")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := `{"account":"jo.bloggs@nhs.net","hostname":"mail.nhs.net","protocol":"OWA","first_seen":"2021-08-02T01:00:00Z","last_seen":"2021-08-02T01:00:00Z","successes":1,"failures":0,"client_ips":["198.51.100.7"],"user_agents":["Mozilla/5.0"],"device_ids":[],"direct_ip":false}` + "\n"
+	if out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
