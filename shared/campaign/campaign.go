@@ -50,6 +50,14 @@ type Campaign struct {
 	// campaign's own templates, relative to the campaign file. Default: hostname-retirement for
 	// findings campaigns, byo-mx for roster campaigns.
 	Templates string `yaml:"templates" json:"templates,omitempty"`
+
+	// RosterUntil is the latest deadline in the roster (roster campaigns), kept with the stored
+	// campaign so RetainUntil needs no roster read. Set by SetRoster, never by the file.
+	RosterUntil calendar.Date `yaml:"-" json:"roster_until,omitzero"`
+
+	file   string         // the name Parse was given, for messages
+	lines  map[string]int // key path -> line, for messages
+	roster []RosterEntry  // the roster read by Load, written by Store.Apply
 }
 
 // Hostname is a legacy hostname and its replacement.

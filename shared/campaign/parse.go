@@ -1,0 +1,278 @@
+package campaign
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ValidationError is a mistake in a campaign file (or its roster), named by the key at fault and,
+// where the file has one, its line. The CLI maps it to exit status 2.
+type ValidationError struct {
+	File    string // the file's name as given to Parse, e.g. "campaign.yaml"
+	Line    int    // 1-based; 0 when unknown
+	Key     string // the key's path, e.g. "stages[2].days_before"; "" for the whole file
+	Message string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// Load reads and validates the campaign file at path and, for a roster campaign, the roster CSV
+// it names (relative to the campaign file).
+func Load(path string) (*Campaign, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", path, err)
+	}
+	c, err := Parse(data, filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	if c.Roster != "" {
+		rp := c.Roster
+		if !filepath.IsAbs(rp) {
+			rp = filepath.Join(filepath.Dir(path), rp)
+		}
+		f, err := os.Open(rp)
+		if err != nil {
+			return nil, &ValidationError{File: filepath.Base(path), Line: c.lines["roster"], Key: "roster", Message: fmt.Sprintf("cannot read roster: %v", err)}
+		}
+		defer f.Close()
+		entries, err := ParseRoster(f, filepath.Base(rp))
+		if err != nil {
+			return nil, err
+		}
+		if err := c.SetRoster(entries); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Parse reads a campaign file from data; name is used in error messages. Unknown keys, values of
+// the wrong type and every rule of Validate are errors naming the key and line; all of them are
+// reported at once (errors.Join of *ValidationError). Defaults are filled in. A roster campaign's
+// roster file is not read here (see Load and SetRoster).
+func Parse(data []byte, name string) (*Campaign, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &ValidationError{File: name, Line: yamlErrorLine(err), Message: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, &ValidationError{File: name, Message: "empty campaign file"}
+	}
+	p := &parser{file: name, lines: map[string]int{}}
+	root := doc.Content[0]
+	p.walk(root, reflect.TypeFor[Campaign](), "")
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	c := &Campaign{}
+	if err := root.Decode(c); err != nil {
+		// walk checked every value's type, so this is unexpected; still an input mistake.
+		return nil, &ValidationError{File: name, Message: err.Error()}
+	}
+	c.file, c.lines = name, p.lines
+	c.applyDefaults()
+	c.normalise()
+	p.validate(c)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return c, nil
+}
+
+func yamlErrorLine(err error) int {
+	s := err.Error()
+	if i := strings.Index(s, "line "); i >= 0 {
+		rest := s[i+5:]
+		j := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+		if j > 0 {
+			n, _ := strconv.Atoi(rest[:j])
+			return n
+		}
+	}
+	return 0
+}
+
+// parser walks the YAML tree against the Campaign type, so that unknown keys and wrongly typed
+// values are reported with their key path and line, and remembers every key's line for the
+// validation messages that follow.
+type parser struct {
+	file  string
+	lines map[string]int
+	errs  []error
+}
+
+func (p *parser) errAt(line int, key, format string, args ...any) {
+	p.errs = append(p.errs, &ValidationError{File: p.file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
+}
+
+// errf reports a mistake at key, on the line of the key or of its nearest parent that has one.
+func (p *parser) errf(key, format string, args ...any) {
+	p.errAt(lineOf(p.lines, key), key, format, args...)
+}
+
+func lineOf(lines map[string]int, key string) int {
+	for k := key; k != ""; {
+		if l, ok := lines[k]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if path != "" {
+		if _, seen := p.lines[path]; !seen {
+			p.lines[path] = n.Line
+		}
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // an empty value is the zero value (defaults apply)
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshaler) {
+		if n.Kind != yaml.ScalarNode {
+			p.errAt(n.Line, path, "must be a single value")
+			return
+		}
+		v := reflect.New(t).Interface().(encoding.TextUnmarshaler)
+		if err := v.UnmarshalText([]byte(n.Value)); err != nil {
+			p.errAt(n.Line, path, "invalid value %q: %v", n.Value, err)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			p.errAt(n.Line, path, "must be a string")
+		}
+	case reflect.Int:
+		var v int
+		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
+			p.errAt(n.Line, path, "must be a whole number, got %s", describe(n))
+		}
+	case reflect.Bool:
+		var v bool
+		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
+			p.errAt(n.Line, path, "must be true or false, got %s", describe(n))
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			p.errAt(n.Line, path, "must be a list, got %s", describe(n))
+			return
+		}
+		for i, e := range n.Content {
+			p.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			p.errAt(n.Line, path, "must be a mapping of key: value, got %s", describe(n))
+			return
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			kp := fmt.Sprintf("%s[%q]", path, k.Value)
+			if k.Kind != yaml.ScalarNode {
+				p.errAt(k.Line, path, "keys must be strings")
+				continue
+			}
+			if seen[k.Value] {
+				p.errAt(k.Line, kp, "duplicate key")
+				continue
+			}
+			seen[k.Value] = true
+			p.lines[kp] = k.Line
+			p.walk(v, t.Elem(), kp)
+		}
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			p.errAt(n.Line, path, "must be a mapping of key: value, got %s", describe(n))
+			return
+		}
+		fields := map[string]reflect.StructField{}
+		var known []string
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" || !f.IsExported() {
+				continue
+			}
+			fields[tag] = f
+			known = append(known, tag)
+		}
+		sort.Strings(known)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			f, ok := fields[k.Value]
+			if !ok {
+				p.errAt(k.Line, kp, "unknown key (known keys: %s)", strings.Join(known, ", "))
+				continue
+			}
+			if seen[k.Value] {
+				p.errAt(k.Line, kp, "duplicate key")
+				continue
+			}
+			seen[k.Value] = true
+			p.lines[kp] = k.Line
+			p.walk(v, f.Type, kp)
+		}
+	default:
+		p.errAt(n.Line, path, "unsupported value")
+	}
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	default:
+		return strconv.Quote(n.Value)
+	}
+}

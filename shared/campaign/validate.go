@@ -1,0 +1,379 @@
+package campaign
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+)
+
+// Defaults for keys a campaign file leaves out.
+const (
+	DefaultTimezone           = "Europe/London"
+	DefaultActivityWindowDays = 30
+	DefaultRetentionDays      = 180
+	SourceFindings            = "findings"
+	SourceRoster              = "roster"
+)
+
+// Audience values.
+const (
+	AudienceLA      = "la"
+	AudiencePLA     = "pla"
+	AudienceAccount = "account"
+)
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	stagePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	labelPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+func (c *Campaign) has(key string) bool { _, ok := c.lines[key]; return ok }
+
+func (c *Campaign) applyDefaults() {
+	if c.Timezone == "" {
+		c.Timezone = DefaultTimezone
+	}
+	if c.AudienceSource == "" {
+		c.AudienceSource = SourceFindings
+	}
+	if c.ActivityWindowDays == 0 && !c.has("activity_window_days") {
+		c.ActivityWindowDays = DefaultActivityWindowDays
+	}
+	if c.RetentionDays == 0 && !c.has("retention_days") {
+		c.RetentionDays = DefaultRetentionDays
+	}
+	if c.Audience == nil {
+		c.Audience = []string{AudienceLA, AudiencePLA}
+	}
+	if c.Title == "" {
+		c.Title = c.ID
+	}
+	if c.Templates == "" {
+		if c.AudienceSource == SourceRoster {
+			c.Templates = "byo-mx"
+		} else {
+			c.Templates = "hostname-retirement"
+		}
+	}
+}
+
+// normalise makes the values that become keys or are compared case-insensitively canonical.
+func (c *Campaign) normalise() {
+	for i := range c.Hostnames {
+		c.Hostnames[i].Name = normHost(c.Hostnames[i].Name)
+		c.Hostnames[i].Replacement.Host = normHost(c.Hostnames[i].Replacement.Host)
+	}
+	if len(c.Endpoints) > 0 {
+		m := make(map[string]string, len(c.Endpoints))
+		for k, v := range c.Endpoints {
+			m[strings.TrimSpace(k)] = normHost(v)
+		}
+		c.Endpoints = m
+	}
+	for i, a := range c.Audience {
+		c.Audience[i] = strings.ToLower(strings.TrimSpace(a))
+	}
+	c.AudienceSource = strings.ToLower(strings.TrimSpace(c.AudienceSource))
+}
+
+func normHost(h string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".") }
+
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 || net.ParseIP(h) != nil {
+		return false
+	}
+	for l := range strings.SplitSeq(h, ".") {
+		if !labelPattern.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *parser) validate(c *Campaign) {
+	switch {
+	case c.ID == "":
+		p.errf("id", "required")
+	case !idPattern.MatchString(c.ID):
+		p.errf("id", "%q: use 1-63 lower-case letters, digits and '-', starting with a letter or digit", c.ID)
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		p.errf("timezone", "unknown time zone %q", c.Timezone)
+	}
+	switch c.AudienceSource {
+	case SourceFindings:
+		if c.Shutdown.IsZero() {
+			p.errf("shutdown", "required (the deadline of every organisation)")
+		}
+		if c.Roster != "" {
+			p.errf("roster", "only for audience_source: roster")
+		}
+		if len(c.Hostnames) == 0 {
+			p.errf("hostnames", "list at least one legacy hostname")
+		}
+	case SourceRoster:
+		if c.Roster == "" {
+			p.errf("roster", "required when audience_source is roster (a CSV of ods_code,deadline[,domain])")
+		}
+	default:
+		p.errf("audience_source", "%q: must be findings or roster", c.AudienceSource)
+	}
+
+	names := map[string]bool{}
+	for i, h := range c.Hostnames {
+		key := fmt.Sprintf("hostnames[%d]", i)
+		switch {
+		case h.Name == "":
+			p.errf(key+".name", "required")
+		case !validHostname(h.Name):
+			p.errf(key+".name", "%q is not a valid DNS hostname (server addresses go under endpoints)", h.Name)
+		case names[h.Name]:
+			p.errf(key+".name", "%q is listed twice", h.Name)
+		}
+		names[h.Name] = true
+		switch r := h.Replacement; {
+		case r.Host == "":
+			p.errf(key+".replacement.host", "required: the hostname to use instead of %s", h.Name)
+		case !validHostname(r.Host):
+			p.errf(key+".replacement.host", "%q is not a valid DNS hostname", r.Host)
+		case names[r.Host]:
+			p.errf(key+".replacement.host", "%q is itself a legacy hostname", r.Host)
+		}
+		if r := h.Replacement; r.Port < 0 || r.Port > 65535 {
+			p.errf(key+".replacement.port", "%d is not a port (1-65535)", r.Port)
+		}
+	}
+	for _, k := range sortedKeys(c.Endpoints) {
+		v := c.Endpoints[k]
+		key := fmt.Sprintf("endpoints[%q]", k)
+		if !validEndpoint(k) {
+			p.errf(key, "%q is not an ip or ip:port", k)
+		}
+		if !names[v] {
+			p.errf(key, "%q is not one of the campaign's hostnames", v)
+		}
+	}
+	for i, g := range c.IgnoreAccounts {
+		key := fmt.Sprintf("ignore_accounts[%d]", i)
+		if strings.TrimSpace(g) == "" {
+			p.errf(key, "empty pattern")
+		} else if _, err := path.Match(strings.ToLower(g), ""); err != nil {
+			p.errf(key, "%q is not a valid glob (*, ?, [...])", g)
+		}
+	}
+	for _, k := range sortedKeys(c.Mapping) {
+		if !slices.Contains(connlog.MappingKeys, k) {
+			p.errf(fmt.Sprintf("mapping[%q]", k), "unknown field (known: %s)", strings.Join(connlog.MappingKeys, ", "))
+		} else if strings.TrimSpace(c.Mapping[k]) == "" {
+			p.errf(fmt.Sprintf("mapping[%q]", k), "empty column name")
+		}
+	}
+
+	if c.MaxExtensionDays < 0 {
+		p.errf("max_extension_days", "must not be negative")
+	}
+	if c.ActivityWindowDays < 1 {
+		p.errf("activity_window_days", "must be at least 1")
+	}
+	if c.RetentionDays < 1 {
+		p.errf("retention_days", "must be at least 1")
+	}
+
+	stageNames := map[string]bool{}
+	for i, s := range c.Stages {
+		key := fmt.Sprintf("stages[%d]", i)
+		switch {
+		case s.Name == "":
+			p.errf(key+".name", "required")
+		case !stagePattern.MatchString(s.Name):
+			p.errf(key+".name", "%q: use lower-case letters, digits, '-' and '_'", s.Name)
+		case stageNames[s.Name]:
+			p.errf(key+".name", "%q is used by an earlier stage: stage names must be unique", s.Name)
+		}
+		stageNames[s.Name] = true
+		switch {
+		case s.DaysBefore != nil && s.DaysAfter != nil:
+			p.errf(key, "set exactly one of days_before and days_after, not both")
+			continue
+		case s.DaysBefore == nil && s.DaysAfter == nil:
+			p.errf(key, "set one of days_before or days_after")
+			continue
+		case s.DaysBefore != nil && *s.DaysBefore < 0:
+			p.errf(key+".days_before", "must not be negative")
+		case s.DaysAfter != nil && *s.DaysAfter < 0:
+			p.errf(key+".days_after", "must not be negative")
+		}
+		if i > 0 {
+			prev := c.Stages[i-1]
+			if (prev.DaysBefore != nil) != (prev.DaysAfter != nil) && s.Offset() <= prev.Offset() {
+				p.errf(key+"."+offsetKey(s), "stages must be in date order: %s (%s) is not after %s (%s)",
+					s.Name, describeOffset(s), prev.Name, describeOffset(prev))
+			}
+		}
+	}
+
+	if len(c.Audience) == 0 {
+		p.errf("audience", "list at least one of la, pla, account")
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Audience {
+		key := fmt.Sprintf("audience[%d]", i)
+		switch {
+		case a != AudienceLA && a != AudiencePLA && a != AudienceAccount:
+			p.errf(key, "%q: must be la, pla or account", a)
+		case seen[a]:
+			p.errf(key, "%q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	checkAddr := func(key, v string) {
+		if v == "" {
+			return
+		}
+		if _, err := mail.ParseAddress(v); err != nil || strings.ContainsAny(v, "\r\n") {
+			p.errf(key, "%q is not an email address", v)
+		}
+	}
+	checkAddr("sender.from", c.Sender.From)
+	checkAddr("sender.reply_to", c.Sender.ReplyTo)
+	checkAddr("helpdesk.email", c.Helpdesk.Email)
+}
+
+func offsetKey(s Stage) string {
+	if s.DaysBefore != nil {
+		return "days_before"
+	}
+	return "days_after"
+}
+
+func describeOffset(s Stage) string {
+	if s.DaysBefore != nil {
+		return fmt.Sprintf("%d days before", *s.DaysBefore)
+	}
+	return fmt.Sprintf("%d days after", *s.DaysAfter)
+}
+
+func validEndpoint(s string) bool {
+	if net.ParseIP(s) != nil {
+		return true
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || net.ParseIP(host) == nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Validate is the check made when a campaign is applied (not when a file is only validated):
+// it must have stages and a sender, and its shutdown must be after today.
+func (c *Campaign) Validate(today calendar.Date) error {
+	p := &parser{file: c.fileName(), lines: c.lines}
+	if len(c.Stages) == 0 {
+		p.errf("stages", "a campaign needs at least one stage to be applied")
+	}
+	if c.Sender.From == "" {
+		p.errf("sender.from", "required to send notices")
+	}
+	if !c.Shutdown.IsZero() && !c.Shutdown.After(today) {
+		p.errf("shutdown", "%s is not after today (%s)", c.Shutdown.British(), today.British())
+	}
+	if c.AudienceSource == SourceRoster && len(c.roster) == 0 {
+		p.errf("roster", "the roster has no organisations (load the campaign with campaign.Load)")
+	}
+	if len(p.errs) > 0 {
+		return joinErrs(p.errs)
+	}
+	return nil
+}
+
+func (c *Campaign) fileName() string {
+	if c.file != "" {
+		return c.file
+	}
+	return "campaign " + c.ID
+}
+
+var locations sync.Map // zone name -> *time.Location
+
+// Location is the campaign's time zone (UTC if it cannot be loaded, which validation prevents).
+func (c *Campaign) Location() *time.Location {
+	tz := c.Timezone
+	if tz == "" {
+		tz = DefaultTimezone
+	}
+	if l, ok := locations.Load(tz); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	locations.Store(tz, l)
+	return l
+}
+
+// Today is the campaign's date at instant t.
+func (c *Campaign) Today(t time.Time) calendar.Date { return calendar.In(t, c.Location()) }
+
+// ScanRules is what the scanner needs from the campaign.
+func (c *Campaign) ScanRules() connlog.Rules {
+	r := connlog.Rules{IgnoreAccounts: c.IgnoreAccounts, Mapping: c.Mapping, Endpoints: c.Endpoints}
+	for _, h := range c.Hostnames {
+		r.Hostnames = append(r.Hostnames, h.Name)
+	}
+	return r
+}
+
+// LastDeadline is the latest deadline any organisation can have: the shutdown or the latest
+// roster date, plus the longest extension allowed.
+func (c *Campaign) LastDeadline() calendar.Date {
+	d := c.Shutdown
+	if c.RosterUntil.After(d) {
+		d = c.RosterUntil
+	}
+	return d.AddDays(c.MaxExtensionDays)
+}
+
+// RetainUntil is the TTL instant of the campaign's personal data: the end of the campaign (the
+// last deadline and the last stage after it) plus retention_days, at midnight in its zone.
+func (c *Campaign) RetainUntil() time.Time {
+	end := c.LastDeadline()
+	if n := len(c.Stages); n > 0 && c.Stages[n-1].Offset() > 0 {
+		end = end.AddDays(c.Stages[n-1].Offset())
+	}
+	return end.AddDays(c.RetentionDays + 1).Start(c.Location())
+}
+
+// Stage returns the stage called name.
+func (c *Campaign) Stage(name string) (Stage, bool) {
+	for _, s := range c.Stages {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Stage{}, false
+}
+
+func joinErrs(errs []error) error { return errors.Join(errs...) }
