@@ -1,0 +1,224 @@
+package directory_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+)
+
+var clock = func() time.Time { return time.Date(2021, 8, 2, 9, 0, 0, 0, time.UTC) }
+
+// The organisations file: BOM, upper-case and unknown columns, quoted names with commas,
+// and a bad row of each kind.
+const orgsCSV = "\uFEFFODS_Code,Name,Region,LA_Emails,PLA_Email,Subdomain\n" +
+	"rx1,\"Leeds Teaching Hospitals, NHS Trust\",north,la1@rx1.nhs.net;la2@rx1.nhs.net,pla@rx1.nhs.net,RX1.nhs.net\n" +
+	"Y123,\"Surgery \"\"The Green\"\", Leeds\",north,la@y123.nhs.net,,\n" +
+	",No Code,north,a@b.nhs.net,,\n" +
+	"RX2,Bad LA,north,not-an-email,,\n" +
+	"RX1,Duplicate,north,x@rx1.nhs.net,,\n" +
+	"RX3,Steals RX1's domain,north,,p@rx3.nhs.net,rx1.nhs.net\n" +
+	"RX4,No LA,south,,pla@rx4.nhs.net,\n"
+
+const accountsCSV = "Email,ODS_CODE,Type,extra\n" +
+	"Chris.Wood@nhs.net,RX1,user,x\n" +
+	"scanner.ward3@nhs.net,Y123,application,\n" +
+	"shared.box@nhs.net,rx1,shared,\n" +
+	"no-ods@nhs.net,,user,\n" +
+	"not an email,RX1,,\n" +
+	"ghost@nhs.net,ZZZ9,,\n" +
+	"jo.bloggs@nhs.net,RX1,,\n" +
+	"jo.bloggs@rx4.nhs.net,RX4,,\n" +
+	"odd@nhs.net,RX1,robot,\n"
+
+func importBoth(t *testing.T, d *directory.Directory, orgs, accounts string, prune bool) *directory.Result {
+	t.Helper()
+	in := directory.ImportInput{OrgsName: "orgs.csv", AccountsName: "accounts.csv", Prune: prune}
+	if orgs != "" {
+		in.Orgs = strings.NewReader(orgs)
+	}
+	if accounts != "" {
+		in.Accounts = strings.NewReader(accounts)
+	}
+	res, err := d.Import(context.Background(), in)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	return res
+}
+
+func TestImportReportsBadRowsAndImportsTheRest(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	res := importBoth(t, d, orgsCSV, accountsCSV, false)
+
+	if res.Orgs != 3 || res.Subdomains != 1 || res.Accounts != 5 {
+		t.Errorf("imported %d orgs, %d subdomains, %d accounts; want 3, 1, 5", res.Orgs, res.Subdomains, res.Accounts)
+	}
+	want := []directory.BadRow{
+		{File: "orgs.csv", Line: 4, Reason: "missing ods_code"},
+		{File: "orgs.csv", Line: 5, Reason: `RX2: invalid email "not-an-email" in la_emails`},
+		{File: "orgs.csv", Line: 6, Reason: "ods_code RX1 repeated (first on line 2)"},
+		{File: "orgs.csv", Line: 7, Reason: "RX3: subdomain rx1.nhs.net already belongs to RX1"},
+		{File: "accounts.csv", Line: 5, Reason: "no-ods@nhs.net: missing ods_code"},
+		{File: "accounts.csv", Line: 6, Reason: `invalid email "not an email"`},
+		{File: "accounts.csv", Line: 7, Reason: "ghost@nhs.net: unknown organisation ZZZ9"},
+		{File: "accounts.csv", Line: 10, Reason: `odd@nhs.net: unknown type "robot" (user, shared or application)`},
+	}
+	if diff := cmp.Diff(want, res.Bad); diff != "" {
+		t.Errorf("bad rows (-want +got):\n%s", diff)
+	}
+	if res.BadRows != len(want) {
+		t.Errorf("BadRows = %d, want %d", res.BadRows, len(want))
+	}
+
+	orgs, err := d.Orgs(context.Background(), []string{"rx1", "Y123", "RX2", "RX4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOrgs := map[string]directory.Org{
+		"RX1":  {ODS: "RX1", Name: "Leeds Teaching Hospitals, NHS Trust", LAEmails: []string{"la1@rx1.nhs.net", "la2@rx1.nhs.net"}, PLAEmail: "pla@rx1.nhs.net", Subdomain: "rx1.nhs.net"},
+		"Y123": {ODS: "Y123", Name: `Surgery "The Green", Leeds`, LAEmails: []string{"la@y123.nhs.net"}},
+		"RX4":  {ODS: "RX4", Name: "No LA", LAEmails: []string{}, PLAEmail: "pla@rx4.nhs.net"},
+	}
+	if diff := cmp.Diff(wantOrgs, orgs); diff != "" {
+		t.Errorf("Orgs (-want +got):\n%s", diff)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	importBoth(t, d, orgsCSV, accountsCSV, false)
+	got, err := d.Resolve(context.Background(), []string{
+		"chris.wood@nhs.net",      // directory account
+		"scanner.ward3@nhs.net",   // directory account of another org
+		"someone@rx1.nhs.net",     // not in the directory: the org whose subdomain it is
+		"chris.wood",              // alias-only, exactly one account has the local part
+		"jo.bloggs",               // alias-only, two accounts have it: unassigned
+		"stranger@nhs.net",        // unknown: unassigned
+		"ghost@nhs.net",           // its row was bad: unassigned
+		"someone@unknown.nhs.net", // no org has the subdomain
+		"scanner.ward3",           // alias of an application account
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"chris.wood@nhs.net":    "RX1",
+		"scanner.ward3@nhs.net": "Y123",
+		"someone@rx1.nhs.net":   "RX1",
+		"chris.wood":            "RX1",
+		"scanner.ward3":         "Y123",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Resolve (-want +got):\n%s", diff)
+	}
+}
+
+func TestPruneMarksMissingGoneAndResolutionIgnoresThem(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	ctx := context.Background()
+	importBoth(t, d, orgsCSV, accountsCSV, false)
+
+	// Y123 and its account leave; chris.wood moves to RX4; shared.box@nhs.net's row is now bad
+	// (unknown type), so it is kept as it was rather than pruned.
+	orgs2 := "ods_code,name,la_emails,pla_email,subdomain\n" +
+		"RX1,Leeds,la1@rx1.nhs.net,,rx1.nhs.net\n" +
+		"RX4,No LA,,pla@rx4.nhs.net,\n"
+	accts2 := "email,ods_code,type\n" +
+		"chris.wood@nhs.net,RX4,user\n" +
+		"shared.box@nhs.net,RX1,mystery\n"
+	res := importBoth(t, d, orgs2, accts2, true)
+	if res.PrunedOrgs != 1 || res.PrunedAccounts != 3 {
+		// Y123; scanner.ward3, jo.bloggs@nhs.net, jo.bloggs@rx4.nhs.net
+		t.Errorf("pruned %d orgs, %d accounts; want 1, 3", res.PrunedOrgs, res.PrunedAccounts)
+	}
+	orgs, err := d.Orgs(ctx, []string{"Y123", "RX1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !orgs["Y123"].Gone || orgs["RX1"].Gone {
+		t.Errorf("gone: Y123 %v RX1 %v; want true, false", orgs["Y123"].Gone, orgs["RX1"].Gone)
+	}
+	got, err := d.Resolve(ctx, []string{"chris.wood@nhs.net", "scanner.ward3@nhs.net", "shared.box@nhs.net", "jo.bloggs", "someone@rx1.nhs.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"chris.wood@nhs.net":  "RX4",
+		"shared.box@nhs.net":  "RX1",
+		"someone@rx1.nhs.net": "RX1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Resolve after prune (-want +got):\n%s", diff)
+	}
+
+	// Re-importing a pruned organisation brings it back.
+	importBoth(t, d, "ods_code,name,la_emails,pla_email\nY123,Back,,\n", "", false)
+	orgs, err = d.Orgs(ctx, []string{"Y123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orgs["Y123"].Gone {
+		t.Error("Y123 still gone after re-import")
+	}
+}
+
+// Accounts only: the organisation must already be in the directory and live.
+func TestImportAccountsAgainstStoredOrgs(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	importBoth(t, d, orgsCSV, "", false)
+	res := importBoth(t, d, "", "email,ods_code\na@nhs.net,RX1\nb@nhs.net,NOPE\n", false)
+	if res.Accounts != 1 || res.BadRows != 1 || res.Bad[0].Line != 3 {
+		t.Errorf("accounts %d, bad %v; want 1 account and line 3 bad", res.Accounts, res.Bad)
+	}
+}
+
+// Many batches, a key repeated across batches: the last row wins.
+func TestImportManyBatchesLastRowWins(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	var b strings.Builder
+	b.WriteString("email,ods_code\n")
+	for i := range 130 {
+		fmt.Fprintf(&b, "user%d@nhs.net,RX1\n", i)
+	}
+	b.WriteString("user7@nhs.net,RX4\n")
+	res := importBoth(t, d, orgsCSV, b.String(), false)
+	if res.Accounts != 131 {
+		t.Errorf("accounts = %d, want 131", res.Accounts)
+	}
+	got, err := d.Resolve(context.Background(), []string{"user7@nhs.net", "user129@nhs.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"user7@nhs.net": "RX4", "user129@nhs.net": "RX1"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestImportRejectsMissingColumns(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	for name, in := range map[string]directory.ImportInput{
+		"orgs without pla_email": {Orgs: strings.NewReader("ods_code,name,la_emails\nRX1,a,b@c.nhs.net\n")},
+		"accounts without email": {Accounts: strings.NewReader("mail,ods_code\na@b.nhs.net,RX1\n")},
+		"empty file":             {Orgs: strings.NewReader("")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := d.Import(context.Background(), in)
+			if err == nil || !strings.Contains(err.Error(), "bad CSV header") {
+				t.Fatalf("err = %v, want a bad header error", err)
+			}
+		})
+	}
+}
