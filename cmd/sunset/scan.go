@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 )
 
@@ -157,8 +158,11 @@ func formatNames() string {
 	return strings.Join(names, ", ")
 }
 
-// campaignScanRules loads the campaign file. TODO(#3): call campaign.Load(path) and
-// (*Campaign).ScanRules() once the campaign package offers them.
+// campaignScanRules loads and validates the campaign file and keeps what the scanner needs.
 func campaignScanRules(path string) (connlog.Rules, error) {
-	return connlog.Rules{}, fmt.Errorf("%s: reading campaign files is not available in this build yet", path)
+	c, err := campaign.Load(path)
+	if err != nil {
+		return connlog.Rules{}, err
+	}
+	return c.ScanRules(), nil
 }

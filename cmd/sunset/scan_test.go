@@ -120,3 +120,27 @@ func TestScanCommandOutput(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
 	}
 }
+
+func TestScanWithCampaignFile(t *testing.T) {
+	yaml := `id: legacy-hostnames-2021
+title: Retirement of legacy NHSmail hostnames
+timezone: Europe/London
+shutdown: 2021-09-07
+hostnames:
+  - name: mail.nhs.net
+    replacement: {host: outlook.office365.com}
+endpoints:
+  "10.20.0.13": smtp.nhs.net
+ignore_accounts: ["healthmailbox*"]
+`
+	camp := writeScanFile(t, "campaign.yaml", []byte(yaml))
+	code, out, errOut := runScanCLI(t, scanIIS, "scan", "--campaign", camp, "-")
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	bad := writeScanFile(t, "bad.yaml", []byte("id: x\nhostnames: 3\n"))
+	code, _, errOut = runScanCLI(t, scanIIS, "scan", "--campaign", bad, "-")
+	if code != 2 || !strings.Contains(errOut, "hostnames") {
+		t.Errorf("bad campaign: exit %d, stderr %q", code, errOut)
+	}
+}

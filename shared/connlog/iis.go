@@ -74,8 +74,15 @@ func (p *iisParser) quick(ln line) quickResult {
 			return quickNotLegacy
 		}
 	}
-	if p.query >= 0 && (indexFold(ln.low, "hh:") >= 0 || indexFold(ln.low, "hh%3a") >= 0) {
-		return parseFully
+	if p.query >= 0 && (bytes.Contains(ln.low, []byte("hh:")) || bytes.Contains(ln.low, []byte("hh%3a"))) {
+		// The HH token decides, as in the full parse: a name (not legacy, or it would hold a
+		// needle) resolves the line; an IP (not in the endpoints, same reason) falls through to
+		// the server address, which holds no needle either.
+		if hh := hhToken(nthField(b, p.query)); len(hh) > 0 {
+			if h := normHost(string(hh)); h != "" && !looksLikeIP(h) {
+				return quickNotLegacy
+			}
+		}
 	}
 	return quickUnresolved
 }

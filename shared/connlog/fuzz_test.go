@@ -1,0 +1,116 @@
+package connlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// fuzzScan scans data as format f and checks the invariants every parser must keep: no panic,
+// counts that add up, findings that marshal, and no password reaching the output.
+func fuzzScan(t *testing.T, f Format, data []byte) {
+	s, err := NewScanner(testRules(), Options{Format: f, MaxSessions: 4, MaxLineBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := s.Scan(context.Background(), "fuzz", bytes.NewReader(data))
+	fs := s.Findings()
+	var total int64
+	for _, x := range fs {
+		if x.Successes+x.Failures == 0 {
+			t.Fatalf("finding without events: %+v", x)
+		}
+		if len(x.ClientIPs) > maxClientIPs || len(x.UserAgents) > maxUserAgents || len(x.DeviceIDs) > maxDeviceIDs {
+			t.Fatalf("list over its cap: %+v", x)
+		}
+		total += x.Successes + x.Failures
+		js, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(js, []byte("*****")) {
+			t.Fatalf("mask reached a finding: %s", js)
+		}
+	}
+	if total != sum.Events || int64(len(fs)) != sum.Findings || sum.Lines < sum.Malformed {
+		t.Fatalf("counts do not add up: %d events in findings, %+v", total, sum)
+	}
+}
+
+// seed adds the format's fixture and the committed corpus under testdata/fuzz/<name>/ (which go
+// test reads by itself) to f.
+func seed(f *testing.F, fixture string) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "formats", fixture)); err == nil {
+		f.Add(b)
+	}
+}
+
+func FuzzIIS(f *testing.F) {
+	seed(f, "iis.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatIIS, b) })
+}
+
+func FuzzHTTPProxy(f *testing.F) {
+	seed(f, "httpproxy.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatHTTPProxy, b) })
+}
+
+func FuzzIMAP4(f *testing.F) {
+	seed(f, "imap4.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatIMAP4, b) })
+}
+
+func FuzzPOP3(f *testing.F) {
+	seed(f, "pop3.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatPOP3, b) })
+}
+
+func FuzzSMTPReceive(f *testing.F) {
+	seed(f, "smtp-receive.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatSMTPReceive, b) })
+}
+
+func FuzzALB(f *testing.F) {
+	seed(f, "alb.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatALB, b) })
+}
+
+func FuzzNLB(f *testing.F) {
+	seed(f, "nlb.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatNLB, b) })
+}
+
+func FuzzJSONL(f *testing.F) {
+	seed(f, "mapped.jsonl")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatJSONL, b) })
+}
+
+func FuzzCSV(f *testing.F) {
+	seed(f, "mapped.csv")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatCSV, b) })
+}
+
+// FuzzDetect feeds anything to auto-detection, gzip included.
+func FuzzDetect(f *testing.F) {
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	f.Add([]byte("{\"ts\":1}\n"))
+	seed(f, "nlb.log")
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzScan(t, FormatAuto, b) })
+}
+
+// FuzzSplitCSV checks the CSV splitter against its own round trip.
+func FuzzSplitCSV(f *testing.F) {
+	f.Add([]byte(`a,"b,""c""",d`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fields, _, ok := splitCSV(b, nil, nil)
+		if !ok {
+			return
+		}
+		if len(fields) < 1+bytes.Count(b, []byte(",")) && !bytes.Contains(b, []byte(`"`)) {
+			t.Fatalf("%q split into %d fields", b, len(fields))
+		}
+	})
+}
