@@ -129,6 +129,8 @@ shutdown: 2021-09-07
 hostnames:
   - name: mail.nhs.net
     replacement: {host: outlook.office365.com}
+  - name: smtp.nhs.net
+    replacement: {host: smtp.office365.com, port: 587, encryption: TLS}
 endpoints:
   "10.20.0.13": smtp.nhs.net
 ignore_accounts: ["healthmailbox*"]
