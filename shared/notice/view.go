@@ -1,0 +1,270 @@
+package notice
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+)
+
+// InlineAccounts is how many account rows an email shows; the attached CSV has them all.
+const InlineAccounts = 50
+
+// View is what a template sees. Every string in it is already cleaned of control characters.
+type View struct {
+	CampaignID    string
+	CampaignTitle string
+	Org           string // ODS code
+	OrgName       string
+	Stage         string
+	FirstContact  bool
+	Domain        string // the legacy mail domain of a BYO-MX notice
+
+	Deadline     string // "Tuesday 07 September 2021"
+	DeadlineDate string // "07 September 2021"
+	DaysLeft     int    // negative once the deadline has passed
+	DaysLeftText string // "34 days", "1 day", "today"
+	Retired      bool   // the deadline is today or has passed
+
+	AccountCount  int // distinct accounts
+	Rows          []Row
+	RowCount      int  // all rows, inline or not
+	Truncated     bool // more rows than InlineAccounts: see the CSV
+	CSVName       string
+	Hostnames     []string // the legacy hostnames these accounts used
+	Settings      []Setting
+	Failures      int64 // total failed sign-ins over all rows: a lockout warning when > 0
+	MaxExtension  int   // days an expiry can be extended by, at most (BYO-MX)
+	HelpdeskPhone string
+	HelpdeskEmail string
+	SenderAddress string
+}
+
+// Row is one line of the affected-accounts table.
+type Row struct {
+	Account    string
+	Hostname   string
+	DirectIP   bool
+	Protocol   string
+	LastSeen   string // campaign-local date and time, "02 Aug 2021 14:05"
+	Successes  int64
+	Failures   int64
+	ClientIPs  string
+	UserAgents string
+}
+
+// Setting is one replacement setting to change to.
+type Setting struct {
+	Purpose        string
+	Legacy         string
+	Host           string
+	Port           string
+	Encryption     string
+	Authentication string
+}
+
+// maxListed is how many client addresses and user agents a row shows; the CSV has them all.
+const maxListed = 3
+
+// Clean replaces every control character (CR, LF, tab, NUL, DEL, C1, line separators) with a
+// space and collapses runs of spaces: a value fit for one line of a header or subject.
+func Clean(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == unicode.ReplacementChar {
+			r = ' '
+		}
+		if r == ' ' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time.Time) View {
+	today := calendar.In(now, loc)
+	left := today.DaysUntil(n.Deadline)
+	v := View{
+		CampaignID:    Clean(c.ID),
+		CampaignTitle: Clean(c.Title),
+		Org:           Clean(n.Org),
+		OrgName:       Clean(n.OrgName),
+		Stage:         Clean(n.Stage),
+		FirstContact:  n.FirstContact,
+		Domain:        Clean(n.Domain),
+		Deadline:      n.Deadline.BritishLong(),
+		DeadlineDate:  n.Deadline.British(),
+		DaysLeft:      left,
+		Retired:       left <= 0,
+		MaxExtension:  c.MaxExtensionDays,
+		HelpdeskPhone: Clean(c.Helpdesk.Phone),
+		HelpdeskEmail: Clean(c.Helpdesk.Email),
+		SenderAddress: Clean(c.Sender.From),
+		CSVName:       csvName(c.ID, n.Org),
+	}
+	if v.OrgName == "" {
+		v.OrgName = v.Org
+	}
+	switch {
+	case left == 0:
+		v.DaysLeftText = "today"
+	case left == 1 || left == -1:
+		v.DaysLeftText = "1 day"
+	case left < 0:
+		v.DaysLeftText = fmt.Sprintf("%d days", -left)
+	default:
+		v.DaysLeftText = fmt.Sprintf("%d days", left)
+	}
+	accounts := sortedAccounts(n.Accounts)
+	seen := map[string]bool{}
+	hosts := map[string]bool{}
+	for i, a := range accounts {
+		acct := strings.ToLower(Clean(a.Account))
+		if !seen[acct] {
+			seen[acct] = true
+			v.AccountCount++
+		}
+		host := strings.ToLower(Clean(a.Hostname))
+		if host != "" && !hosts[host] {
+			hosts[host] = true
+			v.Hostnames = append(v.Hostnames, host)
+		}
+		v.Failures += a.Failures
+		if i >= InlineAccounts {
+			v.Truncated = true
+			continue
+		}
+		v.Rows = append(v.Rows, Row{
+			Account:    acct,
+			Hostname:   host,
+			DirectIP:   a.DirectIP,
+			Protocol:   Clean(a.Protocol),
+			LastSeen:   localTime(a.LastSeen, loc),
+			Successes:  a.Successes,
+			Failures:   a.Failures,
+			ClientIPs:  listed(a.ClientIPs),
+			UserAgents: listed(a.UserAgents),
+		})
+	}
+	v.RowCount = len(accounts)
+	if len(v.Hostnames) == 0 { // no accounts to name them: every hostname of the campaign
+		for _, h := range c.Hostnames {
+			v.Hostnames = append(v.Hostnames, strings.ToLower(Clean(h.Name)))
+		}
+	}
+	sort.Strings(v.Hostnames)
+	v.Settings = settings(c, hosts)
+	return v
+}
+
+// sortedAccounts orders rows the way a reader scans them: by account, then hostname, protocol.
+func sortedAccounts(in []ledger.Account) []ledger.Account {
+	out := append([]ledger.Account(nil), in...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if x, y := strings.ToLower(a.Account), strings.ToLower(b.Account); x != y {
+			return x < y
+		}
+		if a.Hostname != b.Hostname {
+			return a.Hostname < b.Hostname
+		}
+		return a.Protocol < b.Protocol
+	})
+	return out
+}
+
+func localTime(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format("02 Jan 2006 15:04")
+}
+
+func listed(vals []string) string {
+	var out []string
+	for _, v := range vals {
+		if v = Clean(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	if len(out) > maxListed {
+		return strings.Join(out[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(out)-maxListed)
+	}
+	return strings.Join(out, ", ")
+}
+
+// settings lists the replacements of the hostnames the notice's accounts used, or of every
+// hostname of the campaign when the notice names none (a BYO-MX notice, say).
+func settings(c *campaign.Campaign, used map[string]bool) []Setting {
+	var out []Setting
+	for _, h := range c.Hostnames {
+		name := strings.ToLower(h.Name)
+		if len(used) > 0 && !used[name] {
+			continue
+		}
+		r := h.Replacement
+		if r.Host == "" {
+			continue
+		}
+		s := Setting{
+			Purpose:        Clean(r.Purpose),
+			Legacy:         Clean(name),
+			Host:           Clean(r.Host),
+			Encryption:     Clean(r.Encryption),
+			Authentication: "Yes",
+		}
+		if s.Purpose == "" {
+			s.Purpose = purposeOfPort(r.Port)
+		}
+		if r.Port != 0 {
+			s.Port = fmt.Sprint(r.Port)
+		}
+		if s.Encryption == "" {
+			s.Encryption = "-"
+		}
+		if r.Authentication != nil && !*r.Authentication {
+			s.Authentication = "No"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func purposeOfPort(port int) string {
+	switch port {
+	case 993, 143:
+		return "IMAP (incoming mail)"
+	case 995, 110:
+		return "POP (incoming mail)"
+	case 587, 25, 465:
+		return "SMTP (sending mail)"
+	case 443, 0:
+		return "Web, ActiveSync, EWS and Outlook"
+	}
+	return "Mail"
+}
+
+// csvName is the attachment's file name: only characters every mail client accepts.
+func csvName(campaignID, org string) string {
+	safe := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_') {
+				return r
+			}
+			return '-'
+		}, s)
+	}
+	return "affected-accounts-" + safe(campaignID) + "-" + safe(strings.ToUpper(org)) + ".csv"
+}
