@@ -40,6 +40,9 @@ type Notice struct {
 	MessageID     string    `json:"message_id,omitempty"`
 	ContentSHA256 string    `json:"content_sha256,omitempty"`
 	Error         string    `json:"error,omitempty"`
+	// ExpiresAt is when DynamoDB's TTL removes the ledger items (they hold addresses): the
+	// campaign's RetainUntil. Set by the planner.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // Account is one affected account as a notice shows it: a legacy hostname and protocol it used,

@@ -1,0 +1,319 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/store"
+)
+
+var (
+	// ErrNotFound: the ledger has no notice for that (campaign, organisation, stage).
+	ErrNotFound = errors.New("notice not found")
+	// ErrNotClaimed: the notice is not in the claimed state (already sent, failed, suppressed
+	// or superseded), so it must not be sent or marked again.
+	ErrNotClaimed = errors.New("notice not claimed")
+)
+
+// DB is the part of the DynamoDB client the ledger uses.
+type DB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Ledger is the notice ledger in the table (docs/data-model.md, "Notice").
+type Ledger struct {
+	db    DB
+	table string
+	clock func() time.Time
+}
+
+// New returns the ledger kept in table.
+func New(db DB, table string, clock func() time.Time) *Ledger {
+	return &Ledger{db: db, table: table, clock: clock}
+}
+
+func pk(campaign, org string) string { return store.Key("NOTICE", campaign, strings.ToUpper(org)) }
+
+func stageKey(campaign, org, stage string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": store.S(pk(campaign, org)), "SK": store.S(store.Key("STAGE", stage))}
+}
+
+func dayKey(campaign, org string, day calendar.Date) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": store.S(pk(campaign, org)), "SK": store.S(store.Key("DAY", day.String()))}
+}
+
+// Claim records that notice n (status claimed, claimed now) is to be sent, unless this stage
+// was ever claimed or marked for the organisation, or the organisation already has a notice of
+// this campaign planned for n.PlannedFor. It returns whether this call made the claim: a
+// repeated or concurrent run gets false and must not send. Each guard is one conditional put.
+func (l *Ledger) Claim(ctx context.Context, n Notice) (bool, error) {
+	if n.Campaign == "" || n.Org == "" || n.Stage == "" || n.PlannedFor.IsZero() {
+		return false, fmt.Errorf("claim notice %s/%s/%s: campaign, org, stage and planned_for are required", n.Campaign, n.Org, n.Stage)
+	}
+	n.Org = strings.ToUpper(n.Org)
+	n.Status = Claimed
+	n.ClaimedAt = l.clock().UTC()
+	token := n.ClaimedAt.Format(time.RFC3339Nano)
+	// The per-day guard first: of two runs on one day, only one gets past it.
+	day := dayKey(n.Campaign, n.Org, n.PlannedFor)
+	day["type"] = store.S("notice-day")
+	day["stage"] = store.S(n.Stage)
+	day["claimed_at"] = store.S(token)
+	if !n.ExpiresAt.IsZero() {
+		day[store.TTLAttribute] = store.TTL(n.ExpiresAt)
+	}
+	_, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(l.table), Item: day, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if store.IsConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim notice %s/%s/%s day %s: %w", n.Campaign, n.Org, n.Stage, n.PlannedFor, err)
+	}
+	item, err := l.item(n)
+	if err != nil {
+		return false, err
+	}
+	_, err = l.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(l.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if store.IsConditionFailed(err) {
+		// The stage was claimed on an earlier day: give today back to the organisation.
+		l.releaseDay(ctx, n, token)
+		return false, nil
+	}
+	if err != nil {
+		l.releaseDay(ctx, n, token)
+		return false, fmt.Errorf("claim notice %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
+	}
+	return true, nil
+}
+
+// releaseDay deletes the day guard this call wrote (and only that one). A failure leaves the
+// organisation without a notice for one day, never with two; so it is not an error.
+func (l *Ledger) releaseDay(ctx context.Context, n Notice, token string) {
+	_, _ = l.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(l.table), Key: dayKey(n.Campaign, n.Org, n.PlannedFor),
+		ConditionExpression:       aws.String("claimed_at = :t AND stage = :s"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": store.S(token), ":s": store.S(n.Stage)},
+	})
+}
+
+// MarkSuperseded records that stage n.Stage will never be sent to the organisation because a
+// later stage was due first. It returns false when the stage already has a ledger entry.
+func (l *Ledger) MarkSuperseded(ctx context.Context, n Notice) (bool, error) {
+	n.Org = strings.ToUpper(n.Org)
+	n.Status = Superseded
+	n.ClaimedAt = l.clock().UTC()
+	item, err := l.item(n)
+	if err != nil {
+		return false, err
+	}
+	_, err = l.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(l.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if store.IsConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mark notice %s/%s/%s superseded: %w", n.Campaign, n.Org, n.Stage, err)
+	}
+	return true, nil
+}
+
+func (l *Ledger) item(n Notice) (map[string]types.AttributeValue, error) {
+	accounts, err := attributevalue.MarshalWithOptions(n.Accounts, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
+	if err != nil {
+		return nil, fmt.Errorf("notice %s/%s/%s accounts: %w", n.Campaign, n.Org, n.Stage, err)
+	}
+	recipients, _ := attributevalue.Marshal(append([]string{}, n.Recipients...))
+	item := stageKey(n.Campaign, n.Org, n.Stage)
+	item["type"] = store.S("notice")
+	item["GSI1PK"] = store.S(store.Key("NOTICES", n.Campaign))
+	item["GSI1SK"] = store.S(store.Key(n.Org, n.Stage))
+	item["campaign"] = store.S(n.Campaign)
+	item["org"] = store.S(n.Org)
+	item["org_name"] = store.S(n.OrgName)
+	item["stage"] = store.S(n.Stage)
+	item["status"] = store.S(string(n.Status))
+	item["deadline"] = store.S(n.Deadline.String())
+	item["planned_for"] = store.S(n.PlannedFor.String())
+	item["first_contact"] = &types.AttributeValueMemberBOOL{Value: n.FirstContact}
+	item["recipients"] = recipients
+	item["accounts"] = accounts
+	item["claimed_at"] = store.S(n.ClaimedAt.Format(time.RFC3339Nano))
+	if n.Domain != "" {
+		item["domain"] = store.S(n.Domain)
+	}
+	if n.Error != "" {
+		item["error"] = store.S(n.Error)
+	}
+	if !n.ExpiresAt.IsZero() {
+		item[store.TTLAttribute] = store.TTL(n.ExpiresAt)
+	}
+	return item, nil
+}
+
+type noticeItem struct {
+	Campaign      string   `dynamodbav:"campaign"`
+	Org           string   `dynamodbav:"org"`
+	OrgName       string   `dynamodbav:"org_name"`
+	Stage         string   `dynamodbav:"stage"`
+	Status        Status   `dynamodbav:"status"`
+	Deadline      string   `dynamodbav:"deadline"`
+	PlannedFor    string   `dynamodbav:"planned_for"`
+	FirstContact  bool     `dynamodbav:"first_contact"`
+	Recipients    []string `dynamodbav:"recipients"`
+	ClaimedAt     string   `dynamodbav:"claimed_at"`
+	SentAt        string   `dynamodbav:"sent_at"`
+	MessageID     string   `dynamodbav:"message_id"`
+	ContentSHA256 string   `dynamodbav:"content_sha256"`
+	Error         string   `dynamodbav:"error"`
+	Domain        string   `dynamodbav:"domain"`
+	ExpiresAt     int64    `dynamodbav:"expires_at"`
+}
+
+func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
+	var m noticeItem
+	if err := attributevalue.UnmarshalMap(it, &m); err != nil {
+		return Notice{}, fmt.Errorf("read notice item: %w", err)
+	}
+	n := Notice{
+		Campaign: m.Campaign, Org: m.Org, OrgName: m.OrgName, Stage: m.Stage, Status: m.Status,
+		FirstContact: m.FirstContact, Recipients: m.Recipients, MessageID: m.MessageID,
+		ContentSHA256: m.ContentSHA256, Error: m.Error, Domain: m.Domain,
+	}
+	n.Deadline, _ = calendar.Parse(m.Deadline)
+	n.PlannedFor, _ = calendar.Parse(m.PlannedFor)
+	n.ClaimedAt, _ = time.Parse(time.RFC3339Nano, m.ClaimedAt)
+	n.SentAt, _ = time.Parse(time.RFC3339Nano, m.SentAt)
+	if m.ExpiresAt > 0 {
+		n.ExpiresAt = time.Unix(m.ExpiresAt, 0).UTC()
+	}
+	if av, ok := it["accounts"]; ok {
+		if err := attributevalue.UnmarshalWithOptions(av, &n.Accounts, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }); err != nil {
+			return Notice{}, fmt.Errorf("read notice %s/%s/%s accounts: %w", m.Campaign, m.Org, m.Stage, err)
+		}
+	}
+	return n, nil
+}
+
+// Get returns the ledger entry of one stage for one organisation, or ErrNotFound.
+func (l *Ledger) Get(ctx context.Context, campaign, org, stage string) (*Notice, error) {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(l.table), Key: stageKey(campaign, org, stage), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get notice %s/%s/%s: %w", campaign, org, stage, err)
+	}
+	if out.Item == nil {
+		return nil, fmt.Errorf("get notice %s/%s/%s: %w", campaign, org, stage, ErrNotFound)
+	}
+	n, err := noticeOf(out.Item)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// History returns every ledger entry (any status) of one organisation in a campaign, in claim order.
+func (l *Ledger) History(ctx context.Context, campaign, org string) ([]Notice, error) {
+	out, err := l.query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(l.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ConsistentRead:         aws.Bool(true),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": store.S(pk(campaign, org)), ":p": store.S("STAGE#"),
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notice history %s/%s: %w", campaign, org, err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ClaimedAt.Before(out[j].ClaimedAt) })
+	return out, nil
+}
+
+// List returns every ledger entry of a campaign (any status), by organisation and stage name.
+func (l *Ledger) List(ctx context.Context, campaign string) ([]Notice, error) {
+	out, err := l.query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(l.table),
+		IndexName:                 aws.String(store.GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": store.S(store.Key("NOTICES", campaign))},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list notices of %s: %w", campaign, err)
+	}
+	return out, nil
+}
+
+func (l *Ledger) query(ctx context.Context, in *dynamodb.QueryInput) ([]Notice, error) {
+	var out []Notice
+	err := store.QueryAll(ctx, l.db, in, func(items []map[string]types.AttributeValue) error {
+		for _, it := range items {
+			n, err := noticeOf(it)
+			if err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MarkSent records that a claimed notice was sent.
+func (l *Ledger) MarkSent(ctx context.Context, campaign, org, stage, messageID, contentSHA256 string) error {
+	return l.finish(ctx, campaign, org, stage, "sent", Sent,
+		"SET #s = :to, sent_at = :at, message_id = :m, content_sha256 = :h REMOVE #e",
+		map[string]types.AttributeValue{":m": store.S(messageID), ":h": store.S(contentSHA256)})
+}
+
+// MarkFailed records that a claimed notice could not be sent, and why. It is not retried
+// automatically: at most one notice per stage, ever.
+func (l *Ledger) MarkFailed(ctx context.Context, campaign, org, stage, reason string) error {
+	return l.finish(ctx, campaign, org, stage, "failed", Failed, "SET #s = :to, #e = :r, failed_at = :at",
+		map[string]types.AttributeValue{":r": store.S(reason)})
+}
+
+// MarkSuppressed records that a claimed notice was not sent because every recipient is suppressed.
+func (l *Ledger) MarkSuppressed(ctx context.Context, campaign, org, stage, reason string) error {
+	return l.finish(ctx, campaign, org, stage, "suppressed", Suppressed, "SET #s = :to, #e = :r, suppressed_at = :at",
+		map[string]types.AttributeValue{":r": store.S(reason)})
+}
+
+func (l *Ledger) finish(ctx context.Context, campaign, org, stage, what string, to Status, update string, vals map[string]types.AttributeValue) error {
+	vals[":to"] = store.S(string(to))
+	vals[":claimed"] = store.S(string(Claimed))
+	vals[":at"] = store.S(l.clock().UTC().Format(time.RFC3339Nano))
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(l.table),
+		Key:                       stageKey(campaign, org, stage),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("#s = :claimed"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status", "#e": "error"},
+		ExpressionAttributeValues: vals,
+	})
+	if store.IsConditionFailed(err) {
+		return fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, what, ErrNotClaimed)
+	}
+	if err != nil {
+		return fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, what, err)
+	}
+	return nil
+}

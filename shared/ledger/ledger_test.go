@@ -1,0 +1,156 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+)
+
+func day(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func notice(org, stage, at string) Notice {
+	return Notice{
+		Campaign: "c1", Org: org, OrgName: "Org " + org, Stage: stage, Deadline: day("2021-09-07"),
+		PlannedFor: day(at), FirstContact: true, Recipients: []string{"la@example.nhs.net"},
+		Accounts: []Account{{Account: "pat@nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP",
+			LastSeen: time.Date(2021, 7, 20, 10, 0, 0, 0, time.UTC), Successes: 3, Failures: 1, ClientIPs: []string{"10.0.0.1"}}},
+		ExpiresAt: time.Date(2022, 6, 7, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+func TestClaim(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	now := time.Date(2021, 7, 27, 7, 0, 0, 0, time.UTC)
+	l := New(db, table, func() time.Time { return now })
+
+	steps := []struct {
+		name string
+		n    Notice
+		want bool
+	}{
+		{"first claim", notice("rx1", "advance", "2021-07-27"), true},
+		{"same stage again, same day", notice("RX1", "advance", "2021-07-27"), false},
+		{"same stage, later day", notice("RX1", "advance", "2021-07-28"), false},
+		{"other stage, same day", notice("RX1", "reminder", "2021-07-27"), false},
+		{"other stage, next day (the day guard was given back above)", notice("RX1", "reminder", "2021-07-28"), true},
+		{"other org, same day", notice("RX2", "advance", "2021-07-27"), true},
+	}
+	for _, st := range steps {
+		got, err := l.Claim(ctx, st.n)
+		if err != nil || got != st.want {
+			t.Errorf("%s: claimed %v, err %v; want %v", st.name, got, err, st.want)
+		}
+	}
+	n, err := l.Get(ctx, "c1", "rx1", "advance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := notice("RX1", "advance", "2021-07-27")
+	want.Status, want.ClaimedAt, want.OrgName = Claimed, now, "Org rx1"
+	if diff := cmp.Diff(&want, n); diff != "" {
+		t.Errorf("stored notice (-want +got):\n%s", diff)
+	}
+	if _, err := l.Get(ctx, "c1", "RX1", "final"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of unclaimed stage: %v", err)
+	}
+}
+
+func TestClaimConcurrent(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	l := New(db, table, time.Now)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stage := []string{"advance", "reminder"}[i%2] // two plans racing on one day
+			ok, err := l.Claim(ctx, notice("RX1", stage, "2021-07-27"))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d claims won, want 1", wins.Load())
+	}
+	h, _ := l.History(ctx, "c1", "RX1")
+	if len(h) != 1 {
+		t.Errorf("history has %d notices, want 1", len(h))
+	}
+}
+
+func TestStatusTransitions(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	now := time.Date(2021, 7, 27, 7, 0, 0, 0, time.UTC)
+	l := New(db, table, func() time.Time { return now })
+	for _, org := range []string{"A1", "A2", "A3"} {
+		if ok, err := l.Claim(ctx, notice(org, "reminder", "2021-07-27")); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	if ok, err := l.MarkSuperseded(ctx, notice("A1", "advance", "2021-07-27")); !ok || err != nil {
+		t.Fatalf("supersede: %v %v", ok, err)
+	}
+	if ok, _ := l.MarkSuperseded(ctx, notice("A1", "reminder", "2021-07-27")); ok {
+		t.Error("superseded a claimed stage")
+	}
+	if err := l.MarkSent(ctx, "c1", "A1", "reminder", "msg-1", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkSent(ctx, "c1", "A1", "reminder", "msg-2", "abc"); !errors.Is(err, ErrNotClaimed) {
+		t.Errorf("second MarkSent: %v", err)
+	}
+	if err := l.MarkFailed(ctx, "c1", "A2", "reminder", "ses: rejected"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkSuppressed(ctx, "c1", "A3", "reminder", "all recipients bounced"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkSent(ctx, "c1", "A1", "advance", "m", "h"); !errors.Is(err, ErrNotClaimed) {
+		t.Errorf("MarkSent of superseded: %v", err)
+	}
+	if err := l.MarkSent(ctx, "c1", "ZZ", "advance", "m", "h"); !errors.Is(err, ErrNotClaimed) {
+		t.Errorf("MarkSent of unknown: %v", err)
+	}
+	all, err := l.List(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Status{}
+	for _, n := range all {
+		got[n.Org+"/"+n.Stage] = n.Status
+	}
+	want := map[string]Status{"A1/advance": Superseded, "A1/reminder": Sent, "A2/reminder": Failed, "A3/reminder": Suppressed}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	n, _ := l.Get(ctx, "c1", "A1", "reminder")
+	if n.MessageID != "msg-1" || n.ContentSHA256 != "abc" || !n.SentAt.Equal(now) {
+		t.Errorf("sent notice = %+v", n)
+	}
+	n, _ = l.Get(ctx, "c1", "A2", "reminder")
+	if n.Error != "ses: rejected" {
+		t.Errorf("failed notice = %+v", n)
+	}
+}
