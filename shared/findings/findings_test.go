@@ -1,0 +1,159 @@
+package findings_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+)
+
+func ptr(s string) *string { return &s }
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func day(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+var expires = time.Date(2022, 3, 6, 0, 0, 0, 0, time.UTC)
+
+// Two files see the same account on the same day, in the wrong order; each is written twice;
+// an unattributed finding and an unassigned account come along.
+func TestWriteIsIdempotentPerFileAndTotalsAreDerived(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	ctx := context.Background()
+	w := findings.NewWriter(db, table)
+	r := findings.NewReader(db, table)
+	owners := map[string]string{"jo@nhs.net": "RX1"}
+
+	later := []connlog.Finding{
+		{Account: ptr("jo@nhs.net"), Hostname: "IMAP.nhs.net", Protocol: "IMAP", Day: "2021-08-02",
+			FirstSeen: at("2021-08-02T10:00:00Z"), LastSeen: at("2021-08-02T18:30:00.25Z"),
+			Successes: 5, Failures: 1, ClientIPs: []string{"198.51.100.7"}, UserAgents: []string{"Thunderbird"}},
+		{Account: ptr("stranger@nhs.net"), Hostname: "pop.nhs.net", Protocol: "POP", Day: "2021-08-02",
+			FirstSeen: at("2021-08-02T11:00:00Z"), LastSeen: at("2021-08-02T11:00:00Z"), Successes: 1},
+	}
+	earlier := []connlog.Finding{
+		{Account: ptr("jo@nhs.net"), Hostname: "imap.nhs.net", Protocol: "IMAP", Day: "2021-08-02",
+			FirstSeen: at("2021-08-02T01:00:00Z"), LastSeen: at("2021-08-02T02:00:00Z"),
+			Successes: 2, Failures: 3, ClientIPs: []string{"198.51.100.7", "203.0.113.9"}, DirectIP: true},
+		{Hostname: "mail.nhs.net", Protocol: "TLS", Day: "2021-08-01", ClientIPs: []string{"192.0.2.1"},
+			FirstSeen: at("2021-08-01T23:59:59Z"), LastSeen: at("2021-08-01T23:59:59Z"), Successes: 4},
+	}
+	for _, step := range []struct {
+		src string
+		fs  []connlog.Finding
+	}{{"logs/b.log#v2", later}, {"logs/a.log#v1", earlier}, {"logs/b.log#v2", later}, {"logs/a.log#v1", earlier}} {
+		n, err := w.Write(ctx, findings.Batch{Campaign: "c1", Source: step.src, Owners: owners, ExpiresAt: expires}, step.fs)
+		if err != nil || n != len(step.fs) {
+			t.Fatalf("write %s: %d written, %v", step.src, n, err)
+		}
+	}
+
+	got, err := r.Window(ctx, "c1", day("2021-08-01"), day("2021-08-02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []findings.Activity{
+		{Hostname: "mail.nhs.net", Protocol: "TLS", Day: day("2021-08-01"), ClientIP: "192.0.2.1",
+			FirstSeen: at("2021-08-01T23:59:59Z"), LastSeen: at("2021-08-01T23:59:59Z"), Successes: 4,
+			ClientIPs: []string{"192.0.2.1"}, Sources: 1},
+		{Account: "jo@nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP", Day: day("2021-08-02"), ODS: "RX1",
+			FirstSeen: at("2021-08-02T01:00:00Z"), LastSeen: at("2021-08-02T18:30:00.25Z"),
+			Successes: 7, Failures: 4, ClientIPs: []string{"198.51.100.7", "203.0.113.9"},
+			UserAgents: []string{"Thunderbird"}, DirectIP: true, Sources: 2},
+		{Account: "stranger@nhs.net", Hostname: "pop.nhs.net", Protocol: "POP", Day: day("2021-08-02"), ODS: findings.Unassigned,
+			FirstSeen: at("2021-08-02T11:00:00Z"), LastSeen: at("2021-08-02T11:00:00Z"), Successes: 1, Sources: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Window (-want +got):\n%s", diff)
+	}
+
+	un, err := r.Unassigned(ctx, "c1", day("2021-08-01"), day("2021-08-31"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(un) != 1 || un[0].Account != "stranger@nhs.net" {
+		t.Errorf("Unassigned = %+v, want stranger@nhs.net only", un)
+	}
+	org, err := r.Org(ctx, "c1", "rx1", day("2021-08-02"), day("2021-08-02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(org) != 1 || org[0].Successes != 7 {
+		t.Errorf("Org(RX1) = %+v, want jo's one finding", org)
+	}
+	acct, err := r.Account(ctx, "c1", "Jo@nhs.net", day("2021-08-03"), day("2021-08-09"))
+	if err != nil || len(acct) != 0 {
+		t.Errorf("Account outside the window = %+v, %v; want none", acct, err)
+	}
+
+	// The directory changes: the next file re-resolves the owner of the item it touches.
+	_, err = w.Write(ctx, findings.Batch{Campaign: "c1", Source: "logs/c.log#v1", Owners: map[string]string{"stranger@nhs.net": "Y123"}, ExpiresAt: expires},
+		[]connlog.Finding{{Account: ptr("stranger@nhs.net"), Hostname: "pop.nhs.net", Protocol: "POP", Day: "2021-08-02",
+			FirstSeen: at("2021-08-02T12:00:00Z"), LastSeen: at("2021-08-02T12:00:00Z"), Successes: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	un, err = r.Unassigned(ctx, "c1", day("2021-08-01"), day("2021-08-31"))
+	if err != nil || len(un) != 0 {
+		t.Errorf("Unassigned after reassignment = %+v, %v; want none", un, err)
+	}
+}
+
+func TestWriteRefusesFindingsWithoutDay(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	w := findings.NewWriter(db, table)
+	_, err := w.Write(context.Background(), findings.Batch{Campaign: "c1", Source: "s"}, []connlog.Finding{{Account: ptr("a@b.net"), Hostname: "h", Protocol: "IMAP"}})
+	if err == nil {
+		t.Fatal("a finding without a day was written")
+	}
+}
+
+func TestFileLedger(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	ctx := context.Background()
+	w := findings.NewWriter(db, table)
+	r := findings.NewReader(db, table)
+	if f, err := r.File(ctx, "b/k#v1", "c1"); err != nil || f != nil {
+		t.Fatalf("File before Done = %v, %v; want nil", f, err)
+	}
+	f := findings.FileFromSummary("b/k#v1", "b/k", "c1", connlog.Summary{Format: "iis", Lines: 10, Events: 4, Findings: 2,
+		Unresolved: 1, Malformed: 1, MalformedLines: []connlog.LineError{{Line: 7, Reason: "too few fields"}}})
+	f.Writes, f.DurationMS, f.FinishedAt = 2, 15, at("2021-08-02T03:15:23.5Z")
+	if err := w.Done(ctx, f, expires); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.File(ctx, "b/k#v1", "c1")
+	if err != nil || got == nil {
+		t.Fatalf("File = %v, %v", got, err)
+	}
+	f.State = findings.StateDone
+	if diff := cmp.Diff(f, *got); diff != "" {
+		t.Errorf("File (-want +got):\n%s", diff)
+	}
+	list, err := r.Files(ctx, day("2021-08-02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]findings.File{f}, list, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+}
