@@ -130,3 +130,7 @@ func address(s string) (string, error) {
 
 // headerValue is a value fit for an unstructured header: one clean line, encoded if not ASCII.
 func headerValue(s string) string { return mime.QEncoding.Encode("utf-8", Clean(s)) }
+
+// FormatAddress formats one address ("Name <a@b>" or "a@b") for a header or an SES address
+// field: control characters removed, a non-ASCII display name encoded.
+func FormatAddress(s string) (string, error) { return address(s) }

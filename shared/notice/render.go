@@ -89,14 +89,7 @@ func New(c *campaign.Campaign, dir string) (*Renderer, error) {
 	if c == nil {
 		return nil, errors.New("new renderer: no campaign")
 	}
-	tz := c.Timezone
-	if tz == "" {
-		tz = "Europe/London"
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		return nil, fmt.Errorf("new renderer for campaign %s: time zone %q: %w", c.ID, tz, err)
-	}
+	loc := c.Location()
 	def := HostnameRetirement
 	if c.AudienceSource == "roster" {
 		def = BYOMX

@@ -1,0 +1,352 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+const campaignYAML = `
+id: legacy-hostnames-2021
+title: Retirement of legacy NHSmail hostnames
+timezone: Europe/London
+shutdown: 2021-09-07
+hostnames:
+  - name: imap.nhs.net
+    replacement: {host: outlook.office365.com, port: 993, encryption: SSL}
+audience_source: findings
+activity_window_days: 30
+stages:
+  - {name: advance, days_before: 42}
+  - {name: final, days_before: 1}
+audience: [la, pla]
+sender: {from: "NHSmail Team <noreply@example.nhs.net>", reply_to: "helpdesk@example.nhs.net"}
+helpdesk: {phone: "0333 200 1133", email: "helpdesk@example.nhs.net"}
+`
+
+type env struct {
+	ledger    *ledger.Ledger
+	campaigns *campaign.Store
+	suppress  *suppression.List
+	now       time.Time
+}
+
+// setup applies the campaign and claims one notice to a unique recipient on a fresh table.
+func setup(t *testing.T) (*env, Key, string) {
+	t.Helper()
+	db, table := localstacktest.DynamoDB(t)
+	now := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	e := &env{ledger: ledger.New(db, table, clock), campaigns: campaign.NewStore(db, table, clock),
+		suppress: suppression.New(db, table, clock), now: now}
+	c, err := campaign.Parse([]byte(campaignYAML), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.campaigns.Apply(context.Background(), c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	to := "la-" + localstacktest.Unique() + "@example.nhs.net"
+	k := Key{Campaign: c.ID, Org: "RX1", Stage: "advance"}
+	claim(t, e, k, to)
+	return e, k, to
+}
+
+func claim(t *testing.T, e *env, k Key, to ...string) {
+	t.Helper()
+	ok, err := e.ledger.Claim(context.Background(), ledger.Notice{
+		Campaign: k.Campaign, Org: k.Org, OrgName: "Example Trust", Stage: k.Stage,
+		Deadline: calendar.Of(time.Date(2021, 9, 7, 0, 0, 0, 0, time.UTC)), PlannedFor: calendar.Of(e.now),
+		FirstContact: true, Recipients: to, Status: ledger.Claimed,
+		Accounts: []ledger.Account{{Account: "scanner@nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP",
+			LastSeen: e.now.Add(-48 * time.Hour), Successes: 3}},
+	})
+	if err != nil || !ok {
+		t.Fatalf("claim %s: %v %v", k, ok, err)
+	}
+}
+
+func newSender(t *testing.T, e *env, opts ...func(*sesv2.Options)) *Sender {
+	ses := localstacktest.SES(t, append([]func(*sesv2.Options){func(o *sesv2.Options) { o.RetryMaxAttempts = 1 }}, opts...)...)
+	s := New(ses, e.ledger, e.campaigns, e.suppress, func() time.Time { return e.now }, Config{ConfigurationSet: "sunset-test"})
+	s.sleep = func(context.Context, time.Duration) error { return nil }
+	return s
+}
+
+func sentTo(t *testing.T, addr string) []localstacktest.Email {
+	var out []localstacktest.Email
+	for _, m := range localstacktest.SentEmails(t) {
+		for _, to := range m.Destination.To {
+			if strings.Contains(to, addr) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func TestSendOnceThenNoOp(t *testing.T) {
+	e, k, to := setup(t)
+	s := newSender(t, e)
+	ctx := context.Background()
+	o, err := s.Send(ctx, k)
+	if err != nil || o != Sent {
+		t.Fatalf("first send: %v %v", o, err)
+	}
+	got := sentTo(t, to)
+	if len(got) != 1 {
+		t.Fatalf("emulator has %d emails to %s, want 1", len(got), to)
+	}
+	m := got[0]
+	if !strings.HasPrefix(m.Subject, "Action required by 07 September 2021: 1 account at Example Trust") {
+		t.Errorf("subject = %q", m.Subject)
+	}
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "affected-accounts-legacy-hostnames-2021-RX1.csv" {
+		t.Errorf("attachments = %+v", m.Attachments)
+	}
+	if !strings.Contains(m.From, "noreply@example.nhs.net") || len(m.ReplyTo) != 1 {
+		t.Errorf("from %q reply-to %v", m.From, m.ReplyTo)
+	}
+	n, err := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Status != ledger.Sent || n.MessageID != m.MessageID || len(n.ContentSHA256) != 64 {
+		t.Errorf("ledger: status %s id %q (emulator %q) sha %q", n.Status, n.MessageID, m.MessageID, n.ContentSHA256)
+	}
+	// A redelivered hand-off for the same notice sends nothing.
+	o, err = s.Send(ctx, k)
+	if err != nil || o != AlreadyDone {
+		t.Fatalf("second send: %v %v", o, err)
+	}
+	if got := sentTo(t, to); len(got) != 1 {
+		t.Fatalf("emulator has %d emails after a repeat, want 1", len(got))
+	}
+}
+
+// Duplicate deliveries racing on one notice: exactly one email.
+func TestConcurrentSendsOfOneNotice(t *testing.T) {
+	e, k, to := setup(t)
+	s := newSender(t, e)
+	var sent atomic.Int32
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o, err := s.Send(context.Background(), k)
+			if err != nil {
+				t.Error(err)
+			}
+			if o == Sent {
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if sent.Load() != 1 {
+		t.Errorf("%d sends reported Sent, want 1", sent.Load())
+	}
+	if got := sentTo(t, to); len(got) != 1 {
+		t.Errorf("emulator has %d emails, want 1", len(got))
+	}
+}
+
+func TestPausedCampaignAndSuppressedRecipients(t *testing.T) {
+	e, k, to := setup(t)
+	s := newSender(t, e)
+	ctx := context.Background()
+	if err := e.campaigns.SetStatus(ctx, k.Campaign, campaign.Paused, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := s.Send(ctx, k); err != nil || o != NotActive {
+		t.Fatalf("paused: %v %v", o, err)
+	}
+	if got := sentTo(t, to); len(got) != 0 {
+		t.Fatal("a paused campaign sent an email")
+	}
+	if err := e.campaigns.SetStatus(ctx, k.Campaign, campaign.Active, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.suppress.Add(ctx, strings.ToUpper(to), suppression.Bounce, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := s.Send(ctx, k); err != nil || o != Suppressed {
+		t.Fatalf("suppressed: %v %v", o, err)
+	}
+	n, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+	if n.Status != ledger.Suppressed {
+		t.Errorf("ledger status %s, want suppressed", n.Status)
+	}
+	if o, err := s.Send(ctx, Key{Campaign: k.Campaign, Org: "NOPE", Stage: "advance"}); err != nil || o != NotFound {
+		t.Errorf("unknown notice: %v %v", o, err)
+	}
+}
+
+// inject makes SendEmail answer with the errors in order (nil: call the emulator).
+func inject(errs ...error) (func(*sesv2.Options), *atomic.Int32) {
+	var calls atomic.Int32
+	return func(o *sesv2.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("inject", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if awsmiddleware.GetOperationName(ctx) != "SendEmail" {
+					return next.HandleFinalize(ctx, in)
+				}
+				i := int(calls.Add(1)) - 1
+				if i < len(errs) && errs[i] != nil {
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, errs[i]
+				}
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+		})
+	}, &calls
+}
+
+func TestSESErrors(t *testing.T) {
+	throttled := &types.TooManyRequestsException{Message: aws.String("Maximum sending rate exceeded")}
+	tests := []struct {
+		name       string
+		errs       []error
+		want       Outcome
+		wantErr    error
+		wantStatus ledger.Status
+		wantEmails int
+		wantCalls  int32
+	}{
+		{"throttled twice then sent", []error{throttled, throttled}, Sent, nil, ledger.Sent, 1, 3},
+		{"throttled for good stays claimed", []error{throttled, throttled, throttled, throttled, throttled}, "", nil, ledger.Claimed, 0, 5},
+		{"message rejected", []error{&types.MessageRejected{Message: aws.String("Email address is not verified")}}, Failed, nil, ledger.Failed, 0, 1},
+		{"bad request", []error{&types.BadRequestException{Message: aws.String("Illegal address")}}, Failed, nil, ledger.Failed, 0, 1},
+		{"mail-from not verified", []error{&types.MailFromDomainNotVerifiedException{}}, Failed, nil, ledger.Failed, 0, 1},
+		{"sending paused", []error{&types.SendingPausedException{}}, "", ErrSendingStopped, ledger.Claimed, 0, 1},
+		{"account suspended", []error{&types.AccountSuspendedException{}}, "", ErrSendingStopped, ledger.Claimed, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, k, to := setup(t)
+			opt, calls := inject(tt.errs...)
+			s := newSender(t, e, opt)
+			o, err := s.Send(context.Background(), k)
+			if o != tt.want {
+				t.Errorf("outcome %q, want %q (err %v)", o, tt.want, err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.want != "" && err != nil {
+				t.Errorf("unexpected error %v", err)
+			}
+			if calls.Load() != tt.wantCalls {
+				t.Errorf("SendEmail called %d times, want %d", calls.Load(), tt.wantCalls)
+			}
+			n, _ := e.ledger.Get(context.Background(), k.Campaign, k.Org, k.Stage)
+			if n.Status != tt.wantStatus {
+				t.Errorf("ledger status %s, want %s (error %q)", n.Status, tt.wantStatus, n.Error)
+			}
+			if got := len(sentTo(t, to)); got != tt.wantEmails {
+				t.Errorf("%d emails, want %d", got, tt.wantEmails)
+			}
+			if tt.wantStatus == ledger.Claimed {
+				// SES said no, so the lease is given back: a later attempt sends it.
+				s2 := newSender(t, e)
+				if o, err := s2.Send(context.Background(), k); err != nil || o != Sent {
+					t.Errorf("retry after %s: %v %v", tt.name, o, err)
+				}
+			}
+		})
+	}
+}
+
+// SendAll stops at the first "sending stopped" and does not try the rest.
+func TestSendAllStopsWhenSESStops(t *testing.T) {
+	e, k, _ := setup(t)
+	keys := []Key{k}
+	for _, org := range []string{"RA1", "RB2", "RC3", "RD4"} {
+		kk := Key{Campaign: k.Campaign, Org: org, Stage: "advance"}
+		claim(t, e, kk, "x-"+localstacktest.Unique()+"@example.nhs.net")
+		keys = append(keys, kk)
+	}
+	stop := &types.SendingPausedException{Message: aws.String("sending paused for this account")}
+	opt, calls := inject(stop, stop, stop, stop, stop)
+	s := newSender(t, e, opt)
+	s.cfg.Concurrency = 1
+	res, err := s.SendAll(context.Background(), keys)
+	if !errors.Is(err, ErrSendingStopped) {
+		t.Fatalf("err = %v, want ErrSendingStopped", err)
+	}
+	if calls.Load() != 1 || len(res) != 1 {
+		t.Errorf("%d SendEmail calls, %d results; want 1 and 1", calls.Load(), len(res))
+	}
+}
+
+func TestRateFromQuota(t *testing.T) {
+	e, _, _ := setup(t)
+	s := newSender(t, e)
+	r, err := s.Rate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != 100 { // infra/local/ses-account.json
+		t.Errorf("rate %v, want the emulator's MaxSendRate 100", r)
+	}
+	s = newSender(t, e)
+	s.cfg.MaxRate = 7
+	if r, _ := s.Rate(context.Background()); r != 7 {
+		t.Errorf("rate %v, want the configured cap 7", r)
+	}
+}
+
+func TestTag(t *testing.T) {
+	for in, want := range map[string]string{
+		"legacy-hostnames-2021":  "legacy-hostnames-2021",
+		"RX1":                    "RX1",
+		"final reminder/2":       "final_reminder_2",
+		"":                       "_",
+		"é\r\n":                  "____",
+		strings.Repeat("a", 300): strings.Repeat("a", 256),
+	} {
+		if got := Tag(in); got != want {
+			t.Errorf("Tag(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSendTestTouchesNoLedger(t *testing.T) {
+	e, k, _ := setup(t)
+	s := newSender(t, e)
+	ctx := context.Background()
+	rec, err := e.campaigns.Get(ctx, k.Campaign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+	to := "internal-" + localstacktest.Unique() + "@example.nhs.net"
+	id, _, err := s.SendTest(ctx, rec.Campaign, *n, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := sentTo(t, to)
+	if len(got) != 1 || got[0].MessageID != id || !strings.HasPrefix(got[0].Subject, "[TEST] Action required") {
+		t.Fatalf("test email: %+v", got)
+	}
+	after, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+	if after.Status != ledger.Claimed || after.MessageID != "" {
+		t.Errorf("send-test touched the ledger: %+v", after)
+	}
+}
