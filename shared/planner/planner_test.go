@@ -1,0 +1,448 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+)
+
+func day(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+const campaignYAML = `id: c1
+shutdown: 2021-09-07
+hostnames:
+  - name: imap.nhs.net
+    replacement: {host: outlook.office365.com, port: 993}
+max_extension_days: 92
+activity_window_days: 30
+stages:
+  - {name: advance,  days_before: 42}
+  - {name: reminder, days_before: 21}
+  - {name: reminder-2, days_before: 7}
+  - {name: final,    days_before: 1}
+  - {name: retired,  days_after: 0}
+sender: {from: "noreply@example.nhs.net"}
+`
+
+// fakes: one-off in-memory versions of the planner's dependencies, for whole-calendar tests.
+type fakeCampaigns struct {
+	rec    *campaign.Record
+	exts   map[string]campaign.Extension
+	roster []campaign.RosterEntry
+}
+
+func (f *fakeCampaigns) Get(_ context.Context, id string) (*campaign.Record, error) {
+	return f.rec, nil
+}
+func (f *fakeCampaigns) Extensions(context.Context, string) (map[string]campaign.Extension, error) {
+	return f.exts, nil
+}
+func (f *fakeCampaigns) Roster(context.Context, string) ([]campaign.RosterEntry, error) {
+	return f.roster, nil
+}
+
+type fakeFindings struct{ acts []findings.Activity }
+
+func (f *fakeFindings) Window(_ context.Context, _ string, from, to calendar.Date) ([]findings.Activity, error) {
+	var out []findings.Activity
+	for _, a := range f.acts {
+		if !a.Day.Before(from) && !a.Day.After(to) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+type fakeDirectory struct {
+	owners map[string]string
+	orgs   map[string]directory.Org
+}
+
+func (f *fakeDirectory) Resolve(_ context.Context, accounts []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range accounts {
+		if o, ok := f.owners[a]; ok {
+			out[a] = o
+		}
+	}
+	return out, nil
+}
+func (f *fakeDirectory) Orgs(_ context.Context, ods []string) (map[string]directory.Org, error) {
+	out := map[string]directory.Org{}
+	for _, o := range ods {
+		if org, ok := f.orgs[o]; ok {
+			out[o] = org
+		}
+	}
+	return out, nil
+}
+
+type fakeSuppression map[string]bool
+
+func (f fakeSuppression) Suppressed(_ context.Context, addrs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, a := range addrs {
+		out[a] = f[a]
+	}
+	return out, nil
+}
+
+// fakeLedger keeps the ledger's two guards: one entry per (org, stage), one claim per (org, day).
+type fakeLedger struct {
+	mu      sync.Mutex
+	notices map[string]ledger.Notice
+	days    map[string]bool
+}
+
+func newFakeLedger() *fakeLedger {
+	return &fakeLedger{notices: map[string]ledger.Notice{}, days: map[string]bool{}}
+}
+func (f *fakeLedger) List(_ context.Context, _ string) ([]ledger.Notice, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ledger.Notice
+	for _, n := range f.notices {
+		out = append(out, n)
+	}
+	return out, nil
+}
+func (f *fakeLedger) Claim(_ context.Context, n ledger.Notice) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	dk, sk := n.Org+"/"+n.PlannedFor.String(), n.Org+"/"+n.Stage
+	if f.days[dk] || f.notices[sk].Stage != "" {
+		return false, nil
+	}
+	f.days[dk] = true
+	n.Status = ledger.Claimed
+	f.notices[sk] = n
+	return true, nil
+}
+func (f *fakeLedger) MarkSuperseded(_ context.Context, n ledger.Notice) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sk := n.Org + "/" + n.Stage
+	if f.notices[sk].Stage != "" {
+		return false, nil
+	}
+	n.Status = ledger.Superseded
+	f.notices[sk] = n
+	return true, nil
+}
+
+type world struct {
+	c    *fakeCampaigns
+	f    *fakeFindings
+	d    *fakeDirectory
+	s    fakeSuppression
+	l    *fakeLedger
+	p    *Planner
+	camp *campaign.Campaign
+}
+
+func newWorld(t *testing.T, yaml string) *world {
+	t.Helper()
+	c, err := campaign.Parse([]byte(yaml), "c.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{
+		c:    &fakeCampaigns{rec: &campaign.Record{Campaign: c, Status: campaign.Active}, exts: map[string]campaign.Extension{}},
+		f:    &fakeFindings{},
+		d:    &fakeDirectory{owners: map[string]string{}, orgs: map[string]directory.Org{}},
+		s:    fakeSuppression{},
+		l:    newFakeLedger(),
+		camp: c,
+	}
+	w.p = &Planner{Campaigns: w.c, Findings: w.f, Directory: w.d, Suppression: w.s, Ledger: w.l}
+	for _, ods := range []string{"A1", "B2", "C3", "D4"} {
+		w.d.orgs[ods] = directory.Org{ODS: ods, Name: "Org " + ods, LAEmails: []string{"la@" + strings.ToLower(ods) + ".nhs.net"}, PLAEmail: "pla@" + strings.ToLower(ods) + ".nhs.net"}
+		w.d.owners["user@"+strings.ToLower(ods)+".nhs.net"] = ods
+	}
+	return w
+}
+
+// seen records that org's account used imap.nhs.net on each day from..to.
+func (w *world) seen(ods, from, to string) {
+	for d := day(from); !d.After(day(to)); d = d.AddDays(1) {
+		w.f.acts = append(w.f.acts, findings.Activity{
+			Account: "user@" + strings.ToLower(ods) + ".nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP", Day: d,
+			ODS: ods, FirstSeen: d.Start(time.UTC).Add(9 * time.Hour), LastSeen: d.Start(time.UTC).Add(17 * time.Hour),
+			Successes: 5, Failures: 1, ClientIPs: []string{"10.1.1.1"},
+		})
+	}
+}
+
+// runDays runs the planner every day from..to except the skipped days; it returns each day's
+// claims as "date org stage [first]".
+func (w *world) runDays(t *testing.T, from, to string, skip ...string) []string {
+	t.Helper()
+	var out []string
+	for d := day(from); !d.After(day(to)); d = d.AddDays(1) {
+		if contains(skip, d.String()) {
+			continue
+		}
+		res, err := w.p.Run(context.Background(), "c1", d, nil)
+		if err != nil {
+			t.Fatalf("run %s: %v", d, err)
+		}
+		for _, n := range res.Claimed {
+			s := fmt.Sprintf("%s %s %s", d, n.Org, n.Stage)
+			if n.FirstContact {
+				s += " first"
+			}
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCalendars(t *testing.T) {
+	// Shutdown 2021-09-07: advance 07-27, reminder 08-17, reminder-2 08-31, final 09-06, retired 09-07.
+	for _, tc := range []struct {
+		name  string
+		setup func(w *world)
+		skip  []string
+		want  []string
+		after func(t *testing.T, w *world)
+	}{
+		{
+			name:  "found early: every stage on its day",
+			setup: func(w *world) { w.seen("A1", "2021-06-01", "2021-09-10") },
+			want: []string{
+				"2021-07-27 A1 advance first", "2021-08-17 A1 reminder", "2021-08-31 A1 reminder-2",
+				"2021-09-06 A1 final", "2021-09-07 A1 retired",
+			},
+		},
+		{
+			name:  "found late: the latest due stage only, earlier ones superseded",
+			setup: func(w *world) { w.seen("B2", "2021-08-20", "2021-09-10") },
+			want:  []string{"2021-08-20 B2 reminder first", "2021-08-31 B2 reminder-2", "2021-09-06 B2 final", "2021-09-07 B2 retired"},
+			after: func(t *testing.T, w *world) {
+				if n := w.l.notices["B2/advance"]; n.Status != ledger.Superseded {
+					t.Errorf("advance = %+v", n)
+				}
+			},
+		},
+		{
+			name:  "skipped runs: one notice, not a burst",
+			setup: func(w *world) { w.seen("A1", "2021-06-01", "2021-09-10") },
+			skip:  daysBetween("2021-07-20", "2021-09-01"),
+			want:  []string{"2021-09-02 A1 reminder-2 first", "2021-09-06 A1 final", "2021-09-07 A1 retired"},
+		},
+		{
+			name:  "remediated after the advance notice: no reminder, no retired",
+			setup: func(w *world) { w.seen("A1", "2021-07-01", "2021-07-15") },
+			want:  []string{"2021-07-27 A1 advance first"},
+		},
+		{
+			name: "re-appears after going quiet: the stage due then, earlier unsent one superseded",
+			setup: func(w *world) {
+				w.seen("A1", "2021-07-01", "2021-07-10")
+				w.seen("A1", "2021-09-01", "2021-09-01")
+			},
+			// Seen again within the window of final and retired too, so those go as well.
+			want: []string{"2021-07-27 A1 advance first", "2021-09-01 A1 reminder-2", "2021-09-06 A1 final", "2021-09-07 A1 retired"},
+			after: func(t *testing.T, w *world) {
+				if n := w.l.notices["A1/reminder"]; n.Status != ledger.Superseded {
+					t.Errorf("reminder = %+v", n)
+				}
+			},
+		},
+		{
+			name: "extension moves the whole schedule",
+			setup: func(w *world) {
+				w.seen("C3", "2021-06-01", "2021-12-31")
+				w.c.exts["C3"] = campaign.Extension{ODS: "C3", Until: day("2021-10-07")}
+			},
+			want: []string{"2021-08-26 C3 advance first", "2021-09-16 C3 reminder", "2021-09-30 C3 reminder-2", "2021-10-06 C3 final", "2021-10-07 C3 retired"},
+		},
+		{
+			name: "unassigned account: listed, no notice",
+			setup: func(w *world) {
+				w.f.acts = append(w.f.acts, findings.Activity{Account: "ghost@nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP", Day: day("2021-07-27"), Successes: 1})
+			},
+			want: nil,
+		},
+		{
+			name: "no contacts; every LA suppressed falls back to the PLA; all suppressed unreachable",
+			setup: func(w *world) {
+				w.seen("A1", "2021-07-27", "2021-07-27")
+				w.seen("B2", "2021-07-27", "2021-07-27")
+				w.seen("C3", "2021-07-27", "2021-07-27")
+				w.d.orgs["A1"] = directory.Org{ODS: "A1", Name: "No contacts"}
+				w.s["la@b2.nhs.net"] = true
+				w.s["la@c3.nhs.net"], w.s["pla@c3.nhs.net"] = true, true
+				w.camp.Audience = []string{"la"}
+			},
+			want: []string{"2021-07-27 B2 advance first", "2021-08-17 B2 reminder"},
+			after: func(t *testing.T, w *world) {
+				if r := w.l.notices["B2/advance"].Recipients; !cmp.Equal(r, []string{"pla@b2.nhs.net"}) {
+					t.Errorf("B2 recipients %v", r)
+				}
+				pl, _ := w.p.Plan(context.Background(), "c1", day("2021-08-17"))
+				got := map[string]string{}
+				for _, s := range pl.Skipped {
+					got[s.Org] = s.Reason
+				}
+				if diff := cmp.Diff(map[string]string{"A1": NoContacts, "B2": AlreadySent, "C3": Unreachable}, got); diff != "" {
+					t.Errorf("skipped (-want +got):\n%s", diff)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, campaignYAML)
+			tc.setup(w)
+			got := w.runDays(t, "2021-06-01", "2021-12-31", tc.skip...)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("claims (-want +got):\n%s", diff)
+			}
+			if tc.after != nil {
+				tc.after(t, w)
+			}
+		})
+	}
+}
+
+func daysBetween(from, to string) []string {
+	var out []string
+	for d := day(from); !d.After(day(to)); d = d.AddDays(1) {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+func TestPauseResumeCancel(t *testing.T) {
+	w := newWorld(t, campaignYAML)
+	w.seen("A1", "2021-06-01", "2021-09-10")
+	w.c.rec.Status = campaign.Paused
+	got := w.runDays(t, "2021-07-20", "2021-08-20")
+	if len(got) != 0 {
+		t.Fatalf("paused campaign claimed %v", got)
+	}
+	pl, _ := w.p.Plan(context.Background(), "c1", day("2021-08-20"))
+	if len(pl.Due) != 0 || len(pl.Skipped) != 1 || pl.Skipped[0].Reason != PausedR || pl.Skipped[0].Stage != "reminder" {
+		t.Errorf("paused plan = %+v", pl)
+	}
+	w.c.rec.Status = campaign.Active // resume: the latest due stage, advance superseded
+	got = w.runDays(t, "2021-08-21", "2021-08-31")
+	if diff := cmp.Diff([]string{"2021-08-21 A1 reminder first", "2021-08-31 A1 reminder-2"}, got); diff != "" {
+		t.Errorf("after resume (-want +got):\n%s", diff)
+	}
+	w.c.rec.Status = campaign.Cancelled
+	if got := w.runDays(t, "2021-09-01", "2021-09-30"); len(got) != 0 {
+		t.Errorf("cancelled campaign claimed %v", got)
+	}
+}
+
+func TestRosterBYOMX(t *testing.T) {
+	// BYO-MX: mail on the old domain for 6 months after migration, notice 14 days before expiry.
+	w := newWorld(t, `id: byo
+audience_source: roster
+roster: r.csv
+max_extension_days: 92
+stages: [{name: expiry-warning, days_before: 14}]
+sender: {from: "noreply@example.nhs.net"}
+`)
+	migrated := day("2024-01-15")
+	w.c.roster = []campaign.RosterEntry{
+		{ODS: "A1", Deadline: migrated.AddMonths(6), Domain: "a1.nhs.uk"},
+		{ODS: "B2", Deadline: day("2024-03-31")},
+		{ODS: "C3", Deadline: day("2024-05-01"), Done: true},
+		{ODS: "D4", Deadline: day("2024-04-30")},
+	}
+	w.c.exts["D4"] = campaign.Extension{ODS: "D4", Until: day("2024-07-31")}
+	got := w.runDays(t, "2024-01-01", "2024-12-31")
+	want := []string{"2024-03-17 B2 expiry-warning first", "2024-07-01 A1 expiry-warning first", "2024-07-17 D4 expiry-warning first"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("claims (-want +got):\n%s", diff)
+	}
+	if n := w.l.notices["A1/expiry-warning"]; n.Domain != "a1.nhs.uk" || n.Deadline != day("2024-07-15") {
+		t.Errorf("A1 notice = %+v", n)
+	}
+}
+
+func TestBSTBoundaries(t *testing.T) {
+	// Deadlines on the days the clocks change: stage dates are civil dates, and a run at 08:00
+	// London time (07:00 UTC in summer, 08:00 in winter) plans for that London date.
+	for _, shutdown := range []string{"2021-03-28", "2021-10-31", "2021-11-01"} {
+		t.Run(shutdown, func(t *testing.T) {
+			w := newWorld(t, strings.Replace(campaignYAML, "2021-09-07", shutdown, 1))
+			w.seen("A1", "2020-12-01", "2021-12-31")
+			got := w.runDays(t, "2021-01-01", "2021-12-31")
+			dl := day(shutdown)
+			want := []string{
+				dl.AddDays(-42).String() + " A1 advance first", dl.AddDays(-21).String() + " A1 reminder",
+				dl.AddDays(-7).String() + " A1 reminder-2", dl.AddDays(-1).String() + " A1 final", dl.String() + " A1 retired",
+			}
+			sort.Strings(want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("claims (-want +got):\n%s", diff)
+			}
+			// 23:30 UTC the night before the deadline is already the deadline day in BST.
+			utc := dl.Start(time.UTC).Add(-30 * time.Minute)
+			wantToday := dl
+			if _, off := utc.In(w.camp.Location()).Zone(); off == 0 {
+				wantToday = dl.AddDays(-1)
+			}
+			if got := w.camp.Today(utc); got != wantToday {
+				t.Errorf("Today(%s) = %s, want %s", utc, got, wantToday)
+			}
+		})
+	}
+}
+
+func TestPlanJSONShape(t *testing.T) {
+	w := newWorld(t, campaignYAML)
+	w.seen("A1", "2021-07-20", "2021-07-27")
+	w.f.acts = append(w.f.acts,
+		findings.Activity{Account: "ghost@nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP", Day: day("2021-07-26"), Successes: 2},
+		findings.Activity{Hostname: "imap.nhs.net", Protocol: "TLS", Day: day("2021-07-26"), ClientIP: "192.0.2.7", Successes: 4})
+	pl, err := w.p.Plan(context.Background(), "c1", day("2021-07-27"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl.Due) != 1 {
+		t.Fatalf("due = %+v", pl.Due)
+	}
+	d := pl.Due[0]
+	if d.Org != "A1" || d.OrgName != "Org A1" || d.Stage != "advance" || !d.FirstContact || d.Deadline != day("2021-09-07") ||
+		!cmp.Equal(d.Recipients, []string{"la@a1.nhs.net", "pla@a1.nhs.net"}) || len(d.Accounts) != 1 ||
+		d.Accounts[0].Successes != 40 || d.Accounts[0].Failures != 8 {
+		t.Errorf("due = %+v", d)
+	}
+	if len(pl.Unassigned) != 1 || pl.Unassigned[0].Account != "ghost@nhs.net" || len(pl.Unattributed) != 1 || pl.Unattributed[0].ClientIPs[0] != "192.0.2.7" {
+		t.Errorf("unassigned %+v unattributed %+v", pl.Unassigned, pl.Unattributed)
+	}
+	if len(w.l.notices) != 0 {
+		t.Error("Plan wrote to the ledger")
+	}
+}
