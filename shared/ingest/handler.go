@@ -1,0 +1,86 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Handler is the ingest Lambda: SQS messages whose bodies are S3 event notifications for new
+// log files. A message whose file fails is reported back as a batch item failure, so SQS
+// retries just it (and moves it to the dead-letter queue after maxReceiveCount).
+type Handler struct {
+	Ingester  *Ingester
+	Campaigns Campaigns
+	S3        S3Getter
+	Log       *slog.Logger
+}
+
+// Handle processes one SQS batch.
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	var targets []Target
+	loaded := false
+	for _, msg := range ev.Records {
+		if err := h.message(ctx, msg, &targets, &loaded); err != nil {
+			h.Log.ErrorContext(ctx, "ingest failed", "message_id", msg.MessageId, "error", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+		}
+	}
+	return resp, nil
+}
+
+func (h *Handler) message(ctx context.Context, msg events.SQSMessage, targets *[]Target, loaded *bool) error {
+	var s3ev events.S3Event
+	if err := json.Unmarshal([]byte(msg.Body), &s3ev); err != nil {
+		// Not retryable: a poison message goes to the DLQ after its retries, where it is seen.
+		return fmt.Errorf("decode S3 event: %w", err)
+	}
+	if len(s3ev.Records) == 0 {
+		h.Log.InfoContext(ctx, "message without S3 records ignored (e.g. s3:TestEvent)", "message_id", msg.MessageId)
+		return nil
+	}
+	if !*loaded {
+		t, err := Targets(ctx, h.Campaigns)
+		if err != nil {
+			return err
+		}
+		*targets, *loaded = t, true
+	}
+	var errs []error
+	for _, r := range s3ev.Records {
+		if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+			continue
+		}
+		o, err := ObjectFromEvent(r.S3.Bucket.Name, r.S3.Object.Key, r.S3.Object.VersionID, r.S3.Object.ETag)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(*targets) == 0 {
+			h.Log.WarnContext(ctx, "no live campaign: file not ingested", "object", o.ID())
+			continue
+		}
+		outs, err := h.Ingester.File(ctx, S3Source(h.S3, o), *targets)
+		if errors.Is(err, ErrObjectGone) {
+			h.Log.WarnContext(ctx, "object gone before ingest", "object", o.ID(), "error", err.Error())
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, out := range outs {
+			f := out.File
+			h.Log.InfoContext(ctx, "ingested", "object", o.ID(), "campaign", out.Campaign, "skipped", out.Skipped,
+				"format", f.Format, "lines", f.Lines, "events", f.Events, "findings", f.Findings, "writes", f.Writes,
+				"unresolved", f.Unresolved, "malformed", f.Malformed, "error", f.Error, "duration_ms", f.DurationMS)
+		}
+	}
+	return errors.Join(errs...)
+}
