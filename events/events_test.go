@@ -13,9 +13,11 @@ import (
 // types maps each sample file to the aws-lambda-go type a handler receives it as. A file in
 // this folder that is not listed fails the test: every sample must be read by a test.
 var types = map[string]any{
-	"s3-put.json":      events.S3Event{},
-	"sqs-message.json": events.SQSEvent{},
-	"scheduled.json":   events.EventBridgeEvent{},
+	"s3-put.json":        events.S3Event{},
+	"sqs-message.json":   events.SQSEvent{},
+	"scheduled.json":     events.EventBridgeEvent{},
+	"ses-bounce.json":    events.SNSEvent{},
+	"ses-complaint.json": events.SNSEvent{},
 }
 
 func TestEveryEventRoundTrips(t *testing.T) {
