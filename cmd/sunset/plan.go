@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+)
+
+func init() {
+	commands["plan"] = command{summary: "preview which notices a run would send (dry run: writes nothing)", run: runPlan}
+}
+
+const planUsage = "Usage: sunset plan --campaign ID [--at YYYY-MM-DD] [--json] [--local]"
+
+func newPlanner(ctx context.Context, env *cliEnv, local bool) (*planner.Planner, error) {
+	db, table, err := dataTable(ctx, env, local)
+	if err != nil {
+		return nil, err
+	}
+	return planner.New(db, table, clock), nil
+}
+
+// planDate is --at, or today in the campaign's time zone.
+func planDate(c *campaign.Campaign, at string) calendar.Date {
+	if at == "" {
+		return c.Today(clock())
+	}
+	d, _ := calendar.Parse(at)
+	return d
+}
+
+func parseAt(env *cliEnv, name, at string) bool {
+	if at == "" {
+		return true
+	}
+	if d, err := calendar.Parse(at); err != nil || d.IsZero() {
+		fmt.Fprintf(env.stderr, "sunset %s: --at %q is not a date YYYY-MM-DD\n", name, at)
+		return false
+	}
+	return true
+}
+
+func runPlan(ctx context.Context, env *cliEnv, args []string) int {
+	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	fl.Usage = func() { fmt.Fprintln(env.stderr, planUsage); fl.PrintDefaults() }
+	id := fl.String("campaign", "", "campaign `ID`")
+	at := fl.String("at", "", "plan for this date in the campaign's time zone (default today)")
+	asJSON := fl.Bool("json", false, "print the plan as JSON")
+	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *id == "" || fl.NArg() > 0 {
+		fl.Usage()
+		return 2
+	}
+	if !parseAt(env, "plan", *at) {
+		return 2
+	}
+	p, err := newPlanner(ctx, env, *local)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)
+		return 1
+	}
+	rec, err := p.Campaigns.Get(ctx, *id)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)
+		return exitFor(err)
+	}
+	pl, err := p.Plan(ctx, *id, planDate(rec.Campaign, *at))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		return printJSON(env, pl)
+	}
+	printPlan(env.stdout, pl)
+	return 0
+}
+
+func printPlan(w io.Writer, pl planner.Plan) {
+	fmt.Fprintf(w, "campaign %s on %s (%s): %d due, %d skipped, %d unassigned, %d unattributed\n",
+		pl.Campaign, pl.At.British(), pl.Status, len(pl.Due), len(pl.Skipped), len(pl.Unassigned), len(pl.Unattributed))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(pl.Due) > 0 {
+		fmt.Fprintln(tw, "\nDUE\tORG\tSTAGE\tDEADLINE\tFIRST\tACCOUNTS\tRECIPIENTS")
+		for _, d := range pl.Due {
+			fmt.Fprintf(tw, "\t%s %s\t%s\t%s\t%v\t%d\t%s\n", d.Org, d.OrgName, d.Stage, d.Deadline.British(), d.FirstContact, len(d.Accounts), strings.Join(d.Recipients, ", "))
+		}
+	}
+	if len(pl.Skipped) > 0 {
+		fmt.Fprintln(tw, "\nSKIPPED\tORG\tREASON\tSTAGE\tDETAIL")
+		for _, s := range pl.Skipped {
+			fmt.Fprintf(tw, "\t%s %s\t%s\t%s\t%s\n", s.Org, s.OrgName, s.Reason, s.Stage, s.Detail)
+		}
+	}
+	if len(pl.Unassigned) > 0 {
+		fmt.Fprintln(tw, "\nUNASSIGNED\tACCOUNT\tHOSTNAME\tPROTOCOL\tLAST SEEN")
+		for _, a := range pl.Unassigned {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\n", a.Account, a.Hostname, a.Protocol, a.LastSeen.Format("2006-01-02 15:04"))
+		}
+	}
+	tw.Flush()
+}

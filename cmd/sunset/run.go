@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+)
+
+func init() {
+	commands["run"] = command{summary: "what the daily schedule does: plan and claim due notices (all live campaigns by default)", run: runRun}
+}
+
+const runUsage = "Usage: sunset run [--at YYYY-MM-DD] [--campaign ID] [--dry-run] [--json] [--local]"
+
+// runDispatcher is what `sunset run` hands claimed notices to. nil leaves them claimed.
+// TODO(#6): the delivery issue wires its in-process sender in here.
+var runDispatcher = func(ctx context.Context, env *cliEnv, local bool) (planner.Dispatcher, error) { return nil, nil }
+
+func runRun(ctx context.Context, env *cliEnv, args []string) int {
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	fl.Usage = func() { fmt.Fprintln(env.stderr, runUsage); fl.PrintDefaults() }
+	id := fl.String("campaign", "", "only this campaign `ID` (default: every live campaign)")
+	at := fl.String("at", "", "run for this date in each campaign's time zone (default today)")
+	dry := fl.Bool("dry-run", false, "plan only: claim and send nothing")
+	asJSON := fl.Bool("json", false, "print the results as JSON")
+	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.NArg() > 0 {
+		fl.Usage()
+		return 2
+	}
+	if !parseAt(env, "run", *at) {
+		return 2
+	}
+	p, err := newPlanner(ctx, env, *local)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
+		return 1
+	}
+	var ids []string
+	if *id != "" {
+		ids = []string{*id}
+	} else {
+		s, err := campaignStore(ctx, env, *local)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
+			return 1
+		}
+		live, err := s.Live(ctx)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
+			return 1
+		}
+		for _, c := range live {
+			ids = append(ids, c.ID)
+		}
+	}
+	var d planner.Dispatcher
+	if !*dry {
+		if d, err = runDispatcher(ctx, env, *local); err != nil {
+			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
+			return 1
+		}
+	}
+	code := 0
+	var results []planner.Result
+	for _, cid := range ids {
+		rec, err := p.Campaigns.Get(ctx, cid)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
+			code = max(code, exitFor(err))
+			continue
+		}
+		date := planDate(rec.Campaign, *at)
+		var res planner.Result
+		if *dry {
+			res.Plan, err = p.Plan(ctx, cid, date)
+		} else {
+			res, err = p.Run(ctx, cid, date, d)
+		}
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
+			code = 1
+			continue
+		}
+		results = append(results, res)
+		if !*asJSON {
+			verb := "claimed"
+			if *dry {
+				verb = "would claim (dry run)"
+			}
+			fmt.Fprintf(env.stdout, "campaign %s on %s (%s): %s %d, skipped %d, handed to sender %d\n",
+				cid, date, res.Plan.Status, verb, len(res.Plan.Due), len(res.Plan.Skipped), res.Dispatched)
+			for _, n := range res.Plan.Due {
+				fmt.Fprintf(env.stdout, "  %s %s: %s\n", verb, n.Org, n.Stage)
+			}
+		}
+	}
+	if *asJSON {
+		if results == nil {
+			results = []planner.Result{}
+		}
+		if c := printJSON(env, results); c != 0 {
+			return c
+		}
+	}
+	return code
+}
