@@ -192,6 +192,27 @@ func recent(vals []string, seen []time.Time, v string, t time.Time, n int) ([]st
 	if v == "" {
 		return vals, seen
 	}
+	// Fast path for logs read in time order: the value becomes (or stays) the most recent.
+	if len(vals) > 0 && (t.After(seen[0]) || (t.Equal(seen[0]) && v <= vals[0])) {
+		if vals[0] == v {
+			seen[0] = t
+			return vals, seen
+		}
+		i := 1
+		for ; i < len(vals) && vals[i] != v; i++ {
+		}
+		if i == len(vals) { // new value: grow unless full, dropping the oldest
+			if len(vals) < n {
+				vals, seen = append(vals, ""), append(seen, time.Time{})
+			} else {
+				i = len(vals) - 1
+			}
+		}
+		copy(vals[1:i+1], vals[:i])
+		copy(seen[1:i+1], seen[:i])
+		vals[0], seen[0] = v, t
+		return vals, seen
+	}
 	i := 0
 	for ; i < len(vals); i++ {
 		if vals[i] == v {

@@ -24,12 +24,18 @@ type iisParser struct {
 	host     int
 	status   int
 	hdrDate  []byte // date from "#Date:" for logs without a date column
+	ts       [64]byte
 	fields   [][]byte
 	hasQuery bool
 }
 
 func (p *iisParser) prefilter() bool { return true }
-func (p *iisParser) finish()         {}
+
+// ownsAddresses: quick checks s-ip and bare-IP host values against the endpoints itself, so the
+// line search only needs the hostname needles (address needles like "10.20.0.11" are common
+// bytes and slow to search for).
+func (p *iisParser) ownsAddresses() bool { return true }
+func (p *iisParser) finish()             {}
 
 func (p *iisParser) header(l []byte) {
 	k, v, _ := bytes.Cut(l[1:], []byte(":"))
@@ -68,19 +74,33 @@ func (p *iisParser) quick(ln line) quickResult {
 	if p.date == 0 && (len(b) < 10 || b[4] != '-' || b[7] != '-') {
 		return parseFully
 	}
+	ips := p.fs.rules.endpointIP
+	if len(ips) > 0 && p.sip >= 0 && ips[string(nthField(ln.low, p.sip))] {
+		return parseFully
+	}
 	if p.host >= 0 {
-		h := nthField(b, p.host)
-		if len(h) > 0 && !(len(h) == 1 && h[0] == '-') && !looksLikeIP(normHost(string(h))) {
-			return quickNotLegacy
+		h := nthField(ln.low, p.host)
+		if len(h) > 0 && !(len(h) == 1 && h[0] == '-') {
+			n := normHost(string(h))
+			if !looksLikeIP(n) {
+				return quickNotLegacy
+			}
+			if ips[n] {
+				return parseFully
+			}
 		}
 	}
-	if p.query >= 0 && (bytes.Contains(ln.low, []byte("hh:")) || bytes.Contains(ln.low, []byte("hh%3a"))) {
+	if p.query >= 0 && bytes.Contains(ln.low, []byte("hh")) {
 		// The HH token decides, as in the full parse: a name (not legacy, or it would hold a
-		// needle) resolves the line; an IP (not in the endpoints, same reason) falls through to
-		// the server address, which holds no needle either.
-		if hh := hhToken(nthField(b, p.query)); len(hh) > 0 {
-			if h := normHost(string(hh)); h != "" && !looksLikeIP(h) {
+		// needle) resolves the line; an IP not in the endpoints falls through to the server
+		// address, checked above.
+		if hh := hhTokenLow(nthField(ln.low, p.query)); len(hh) > 0 {
+			n := normHost(string(hh))
+			if n != "" && !looksLikeIP(n) {
 				return quickNotLegacy
+			}
+			if ips[n] {
+				return parseFully
 			}
 		}
 	}
@@ -131,7 +151,7 @@ func (p *iisParser) parse(ln line) {
 		fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(f), p.n))
 		return
 	}
-	var ts []byte
+	ts := p.ts[:0]
 	switch {
 	case p.date >= 0 && p.time >= 0:
 		ts = append(append(append(ts, f[p.date]...), ' '), f[p.time]...)

@@ -198,10 +198,20 @@ func splitSpaceQuoted(b []byte, dst [][]byte) ([][]byte, bool) {
 }
 
 // hhToken finds the ActiveSync front end's `_HH:<host>_` token in a query string.
-func hhToken(q []byte) []byte {
+func hhToken(q []byte) []byte { return hhTokenIn(q, indexFold) }
+
+// hhTokenLow is hhToken for an already lower-cased query (faster search).
+func hhTokenLow(q []byte) []byte {
+	return hhTokenIn(q, func(b []byte, n string) int { return bytes.Index(b, []byte(n)) })
+}
+
+func hhTokenIn(q []byte, index func([]byte, string) int) []byte {
 	for i := 0; i+3 <= len(q); {
-		j := indexFold(q[i:], "hh:")
-		k := indexFold(q[i:], "hh%3a")
+		j := index(q[i:], "hh:")
+		k := -1
+		if bytes.IndexByte(q[i:], '%') >= 0 {
+			k = index(q[i:], "hh%3a")
+		}
 		n := 3
 		if j < 0 || (k >= 0 && k < j) {
 			j, n = k, 5

@@ -41,7 +41,9 @@ type rules struct {
 	endpoints  map[string]string // normalised "ip:port" or "ip" -> legacy hostname
 	ignore     []string          // lower-cased globs
 	mapping    map[string]string
-	hostNeedle [][]byte // lower-case byte strings whose presence makes a line a candidate
+	hostNeedle [][]byte        // lower-case byte strings whose presence makes a line a candidate
+	nameNeedle [][]byte        // the hostname part of hostNeedle only (for parsers that check addresses themselves)
+	endpointIP map[string]bool // every address in endpoints, lower-case, without port
 }
 
 func compileRules(r Rules) (*rules, error) {
@@ -90,14 +92,19 @@ func compileRules(r Rules) (*rules, error) {
 		}
 		c.mapping[k] = v
 	}
-	c.hostNeedle = c.needles()
+	c.hostNeedle, c.nameNeedle = c.needles()
+	c.endpointIP = map[string]bool{}
+	for k := range c.endpoints {
+		ip, _ := splitHostPort(k)
+		c.endpointIP[strings.ToLower(ip)] = true
+	}
 	return c, nil
 }
 
 // needles returns the lower-case strings one of which must appear in a line for it to be a
 // legacy event: the hostnames (or their common suffix, when long enough to be selective, so one
 // search covers them all) and the endpoint addresses.
-func (c *rules) needles() [][]byte {
+func (c *rules) needles() (all, names [][]byte) {
 	var hosts []string
 	for h := range c.hosts {
 		hosts = append(hosts, h)
@@ -109,6 +116,7 @@ func (c *rules) needles() [][]byte {
 	} else {
 		out = append(out, hosts...)
 	}
+	names = dedupeNeedles(out)
 	seen := map[string]bool{}
 	for k := range c.endpoints {
 		ip := k
@@ -120,8 +128,12 @@ func (c *rules) needles() [][]byte {
 			out = append(out, ip)
 		}
 	}
+	return dedupeNeedles(out), names
+}
+
+// dedupeNeedles sorts needles and drops any that contains another one (it is redundant).
+func dedupeNeedles(out []string) [][]byte {
 	sort.Strings(out)
-	// A needle that contains another one is redundant.
 	var res [][]byte
 	for i, n := range out {
 		redundant := false
@@ -338,19 +350,26 @@ func NormalizeAccount(s string) string {
 	if isUnauthenticated(s) {
 		return ""
 	}
-	parts := strings.Split(s, `\`)
-	acct := ""
-	for _, p := range parts {
-		if strings.IndexByte(p, '@') >= 0 {
-			acct = p
-			break
+	acct := s
+	if strings.IndexByte(s, '\\') >= 0 {
+		acct = ""
+		second, n := "", 0
+		for rest := s; ; n++ {
+			part, tail, more := strings.Cut(rest, `\`)
+			if strings.IndexByte(part, '@') >= 0 {
+				acct = part
+				break
+			}
+			if n == 1 {
+				second = part
+			}
+			if !more {
+				break
+			}
+			rest = tail
 		}
-	}
-	if acct == "" {
-		if len(parts) > 1 {
-			acct = parts[1]
-		} else {
-			acct = parts[0]
+		if acct == "" {
+			acct = second
 		}
 	}
 	acct = strings.TrimSpace(acct)
@@ -425,23 +444,17 @@ func protocolFromPath(p string) string {
 	if i := strings.IndexAny(p, "/?"); i >= 0 {
 		p = p[:i]
 	}
-	switch strings.ToLower(p) {
-	case "microsoft-server-activesync":
-		return ProtoEAS
-	case "ews":
-		return ProtoEWS
-	case "owa":
-		return ProtoOWA
-	case "mapi":
-		return ProtoMAPI
-	case "rpc", "rpcwithcert":
-		return ProtoRPC
-	case "autodiscover":
-		return ProtoAutodiscover
-	case "oab":
-		return ProtoOAB
+	for _, m := range pathProtocols {
+		if strings.EqualFold(p, m.seg) {
+			return m.proto
+		}
 	}
 	return ProtoHTTP
+}
+
+var pathProtocols = []struct{ seg, proto string }{
+	{"microsoft-server-activesync", ProtoEAS}, {"ews", ProtoEWS}, {"owa", ProtoOWA}, {"mapi", ProtoMAPI},
+	{"rpc", ProtoRPC}, {"rpcwithcert", ProtoRPC}, {"autodiscover", ProtoAutodiscover}, {"oab", ProtoOAB},
 }
 
 // protocolFromName maps a protocol column value (HttpProxy "Eas", "RpcHttp", a mapped "imap4", ...)
@@ -503,10 +516,10 @@ func redact(s string) string {
 	if s == "" {
 		return s
 	}
-	l := strings.ToLower(s)
-	if !strings.Contains(l, "password") && !strings.Contains(l, "pwd") && !strings.Contains(s, "***") && !strings.Contains(l, "passwd") {
+	if !strings.Contains(s, "***") && indexFold([]byte(s), "pwd") < 0 && indexFold([]byte(s), "passw") < 0 {
 		return s
 	}
+	l := strings.ToLower(s)
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		rest := l[i:]

@@ -1,6 +1,9 @@
 package connlog
 
 import (
+	"fmt"
+	"math/rand"
+	"sort"
 	"testing"
 	"time"
 
@@ -215,5 +218,35 @@ func TestRecentList(t *testing.T) {
 	want := []string{"b", "o", "n", "m", "l", "k", "j", "i", "h", "g"}
 	if d := cmp.Diff(want, vals); d != "" {
 		t.Error(d)
+	}
+}
+
+func TestRecentOrderIndependent(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	base := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	type ev struct {
+		v string
+		t time.Time
+	}
+	var evs []ev
+	for i := 0; i < 300; i++ {
+		evs = append(evs, ev{fmt.Sprintf("ip%d", rng.Intn(25)), base.Add(time.Duration(rng.Intn(50)) * time.Second)})
+	}
+	var want []string
+	for round := 0; round < 20; round++ {
+		var vals []string
+		var seen []time.Time
+		for _, e := range evs {
+			vals, seen = recent(vals, seen, e.v, e.t, 10)
+		}
+		if round == 0 {
+			want = vals
+		} else if d := cmp.Diff(want, vals); d != "" {
+			t.Fatalf("order changed the result:\n%s", d)
+		}
+		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		if round == 1 {
+			sort.Slice(evs, func(i, j int) bool { return evs[i].t.Before(evs[j].t) })
+		}
 	}
 }

@@ -178,7 +178,10 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 	}
 	if p.prefilter() && !s.noPrefilter {
 		needles = s.rules.hostNeedle
-		if len(needles) > 0 {
+		if o, ok := p.(interface{ ownsAddresses() bool }); ok && o.ownsAddresses() {
+			needles = s.rules.nameNeedle
+		}
+		if len(needles) > 0 || len(s.rules.endpointIP) > 0 {
 			fs.src.enableNeedles(needles)
 		}
 	}

@@ -29,21 +29,26 @@ func main() {
 	t := time.Date(2021, 8, 2, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < *lines; i++ {
 		t = t.Add(time.Duration(rng.Intn(60)) * time.Millisecond)
-		acct := fmt.Sprintf("user%05d@nhs.net", rng.Intn(*accounts))
+		// Each account has a home address and one device; one request in ten comes from elsewhere.
+		a := rng.Intn(*accounts)
+		acct := fmt.Sprintf("user%05d@nhs.net", a)
 		status := 200
 		if rng.Intn(20) == 0 {
 			status = 401
 		}
-		ip := fmt.Sprintf("203.0.%d.%d", rng.Intn(256), rng.Intn(256))
-		ua := uas[rng.Intn(len(uas))]
+		ip := fmt.Sprintf("203.0.%d.%d", a/256%256, a%256)
+		if rng.Intn(10) == 0 {
+			ip = fmt.Sprintf("198.51.%d.%d", rng.Intn(256), rng.Intn(256))
+		}
+		ua := uas[a%len(uas)]
 		var stem, query string
 		if rng.Float64() < *legacy {
 			stem = stems[3]
-			query = fmt.Sprintf("Cmd=Sync&User=%s&DeviceId=DEV%06d&DeviceType=iPhone&Log=V160_Ers1_HH:%s_Ty:iPhone_", acct, rng.Intn(999999), legacyHosts[rng.Intn(len(legacyHosts))])
+			query = fmt.Sprintf("Cmd=Sync&User=%s&DeviceId=DEV%06d&DeviceType=iPhone&Log=V160_Ers1_HH:%s_Ty:iPhone_", acct, a, legacyHosts[rng.Intn(len(legacyHosts))])
 		} else {
 			stem = stems[rng.Intn(len(stems))]
 			if stem == stems[3] {
-				query = fmt.Sprintf("Cmd=Ping&User=%s&DeviceId=DEV%06d&DeviceType=iPhone&Log=V160_Ers1_HH:outlook.office365.com_Ty:iPhone_", acct, rng.Intn(999999))
+				query = fmt.Sprintf("Cmd=Ping&User=%s&DeviceId=DEV%06d&DeviceType=iPhone&Log=V160_Ers1_HH:outlook.office365.com_Ty:iPhone_", acct, a)
 			} else {
 				query = fmt.Sprintf("ClientRequestId=%08x-%04x&action=GetItem&app=Mail", rng.Uint32(), rng.Intn(65536))
 			}
