@@ -16,7 +16,7 @@ func init() {
 const runUsage = "Usage: sunset run [--at YYYY-MM-DD] [--campaign ID] [--dry-run] [--json] [--local]"
 
 // runDispatcher is what `sunset run` hands claimed notices to. nil leaves them claimed.
-// TODO(#6): the delivery issue wires its in-process sender in here.
+// sendtest.go sets it to the in-process sender (the same code as the sender Lambda).
 var runDispatcher = func(ctx context.Context, env *cliEnv, local bool) (planner.Dispatcher, error) { return nil, nil }
 
 func runRun(ctx context.Context, env *cliEnv, args []string) int {

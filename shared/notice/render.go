@@ -225,8 +225,8 @@ func (r *Renderer) load(name string) (*pair, error) {
 	return p, nil
 }
 
-// Render renders notice n as it would be sent at now (days left are counted from now's date in
-// the campaign's time zone).
+// Render renders notice n as it would be sent at now. Days left are counted from n.PlannedFor,
+// or if it is unset from now's date in the campaign's time zone; now is the .eml's Date.
 func (r *Renderer) Render(n ledger.Notice, now time.Time) (*Email, error) {
 	v := newView(r.c, n, r.loc, now)
 	name := r.templateFor(n.Stage, v.Retired)

@@ -94,7 +94,12 @@ func Clean(s string) string {
 }
 
 func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time.Time) View {
+	// Days are counted from the date the planner chose the notice for (a hand-off that waited
+	// overnight still says what the planned day said); without one, from now.
 	today := calendar.In(now, loc)
+	if !n.PlannedFor.IsZero() {
+		today = n.PlannedFor
+	}
 	left := today.DaysUntil(n.Deadline)
 	v := View{
 		CampaignID:    Clean(c.ID),

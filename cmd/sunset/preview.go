@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/notice"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+)
+
+func init() {
+	commands["preview"] = command{summary: "write the .html, .txt and .eml of exactly what would be sent to one organisation (no ledger write)", run: runPreview}
+}
+
+const previewUsage = "Usage: sunset preview --campaign ID --org ODS [--stage S] [--at YYYY-MM-DD] --out DIR [--local]"
+
+func runPreview(ctx context.Context, env *cliEnv, args []string) int {
+	fl := flag.NewFlagSet("preview", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	fl.Usage = func() { fmt.Fprintln(env.stderr, previewUsage); fl.PrintDefaults() }
+	id := fl.String("campaign", "", "campaign `ID`")
+	org := fl.String("org", "", "the organisation's `ODS` code")
+	stage := fl.String("stage", "", "the stage to render (default: the one a run on --at would send)")
+	at := fl.String("at", "", "render as on this date in the campaign's time zone (default today)")
+	out := fl.String("out", "", "the `DIR` to write the files to (created if missing)")
+	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *id == "" || *org == "" || *out == "" || fl.NArg() > 0 {
+		fl.Usage()
+		return 2
+	}
+	if !parseAt(env, "preview", *at) {
+		return 2
+	}
+	return renderThen(ctx, env, "preview", *local, *id, *org, *stage, *at, func(rec *campaign.Record, n ledger.Notice, _ *sender.Sender) int {
+		r, err := notice.New(rec.Campaign, ".")
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset preview: %v\n", err)
+			return 1
+		}
+		e, err := r.Render(n, clock())
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset preview: %v\n", err)
+			return 1
+		}
+		eml, err := e.EML()
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset preview: %v\n", err)
+			return 1
+		}
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			fmt.Fprintf(env.stderr, "sunset preview: %v\n", err)
+			return 1
+		}
+		base := filepath.Join(*out, fmt.Sprintf("%s-%s-%s", sender.Tag(n.Campaign), sender.Tag(n.Org), sender.Tag(n.Stage)))
+		for _, f := range []struct {
+			ext  string
+			data []byte
+		}{{".html", []byte(e.HTML)}, {".txt", []byte(e.Text)}, {".eml", eml}} {
+			if err := os.WriteFile(base+f.ext, f.data, 0o644); err != nil {
+				fmt.Fprintf(env.stderr, "sunset preview: %v\n", err)
+				return 1
+			}
+		}
+		fmt.Fprintf(env.stdout, "preview of %s/%s/%s as on %s (template %s)\n  subject: %s\n  to: %v\n  accounts: %d rows, attachment %s\n  wrote %s.html, %s.txt, %s.eml\n",
+			n.Campaign, n.Org, n.Stage, n.PlannedFor, e.Template, e.Subject, e.To, len(n.Accounts), e.CSVName, base, base, base)
+		return 0
+	})
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+func init() {
+	commands["send-test"] = command{summary: "send one notice's rendering to an internal address, marked [TEST] (no ledger write)", run: runSendTest}
+	// `sunset run` sends in-process: plan -> claim -> render -> send, the same code as the sender Lambda.
+	runDispatcher = func(ctx context.Context, env *cliEnv, local bool) (planner.Dispatcher, error) {
+		return newSender(ctx, env, local)
+	}
+}
+
+const sendTestUsage = "Usage: sunset send-test --campaign ID --org ODS --stage S --to ADDRESS [--at YYYY-MM-DD] [--local]"
+
+// sesClient builds the SES v2 client; tests replace it.
+var sesClient = func(ctx context.Context, env *cliEnv, local bool) (sender.SES, error) {
+	local = awsclient.IsLocal(local, env.getenv)
+	c, err := awsclient.Load(ctx, local, env.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return c.SESv2(), nil
+}
+
+// newSender is the in-process sender of the CLI. Outcomes are logged to stderr (warnings and
+// errors only: the command's own output says what was sent). Custom template folders are
+// looked up relative to the current directory.
+func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, error) {
+	db, table, err := dataTable(ctx, env, local)
+	if err != nil {
+		return nil, err
+	}
+	ses, err := sesClient(ctx, env, local)
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return sender.New(ses, ledger.New(db, table, clock), campaign.NewStore(db, table, clock),
+		suppression.New(db, table, clock), clock, sender.Config{
+			ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
+			TemplateDir:      ".",
+			Logger:           logger,
+		}), nil
+}
+
+// snapshot is the notice of org at stage on date, as the planner would claim it: from the
+// plan when the organisation is due, else from its latest ledger entry. stage "" means the
+// stage the planner would pick.
+func snapshot(ctx context.Context, p *planner.Planner, db ledgerReader, rec *campaign.Record, org, stage string, date calendar.Date) (ledger.Notice, error) {
+	org = strings.ToUpper(strings.TrimSpace(org))
+	pl, err := p.Plan(ctx, rec.Campaign.ID, date)
+	if err != nil {
+		return ledger.Notice{}, err
+	}
+	n := ledger.Notice{Campaign: rec.Campaign.ID, Org: org, PlannedFor: date}
+	for _, d := range pl.Due {
+		if strings.EqualFold(d.Org, org) {
+			n.OrgName, n.Stage, n.Deadline, n.FirstContact = d.OrgName, d.Stage, d.Deadline, d.FirstContact
+			n.Recipients, n.Accounts, n.Domain = d.Recipients, d.Accounts, d.Domain
+			if stage != "" {
+				n.Stage = stage
+			}
+			return n, nil
+		}
+	}
+	why := "not affected"
+	for _, s := range pl.Skipped {
+		if strings.EqualFold(s.Org, org) {
+			why = strings.TrimSpace(s.Reason + " " + s.Detail)
+		}
+	}
+	if stage == "" {
+		return ledger.Notice{}, fmt.Errorf("%w: no notice is due for %s on %s (%s); pass --stage to render one", errUsage, org, date, why)
+	}
+	if _, ok := rec.Campaign.Stage(stage); !ok {
+		return ledger.Notice{}, fmt.Errorf("%w: campaign %s has no stage %q", errUsage, rec.Campaign.ID, stage)
+	}
+	hist, err := db.History(ctx, rec.Campaign.ID, org)
+	if err != nil {
+		return ledger.Notice{}, err
+	}
+	if len(hist) == 0 {
+		return ledger.Notice{}, fmt.Errorf("%w: %s has no notice to render on %s (%s)", errUsage, org, date, why)
+	}
+	last := hist[len(hist)-1]
+	last.Stage, last.PlannedFor, last.Status = stage, date, ""
+	return last, nil
+}
+
+type ledgerReader interface {
+	History(ctx context.Context, campaign, org string) ([]ledger.Notice, error)
+}
+
+// errUsage marks an input mistake (exit 2) rather than a failure.
+var errUsage = errors.New("nothing to render")
+
+func runSendTest(ctx context.Context, env *cliEnv, args []string) int {
+	fl := flag.NewFlagSet("send-test", flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	fl.Usage = func() { fmt.Fprintln(env.stderr, sendTestUsage); fl.PrintDefaults() }
+	id := fl.String("campaign", "", "campaign `ID`")
+	org := fl.String("org", "", "the organisation's `ODS` code")
+	stage := fl.String("stage", "", "the stage to render")
+	to := fl.String("to", "", "the internal `ADDRESS` to send the test to")
+	at := fl.String("at", "", "render as on this date (default today)")
+	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *id == "" || *org == "" || *stage == "" || *to == "" || fl.NArg() > 0 {
+		fl.Usage()
+		return 2
+	}
+	if !strings.Contains(*to, "@") || strings.ContainsAny(*to, "\r\n,;") {
+		fmt.Fprintf(env.stderr, "sunset send-test: --to %q is not one email address\n", *to)
+		return 2
+	}
+	if !parseAt(env, "send-test", *at) {
+		return 2
+	}
+	return renderThen(ctx, env, "send-test", *local, *id, *org, *stage, *at, func(rec *campaign.Record, n ledger.Notice, s *sender.Sender) int {
+		msgID, e, err := s.SendTest(ctx, rec.Campaign, n, *to)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset send-test: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(env.stdout, "sent test of %s/%s/%s to %s\n  subject: %s\n  message id: %s\n", n.Campaign, n.Org, n.Stage, *to, e.Subject, msgID)
+		return 0
+	})
+}
+
+// renderThen resolves the notice snapshot and hands it to fn with a sender.
+func renderThen(ctx context.Context, env *cliEnv, name string, local bool, id, org, stage, at string,
+	fn func(*campaign.Record, ledger.Notice, *sender.Sender) int) int {
+	p, err := newPlanner(ctx, env, local)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
+		return 1
+	}
+	rec, err := p.Campaigns.Get(ctx, id)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
+		return exitFor(err)
+	}
+	db, table, err := dataTable(ctx, env, local)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
+		return 1
+	}
+	n, err := snapshot(ctx, p, ledger.New(db, table, clock), rec, org, stage, planDate(rec.Campaign, at))
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	s, err := newSender(ctx, env, local)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
+		return 1
+	}
+	return fn(rec, n, s)
+}
