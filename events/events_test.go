@@ -15,6 +15,7 @@ import (
 var types = map[string]any{
 	"s3-put.json":        events.S3Event{},
 	"sqs-message.json":   events.SQSEvent{},
+	"sqs-s3-put.json":    events.SQSEvent{},
 	"scheduled.json":     events.EventBridgeEvent{},
 	"ses-bounce.json":    events.SNSEvent{},
 	"ses-complaint.json": events.SNSEvent{},

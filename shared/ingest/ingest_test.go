@@ -98,9 +98,14 @@ func withClient(t *testing.T, table string, optFns ...func(*dynamodb.Options)) *
 
 func window(t *testing.T, db *dynamodb.Client, table string) []findings.Activity {
 	t.Helper()
+	return windowOf(t, db, table, "c1")
+}
+
+func windowOf(t *testing.T, db *dynamodb.Client, table, campaignID string) []findings.Activity {
+	t.Helper()
 	from, _ := calendar.Parse("2021-07-30")
 	to, _ := calendar.Parse("2021-08-05")
-	got, err := findings.NewReader(db, table).Window(context.Background(), "c1", from, to)
+	got, err := findings.NewReader(db, table).Window(context.Background(), campaignID, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}

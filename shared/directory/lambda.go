@@ -1,0 +1,116 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// File names the directory Lambda imports, under its prefix.
+const (
+	OrgsFile     = "organisations.csv"
+	AccountsFile = "accounts.csv"
+)
+
+// S3Getter is the part of the S3 client the directory Lambda uses.
+type S3Getter interface {
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// Handler is the directory Lambda: SQS messages carrying S3 notifications for
+// <prefix>organisations.csv or <prefix>accounts.csv. Whichever file landed, it imports the
+// current version of both (so accounts are checked against the organisations file that goes
+// with them); a file that is missing is left out.
+type Handler struct {
+	Dir    *Directory
+	S3     S3Getter
+	Prefix string // e.g. "directory/"
+	Prune  bool
+	Log    *slog.Logger
+}
+
+// Handle imports once per batch and fails the whole batch if the import fails (it is
+// idempotent, so the retry of every message is safe).
+func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	buckets := map[string]bool{}
+	for _, msg := range ev.Records {
+		var s3ev events.S3Event
+		if err := json.Unmarshal([]byte(msg.Body), &s3ev); err != nil {
+			h.Log.ErrorContext(ctx, "decode S3 event", "message_id", msg.MessageId, "error", err.Error())
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+			continue
+		}
+		for _, r := range s3ev.Records {
+			key, err := url.QueryUnescape(r.S3.Object.Key)
+			if err != nil || !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+				continue
+			}
+			if base := path.Base(key); strings.HasPrefix(key, h.Prefix) && (base == OrgsFile || base == AccountsFile) {
+				buckets[r.S3.Bucket.Name] = true
+			} else {
+				h.Log.WarnContext(ctx, "not a directory file: ignored", "key", key)
+			}
+		}
+	}
+	for b := range buckets {
+		if err := h.importBucket(ctx, b); err != nil {
+			h.Log.ErrorContext(ctx, "directory import failed", "bucket", b, "error", err.Error())
+			resp.BatchItemFailures = resp.BatchItemFailures[:0]
+			for _, msg := range ev.Records {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+			}
+			return resp, nil
+		}
+	}
+	return resp, nil
+}
+
+func (h *Handler) importBucket(ctx context.Context, bucket string) error {
+	in := ImportInput{Prune: h.Prune}
+	for _, f := range []struct {
+		name string
+		dst  *io.Reader
+		n    *string
+	}{{OrgsFile, &in.Orgs, &in.OrgsName}, {AccountsFile, &in.Accounts, &in.AccountsName}} {
+		key := h.Prefix + f.name
+		out, err := h.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		var nsk *s3types.NoSuchKey
+		if errors.As(err, &nsk) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
+		}
+		defer out.Body.Close()
+		*f.dst, *f.n = out.Body, "s3://"+bucket+"/"+key
+	}
+	if in.Orgs == nil && in.Accounts == nil {
+		return nil
+	}
+	res, err := h.Dir.Import(ctx, in)
+	if res != nil {
+		h.Log.InfoContext(ctx, "directory imported", "import_id", res.ImportID, "orgs", res.Orgs, "subdomains", res.Subdomains,
+			"accounts", res.Accounts, "bad_rows", res.BadRows, "pruned_orgs", res.PrunedOrgs, "pruned_accounts", res.PrunedAccounts)
+		for _, b := range res.Bad {
+			h.Log.WarnContext(ctx, "bad directory row skipped", "file", b.File, "line", b.Line, "reason", b.Reason)
+		}
+	}
+	if errors.Is(err, ErrBadHeader) {
+		// Retrying can not fix the file; the log says why. A corrected upload imports.
+		h.Log.ErrorContext(ctx, "directory file rejected", "error", err.Error())
+		return nil
+	}
+	return err
+}

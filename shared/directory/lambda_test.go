@@ -1,0 +1,60 @@
+package directory_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+)
+
+// The directory Lambda imports both files of the prefix when either lands, read through a
+// real S3 API (gofakes3 on an httptest server).
+func TestHandlerImportsBothFiles(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(srv.Close)
+	client := s3.New(s3.Options{Region: "eu-west-2", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("sunset-data")}); err != nil {
+		t.Fatal(err)
+	}
+	for key, body := range map[string]string{"directory/organisations.csv": orgsCSV, "directory/accounts.csv": accountsCSV} {
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("sunset-data"), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	h := &directory.Handler{Dir: d, S3: client, Prefix: "directory/", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s3ev := `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"sunset-data"},"object":{"key":"directory/accounts.csv"}}}]}`
+	payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: s3ev}}})
+	out, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp events.SQSEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("response %s, %v", out, err)
+	}
+	got, err := d.Resolve(ctx, []string{"chris.wood@nhs.net", "someone@rx1.nhs.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["chris.wood@nhs.net"] != "RX1" || got["someone@rx1.nhs.net"] != "RX1" {
+		t.Errorf("after the Lambda's import: %v", got)
+	}
+}
