@@ -90,6 +90,7 @@ func runCampaign(ctx context.Context, env *cliEnv, args []string) int {
 	org := fl.String("org", "", "extend: the organisation's ODS code")
 	until := fl.String("until", "", "extend: the new deadline, YYYY-MM-DD")
 	reason := fl.String("reason", "", "extend: why (kept with the extension)")
+	applyAt := fl.String("at", "", "apply: check the shutdown against this date `YYYY-MM-DD` instead of today (replays, `make demo`)")
 	pos, err := parseMixed(fl, args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -127,7 +128,14 @@ func runCampaign(ctx context.Context, env *cliEnv, args []string) int {
 		if err != nil {
 			return fail(err)
 		}
-		if err := c.Validate(c.Today(clock())); err != nil {
+		today := c.Today(clock())
+		if *applyAt != "" {
+			if today, err = calendar.Parse(*applyAt); err != nil {
+				fmt.Fprintf(env.stderr, "sunset campaign apply: --at %q is not a date YYYY-MM-DD\n", *applyAt)
+				return 2
+			}
+		}
+		if err := c.Validate(today); err != nil {
 			return fail(err)
 		}
 		s, err := campaignStore(ctx, env, *local)
