@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
@@ -120,10 +121,34 @@ func buildReport(ctx context.Context, env *cliEnv, local bool, id string) (Repor
 	if err != nil {
 		return Report{}, nil, err
 	}
-	// Today's dry-run plan knows the unassigned accounts and the organisations it cannot reach.
-	pl, err := p.Plan(ctx, id, rec.Campaign.Today(clock()))
-	if err != nil {
-		return Report{}, nil, err
+	// A dry-run plan knows the unassigned accounts and the organisations it cannot reach.
+	// Dry-run plans know the unassigned accounts and the organisations no address reaches:
+	// one as of today (or the last deadline, once the campaign is over) and one on each stage
+	// date already past, so accounts seen only early in the campaign are still reported.
+	today := rec.Campaign.Today(clock())
+	at := today
+	if last := rec.Campaign.LastDeadline(); !last.IsZero() && last.Before(at) {
+		at = last
+	}
+	dates := []calendar.Date{at}
+	if !rec.Campaign.Shutdown.IsZero() {
+		for _, st := range rec.Campaign.Stages {
+			if d := st.DueOn(rec.Campaign.Shutdown); d.Before(at) {
+				dates = append(dates, d)
+			}
+		}
+	}
+	var pl planner.Plan
+	for i, d := range dates {
+		p2, err := p.Plan(ctx, id, d)
+		if err != nil {
+			return Report{}, nil, err
+		}
+		if i == 0 {
+			pl = p2
+			continue
+		}
+		pl.Unassigned = append(pl.Unassigned, p2.Unassigned...)
 	}
 	r := Report{Campaign: id, Notices: []ReportNotice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}}
 	suppressed := map[string]bool{}

@@ -7,3 +7,53 @@ infra/local/up.sh
 echo
 echo "== Local stack health"
 go run ./infra/local/stack health
+
+# The journey: a fictional directory, the 2021 hostname campaign, connection logs of several
+# days in three real formats (IIS W3C incl. gzip, Exchange IMAP4 and SMTP Receive protocol
+# logs), then the daily run on successive dates. Data: infra/demo/data (gen_logs.py made the logs).
+eval "$(go run ./infra/local/stack env)"
+export SUNSET_LOCAL=1
+data=infra/demo/data
+campaign=demo-legacy-hostnames-2021
+mkdir -p .demo
+go build -o .demo/sunset ./cmd/sunset
+go build -o .demo/summary ./infra/demo/summary
+sunset() { .demo/sunset "$@"; }
+emails() { curl -fsS http://127.0.0.1:8005/store | grep -o '"messageId"' | wc -l | tr -d ' '; }
+before=$(emails)
+
+echo
+echo "== Import the organisation directory"
+sunset directory import --orgs "$data/orgs.csv" --accounts "$data/accounts.csv"
+echo
+echo "== Apply the campaign (shutdown 07 September 2021; applied as on 01 July 2021)"
+sunset campaign apply "$data/campaign.yaml" --at 2021-07-01 --by demo
+
+day() { # day DATE TITLE LOG_PHASE
+  echo
+  echo "== $2"
+  if [ -n "$3" ]; then
+    echo "-- ingest the logs of phase $3"
+    sunset ingest --campaign "$campaign" "$data"/logs/"$3"/*
+  fi
+  echo "-- sunset run --at $1"
+  sunset run --campaign "$campaign" --at "$1" --json | .demo/summary
+}
+
+day 2021-07-27 "27 July 2021: advance notice (42 days before)" 1
+day 2021-08-17 "17 August 2021: reminder. Thameside fixed its accounts, so it is not reminded" 2
+day 2021-08-31 "31 August 2021: final reminder. Meadowbank has fixed its accounts too" 3
+day 2021-09-07 "07 September 2021: the hostnames are retired" ""
+
+echo
+echo "== sunset report --campaign $campaign"
+sunset report --campaign "$campaign"
+
+after=$(emails)
+echo
+echo "== Emails sent by this demo run: $((after - before))"
+echo "   Run 'make demo' again: it sends nothing new. Every notice is in the ledger (one per"
+echo "   organisation per stage, ever), every log file in the file ledger, so a repeat is a no-op."
+echo
+echo "Read every email in the SES viewer: http://127.0.0.1:8005"
+echo "The local stack stays up; 'make local-down' stops it."
