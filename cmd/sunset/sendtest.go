@@ -63,6 +63,11 @@ func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, er
 // stage the planner would pick.
 func snapshot(ctx context.Context, p *planner.Planner, db ledgerReader, rec *campaign.Record, org, stage string, date calendar.Date) (ledger.Notice, error) {
 	org = strings.ToUpper(strings.TrimSpace(org))
+	if stage != "" {
+		if _, ok := rec.Campaign.Stage(stage); !ok {
+			return ledger.Notice{}, fmt.Errorf("%w: campaign %s has no stage %q", errUsage, rec.Campaign.ID, stage)
+		}
+	}
 	pl, err := p.Plan(ctx, rec.Campaign.ID, date)
 	if err != nil {
 		return ledger.Notice{}, err
@@ -86,9 +91,6 @@ func snapshot(ctx context.Context, p *planner.Planner, db ledgerReader, rec *cam
 	}
 	if stage == "" {
 		return ledger.Notice{}, fmt.Errorf("%w: no notice is due for %s on %s (%s); pass --stage to render one", errUsage, org, date, why)
-	}
-	if _, ok := rec.Campaign.Stage(stage); !ok {
-		return ledger.Notice{}, fmt.Errorf("%w: campaign %s has no stage %q", errUsage, rec.Campaign.ID, stage)
 	}
 	hist, err := db.History(ctx, rec.Campaign.ID, org)
 	if err != nil {

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+)
+
+// The delivery commands on the demo's data: preview and send-test write no ledger entry, run
+// sends each due notice once, report shows it.
+func TestPreviewSendTestRunReport(t *testing.T) {
+	useTable(t)
+	ses := localstacktest.SES(t)
+	old := sesClient
+	sesClient = func(context.Context, *cliEnv, bool) (sender.SES, error) { return ses, nil }
+	t.Cleanup(func() { sesClient = old })
+	setClock(t, time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC))
+	data := filepath.Join("..", "..", "infra", "demo", "data")
+	const id = "demo-legacy-hostnames-2021"
+
+	must := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, errOut, code := runCLI(t, nil, args...)
+		if code != wantCode {
+			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
+		}
+		return out + errOut
+	}
+	must(0, "directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
+	must(0, "campaign", "apply", filepath.Join(data, "campaign.yaml"))
+	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
+	must(0, append([]string{"ingest", "--campaign", id}, logs...)...)
+
+	report := func() Report {
+		t.Helper()
+		var r Report
+		if err := json.Unmarshal([]byte(must(0, "report", "--campaign", id, "--json")), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	// preview: the stage a run would pick, three files, nothing in the ledger.
+	dir := t.TempDir()
+	out := must(0, "preview", "--campaign", id, "--org", "rx1", "--out", dir)
+	if !strings.Contains(out, "subject: Action required by 07 September 2021: 4 accounts at Riverside Teaching Hospitals NHS Foundation Trust") {
+		t.Errorf("preview output:\n%s", out)
+	}
+	for _, ext := range []string{".html", ".txt", ".eml"} {
+		b, err := os.ReadFile(filepath.Join(dir, id+"-RX1-advance"+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ext == ".eml" && !strings.Contains(string(b), "Content-Disposition: attachment; filename=affected-accounts-demo-legacy-hostnames-2021-RX1.csv") {
+			t.Error(".eml has no CSV attachment")
+		}
+		if ext == ".html" && !strings.Contains(string(b), `<html lang="en-GB">`) {
+			t.Error("HTML is not marked en-GB")
+		}
+	}
+	out = must(0, "preview", "--campaign", id, "--org", "RX1", "--stage", "final", "--at", "2021-07-28", "--out", dir)
+	if !strings.Contains(out, "Final reminder") || !strings.Contains(out, "as on 2021-07-28") {
+		t.Errorf("preview of a chosen stage:\n%s", out)
+	}
+	must(2, "preview", "--campaign", id, "--org", "RYJ", "--out", dir) // not affected: nothing to render
+	must(2, "preview", "--campaign", id, "--org", "RX1")               // no --out
+	must(2, "preview", "--campaign", id, "--org", "RX1", "--stage", "nope", "--at", "2021-07-28", "--out", dir)
+
+	// send-test: marked [TEST], to the given address only, no ledger write.
+	to := "internal-" + localstacktest.Unique() + "@example.nhs.net"
+	must(0, "send-test", "--campaign", id, "--org", "Y0123", "--stage", "advance", "--to", to)
+	var tests int
+	for _, m := range localstacktest.SentEmails(t) {
+		if len(m.Destination.To) == 1 && strings.Contains(m.Destination.To[0], to) {
+			tests++
+			if !strings.HasPrefix(m.Subject, "[TEST] Action required") {
+				t.Errorf("test subject %q", m.Subject)
+			}
+		}
+	}
+	if tests != 1 {
+		t.Errorf("%d test emails to %s, want 1", tests, to)
+	}
+	must(2, "send-test", "--campaign", id, "--org", "Y0123", "--stage", "advance", "--to", "a@b.net\r\nBcc: x@y.net")
+	if r := report(); len(r.Notices) != 0 {
+		t.Fatalf("preview/send-test wrote the ledger: %+v", r.Notices)
+	}
+
+	// run: sends every due notice, once.
+	must(0, "run", "--campaign", id, "--at", "2021-07-27")
+	r := report()
+	if len(r.Notices) != 3 {
+		t.Fatalf("%d notices after run, want 3: %+v", len(r.Notices), r.Notices)
+	}
+	ids := map[string]bool{}
+	for _, n := range r.Notices {
+		if n.Status != "sent" || n.MessageID == "" || n.SentAt == nil || len(n.To) == 0 || n.Accounts == 0 {
+			t.Errorf("notice %+v", n)
+		}
+		ids[n.MessageID] = true
+	}
+	if len(r.Unassigned) != 1 || r.Unassigned[0] != "locum.contractor@nhs.net" {
+		t.Errorf("unassigned %v", r.Unassigned)
+	}
+	count := func() int {
+		n := 0
+		for _, m := range localstacktest.SentEmails(t) {
+			if ids[m.MessageID] {
+				n++
+			}
+		}
+		return n
+	}
+	if got := count(); got != 3 {
+		t.Errorf("%d of the ledger's message ids in the SES emulator, want 3", got)
+	}
+	must(0, "run", "--campaign", id, "--at", "2021-07-27")
+	if r2 := report(); len(r2.Notices) != 3 || r2.Notices[0].MessageID != r.Notices[0].MessageID {
+		t.Errorf("a second run changed the ledger: %+v", r2.Notices)
+	}
+
+	csv := must(0, "report", "--campaign", id, "--csv")
+	if lines := strings.Count(csv, "\n"); lines != 4 || !strings.HasPrefix(csv, "org,org_name,stage,status,to,sent_at,message_id,accounts,error\n") {
+		t.Errorf("csv:\n%s", csv)
+	}
+	table := must(0, "report", "--campaign", id)
+	if !strings.Contains(table, "3 notices (3 sent") || !strings.Contains(table, "locum.contractor@nhs.net") {
+		t.Errorf("table:\n%s", table)
+	}
+	must(2, "report", "--campaign", id, "--json", "--csv")
+	must(1, "report", "--campaign", "nope")
+}
