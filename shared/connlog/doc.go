@@ -26,6 +26,15 @@
 //     when unattributed; with Options.ByDay also by UTC day. direct_ip is true when any event of
 //     the finding reached the legacy server by a bare IP.
 //
+// Outcomes: HTTP-style logs give one event per request (401/403 = failure); IMAP4 one per
+// login/authenticate (success needs an explicit OK in the response, NO/BAD/unknown = failure);
+// POP3 one per pass/auth/apop (+OK / -ERR); SMTP Receive one per authentication outcome
+// (`*,<user>,authenticated`, or `AUTH ... failed` attributed to the following `User Name:` line or
+// the session's user); NLB one per TLS connection (no handshake time or a client TLS alert =
+// failure). Summary counts: Events are legacy events kept in findings, Unresolved are events
+// whose hostname the line does not identify, Ignored and Unattributed are subsets of legacy
+// events, Malformed lines are skipped with a reason (never the line itself).
+//
 // Memory grows with distinct findings only: lines are read through a fixed buffer (a line longer
 // than MaxLineBytes is skipped and counted without being held), SMTP/POP3 sessions are kept in a
 // bounded table, and per-finding lists are capped. Raw lines are never kept or logged; values

@@ -126,9 +126,9 @@ type event struct {
 
 type aggregate struct {
 	f        Finding
-	ipSeen   []time.Time
-	uaSeen   []time.Time
-	devSeen  []time.Time
+	ipSeen   []int64 // Unix nanoseconds, parallel to f.ClientIPs
+	uaSeen   []int64
+	devSeen  []int64
 	lastFile int // generation of the last file that touched it, for per-file counts
 }
 
@@ -178,22 +178,24 @@ func (a *aggregator) add(e *event, gen int) bool {
 		f.Failures++
 	}
 	f.DirectIP = f.DirectIP || e.direct
-	f.ClientIPs, g.ipSeen = recent(f.ClientIPs, g.ipSeen, e.clientIP, e.t, maxClientIPs)
-	f.UserAgents, g.uaSeen = recent(f.UserAgents, g.uaSeen, e.userAgent, e.t, maxUserAgents)
-	f.DeviceIDs, g.devSeen = recent(f.DeviceIDs, g.devSeen, e.deviceID, e.t, maxDeviceIDs)
+	ns := e.t.UnixNano()
+	f.ClientIPs, g.ipSeen = recent(f.ClientIPs, g.ipSeen, e.clientIP, ns, maxClientIPs)
+	f.UserAgents, g.uaSeen = recent(f.UserAgents, g.uaSeen, e.userAgent, ns, maxUserAgents)
+	f.DeviceIDs, g.devSeen = recent(f.DeviceIDs, g.devSeen, e.deviceID, ns, maxDeviceIDs)
 	first := g.lastFile != gen
 	g.lastFile = gen
 	return first
 }
 
 // recent keeps vals distinct, ordered most recent first (ties by value), at most n long. The
-// result does not depend on the order events arrive in.
-func recent(vals []string, seen []time.Time, v string, t time.Time, n int) ([]string, []time.Time) {
+// result does not depend on the order events arrive in. Lists grow to exactly n, never beyond:
+// memory per finding is what bounds the scanner's memory.
+func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []int64) {
 	if v == "" {
 		return vals, seen
 	}
 	// Fast path for logs read in time order: the value becomes (or stays) the most recent.
-	if len(vals) > 0 && (t.After(seen[0]) || (t.Equal(seen[0]) && v <= vals[0])) {
+	if len(vals) > 0 && (t > seen[0] || (t == seen[0] && v <= vals[0])) {
 		if vals[0] == v {
 			seen[0] = t
 			return vals, seen
@@ -203,7 +205,7 @@ func recent(vals []string, seen []time.Time, v string, t time.Time, n int) ([]st
 		}
 		if i == len(vals) { // new value: grow unless full, dropping the oldest
 			if len(vals) < n {
-				vals, seen = append(vals, ""), append(seen, time.Time{})
+				vals, seen = grow(vals, seen, n)
 			} else {
 				i = len(vals) - 1
 			}
@@ -220,27 +222,38 @@ func recent(vals []string, seen []time.Time, v string, t time.Time, n int) ([]st
 		}
 	}
 	if i < len(vals) {
-		if !t.After(seen[i]) {
+		if t <= seen[i] {
 			return vals, seen
 		}
 		vals = append(vals[:i], vals[i+1:]...)
 		seen = append(seen[:i], seen[i+1:]...)
 	} else if len(vals) >= n {
 		last := len(vals) - 1
-		if t.Before(seen[last]) || (t.Equal(seen[last]) && v > vals[last]) {
+		if t < seen[last] || (t == seen[last] && v > vals[last]) {
 			return vals, seen
 		}
 		vals, seen = vals[:last], seen[:last]
 	}
 	j := sort.Search(len(vals), func(j int) bool {
-		return seen[j].Before(t) || (seen[j].Equal(t) && vals[j] > v)
+		return seen[j] < t || (seen[j] == t && vals[j] > v)
 	})
-	vals = append(vals, "")
-	seen = append(seen, time.Time{})
+	vals, seen = grow(vals, seen, n)
 	copy(vals[j+1:], vals[j:])
 	copy(seen[j+1:], seen[j:])
 	vals[j], seen[j] = v, t
 	return vals, seen
+}
+
+// grow lengthens both lists by one, reallocating to at most n.
+func grow(vals []string, seen []int64, n int) ([]string, []int64) {
+	if len(vals) < cap(vals) && len(seen) < cap(seen) {
+		return vals[:len(vals)+1], seen[:len(seen)+1]
+	}
+	c := min(n, max(2, 2*len(vals)))
+	nv, ns := make([]string, len(vals)+1, c), make([]int64, len(seen)+1, c)
+	copy(nv, vals)
+	copy(ns, seen)
+	return nv, ns
 }
 
 // findings returns copies of all findings in output order: by account, hostname, protocol, day;

@@ -208,13 +208,13 @@ func TestCompileRulesErrors(t *testing.T) {
 
 func TestRecentList(t *testing.T) {
 	var vals []string
-	var seen []time.Time
+	var seen []int64
 	base := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 15; i++ {
-		vals, seen = recent(vals, seen, string(rune('a'+i)), base.Add(time.Duration(i)*time.Second), 10)
+		vals, seen = recent(vals, seen, string(rune('a'+i)), base.Add(time.Duration(i)*time.Second).UnixNano(), 10)
 	}
-	vals, seen = recent(vals, seen, "b", base.Add(time.Hour), 10) // evicted long ago, now most recent
-	vals, _ = recent(vals, seen, "z", base, 10)                   // older than everything kept: dropped
+	vals, seen = recent(vals, seen, "b", base.Add(time.Hour).UnixNano(), 10) // evicted long ago, now most recent
+	vals, _ = recent(vals, seen, "z", base.UnixNano(), 10)                   // older than everything kept: dropped
 	want := []string{"b", "o", "n", "m", "l", "k", "j", "i", "h", "g"}
 	if d := cmp.Diff(want, vals); d != "" {
 		t.Error(d)
@@ -235,9 +235,9 @@ func TestRecentOrderIndependent(t *testing.T) {
 	var want []string
 	for round := 0; round < 20; round++ {
 		var vals []string
-		var seen []time.Time
+		var seen []int64
 		for _, e := range evs {
-			vals, seen = recent(vals, seen, e.v, e.t, 10)
+			vals, seen = recent(vals, seen, e.v, e.t.UnixNano(), 10)
 		}
 		if round == 0 {
 			want = vals
