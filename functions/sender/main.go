@@ -27,8 +27,9 @@ func main() {
 	}
 	db, table, clock := c.DynamoDB(), os.Getenv("SUNSET_TABLE"), time.Now
 	maxRate, _ := strconv.ParseFloat(os.Getenv("SUNSET_MAX_SEND_RATE"), 64)
+	instances, _ := strconv.Atoi(os.Getenv("SUNSET_SENDER_INSTANCES"))
 	s := sender.New(c.SESv2(), ledger.New(db, table, clock), campaign.NewStore(db, table, clock),
 		suppression.New(db, table, clock), clock,
-		sender.Config{ConfigurationSet: os.Getenv("SUNSET_CONFIGURATION_SET"), MaxRate: maxRate})
+		sender.Config{ConfigurationSet: os.Getenv("SUNSET_CONFIGURATION_SET"), MaxRate: maxRate, Instances: instances})
 	lambda.Start(s.HandleSQS)
 }

@@ -79,6 +79,9 @@ type Config struct {
 	ConfigurationSet string
 	// MaxRate caps sends per second below the account's SendQuota.MaxSendRate; 0 = the quota.
 	MaxRate float64
+	// Instances is how many senders share the account's quota at once (the sender Lambda's
+	// reserved concurrency): each keeps to MaxSendRate / Instances. Default 1.
+	Instances int
 	// Concurrency is how many sends may be in flight at once; default 4.
 	Concurrency int
 	// TemplateDir is the folder of the campaign file, for a campaign with its own template
@@ -152,6 +155,9 @@ func (s *Sender) Rate(ctx context.Context) (float64, error) {
 		}
 		if s.cfg.MaxRate > 0 && s.cfg.MaxRate < r {
 			r = s.cfg.MaxRate
+		}
+		if s.cfg.Instances > 1 {
+			r /= float64(s.cfg.Instances)
 		}
 		if !out.SendingEnabled {
 			s.limitErr = fmt.Errorf("read SES send quota: %w (GetAccount: SendingEnabled=false)", ErrSendingStopped)

@@ -310,6 +310,11 @@ func TestRateFromQuota(t *testing.T) {
 	if r, _ := s.Rate(context.Background()); r != 7 {
 		t.Errorf("rate %v, want the configured cap 7", r)
 	}
+	s = newSender(t, e)
+	s.cfg.Instances = 4
+	if r, _ := s.Rate(context.Background()); r != 25 {
+		t.Errorf("rate %v, want a quarter of the quota for 4 instances", r)
+	}
 }
 
 func TestTag(t *testing.T) {
