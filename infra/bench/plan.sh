@@ -13,5 +13,6 @@ mkdir -p .bench
 go build -o .bench/planbench ./infra/bench/planbench
 args=(-orgs "$ORGS" -affected "$AFFECTED" -findings "$FINDINGS" -accounts-per-org "$ACCOUNTS_PER_ORG")
 table=$(.bench/planbench "${args[@]}" -phase seed)
+trap '.bench/planbench -table "$table" -phase drop' EXIT
 echo "planner: $ORGS organisations, $AFFECTED affected, $FINDINGS findings (table $table)"
 /usr/bin/time -f "plan process peak RSS: %M KiB" .bench/planbench "${args[@]}" -table "$table" -phase plan

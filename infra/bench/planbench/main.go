@@ -52,7 +52,7 @@ func main() {
 	affected := flag.Int("affected", 3000, "organisations with legacy findings")
 	nFindings := flag.Int("findings", 300000, "finding items (account x hostname x protocol x day)")
 	table := flag.String("table", "", "table name (default: a new one)")
-	phase := flag.String("phase", "all", "seed | plan | all")
+	phase := flag.String("phase", "all", "seed | plan | drop | all")
 	flag.Parse()
 	if err := run(*orgs, *accountsPerOrg, *affected, *nFindings, *table, *phase); err != nil {
 		fmt.Fprintln(os.Stderr, "planbench:", err)
@@ -96,6 +96,10 @@ func run(nOrgs, perOrg, affected, nFindings int, table, phase string) error {
 		}
 		fmt.Fprintf(os.Stderr, "seeded %s in %s\n", table, time.Since(start).Round(time.Second))
 		fmt.Println(table)
+	}
+	if phase == "drop" {
+		_, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+		return err
 	}
 	if phase == "plan" || phase == "all" {
 		cnt.reset()
