@@ -167,7 +167,7 @@ func TestCampaignCommands(t *testing.T) {
 		}
 	}
 	out, _, _ = runCLI(t, env, "plan", "--campaign", "cli-test", "--at", "2030-08-17", "--json")
-	if !strings.Contains(out, `"status": "cancelled"`) || !strings.Contains(out, `"due": []`) {
+	if !strings.Contains(out, `"status": "cancelled"`) || !strings.Contains(out, `"due": []`) || !strings.Contains(out, `"reason": "cancelled"`) {
 		t.Errorf("plan of cancelled campaign: %s", out)
 	}
 }

@@ -207,9 +207,6 @@ func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, 
 	c := rec.Campaign
 	pl.Status = string(rec.Status)
 	st := &state{c: c}
-	if rec.Status == campaign.Cancelled {
-		return pl, st, nil // a cancelled campaign never sends: nothing to read
-	}
 	exts, err := p.Campaigns.Extensions(ctx, id)
 	if err != nil {
 		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
@@ -369,6 +366,8 @@ func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, 
 		switch rec.Status {
 		case campaign.Paused:
 			pl.Skipped = append(pl.Skipped, Skip{Org: d.Org, OrgName: d.OrgName, Reason: PausedR, Stage: d.Stage})
+		case campaign.Cancelled:
+			pl.Skipped = append(pl.Skipped, Skip{Org: d.Org, OrgName: d.OrgName, Reason: CancelledR, Stage: d.Stage})
 		default:
 			pl.Due = append(pl.Due, d)
 		}
