@@ -468,10 +468,10 @@ func (s *Store) Extend(ctx context.Context, id, ods string, until calendar.Date,
 func (s *Store) Extensions(ctx context.Context, id string) (map[string]Extension, error) {
 	out := map[string]Extension{}
 	err := s.queryPrefix(ctx, id, "EXT#", func(it map[string]types.AttributeValue) error {
-		ext := Extension{ODS: strVal(it, "ods"), Reason: strVal(it, "reason"), By: strVal(it, "by")}
-		ext.Until, _ = calendar.Parse(strVal(it, "until"))
-		ext.Original, _ = calendar.Parse(strVal(it, "original"))
-		ext.At, _ = time.Parse(time.RFC3339Nano, strVal(it, "at"))
+		ext := Extension{ODS: store.Str(it["ods"]), Reason: store.Str(it["reason"]), By: store.Str(it["by"])}
+		ext.Until, _ = calendar.Parse(store.Str(it["until"]))
+		ext.Original, _ = calendar.Parse(store.Str(it["original"]))
+		ext.At, _ = time.Parse(time.RFC3339Nano, store.Str(it["at"]))
 		out[ext.ODS] = ext
 		return nil
 	})
@@ -479,13 +479,6 @@ func (s *Store) Extensions(ctx context.Context, id string) (map[string]Extension
 		return nil, fmt.Errorf("extensions of campaign %s: %w", id, err)
 	}
 	return out, nil
-}
-
-func strVal(it map[string]types.AttributeValue, k string) string {
-	if v, ok := it[k].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
 }
 
 // Roster returns a roster campaign's organisations and deadlines, done ones included.
@@ -506,8 +499,8 @@ func (s *Store) Roster(ctx context.Context, id string) ([]RosterEntry, error) {
 }
 
 func rosterOf(it map[string]types.AttributeValue) (RosterEntry, error) {
-	e := RosterEntry{ODS: strVal(it, "ods"), Domain: strVal(it, "domain")}
-	d, err := calendar.Parse(strVal(it, "deadline"))
+	e := RosterEntry{ODS: store.Str(it["ods"]), Domain: store.Str(it["domain"])}
+	d, err := calendar.Parse(store.Str(it["deadline"]))
 	if err != nil {
 		return e, fmt.Errorf("roster item %s: %w", e.ODS, err)
 	}

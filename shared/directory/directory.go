@@ -97,42 +97,9 @@ func (d *Directory) Orgs(ctx context.Context, ods []string) (map[string]Org, err
 	return out, nil
 }
 
-// maxBatchGet is DynamoDB's limit of keys in one BatchGetItem.
-const maxBatchGet = 100
-
-// batchGet reads keys 100 at a time, retrying unprocessed keys with backoff.
+// batchGet reads keys, handing each item found to fn.
 func (d *Directory) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, fn func(map[string]types.AttributeValue) error) error {
-	for start := 0; start < len(keys); start += maxBatchGet {
-		pending := keys[start:min(start+maxBatchGet, len(keys))]
-		backoff := 25 * time.Millisecond
-		for attempt := 0; len(pending) > 0; attempt++ {
-			out, err := d.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-				RequestItems: map[string]types.KeysAndAttributes{d.table: {Keys: pending}},
-			})
-			if err != nil {
-				return fmt.Errorf("batch get %d items from %s: %w", len(pending), d.table, err)
-			}
-			for _, it := range out.Responses[d.table] {
-				if err := fn(it); err != nil {
-					return err
-				}
-			}
-			pending = out.UnprocessedKeys[d.table].Keys
-			if len(pending) == 0 {
-				break
-			}
-			if attempt == 10 {
-				return fmt.Errorf("batch get from %s: %d keys still unprocessed after %d attempts", d.table, len(pending), attempt+1)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 2*time.Second)
-		}
-	}
-	return nil
+	return store.BatchGet(ctx, d.db, d.table, keys, "", fn)
 }
 
 // Resolve maps accounts (as the scanner normalises them: lower-case) to the ODS code of the

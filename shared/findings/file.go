@@ -127,15 +127,15 @@ func (r *Reader) Files(ctx context.Context, day calendar.Date) ([]File, error) {
 
 func decodeFile(it map[string]types.AttributeValue) (File, error) {
 	var f File
-	t := str(it["finished_at"])
+	t := store.Str(it["finished_at"])
 	delete(it, "finished_at")
 	if err := attributevalue.UnmarshalMap(it, &f); err != nil {
-		return f, fmt.Errorf("decode file %s: %w", str(it["PK"]), err)
+		return f, fmt.Errorf("decode file %s: %w", store.Str(it["PK"]), err)
 	}
 	if t != "" {
 		ft, err := time.Parse(time.RFC3339Nano, t)
 		if err != nil {
-			return f, fmt.Errorf("decode file %s: finished_at %s: %w", str(it["PK"]), strconv.Quote(t), err)
+			return f, fmt.Errorf("decode file %s: finished_at %s: %w", store.Str(it["PK"]), strconv.Quote(t), err)
 		}
 		f.FinishedAt = ft
 	}

@@ -136,12 +136,12 @@ func (r *Reader) query(ctx context.Context, in *dynamodb.QueryInput, out *[]Acti
 // contributions.
 func decode(it map[string]types.AttributeValue) (Activity, error) {
 	a := Activity{
-		Account: str(it["account"]), Hostname: str(it["hostname"]), Protocol: str(it["protocol"]),
-		ODS: str(it["ods"]), ClientIP: str(it["client_ip"]),
+		Account: store.Str(it["account"]), Hostname: store.Str(it["hostname"]), Protocol: store.Str(it["protocol"]),
+		ODS: store.Str(it["ods"]), ClientIP: store.Str(it["client_ip"]),
 	}
-	day, err := calendar.Parse(str(it["day"]))
+	day, err := calendar.Parse(store.Str(it["day"]))
 	if err != nil {
-		return a, fmt.Errorf("decode finding %s %s: day: %w", str(it["PK"]), str(it["SK"]), err)
+		return a, fmt.Errorf("decode finding %s %s: day: %w", store.Str(it["PK"]), store.Str(it["SK"]), err)
 	}
 	a.Day = day
 	if b, ok := it["direct_ip"].(*types.AttributeValueMemberBOOL); ok {
@@ -157,10 +157,10 @@ func decode(it map[string]types.AttributeValue) (Activity, error) {
 		}
 		s, _ := strconv.ParseInt(num(m.Value["s"]), 10, 64)
 		f, _ := strconv.ParseInt(num(m.Value["f"]), 10, 64)
-		first, err1 := time.Parse(time.RFC3339Nano, str(m.Value["first"]))
-		last, err2 := time.Parse(time.RFC3339Nano, str(m.Value["last"]))
+		first, err1 := time.Parse(time.RFC3339Nano, store.Str(m.Value["first"]))
+		last, err2 := time.Parse(time.RFC3339Nano, store.Str(m.Value["last"]))
 		if err1 != nil || err2 != nil {
-			return a, fmt.Errorf("decode finding %s %s: contribution %s: bad time", str(it["PK"]), str(it["SK"]), name)
+			return a, fmt.Errorf("decode finding %s %s: contribution %s: bad time", store.Str(it["PK"]), store.Str(it["SK"]), name)
 		}
 		a.Sources++
 		a.Successes += s
@@ -176,13 +176,6 @@ func decode(it map[string]types.AttributeValue) (Activity, error) {
 	a.UserAgents = capped(it["user_agents"], MaxUserAgents)
 	a.DeviceIDs = capped(it["device_ids"], MaxDeviceIDs)
 	return a, nil
-}
-
-func str(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
 }
 
 func num(v types.AttributeValue) string {

@@ -95,27 +95,87 @@ func BatchPut(ctx context.Context, db BatchWriter, table string, items []map[str
 }
 
 func writeBatch(ctx context.Context, db BatchWriter, table string, reqs []types.WriteRequest) error {
-	backoff := 25 * time.Millisecond
-	for attempt := 0; len(reqs) > 0; attempt++ {
+	return untilProcessed(ctx, "batch write to "+table, len(reqs), func() (int, error) {
 		out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 			RequestItems: map[string][]types.WriteRequest{table: reqs},
 		})
 		if err != nil {
-			return fmt.Errorf("batch write %d items to %s: %w", len(reqs), table, err)
+			return 0, fmt.Errorf("batch write %d items to %s: %w", len(reqs), table, err)
 		}
 		reqs = out.UnprocessedItems[table]
-		if len(reqs) == 0 {
+		return len(reqs), nil
+	})
+}
+
+// BatchGetter is the part of the DynamoDB client that reads in batches.
+type BatchGetter interface {
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// maxBatchGet is DynamoDB's limit of keys in one BatchGetItem.
+const maxBatchGet = 100
+
+// BatchGet reads keys 100 at a time, retrying unprocessed keys with backoff, and hands each
+// item found to fn (in no particular order; missing keys are simply absent). projection, when
+// not empty, is the ProjectionExpression.
+func BatchGet(ctx context.Context, db BatchGetter, table string, keys []map[string]types.AttributeValue, projection string, fn func(map[string]types.AttributeValue) error) error {
+	for start := 0; start < len(keys); start += maxBatchGet {
+		pending := keys[start:min(start+maxBatchGet, len(keys))]
+		err := untilProcessed(ctx, "batch get from "+table, len(pending), func() (int, error) {
+			ka := types.KeysAndAttributes{Keys: pending}
+			if projection != "" {
+				ka.ProjectionExpression = aws.String(projection)
+			}
+			out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{table: ka},
+			})
+			if err != nil {
+				return 0, fmt.Errorf("batch get %d items from %s: %w", len(pending), table, err)
+			}
+			for _, it := range out.Responses[table] {
+				if err := fn(it); err != nil {
+					return 0, err
+				}
+			}
+			pending = out.UnprocessedKeys[table].Keys
+			return len(pending), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// untilProcessed calls try until it reports nothing left unprocessed, backing off between
+// attempts: a batch call's partial success, which the SDK retryer leaves to its caller.
+func untilProcessed(ctx context.Context, what string, pending int, try func() (left int, err error)) error {
+	backoff := 25 * time.Millisecond
+	for attempt := 0; pending > 0; attempt++ {
+		left, err := try()
+		if err != nil {
+			return err
+		}
+		if left == 0 {
 			return nil
 		}
 		if attempt == 10 {
-			return fmt.Errorf("batch write to %s: %d items still unprocessed after %d attempts", table, len(reqs), attempt+1)
+			return fmt.Errorf("%s: %d items still unprocessed after %d attempts", what, left, attempt+1)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("batch write to %s: %w", table, ctx.Err())
+			return fmt.Errorf("%s: %w", what, ctx.Err())
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
 	return nil
+}
+
+// Str is the string held by v, "" when v is absent or not a string.
+func Str(v types.AttributeValue) string {
+	if s, ok := v.(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
 }

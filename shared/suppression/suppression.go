@@ -101,37 +101,14 @@ func (l *List) Suppressed(ctx context.Context, addrs []string) (map[string]bool,
 	return out, nil
 }
 
-// batchGet reads keys, retrying the unprocessed ones with backoff (a partial success the SDK
-// retryer leaves to us).
+// batchGet reads keys, projecting only the normalised address (GSI1SK).
 func (l *List) batchGet(ctx context.Context, keys []map[string]types.AttributeValue) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue
-	backoff := 25 * time.Millisecond
-	for attempt := 0; len(keys) > 0; attempt++ {
-		out, err := l.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-			RequestItems: map[string]types.KeysAndAttributes{l.table: {
-				Keys:                 keys,
-				ProjectionExpression: aws.String("GSI1SK"), // the normalised address
-			}},
-		})
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, out.Responses[l.table]...)
-		keys = out.UnprocessedKeys[l.table].Keys
-		if len(keys) == 0 {
-			break
-		}
-		if attempt == 10 {
-			return nil, fmt.Errorf("%d keys still unprocessed after %d attempts", len(keys), attempt+1)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
-	return items, nil
+	err := store.BatchGet(ctx, l.db, l.table, keys, "GSI1SK", func(it map[string]types.AttributeValue) error {
+		items = append(items, it)
+		return nil
+	})
+	return items, err
 }
 
 // Add puts addr on the list. Adding an address again overwrites its reason, time and detail
@@ -166,8 +143,8 @@ func (l *List) All(ctx context.Context) ([]Entry, error) {
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": store.S("SUPPRESSED")},
 	}, func(page []map[string]types.AttributeValue) error {
 		for _, it := range page {
-			e := Entry{Address: str(it["GSI1SK"]), Reason: str(it["reason"]), Detail: str(it["detail"])}
-			if at, err := time.Parse(time.RFC3339, str(it["at"])); err == nil {
+			e := Entry{Address: store.Str(it["GSI1SK"]), Reason: store.Str(it["reason"]), Detail: store.Str(it["detail"])}
+			if at, err := time.Parse(time.RFC3339, store.Str(it["at"])); err == nil {
 				e.At = at
 			}
 			out = append(out, e)
@@ -179,11 +156,4 @@ func (l *List) All(ctx context.Context) ([]Entry, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
 	return out, nil
-}
-
-func str(v types.AttributeValue) string {
-	if s, ok := v.(*types.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
 }
