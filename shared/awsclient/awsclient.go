@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -22,6 +24,16 @@ import (
 // throttling (ThrottlingException, ProvisionedThroughputExceededException) and transient errors.
 const maxAttempts = 8
 
+// retryer is the standard retryer without its client-side retry quota: a long ingest under
+// sustained DynamoDB throttling should keep backing off per request, not fail every request
+// with "retry quota exceeded" once 100 retries have been spent. Attempts stay bounded.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = maxAttempts
+		o.RateLimiter = ratelimit.None
+	})
+}
+
 // Clients hands out AWS service clients that share one loaded configuration.
 type Clients struct {
 	cfg   aws.Config
@@ -31,7 +43,7 @@ type Clients struct {
 // Load reads the default AWS configuration. With local set, the region, credentials and
 // endpoints of the local stack fill in whatever the environment does not already say.
 func Load(ctx context.Context, local bool, getenv func(string) string) (*Clients, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(maxAttempts)}
+	opts := []func(*config.LoadOptions) error{config.WithRetryer(retryer)}
 	if local {
 		if getenv("AWS_REGION") == "" && getenv("AWS_DEFAULT_REGION") == "" {
 			opts = append(opts, config.WithRegion(localstack.Region))

@@ -67,3 +67,21 @@ func TestLocalClientsReachTheStack(t *testing.T) {
 		t.Errorf("region %q, want %q", c.Config().Region, localstack.Region)
 	}
 }
+
+// The retryer keeps retrying throttled calls without a client-side quota running out.
+func TestRetryerHasNoQuota(t *testing.T) {
+	c, err := awsclient.Load(context.Background(), true, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Config().Retryer()
+	if got := r.MaxAttempts(); got != 8 {
+		t.Errorf("MaxAttempts = %d, want 8", got)
+	}
+	// The standard quota allows 500/5 = 100 retries before refusing; take far more.
+	for i := range 1000 {
+		if _, err := r.GetRetryToken(context.Background(), errors.New("throttled")); err != nil {
+			t.Fatalf("retry token %d refused: %v", i, err)
+		}
+	}
+}
