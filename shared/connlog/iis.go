@@ -9,24 +9,37 @@ import (
 // iisParser reads IIS W3C extended logs. Columns come from the latest "#Fields:" line, so a
 // file that restarts with a new declaration mid-way is read correctly.
 type iisParser struct {
-	fs       *fileScan
-	names    []string
-	n        int
-	date     int
-	time     int
-	sip      int
-	sport    int
-	stem     int
-	query    int
-	user     int
-	cip      int
-	ua       int
-	host     int
-	status   int
-	hdrDate  []byte // date from "#Date:" for logs without a date column
+	fs *fileScan
+	iisHeaderState
 	ts       [64]byte
 	fields   [][]byte
 	hasQuery bool
+}
+
+// iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
+// latest "#Date:". The parallel reader tracks it to hand each block the state in force at its
+// start.
+type iisHeaderState struct {
+	names   []string
+	n       int
+	date    int
+	time    int
+	sip     int
+	sport   int
+	stem    int
+	query   int
+	user    int
+	cip     int
+	ua      int
+	host    int
+	status  int
+	hdrDate []byte // date from "#Date:" for logs without a date column
+}
+
+// clone copies h so that later header lines do not change the copy.
+func (h iisHeaderState) clone() iisHeaderState {
+	h.hdrDate = append([]byte(nil), h.hdrDate...)
+	return h
 }
 
 func (p *iisParser) prefilter() bool { return true }
@@ -37,7 +50,7 @@ func (p *iisParser) prefilter() bool { return true }
 func (p *iisParser) ownsAddresses() bool { return true }
 func (p *iisParser) finish()             {}
 
-func (p *iisParser) header(l []byte) {
+func (p *iisHeaderState) header(l []byte) {
 	k, v, _ := bytes.Cut(l[1:], []byte(":"))
 	switch strings.ToLower(strings.TrimSpace(string(k))) {
 	case "fields":

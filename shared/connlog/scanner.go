@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -66,6 +67,10 @@ type Options struct {
 	// MaxSessions bounds the SMTP/POP3 session table per file; the least recently used session is
 	// flushed when it is full. Zero means 10000.
 	MaxSessions int
+	// Workers is how many goroutines parse a file whose lines are independent of each other (IIS
+	// W3C logs), alongside the one that reads it; findings and summaries are the same as with one.
+	// Zero means runtime.GOMAXPROCS(0); 1 reads and parses in the calling goroutine only.
+	Workers int
 }
 
 // LineError is a malformed line: its number and why. It never holds the line itself.
@@ -113,6 +118,9 @@ type Scanner struct {
 	gen   int
 	// noPrefilter parses every line fully; tests use it to check the fast path changes nothing.
 	noPrefilter bool
+	// testBlock overrides the parallel path's block size; tests use small blocks to move block
+	// boundaries around.
+	testBlock int
 }
 
 // NewScanner compiles rules; it fails on a bad endpoint key, glob or mapping key.
@@ -157,9 +165,7 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 			sum.Bytes = cr.n
 			return sum, fmt.Errorf("scan %s: %w at byte offset %d: %v", name, ErrTruncated, cr.n-int64(br.Buffered()), err)
 		}
-		ra := newReadAhead(gz)
-		defer ra.Close()
-		src = ra
+		src = gz
 	}
 	fs := &fileScan{Scanner: s, sum: &sum}
 	var needles [][]byte
@@ -185,7 +191,18 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 			fs.src.enableNeedles(needles)
 		}
 	}
-	err := fs.run(ctx, p)
+	var err error
+	if iis, ok := p.(*iisParser); ok && s.workers() > 1 && !fs.src.eof {
+		err = fs.runParallel(ctx, iis, s.workers())
+	} else {
+		if gz != nil && !fs.src.eof {
+			// Inflate in a goroutine of its own so that inflating and parsing use two cores.
+			ra := newReadAhead(gz)
+			defer ra.Close()
+			fs.src.r = ra
+		}
+		err = fs.run(ctx, p)
+	}
 	sum.Bytes = cr.n
 	if err == nil && fs.src.err != nil {
 		if gz != nil && (errors.Is(fs.src.err, io.ErrUnexpectedEOF) || errors.Is(fs.src.err, gzip.ErrChecksum) || errors.Is(fs.src.err, gzip.ErrHeader) || isFlateError(fs.src.err)) {
@@ -195,6 +212,13 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 		}
 	}
 	return sum, err
+}
+
+func (s *Scanner) workers() int {
+	if s.opts.Workers > 0 {
+		return s.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 func isFlateError(err error) bool {
@@ -215,6 +239,10 @@ type fileScan struct {
 	sum *Summary
 	src *lineSource
 	no  int64 // current line number
+	// batching collects events in batch instead of adding them (a parallel worker folds a
+	// block's events under the aggregator's lock).
+	batching bool
+	batch    []event
 }
 
 // parser reads one format.
@@ -252,21 +280,30 @@ func (fs *fileScan) run(ctx context.Context, p parser) error {
 				return fmt.Errorf("scan %s: %w", fs.sum.Name, err)
 			}
 		}
-		if ln.tooLong {
-			fs.malformed(fmt.Sprintf("line longer than %d bytes skipped", fs.opts.MaxLineBytes))
-			continue
-		}
-		if !ln.candidate {
-			switch p.quick(ln) {
-			case quickUnresolved:
-				fs.sum.Unresolved++
-				continue
-			case quickNotLegacy, quickHeader:
-				continue
-			}
-		}
-		p.parse(ln)
+		fs.line(p, ln)
 	}
+}
+
+// line handles one line (already counted).
+func (fs *fileScan) line(p parser, ln line) {
+	if ln.tooLong {
+		fs.tooLong()
+		return
+	}
+	if !ln.candidate {
+		switch p.quick(ln) {
+		case quickUnresolved:
+			fs.sum.Unresolved++
+			return
+		case quickNotLegacy, quickHeader:
+			return
+		}
+	}
+	p.parse(ln)
+}
+
+func (fs *fileScan) tooLong() {
+	fs.malformed(fmt.Sprintf("line longer than %d bytes skipped", fs.opts.MaxLineBytes))
 }
 
 func (fs *fileScan) malformed(reason string) {
@@ -302,6 +339,10 @@ func (fs *fileScan) emit(e *event) {
 	fs.sum.Events++
 	if e.account == "" {
 		fs.sum.Unattributed++
+	}
+	if fs.batching {
+		fs.batch = append(fs.batch, *e)
+		return
 	}
 	if fs.agg.add(e, fs.gen) {
 		fs.sum.Findings++

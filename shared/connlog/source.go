@@ -112,6 +112,9 @@ func (s *lineSource) next() (ln line, ok bool) {
 		if i := bytes.IndexByte(s.buf[s.start:s.end], '\n'); i >= 0 {
 			a, b := s.start, s.start+i
 			s.start = b + 1
+			if i > s.maxLine { // exact, whatever the buffer happened to hold
+				return line{tooLong: true}, true
+			}
 			return s.make(a, b), true
 		}
 		if s.end-s.start > s.maxLine {
@@ -181,6 +184,23 @@ func (s *lineSource) make(a, b int) line {
 		}
 	}
 	return ln
+}
+
+// reset makes s hand out the lines of one block of whole lines (the parallel path): the block
+// is used in place and its end is the end of the stream.
+func (s *lineSource) reset(block []byte) {
+	s.buf, s.start, s.end, s.eof, s.err = block, 0, len(block), true, nil
+	if s.needles == nil {
+		return
+	}
+	if cap(s.low) < len(block) {
+		s.low = make([]byte, len(block))
+	}
+	s.low = s.low[:len(block)]
+	lowerASCII(s.low, block)
+	for i := range s.pos {
+		s.pos[i], s.valid[i] = -1, 0
+	}
 }
 
 // lowerASCII writes src lower-cased (ASCII letters only) to dst, eight bytes at a time.

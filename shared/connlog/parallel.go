@@ -1,0 +1,250 @@
+package connlog
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+)
+
+// The parallel path (IIS logs): one goroutine reads (and inflates) the stream and cuts it into
+// blocks of whole lines; workers classify and parse the blocks and fold each block's events into
+// the one aggregator under a lock. Lines of an IIS log are independent of each other except for
+// the header lines, so the reader follows the headers and hands every block the header state in
+// force at its start, and the line number of its first line. Aggregation does not depend on the
+// order events arrive in, so findings and counts are exactly those of the serial path.
+
+// defaultBlockSize is how much new data a block holds (plus the start of a line carried over).
+const defaultBlockSize = 256 << 10
+
+// block is a run of whole lines for a worker.
+type block struct {
+	buf   []byte // the pooled buffer data lives in
+	data  []byte // whole lines; at the end of the stream the last one may lack its newline
+	first int64  // line number of the first line
+	long  bool   // instead of data: one line longer than MaxLineBytes, skipped by the reader
+	hdr   iisHeaderState
+}
+
+// parallelState is what the workers share.
+type parallelState struct {
+	mu       sync.Mutex // guards the aggregator and findings
+	findings int64
+	pool     chan []byte
+}
+
+// runParallel reads the rest of the file through workers goroutines. p has seen no line yet.
+func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) error {
+	bufSize := fs.opts.MaxLineBytes + 1 + fs.blockSize()
+	st := &parallelState{pool: make(chan []byte, workers+3)}
+	for i := 0; i < workers+3; i++ {
+		st.pool <- make([]byte, bufSize)
+	}
+	work := make(chan *block, workers)
+	sums := make([]Summary, workers)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fs.work(st, work, &sums[i])
+		}()
+	}
+	err := fs.split(ctx, p.iisHeaderState, st, work)
+	close(work)
+	wg.Wait()
+	for _, w := range sums {
+		fs.sum.Lines += w.Lines
+		fs.sum.Events += w.Events
+		fs.sum.Unresolved += w.Unresolved
+		fs.sum.Ignored += w.Ignored
+		fs.sum.Unattributed += w.Unattributed
+		fs.sum.Malformed += w.Malformed
+		fs.sum.MalformedLines = append(fs.sum.MalformedLines, w.MalformedLines...)
+	}
+	// Each worker kept the first few of its (increasing) line numbers; the first few overall are
+	// among them.
+	slices.SortFunc(fs.sum.MalformedLines, func(a, b LineError) int { return int(a.Line - b.Line) })
+	if len(fs.sum.MalformedLines) > maxMalformedSamples {
+		fs.sum.MalformedLines = fs.sum.MalformedLines[:maxMalformedSamples]
+	}
+	fs.sum.Findings += st.findings
+	return err
+}
+
+// work parses blocks with its own parser, line source and counts.
+func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
+	w := &fileScan{Scanner: fs.Scanner, sum: sum, batching: true}
+	w.src = &lineSource{maxLine: fs.src.maxLine}
+	if fs.src.needles != nil {
+		w.src.needles = fs.src.needles
+		w.src.pos = make([]int, len(fs.src.needles))
+		w.src.valid = make([]int, len(fs.src.needles))
+	}
+	p := &iisParser{fs: w}
+	for b := range work {
+		w.no = b.first - 1
+		if b.long {
+			w.no++
+			sum.Lines++
+			w.tooLong()
+		} else {
+			p.iisHeaderState = b.hdr
+			w.src.reset(b.data)
+			for {
+				ln, ok := w.src.next()
+				if !ok {
+					break
+				}
+				w.no++
+				sum.Lines++
+				w.line(p, ln)
+			}
+			w.src.buf = nil
+		}
+		if b.buf != nil {
+			st.pool <- b.buf
+		}
+		if len(w.batch) > 0 {
+			st.mu.Lock()
+			for i := range w.batch {
+				if fs.agg.add(&w.batch[i], fs.gen) {
+					st.findings++
+				}
+			}
+			st.mu.Unlock()
+			clear(w.batch) // drop the strings
+			w.batch = w.batch[:0]
+		}
+	}
+}
+
+// split reads the stream after what the line source holds and sends blocks of whole lines.
+// A read error is left in fs.src.err, as the serial path does.
+func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelState, work chan<- *block) error {
+	src := fs.src
+	r, maxLine, blockSize := src.r, src.maxLine, fs.blockSize()
+	no := fs.no + 1 // number of the next line
+	eof := false
+	read := func(b []byte) int {
+		m, err := r.Read(b)
+		if err != nil {
+			eof = true
+			if err != io.EOF {
+				src.err = err
+			}
+		}
+		return m
+	}
+	send := func(buf, data []byte) {
+		b := &block{buf: buf, data: data, first: no, hdr: hdr.clone()}
+		no += int64(bytes.Count(data, []byte{'\n'}))
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			no++
+		}
+		trackHeaders(&hdr, data, maxLine)
+		work <- b
+	}
+	// What the line source already holds (format detection read it) goes first, in place.
+	init := src.buf[src.start:src.end]
+	src.start, eof = src.end, src.eof
+	cut := len(init)
+	if !eof {
+		cut = bytes.LastIndexByte(init, '\n') + 1
+	}
+	if cut > 0 {
+		send(nil, init[:cut])
+	}
+	cur, n := <-st.pool, 0
+	skipping := len(init)-cut > maxLine
+	if !skipping {
+		n = copy(cur, init[cut:])
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			st.pool <- cur
+			return fmt.Errorf("scan %s: %w", fs.sum.Name, err)
+		}
+		if skipping {
+			// The line being read is too long: drop it unread, up to its newline.
+			n = 0
+			for !eof {
+				m := read(cur)
+				if i := bytes.IndexByte(cur[:m], '\n'); i >= 0 {
+					n = copy(cur, cur[i+1:m])
+					break
+				}
+			}
+			work <- &block{first: no, long: true}
+			no++
+			skipping = false
+		}
+		for start := n; n-start < blockSize && n < len(cur) && !eof; {
+			n += read(cur[n:min(len(cur), start+blockSize)])
+		}
+		cut := n
+		if !eof {
+			cut = bytes.LastIndexByte(cur[:n], '\n') + 1
+		}
+		rest := cur[cut:n]
+		switch {
+		case len(rest) > maxLine:
+			if cut > 0 {
+				next := <-st.pool
+				send(cur, cur[:cut])
+				cur = next
+			}
+			skipping = true
+		case cut == 0 && !eof:
+			// No whole line yet (and not too long): read more into the same buffer.
+		case eof:
+			if cut > 0 {
+				send(cur, cur[:cut])
+			} else {
+				st.pool <- cur
+			}
+			return nil
+		default:
+			next := <-st.pool
+			n = copy(next, rest)
+			send(cur, cur[:cut])
+			cur = next
+		}
+	}
+}
+
+func (s *Scanner) blockSize() int {
+	if s.testBlock > 0 {
+		return s.testBlock
+	}
+	return defaultBlockSize
+}
+
+// trackHeaders applies the header lines of data to h, as the parser would.
+func trackHeaders(h *iisHeaderState, data []byte, maxLine int) {
+	at := 0
+	if len(data) == 0 || data[0] != '#' {
+		i := bytes.Index(data, []byte("\n#"))
+		if i < 0 {
+			return
+		}
+		at = i + 1
+	}
+	for {
+		l := data[at:]
+		if i := bytes.IndexByte(l, '\n'); i >= 0 {
+			l = l[:i]
+		}
+		if len(l) <= maxLine {
+			h.header(bytes.TrimSuffix(l, []byte{'\r'}))
+		}
+		next := at + len(l)
+		i := bytes.Index(data[next:], []byte("\n#"))
+		if i < 0 {
+			return
+		}
+		at = next + i + 1
+	}
+}
