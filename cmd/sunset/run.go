@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	commands["run"] = command{summary: "what the daily schedule does: plan and claim due notices (all live campaigns by default)", run: runRun}
+	commands["run"] = command{summary: "what the daily schedule does: plan, claim and send the due notices (all live campaigns by default)", run: runRun}
 }
 
 const runUsage = "Usage: sunset run [--at YYYY-MM-DD] [--campaign ID] [--dry-run] [--json] [--local]"
