@@ -310,7 +310,7 @@ func CSV(accounts []ledger.Account, loc *time.Location) ([]byte, error) {
 			strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "),
 		}
 		for i, f := range rec {
-			rec[i] = safeCell(Clean(f))
+			rec[i] = CSVCell(Clean(f))
 		}
 		if err := w.Write(rec); err != nil {
 			return nil, err
@@ -320,7 +320,11 @@ func CSV(accounts []ledger.Account, loc *time.Location) ([]byte, error) {
 	return b.Bytes(), w.Error()
 }
 
-func safeCell(s string) string {
+// CSVCell neutralises a value a spreadsheet would run as a formula (one starting with =, +, -
+// or @) by prefixing an apostrophe, so an account name or organisation name from outside cannot
+// run in the administrator's spreadsheet. The attached CSV and the report's CSV (shared/report)
+// both use it, so the rule lives in one place.
+func CSVCell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
 		return "'" + s
 	}
