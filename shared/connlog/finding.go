@@ -1,6 +1,7 @@
 package connlog
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -124,157 +125,244 @@ type event struct {
 	success   bool
 }
 
+// aggregate is a finding being built. It is kept small: memory grows with distinct findings.
 type aggregate struct {
-	f        Finding
-	ipSeen   []int64 // Unix nanoseconds, parallel to f.ClientIPs
-	uaSeen   []int64
-	devSeen  []int64
-	lastFile int // generation of the last file that touched it, for per-file counts
+	key                 string // account, hostname, protocol, client ip, day (see appendKeyPart)
+	first, last         time.Time
+	successes, failures int64
+	ips, uas, devs      []seenVal // most recent first
+	lastFile            int       // generation of the last file that touched it, for per-file counts
+	firstPrec, lastPrec int8      // fraction digits the log used, for JSON
+	direct              bool
+}
+
+// seenVal is one entry of a finding's capped list: an interned value and when it was last seen.
+type seenVal struct {
+	t  int64  // Unix nanoseconds
+	id uint32 // index in the aggregator's value table
 }
 
 // aggregator folds events into findings.
 type aggregator struct {
-	byDay bool
-	m     map[Key]*aggregate
+	byDay   bool
+	m       map[string]*aggregate // by encoded key
+	vals    values
+	scratch []byte
 }
 
 func newAggregator(byDay bool) *aggregator {
-	return &aggregator{byDay: byDay, m: map[Key]*aggregate{}}
+	return &aggregator{byDay: byDay, m: map[string]*aggregate{}, vals: values{ids: map[string]uint32{}}}
 }
 
-// add folds e in and reports whether this is the first event of the finding in file gen.
+// appendKeyPart appends a length-prefixed part, so that no value can run into the next one.
+func appendKeyPart[T string | []byte](b []byte, v T) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+}
+
+// decodeKey splits an encoded key back into its parts.
+func decodeKey(k string) Key {
+	var parts [5]string
+	for i := range parts {
+		n, w := binary.Uvarint([]byte(k))
+		parts[i], k = k[w:w+int(n)], k[w+int(n):]
+	}
+	return Key{Account: parts[0], Hostname: parts[1], Protocol: parts[2], ClientIP: parts[3], Day: parts[4]}
+}
+
+// add folds e in and reports whether this is the first event of the finding in file gen. Looking
+// up a finding that exists allocates nothing.
 func (a *aggregator) add(e *event, gen int) bool {
-	k := Key{Account: e.account, Hostname: e.host, Protocol: e.protocol}
+	k := appendKeyPart(appendKeyPart(appendKeyPart(a.scratch[:0], e.account), e.host), e.protocol)
 	if e.account == "" {
-		k.ClientIP = e.clientIP
+		k = appendKeyPart(k, e.clientIP)
+	} else {
+		k = append(k, 0)
 	}
 	if a.byDay {
-		k.Day = e.t.UTC().Format(time.DateOnly)
+		var d [32]byte
+		k = appendKeyPart(k, e.t.UTC().AppendFormat(d[:0], time.DateOnly))
+	} else {
+		k = append(k, 0)
 	}
-	g := a.m[k]
+	a.scratch = k
+	g := a.m[string(k)]
 	if g == nil {
-		g = &aggregate{f: Finding{Hostname: e.host, Protocol: e.protocol, Day: k.Day,
-			FirstSeen: e.t, LastSeen: e.t, firstPrec: e.prec, lastPrec: e.prec}}
-		if e.account != "" {
-			acct := e.account
-			g.f.Account = &acct
-		}
-		a.m[k] = g
+		g = &aggregate{key: string(k), first: e.t, last: e.t, firstPrec: e.prec, lastPrec: e.prec}
+		a.m[g.key] = g
 	}
-	f := &g.f
-	if e.t.Before(f.FirstSeen) {
-		f.FirstSeen, f.firstPrec = e.t, e.prec
-	} else if e.t.Equal(f.FirstSeen) {
-		f.firstPrec = max(f.firstPrec, e.prec)
+	if e.t.Before(g.first) {
+		g.first, g.firstPrec = e.t, e.prec
+	} else if e.t.Equal(g.first) {
+		g.firstPrec = max(g.firstPrec, e.prec)
 	}
-	if e.t.After(f.LastSeen) {
-		f.LastSeen, f.lastPrec = e.t, e.prec
-	} else if e.t.Equal(f.LastSeen) {
-		f.lastPrec = max(f.lastPrec, e.prec)
+	if e.t.After(g.last) {
+		g.last, g.lastPrec = e.t, e.prec
+	} else if e.t.Equal(g.last) {
+		g.lastPrec = max(g.lastPrec, e.prec)
 	}
 	if e.success {
-		f.Successes++
+		g.successes++
 	} else {
-		f.Failures++
+		g.failures++
 	}
-	f.DirectIP = f.DirectIP || e.direct
+	g.direct = g.direct || e.direct
 	ns := e.t.UnixNano()
-	f.ClientIPs, g.ipSeen = recent(f.ClientIPs, g.ipSeen, e.clientIP, ns, maxClientIPs)
-	f.UserAgents, g.uaSeen = recent(f.UserAgents, g.uaSeen, e.userAgent, ns, maxUserAgents)
-	f.DeviceIDs, g.devSeen = recent(f.DeviceIDs, g.devSeen, e.deviceID, ns, maxDeviceIDs)
+	g.ips = a.vals.recent(g.ips, e.clientIP, ns, maxClientIPs)
+	g.uas = a.vals.recent(g.uas, e.userAgent, ns, maxUserAgents)
+	g.devs = a.vals.recent(g.devs, e.deviceID, ns, maxDeviceIDs)
 	first := g.lastFile != gen
 	g.lastFile = gen
 	return first
 }
 
-// recent keeps vals distinct, ordered most recent first (ties by value), at most n long. The
+// values interns the strings kept in findings' lists (client IPs, user agents, device ids), with
+// reference counts so that a value dropped from every list is forgotten: the table follows what
+// the findings hold, not what went by.
+type values struct {
+	ids  map[string]uint32
+	strs []string
+	refs []int32
+	free []uint32
+}
+
+func (v *values) acquire(s string) uint32 {
+	if id, ok := v.ids[s]; ok {
+		v.refs[id]++
+		return id
+	}
+	s = strings.Clone(s) // s may point into a read buffer
+	var id uint32
+	if n := len(v.free); n > 0 {
+		id, v.free = v.free[n-1], v.free[:n-1]
+		v.strs[id], v.refs[id] = s, 1
+	} else {
+		id = uint32(len(v.strs))
+		v.strs, v.refs = append(v.strs, s), append(v.refs, 1)
+	}
+	v.ids[s] = id
+	return id
+}
+
+func (v *values) release(id uint32) {
+	if v.refs[id]--; v.refs[id] == 0 {
+		delete(v.ids, v.strs[id])
+		v.strs[id] = ""
+		v.free = append(v.free, id)
+	}
+}
+
+func (v *values) strings(list []seenVal) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = v.strs[x.id]
+	}
+	return out
+}
+
+// recent keeps list distinct, ordered most recent first (ties by value), at most n long. The
 // result does not depend on the order events arrive in. Lists grow to exactly n, never beyond:
 // memory per finding is what bounds the scanner's memory.
-func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []int64) {
-	if v == "" {
-		return vals, seen
+func (v *values) recent(list []seenVal, s string, t int64, n int) []seenVal {
+	if s == "" {
+		return list
 	}
+	str := func(i int) string { return v.strs[list[i].id] }
 	// Fast path for logs read in time order: the value becomes (or stays) the most recent.
-	if len(vals) > 0 && (t > seen[0] || (t == seen[0] && v <= vals[0])) {
-		if vals[0] == v {
-			seen[0] = t
-			return vals, seen
+	if len(list) > 0 && (t > list[0].t || (t == list[0].t && s <= str(0))) {
+		if str(0) == s {
+			list[0].t = t
+			return list
 		}
 		i := 1
-		for ; i < len(vals) && vals[i] != v; i++ {
+		for ; i < len(list) && str(i) != s; i++ {
 		}
-		if i == len(vals) { // new value: grow unless full, dropping the oldest
-			if len(vals) < n {
-				vals, seen = grow(vals, seen, n)
+		var id uint32
+		if i < len(list) {
+			id = list[i].id
+		} else { // new value: grow unless full, dropping the oldest
+			id = v.acquire(s)
+			if len(list) < n {
+				list = growVals(list, n)
 			} else {
-				i = len(vals) - 1
+				i = len(list) - 1
+				v.release(list[i].id)
 			}
 		}
-		copy(vals[1:i+1], vals[:i])
-		copy(seen[1:i+1], seen[:i])
-		vals[0], seen[0] = v, t
-		return vals, seen
+		copy(list[1:i+1], list[:i])
+		list[0] = seenVal{t: t, id: id}
+		return list
 	}
 	i := 0
-	for ; i < len(vals); i++ {
-		if vals[i] == v {
+	for ; i < len(list); i++ {
+		if str(i) == s {
 			break
 		}
 	}
-	if i < len(vals) {
-		if t <= seen[i] {
-			return vals, seen
+	var id uint32
+	if i < len(list) {
+		if t <= list[i].t {
+			return list
 		}
-		vals = append(vals[:i], vals[i+1:]...)
-		seen = append(seen[:i], seen[i+1:]...)
-	} else if len(vals) >= n {
-		last := len(vals) - 1
-		if t < seen[last] || (t == seen[last] && v > vals[last]) {
-			return vals, seen
+		id = list[i].id
+		list = append(list[:i], list[i+1:]...)
+	} else {
+		if len(list) >= n {
+			last := len(list) - 1
+			if t < list[last].t || (t == list[last].t && s > str(last)) {
+				return list
+			}
+			v.release(list[last].id)
+			list = list[:last]
 		}
-		vals, seen = vals[:last], seen[:last]
+		id = v.acquire(s)
 	}
-	j := sort.Search(len(vals), func(j int) bool {
-		return seen[j] < t || (seen[j] == t && vals[j] > v)
+	j := sort.Search(len(list), func(j int) bool {
+		return list[j].t < t || (list[j].t == t && v.strs[list[j].id] > s)
 	})
-	vals, seen = grow(vals, seen, n)
-	copy(vals[j+1:], vals[j:])
-	copy(seen[j+1:], seen[j:])
-	vals[j], seen[j] = v, t
-	return vals, seen
+	list = growVals(list, n)
+	copy(list[j+1:], list[j:])
+	list[j] = seenVal{t: t, id: id}
+	return list
 }
 
-// grow lengthens both lists by one, reallocating to at most n.
-func grow(vals []string, seen []int64, n int) ([]string, []int64) {
-	if len(vals) < cap(vals) && len(seen) < cap(seen) {
-		return vals[:len(vals)+1], seen[:len(seen)+1]
+// growVals lengthens list by one, reallocating to at most n (1, 2, 4, ... n: most lists hold one
+// value).
+func growVals(list []seenVal, n int) []seenVal {
+	if len(list) < cap(list) {
+		return list[:len(list)+1]
 	}
-	c := min(n, max(2, 2*len(vals)))
-	nv, ns := make([]string, len(vals)+1, c), make([]int64, len(seen)+1, c)
-	copy(nv, vals)
-	copy(ns, seen)
-	return nv, ns
+	l := make([]seenVal, len(list)+1, min(n, max(1, 2*len(list))))
+	copy(l, list)
+	return l
 }
 
 // findings returns copies of all findings in output order: by account, hostname, protocol, day;
 // unattributed last, by hostname, protocol, client IP, day.
 func (a *aggregator) findings() []Finding {
-	out := make([]Finding, 0, len(a.m))
-	keys := make([]Key, 0, len(a.m))
-	for k := range a.m {
-		keys = append(keys, k)
+	type keyed struct {
+		k Key
+		g *aggregate
 	}
-	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
-	for _, k := range keys {
-		f := a.m[k].f
-		f.ClientIPs = append([]string(nil), f.ClientIPs...)
-		f.UserAgents = append([]string(nil), f.UserAgents...)
-		f.DeviceIDs = append([]string(nil), f.DeviceIDs...)
-		if f.Account != nil {
-			acct := *f.Account
+	all := make([]keyed, 0, len(a.m))
+	for _, g := range a.m {
+		all = append(all, keyed{decodeKey(g.key), g})
+	}
+	sort.Slice(all, func(i, j int) bool { return keyLess(all[i].k, all[j].k) })
+	out := make([]Finding, len(all))
+	for i, x := range all {
+		g := x.g
+		f := Finding{Hostname: x.k.Hostname, Protocol: x.k.Protocol, Day: x.k.Day,
+			FirstSeen: g.first, LastSeen: g.last, firstPrec: g.firstPrec, lastPrec: g.lastPrec,
+			Successes: g.successes, Failures: g.failures, DirectIP: g.direct,
+			ClientIPs: a.vals.strings(g.ips), UserAgents: a.vals.strings(g.uas), DeviceIDs: a.vals.strings(g.devs)}
+		if x.k.Account != "" {
+			acct := x.k.Account
 			f.Account = &acct
 		}
-		out = append(out, f)
+		out[i] = f
 	}
 	return out
 }

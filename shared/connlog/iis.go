@@ -181,8 +181,8 @@ func (p *iisParser) parse(ln line) {
 	if q != nil {
 		hh = hhToken(q)
 	}
-	sport := string(dash(field(f, p.sport)))
-	host, direct, res := fs.rules.resolve(string(dash(field(f, p.host))), string(hh), string(dash(field(f, p.sip))), sport)
+	sport := view(dash(field(f, p.sport)))
+	host, direct, res := fs.rules.resolve(view(dash(field(f, p.host))), view(hh), view(dash(field(f, p.sip))), sport)
 	if res != legacy {
 		fs.outcome(nil, host, direct, res)
 		return
@@ -191,12 +191,12 @@ func (p *iisParser) parse(ln line) {
 		t: t, prec: prec,
 		account:   NormalizeAccount(plusToSpace(dash(field(f, p.user)))),
 		protocol:  protocolFromPath(string(field(f, p.stem))),
-		clientIP:  string(dash(field(f, p.cip))),
+		clientIP:  view(dash(field(f, p.cip))),
 		userAgent: plusToSpace(dash(field(f, p.ua))),
 		success:   !httpFailure(string(field(f, p.status))),
 	}
 	if q != nil {
-		e.deviceID = string(queryValue(q, "DeviceId"))
+		e.deviceID = view(queryValue(q, "DeviceId"))
 	}
 	fs.outcome(e, host, direct, res)
 }

@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"time"
+	"unsafe"
 )
 
 // parseTime reads "YYYY-MM-DD[T ]hh:mm:ss[.frac][Z|±hh:mm]" (no zone = UTC). It returns the
@@ -284,13 +285,18 @@ func queryValue(q []byte, key string) []byte {
 	return nil
 }
 
-// plusToSpace turns W3C's '+' back into spaces.
+// plusToSpace turns W3C's '+' back into spaces. Without a '+' the result is a view of b.
 func plusToSpace(b []byte) string {
 	if bytes.IndexByte(b, '+') < 0 {
-		return string(b)
+		return view(b)
 	}
 	return string(bytes.ReplaceAll(b, []byte("+"), []byte(" ")))
 }
+
+// view is b as a string, without a copy. It is valid only as long as b's buffer holds the line:
+// parsers use it for event values, which the aggregator copies when it keeps them, and events are
+// folded before their buffer is read into again.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // dash maps W3C/CSV "-" (no value) to "".
 func dash(b []byte) []byte {

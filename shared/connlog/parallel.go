@@ -104,10 +104,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 			}
 			w.src.buf = nil
 		}
-		if b.buf != nil {
-			st.pool <- b.buf
-		}
-		if len(w.batch) > 0 {
+		if len(w.batch) > 0 { // before the buffer goes back: the events' strings point into it
 			st.mu.Lock()
 			for i := range w.batch {
 				if fs.agg.add(&w.batch[i], fs.gen) {
@@ -117,6 +114,9 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 			st.mu.Unlock()
 			clear(w.batch) // drop the strings
 			w.batch = w.batch[:0]
+		}
+		if b.buf != nil {
+			st.pool <- b.buf
 		}
 	}
 }

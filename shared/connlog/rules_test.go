@@ -206,6 +206,30 @@ func TestCompileRulesErrors(t *testing.T) {
 	}
 }
 
+// recent runs values.recent on a list of strings, for the tests.
+func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []int64) {
+	tab := values{ids: map[string]uint32{}}
+	list := make([]seenVal, len(vals))
+	for i := range vals {
+		list[i] = seenVal{t: seen[i], id: tab.acquire(vals[i])}
+	}
+	list = tab.recent(list, v, t, n)
+	out := make([]int64, len(list))
+	for i, x := range list {
+		out[i] = x.t
+	}
+	// Every value in the list is held once; a value dropped from it is released.
+	if live := len(tab.ids); live != len(list) {
+		panic(fmt.Sprintf("value table holds %d values for a list of %d", live, len(list)))
+	}
+	for _, x := range list {
+		if tab.refs[x.id] != 1 {
+			panic(fmt.Sprintf("%q held %d times", tab.strs[x.id], tab.refs[x.id]))
+		}
+	}
+	return tab.strings(list), out
+}
+
 func TestRecentList(t *testing.T) {
 	var vals []string
 	var seen []int64
