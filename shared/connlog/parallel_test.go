@@ -135,3 +135,24 @@ func TestParallelCancelled(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// The value table holds only what findings' lists hold: a client address dropped from every list
+// is forgotten, so memory does not grow with the addresses that went by.
+func TestValueTableBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(iisHeader)
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&b, "2021-08-02 01:%02d:%02d 10.30.0.1 GET /owa/ - 443 a@nhs.net 198.51.%d.%d UA/%d mail.nhs.net 200\n", i/60%60, i%60, i/256, i%256, i%7)
+	}
+	s, _ := NewScanner(testRules(), Options{})
+	if _, err := s.Scan(context.Background(), "spray", strings.NewReader(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	f := s.Findings()
+	if len(f) != 1 || len(f[0].ClientIPs) != maxClientIPs || len(f[0].UserAgents) != maxUserAgents {
+		t.Fatalf("findings: %+v", f)
+	}
+	if n := len(s.agg.vals.ids); n != maxClientIPs+maxUserAgents {
+		t.Errorf("value table holds %d values, want %d", n, maxClientIPs+maxUserAgents)
+	}
+}
