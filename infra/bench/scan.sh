@@ -95,7 +95,7 @@ rss_ok() { awk -v v="$1" 'BEGIN {print (v < 64) ? "PASS" : "MISS"}'; }
 printf '\n%-24s %6s %11s %9s %9s %14s %14s %14s\n' "input ($lines lines)" "MB" "sunset MB/s" "mawk MB/s" "grep MB/s" "sunset/mawk" "sunset/grep" "peak RSS MiB"
 for pct in 2 30; do
 	f="$dir/w3c-$lines-$pct.log"
-	size=$(stat -c %s "$f")
+	size=$(stat -L -c %s "$f")
 	cat "$f" >/dev/null # warm the page cache
 	best_t=()
 	for _ in $(seq "$runs"); do
@@ -114,7 +114,7 @@ done
 printf '\n%-24s %8s %13s %11s %16s %14s\n' "gzip input" "MB (gz)" "sunset MB/s*" "zcat MB/s*" "sunset vs zcat" "peak RSS MiB"
 for pct in 2 30; do
 	f="$dir/w3c-$lines-$pct.log"
-	size=$(stat -c %s "$f")
+	size=$(stat -L -c %s "$f")
 	cat "$f.gz" >/dev/null
 	best_t=()
 	for _ in $(seq "$runs"); do
@@ -123,7 +123,7 @@ for pct in 2 30; do
 	done
 	rss=$(peak_rss_mib "${scan[@]}" "$f.gz")
 	r=$(ratio "${best_t[scan]}" "${best_t[zcat]}")
-	printf '%-24s %8s %13s %11s %16s %14s\n' "w3c $pct% legacy .gz" "$(mb "$(stat -c %s "$f.gz")")" "$(rate "$size" "${best_t[scan]}")" \
+	printf '%-24s %8s %13s %11s %16s %14s\n' "w3c $pct% legacy .gz" "$(mb "$(stat -L -c %s "$f.gz")")" "$(rate "$size" "${best_t[scan]}")" \
 		"$(rate "$size" "${best_t[zcat]}")" "${r}x $(verdict "$r" 1)" "$rss $(rss_ok "$rss")"
 done
 echo "* MB/s of uncompressed log. Ratios above 1 mean sunset is faster. Best of $runs interleaved runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)."
