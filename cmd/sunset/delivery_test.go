@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/report"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
@@ -38,9 +39,9 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
 	must(0, append([]string{"ingest", "--campaign", id}, logs...)...)
 
-	report := func() Report {
+	readReport := func() report.Report {
 		t.Helper()
-		var r Report
+		var r report.Report
 		if err := json.Unmarshal([]byte(must(0, "report", "--campaign", id, "--json")), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -89,13 +90,13 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 		t.Errorf("%d test emails to %s, want 1", tests, to)
 	}
 	must(2, "send-test", "--campaign", id, "--org", "Y0123", "--stage", "advance", "--to", "a@b.net\r\nBcc: x@y.net")
-	if r := report(); len(r.Notices) != 0 {
+	if r := readReport(); len(r.Notices) != 0 {
 		t.Fatalf("preview/send-test wrote the ledger: %+v", r.Notices)
 	}
 
 	// run: sends every due notice, once.
 	must(0, "run", "--campaign", id, "--at", "2021-07-27")
-	r := report()
+	r := readReport()
 	if len(r.Notices) != 3 {
 		t.Fatalf("%d notices after run, want 3: %+v", len(r.Notices), r.Notices)
 	}
@@ -122,7 +123,7 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 		t.Errorf("%d of the ledger's message ids in the SES emulator, want 3", got)
 	}
 	must(0, "run", "--campaign", id, "--at", "2021-07-27")
-	if r2 := report(); len(r2.Notices) != 3 || r2.Notices[0].MessageID != r.Notices[0].MessageID {
+	if r2 := readReport(); len(r2.Notices) != 3 || r2.Notices[0].MessageID != r.Notices[0].MessageID {
 		t.Errorf("a second run changed the ledger: %+v", r2.Notices)
 	}
 

@@ -1,0 +1,393 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+// The real types are what Build reads in production.
+var (
+	_ Campaigns    = (*campaign.Store)(nil)
+	_ Ledger       = (*ledger.Ledger)(nil)
+	_ Suppressions = (*suppression.List)(nil)
+	_ Planner      = (*planner.Planner)(nil)
+)
+
+var errNotFound = errors.New("campaign not found")
+
+type fakeCampaigns map[string]*campaign.Record
+
+func (f fakeCampaigns) Get(_ context.Context, id string) (*campaign.Record, error) {
+	if r, ok := f[id]; ok {
+		return r, nil
+	}
+	return nil, errNotFound
+}
+
+type fakeLedger struct {
+	notices []ledger.Notice
+	err     error
+}
+
+func (f fakeLedger) List(context.Context, string) ([]ledger.Notice, error) { return f.notices, f.err }
+
+type fakeSuppressions []suppression.Entry
+
+func (f fakeSuppressions) All(context.Context) ([]suppression.Entry, error) { return f, nil }
+
+// fakePlanner returns the plan for each date (an empty plan for others) and records the dates.
+type fakePlanner struct {
+	plans map[calendar.Date]planner.Plan
+	err   error
+	asked []calendar.Date
+}
+
+func (f *fakePlanner) Plan(_ context.Context, _ string, at calendar.Date) (planner.Plan, error) {
+	f.asked = append(f.asked, at)
+	return f.plans[at], f.err
+}
+
+func days(n int) *int { return &n }
+
+func date(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// demoCampaign: shutdown Tuesday 07 September 2021; stages 42 and 14 days before, 1 day
+// before, 7 days after; extensions up to 30 days.
+func demoCampaign() *campaign.Campaign {
+	return &campaign.Campaign{
+		ID: "c1", Timezone: "Europe/London", Shutdown: date("2021-09-07"), MaxExtensionDays: 30,
+		Stages: []campaign.Stage{
+			{Name: "advance", DaysBefore: days(42)},
+			{Name: "reminder", DaysBefore: days(14)},
+			{Name: "final", DaysBefore: days(1)},
+			{Name: "retired", DaysAfter: days(7)},
+		},
+	}
+}
+
+func TestBuild(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentLocal := time.Date(2021, 7, 27, 9, 30, 0, 0, london) // 08:30 UTC
+	sentUTC := sentLocal.UTC()
+	now := time.Date(2021, 8, 30, 8, 0, 0, 0, time.UTC)
+	acct := func(names ...string) []ledger.Account {
+		var as []ledger.Account
+		for _, n := range names {
+			as = append(as, ledger.Account{Account: n, Hostname: "imap.nhs.net", Protocol: "IMAP"})
+		}
+		return as
+	}
+	notices := []ledger.Notice{
+		{Org: "B2", OrgName: "Bravo", Stage: "reminder", Status: ledger.Sent, Recipients: []string{"la@b.nhs.net"},
+			SentAt: sentLocal, MessageID: "m-b", Accounts: acct("x@nhs.net")},
+		{Org: "A1", OrgName: "Alpha", Stage: "final", Status: ledger.Claimed, Recipients: []string{"la@a.nhs.net"}},
+		{Org: "A1", OrgName: "Alpha", Stage: "reminder", Status: ledger.Superseded},
+		// The same account on two hostnames counts once.
+		{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: ledger.Sent, Recipients: []string{"la@a.nhs.net"},
+			SentAt: sentLocal, MessageID: "m-a", Accounts: append(acct("One@nhs.net", "two@nhs.net"), ledger.Account{Account: "one@nhs.net", Hostname: "pop.nhs.net"})},
+		// Every recipient suppressed (compared trimmed and lower-cased): unreachable.
+		{Org: "C3", OrgName: "Charlie", Stage: "advance", Status: ledger.Suppressed, Recipients: []string{" LA@c.nhs.net", "pla@c.nhs.net"}, Error: "suppressed"},
+		// One recipient still reachable: not unreachable.
+		{Org: "D4", OrgName: "Delta", Stage: "advance", Status: ledger.Suppressed, Recipients: []string{"la@c.nhs.net", "ok@d.nhs.net"}},
+		{Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: ledger.Failed, Error: "MessageRejected"},
+	}
+	supp := fakeSuppressions{
+		{Address: "la@c.nhs.net", Reason: "bounce", At: sentUTC},
+		{Address: "pla@c.nhs.net", Reason: "complaint", At: sentUTC},
+	}
+	pl := &fakePlanner{plans: map[calendar.Date]planner.Plan{
+		date("2021-08-30"): {
+			Skipped:    []planner.Skip{{Org: "F6", Reason: planner.Unreachable}, {Org: "G7", Reason: planner.NoContacts}},
+			Unassigned: acct("Locum@nhs.net", ""),
+		},
+		date("2021-07-27"): {Unassigned: acct("locum@nhs.net", "early@nhs.net"), Skipped: []planner.Skip{{Org: "H8", Reason: planner.Unreachable}}},
+	}}
+	src := Sources{
+		Campaigns:    fakeCampaigns{"c1": {Campaign: demoCampaign()}},
+		Ledger:       fakeLedger{notices: notices},
+		Suppressions: supp,
+		Planner:      pl,
+	}
+	got, err := Build(context.Background(), src, "c1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Report{
+		Campaign: "c1",
+		Notices: []Notice{
+			{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: "sent", To: []string{"la@a.nhs.net"}, SentAt: &sentUTC, MessageID: "m-a", Accounts: 2},
+			{Org: "A1", OrgName: "Alpha", Stage: "final", Status: "claimed", To: []string{"la@a.nhs.net"}},
+			{Org: "B2", OrgName: "Bravo", Stage: "reminder", Status: "sent", To: []string{"la@b.nhs.net"}, SentAt: &sentUTC, MessageID: "m-b", Accounts: 1},
+			{Org: "C3", OrgName: "Charlie", Stage: "advance", Status: "suppressed", To: []string{" LA@c.nhs.net", "pla@c.nhs.net"}, Error: "suppressed"},
+			{Org: "D4", OrgName: "Delta", Stage: "advance", Status: "suppressed", To: []string{"la@c.nhs.net", "ok@d.nhs.net"}},
+			{Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: "failed", To: []string{}, Error: "MessageRejected"},
+		},
+		Unassigned:        []string{"early@nhs.net", "locum@nhs.net"},
+		Unreachable:       []string{"C3", "F6"}, // H8 is skipped only in an earlier plan
+		Suppressed:        []string{"la@c.nhs.net", "pla@c.nhs.net"},
+		SuppressedEntries: supp,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Build (-want +got):\n%s", diff)
+	}
+	if got.Notices[0].SentAt.Location() != time.UTC {
+		t.Errorf("sent_at in %v, want UTC", got.Notices[0].SentAt.Location())
+	}
+	if diff := cmp.Diff([]calendar.Date{date("2021-08-30"), date("2021-07-27"), date("2021-08-24")}, pl.asked); diff != "" {
+		t.Errorf("plan dates (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	boom := errors.New("boom")
+	good := func() Sources {
+		return Sources{
+			Campaigns:    fakeCampaigns{"c1": {Campaign: demoCampaign()}},
+			Ledger:       fakeLedger{},
+			Suppressions: fakeSuppressions{},
+			Planner:      &fakePlanner{},
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		id   string
+		edit func(*Sources)
+		want error
+	}{
+		{name: "unknown campaign", id: "nope", want: errNotFound},
+		{name: "ledger", id: "c1", edit: func(s *Sources) { s.Ledger = fakeLedger{err: boom} }, want: boom},
+		{name: "planner", id: "c1", edit: func(s *Sources) { s.Planner = &fakePlanner{err: boom} }, want: boom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := good()
+			if tc.edit != nil {
+				tc.edit(&src)
+			}
+			if _, err := Build(context.Background(), src, tc.id, time.Date(2021, 8, 30, 8, 0, 0, 0, time.UTC)); !errors.Is(err, tc.want) {
+				t.Errorf("Build: %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestBuildEmpty(t *testing.T) {
+	r, err := Build(context.Background(), Sources{
+		Campaigns:    fakeCampaigns{"c1": {Campaign: demoCampaign()}},
+		Ledger:       fakeLedger{},
+		Suppressions: fakeSuppressions{},
+		Planner:      &fakePlanner{},
+	}, "c1", time.Date(2021, 8, 30, 8, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Empty lists are [] in the JSON, never null.
+	if want := `{"campaign":"c1","notices":[],"unassigned":[],"unreachable":[],"suppressed":[]}`; string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+}
+
+func TestPlanDates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		edit func(*campaign.Campaign)
+		want []calendar.Date
+	}{
+		{name: "before the first stage", now: time.Date(2021, 7, 1, 8, 0, 0, 0, time.UTC), want: []calendar.Date{date("2021-07-01")}},
+		{name: "stage dates already past", now: time.Date(2021, 8, 30, 8, 0, 0, 0, time.UTC),
+			want: []calendar.Date{date("2021-08-30"), date("2021-07-27"), date("2021-08-24")}},
+		// 23:30 UTC on 26 July is 00:30 on 27 July in London: the advance date is today, not past.
+		{name: "today in the campaign's zone", now: time.Date(2021, 7, 26, 23, 30, 0, 0, time.UTC), want: []calendar.Date{date("2021-07-27")}},
+		{name: "campaign over: the last deadline", now: time.Date(2022, 1, 1, 8, 0, 0, 0, time.UTC),
+			want: []calendar.Date{date("2021-10-07"), date("2021-07-27"), date("2021-08-24"), date("2021-09-06"), date("2021-09-14")}},
+		{name: "roster campaign: no shutdown, no stage dates", now: time.Date(2021, 8, 30, 8, 0, 0, 0, time.UTC),
+			edit: func(c *campaign.Campaign) { c.Shutdown, c.RosterUntil = calendar.Date{}, date("2021-12-31") },
+			want: []calendar.Date{date("2021-08-30")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := demoCampaign()
+			if tc.edit != nil {
+				tc.edit(c)
+			}
+			if diff := cmp.Diff(tc.want, planDates(c, tc.now)); diff != "" {
+				t.Errorf("planDates (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStageOrder(t *testing.T) {
+	stages := demoCampaign().Stages
+	for _, tc := range []struct {
+		name string
+		want int
+	}{{"advance", 0}, {"final", 2}, {"retired", 3}, {"gone", 4}, {"", 4}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := stageOrder(stages, tc.name); got != tc.want {
+				t.Errorf("stageOrder(%q) = %d, want %d", tc.name, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAllSuppressed(t *testing.T) {
+	supp := map[string]bool{"a@x.net": true, "b@x.net": true}
+	for _, tc := range []struct {
+		name  string
+		addrs []string
+		want  bool
+	}{
+		{"all", []string{"a@x.net", "b@x.net"}, true},
+		{"normalised", []string{" A@X.net ", "B@x.NET"}, true},
+		{"one reachable", []string{"a@x.net", "c@x.net"}, false},
+		{"no addresses", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := allSuppressed(tc.addrs, supp); got != tc.want {
+				t.Errorf("allSuppressed(%q) = %v, want %v", tc.addrs, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDistinctAccounts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		as   []ledger.Account
+		want int
+	}{
+		{"none", nil, 0},
+		{"case-insensitive", []ledger.Account{{Account: "A@nhs.net"}, {Account: "a@nhs.net", Hostname: "pop.nhs.net"}}, 1},
+		{"two", []ledger.Account{{Account: "a@nhs.net"}, {Account: "b@nhs.net"}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := distinctAccounts(tc.as); got != tc.want {
+				t.Errorf("distinctAccounts = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func sample() Report {
+	sent := time.Date(2021, 7, 27, 8, 30, 0, 0, time.UTC)
+	return Report{
+		Campaign: "c1",
+		Notices: []Notice{
+			{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: "sent", To: []string{"la@a.nhs.net", "pla@a.nhs.net"}, SentAt: &sent, MessageID: "m-a", Accounts: 2},
+			{Org: "E5", OrgName: "=HYPERLINK(\"x\")", Stage: "final", Status: "failed", To: []string{}, Error: "-bad address"},
+		},
+		Unassigned:  []string{"locum@nhs.net"},
+		Unreachable: []string{},
+		Suppressed:  []string{"la@c.nhs.net"},
+		SuppressedEntries: []suppression.Entry{
+			{Address: "la@c.nhs.net", Reason: "bounce", At: sent, Detail: "permanent"},
+		},
+	}
+}
+
+// The JSON is the CLI's contract (issue 6): these keys, sent_at null until sent, error only
+// when there is one, and the suppression details left out.
+func TestJSON(t *testing.T) {
+	b, err := json.Marshal(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"campaign":"c1",
+	"notices":[
+	  {"org":"A1","org_name":"Alpha","stage":"advance","status":"sent","to":["la@a.nhs.net","pla@a.nhs.net"],"sent_at":"2021-07-27T08:30:00Z","message_id":"m-a","accounts":2},
+	  {"org":"E5","org_name":"=HYPERLINK(\"x\")","stage":"final","status":"failed","to":[],"sent_at":null,"message_id":"","accounts":0,"error":"-bad address"}],
+	"unassigned":["locum@nhs.net"],"unreachable":[],"suppressed":["la@c.nhs.net"]}`
+	var got, exp any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(want), &exp); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(exp, got); diff != "" {
+		t.Errorf("JSON (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteCSV(t *testing.T) {
+	var b bytes.Buffer
+	if err := sample().WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `org,org_name,stage,status,to,sent_at,message_id,accounts,error
+A1,Alpha,advance,sent,la@a.nhs.net pla@a.nhs.net,2021-07-27T08:30:00Z,m-a,2,
+E5,"'=HYPERLINK(""x"")",final,failed,,,,0,'-bad address
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("CSV (-want +got):\n%s", diff)
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := sample().WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join([]string{
+		"Campaign c1: 2 notices (1 sent, 0 claimed, 1 failed, 0 suppressed)",
+		"",
+		"ORG  NAME             STAGE    STATUS  SENT (UTC)        ACCOUNTS  TO                           NOTE",
+		"A1   Alpha            advance  sent    2021-07-27 08:30  2         la@a.nhs.net, pla@a.nhs.net  ",
+		`E5   =HYPERLINK("x")  final    failed  -                 0                                      -bad address`,
+		"",
+		"Unassigned accounts (no organisation owns them: fix the directory): 1",
+		"  locum@nhs.net",
+		"",
+		"Unreachable organisations (every LA/PLA address suppressed): 0",
+		"",
+		"Suppressed addresses (all campaigns): 1",
+		"  la@c.nhs.net  bounce  2021-07-27  permanent",
+		"",
+	}, "\n")
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("table (-want +got):\n%s", diff)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteErrors(t *testing.T) {
+	for name, write := range map[string]func(Report) error{
+		"table": func(r Report) error { return r.WriteTable(failWriter{}) },
+		"csv":   func(r Report) error { return r.WriteCSV(failWriter{}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := write(sample()); err == nil || err.Error() != "disk full" {
+				t.Errorf("write: %v, want disk full", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,88 @@
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/notice"
+)
+
+// CSVHeader is the header row of WriteCSV.
+var CSVHeader = []string{"org", "org_name", "stage", "status", "to", "sent_at", "message_id", "accounts", "error"}
+
+// WriteCSV writes one row per notice. Free text (the organisation's name, the error) is
+// neutralised against spreadsheet formulas with notice.CSVCell.
+func (r Report) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(CSVHeader)
+	for _, n := range r.Notices {
+		sent := ""
+		if n.SentAt != nil {
+			sent = n.SentAt.Format(time.RFC3339)
+		}
+		cw.Write([]string{n.Org, notice.CSVCell(n.OrgName), n.Stage, n.Status, strings.Join(n.To, " "), sent, n.MessageID,
+			fmt.Sprint(n.Accounts), notice.CSVCell(n.Error)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteTable writes the report for a person: a summary line, the notices as a table, then the
+// unassigned accounts, the unreachable organisations and the suppression list.
+func (r Report) WriteTable(w io.Writer) error {
+	ew := &errWriter{w: w}
+	counts := map[string]int{}
+	for _, n := range r.Notices {
+		counts[n.Status]++
+	}
+	var parts []string
+	for _, s := range []ledger.Status{ledger.Sent, ledger.Claimed, ledger.Failed, ledger.Suppressed} {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[string(s)], s))
+	}
+	fmt.Fprintf(ew, "Campaign %s: %d notices (%s)\n\n", r.Campaign, len(r.Notices), strings.Join(parts, ", "))
+	if len(r.Notices) > 0 {
+		tw := tabwriter.NewWriter(ew, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "ORG\tNAME\tSTAGE\tSTATUS\tSENT (UTC)\tACCOUNTS\tTO\tNOTE")
+		for _, n := range r.Notices {
+			sent := "-"
+			if n.SentAt != nil {
+				sent = n.SentAt.Format("2006-01-02 15:04")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Org, n.OrgName, n.Stage, n.Status, sent, n.Accounts, strings.Join(n.To, ", "), n.Error)
+		}
+		tw.Flush()
+	}
+	list := func(title string, items []string) {
+		fmt.Fprintf(ew, "\n%s: %d\n", title, len(items))
+		for _, it := range items {
+			fmt.Fprintf(ew, "  %s\n", it)
+		}
+	}
+	list("Unassigned accounts (no organisation owns them: fix the directory)", r.Unassigned)
+	list("Unreachable organisations (every LA/PLA address suppressed)", r.Unreachable)
+	fmt.Fprintf(ew, "\nSuppressed addresses (all campaigns): %d\n", len(r.SuppressedEntries))
+	for _, e := range r.SuppressedEntries {
+		fmt.Fprintf(ew, "  %s  %s  %s  %s\n", e.Address, e.Reason, e.At.Format("2006-01-02"), e.Detail)
+	}
+	return ew.err
+}
+
+// errWriter keeps the first write error so WriteTable can print freely and report it once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
