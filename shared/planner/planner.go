@@ -462,7 +462,7 @@ func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason,
 func aggregate(acts []findings.Activity, from, to calendar.Date) []ledger.Account {
 	type key struct{ account, hostname, protocol, ip string }
 	idx := map[key]int{}
-	var out []ledger.Account
+	out := []ledger.Account{} // never null in JSON: an empty list reads as "none"
 	for _, a := range acts {
 		if a.Day.Before(from) || a.Day.After(to) {
 			continue
