@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
-	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
@@ -57,59 +56,6 @@ func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, er
 			Logger:           logger,
 		}), nil
 }
-
-// snapshot is the notice of org at stage on date, as the planner would claim it: from the
-// plan when the organisation is due, else from its latest ledger entry. stage "" means the
-// stage the planner would pick.
-func snapshot(ctx context.Context, p *planner.Planner, db ledgerReader, rec *campaign.Record, org, stage string, date calendar.Date) (ledger.Notice, error) {
-	org = strings.ToUpper(strings.TrimSpace(org))
-	if stage != "" {
-		if _, ok := rec.Campaign.Stage(stage); !ok {
-			return ledger.Notice{}, fmt.Errorf("%w: campaign %s has no stage %q", errUsage, rec.Campaign.ID, stage)
-		}
-	}
-	pl, err := p.Plan(ctx, rec.Campaign.ID, date)
-	if err != nil {
-		return ledger.Notice{}, err
-	}
-	n := ledger.Notice{Campaign: rec.Campaign.ID, Org: org, PlannedFor: date}
-	for _, d := range pl.Due {
-		if strings.EqualFold(d.Org, org) {
-			n.OrgName, n.Stage, n.Deadline, n.FirstContact = d.OrgName, d.Stage, d.Deadline, d.FirstContact
-			n.Recipients, n.Accounts, n.Domain = d.Recipients, d.Accounts, d.Domain
-			if stage != "" {
-				n.Stage = stage
-			}
-			return n, nil
-		}
-	}
-	why := "not affected"
-	for _, s := range pl.Skipped {
-		if strings.EqualFold(s.Org, org) {
-			why = strings.TrimSpace(s.Reason + " " + s.Detail)
-		}
-	}
-	if stage == "" {
-		return ledger.Notice{}, fmt.Errorf("%w: no notice is due for %s on %s (%s); pass --stage to render one", errUsage, org, date, why)
-	}
-	hist, err := db.History(ctx, rec.Campaign.ID, org)
-	if err != nil {
-		return ledger.Notice{}, err
-	}
-	if len(hist) == 0 {
-		return ledger.Notice{}, fmt.Errorf("%w: %s has no notice to render on %s (%s)", errUsage, org, date, why)
-	}
-	last := hist[len(hist)-1]
-	last.Stage, last.PlannedFor, last.Status = stage, date, ""
-	return last, nil
-}
-
-type ledgerReader interface {
-	History(ctx context.Context, campaign, org string) ([]ledger.Notice, error)
-}
-
-// errUsage marks an input mistake (exit 2) rather than a failure.
-var errUsage = errors.New("nothing to render")
 
 func runSendTest(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("send-test", flag.ContinueOnError)
@@ -167,10 +113,13 @@ func renderThen(ctx context.Context, env *cliEnv, name string, local bool, id, o
 		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
 		return 1
 	}
-	n, err := snapshot(ctx, p, ledger.New(db, table, clock), rec, org, stage, planDate(rec.Campaign, at))
+	n, err := p.Snapshot(ctx, ledger.New(db, table, clock), rec.Campaign, org, stage, planDate(rec.Campaign, at))
 	if err != nil {
+		if stage == "" && errors.Is(err, planner.ErrNothingToRender) {
+			err = fmt.Errorf("%w; pass --stage to render one", err)
+		}
 		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
-		if errors.Is(err, errUsage) {
+		if errors.Is(err, planner.ErrNothingToRender) {
 			return 2
 		}
 		return 1

@@ -1,0 +1,67 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+)
+
+// ErrNothingToRender is wrapped by Snapshot's errors that mean there is no notice to show (an
+// unknown stage, nothing due, no ledger entry): a mistake in the request, not a failure.
+var ErrNothingToRender = errors.New("nothing to render")
+
+// History reads one organisation's ledger entries in claim order (shared/ledger.Ledger fits).
+type History interface {
+	History(ctx context.Context, campaign, org string) ([]ledger.Notice, error)
+}
+
+// Snapshot is the notice of org at stage on at as a run would claim it, for a preview or a test
+// send; it writes nothing. When the organisation is due on at, the notice comes from the plan
+// (with stage, if given, in place of the due stage); otherwise it is the organisation's latest
+// ledger entry, restaged, so a stage already sent can be shown again. stage "" means the stage
+// the plan picks, and then a notice must be due.
+func (p *Planner) Snapshot(ctx context.Context, h History, c *campaign.Campaign, org, stage string, at calendar.Date) (ledger.Notice, error) {
+	org = strings.ToUpper(strings.TrimSpace(org))
+	if stage != "" {
+		if _, ok := c.Stage(stage); !ok {
+			return ledger.Notice{}, fmt.Errorf("%w: campaign %s has no stage %q", ErrNothingToRender, c.ID, stage)
+		}
+	}
+	pl, st, err := p.plan(ctx, c.ID, at)
+	if err != nil {
+		return ledger.Notice{}, err
+	}
+	for _, d := range pl.Due {
+		if strings.EqualFold(d.Org, org) {
+			n := st.notice(d, at)
+			if stage != "" {
+				n.Stage = stage
+			}
+			return n, nil
+		}
+	}
+	why := "not affected"
+	for _, s := range pl.Skipped {
+		if strings.EqualFold(s.Org, org) {
+			why = strings.TrimSpace(s.Reason + " " + s.Detail)
+		}
+	}
+	if stage == "" {
+		return ledger.Notice{}, fmt.Errorf("%w: no notice is due for %s on %s (%s)", ErrNothingToRender, org, at, why)
+	}
+	hist, err := h.History(ctx, c.ID, org)
+	if err != nil {
+		return ledger.Notice{}, err
+	}
+	if len(hist) == 0 {
+		return ledger.Notice{}, fmt.Errorf("%w: %s has no notice to render on %s (%s)", ErrNothingToRender, org, at, why)
+	}
+	last := hist[len(hist)-1]
+	last.Stage, last.PlannedFor, last.Status = stage, at, ""
+	return last, nil
+}
