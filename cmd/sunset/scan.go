@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -102,15 +100,8 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintln(env.stderr, summaryLine(sum))
 		}
 	}
-	w := bufio.NewWriter(env.stdout)
-	enc := json.NewEncoder(w)
-	for _, f := range s.Findings() {
-		if err := enc.Encode(f); err != nil {
-			fmt.Fprintf(env.stderr, "sunset scan: write findings: %v\n", err)
-			return 1
-		}
-	}
-	if err := w.Flush(); err != nil {
+	// Streamed, not built as a []Finding first: the table may hold many findings.
+	if err := s.WriteJSONLines(env.stdout); err != nil {
 		fmt.Fprintf(env.stderr, "sunset scan: write findings: %v\n", err)
 		return 1
 	}

@@ -339,18 +339,26 @@ func growVals(list []seenVal, n int) []seenVal {
 	return l
 }
 
-// findings returns copies of all findings in output order: by account, hostname, protocol, day;
+// keyedAggregate is a finding with its key decoded, for sorting.
+type keyedAggregate struct {
+	k Key
+	g *aggregate
+}
+
+// sorted returns every finding in output order: by account, hostname, protocol, day;
 // unattributed last, by hostname, protocol, client IP, day.
-func (a *aggregator) findings() []Finding {
-	type keyed struct {
-		k Key
-		g *aggregate
-	}
-	all := make([]keyed, 0, len(a.m))
+func (a *aggregator) sorted() []keyedAggregate {
+	all := make([]keyedAggregate, 0, len(a.m))
 	for _, g := range a.m {
-		all = append(all, keyed{decodeKey(g.key), g})
+		all = append(all, keyedAggregate{decodeKey(g.key), g})
 	}
 	sort.Slice(all, func(i, j int) bool { return keyLess(all[i].k, all[j].k) })
+	return all
+}
+
+// findings returns copies of all findings in output order (see sorted).
+func (a *aggregator) findings() []Finding {
+	all := a.sorted()
 	out := make([]Finding, len(all))
 	for i, x := range all {
 		g := x.g
