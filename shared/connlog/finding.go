@@ -3,8 +3,10 @@ package connlog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"hash/maphash"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -142,16 +144,33 @@ type seenVal struct {
 	id uint32 // index in the aggregator's value table
 }
 
-// aggregator folds events into findings.
+// aggregator folds events into findings. Its table is split into shards, each behind its own
+// lock, so that parallel workers rarely wait for each other. An attributed finding's shard is
+// chosen by its account, so the findings of one account (which share client addresses and device
+// ids) share one shard's value table.
 type aggregator struct {
 	byDay   bool
-	m       map[string]*aggregate // by encoded key
-	vals    values
-	scratch []byte
+	seed    maphash.Seed
+	shards  [aggShards]aggShard
+	scratch []byte // for add; parallel workers bring their own
+}
+
+const aggShards = 16
+
+type aggShard struct {
+	mu   sync.Mutex
+	m    map[string]*aggregate // by encoded key
+	vals values
+	_    [64]byte // keep shards' locks off each other's cache lines
 }
 
 func newAggregator(byDay bool) *aggregator {
-	return &aggregator{byDay: byDay, m: map[string]*aggregate{}, vals: values{ids: map[string]uint32{}}}
+	a := &aggregator{byDay: byDay, seed: maphash.MakeSeed()}
+	for i := range a.shards {
+		a.shards[i].m = map[string]*aggregate{}
+		a.shards[i].vals = values{ids: map[string]uint32{}}
+	}
+	return a
 }
 
 // appendKeyPart appends a length-prefixed part, so that no value can run into the next one.
@@ -170,9 +189,12 @@ func decodeKey(k string) Key {
 }
 
 // add folds e in and reports whether this is the first event of the finding in file gen. Looking
-// up a finding that exists allocates nothing.
-func (a *aggregator) add(e *event, gen int) bool {
-	k := appendKeyPart(appendKeyPart(appendKeyPart(a.scratch[:0], e.account), e.host), e.protocol)
+// up a finding that exists allocates nothing. It is for one goroutine; workers use addWith.
+func (a *aggregator) add(e *event, gen int) bool { return a.addWith(e, gen, &a.scratch) }
+
+// addWith is add with the caller's scratch buffer for the key; it is safe for concurrent use.
+func (a *aggregator) addWith(e *event, gen int, scratch *[]byte) bool {
+	k := appendKeyPart(appendKeyPart(appendKeyPart((*scratch)[:0], e.account), e.host), e.protocol)
 	if e.account == "" {
 		k = appendKeyPart(k, e.clientIP)
 	} else {
@@ -184,11 +206,25 @@ func (a *aggregator) add(e *event, gen int) bool {
 	} else {
 		k = append(k, 0)
 	}
-	a.scratch = k
-	g := a.m[string(k)]
+	*scratch = k
+	var h uint64
+	if e.account != "" {
+		h = maphash.String(a.seed, e.account)
+	} else {
+		h = maphash.Bytes(a.seed, k)
+	}
+	sh := &a.shards[h%aggShards]
+	sh.mu.Lock()
+	first := sh.add(k, e, gen)
+	sh.mu.Unlock()
+	return first
+}
+
+func (sh *aggShard) add(k []byte, e *event, gen int) bool {
+	g := sh.m[string(k)]
 	if g == nil {
 		g = &aggregate{key: string(k), first: e.t, last: e.t, firstPrec: e.prec, lastPrec: e.prec}
-		a.m[g.key] = g
+		sh.m[g.key] = g
 	}
 	if e.t.Before(g.first) {
 		g.first, g.firstPrec = e.t, e.prec
@@ -207,9 +243,9 @@ func (a *aggregator) add(e *event, gen int) bool {
 	}
 	g.direct = g.direct || e.direct
 	ns := e.t.UnixNano()
-	g.ips = a.vals.recent(g.ips, e.clientIP, ns, maxClientIPs)
-	g.uas = a.vals.recent(g.uas, e.userAgent, ns, maxUserAgents)
-	g.devs = a.vals.recent(g.devs, e.deviceID, ns, maxDeviceIDs)
+	g.ips = sh.vals.recent(g.ips, e.clientIP, ns, maxClientIPs)
+	g.uas = sh.vals.recent(g.uas, e.userAgent, ns, maxUserAgents)
+	g.devs = sh.vals.recent(g.devs, e.deviceID, ns, maxDeviceIDs)
 	first := g.lastFile != gen
 	g.lastFile = gen
 	return first
@@ -341,16 +377,24 @@ func growVals(list []seenVal, n int) []seenVal {
 
 // keyedAggregate is a finding with its key decoded, for sorting.
 type keyedAggregate struct {
-	k Key
-	g *aggregate
+	k    Key
+	g    *aggregate
+	vals *values // the table its lists' ids index
 }
 
 // sorted returns every finding in output order: by account, hostname, protocol, day;
 // unattributed last, by hostname, protocol, client IP, day.
 func (a *aggregator) sorted() []keyedAggregate {
-	all := make([]keyedAggregate, 0, len(a.m))
-	for _, g := range a.m {
-		all = append(all, keyedAggregate{decodeKey(g.key), g})
+	n := 0
+	for i := range a.shards {
+		n += len(a.shards[i].m)
+	}
+	all := make([]keyedAggregate, 0, n)
+	for i := range a.shards {
+		sh := &a.shards[i]
+		for _, g := range sh.m {
+			all = append(all, keyedAggregate{decodeKey(g.key), g, &sh.vals})
+		}
 	}
 	sort.Slice(all, func(i, j int) bool { return keyLess(all[i].k, all[j].k) })
 	return all
@@ -361,11 +405,11 @@ func (a *aggregator) findings() []Finding {
 	all := a.sorted()
 	out := make([]Finding, len(all))
 	for i, x := range all {
-		g := x.g
+		g, v := x.g, x.vals
 		f := Finding{Hostname: x.k.Hostname, Protocol: x.k.Protocol, Day: x.k.Day,
 			FirstSeen: g.first, LastSeen: g.last, firstPrec: g.firstPrec, lastPrec: g.lastPrec,
 			Successes: g.successes, Failures: g.failures, DirectIP: g.direct,
-			ClientIPs: a.vals.strings(g.ips), UserAgents: a.vals.strings(g.uas), DeviceIDs: a.vals.strings(g.devs)}
+			ClientIPs: v.strings(g.ips), UserAgents: v.strings(g.uas), DeviceIDs: v.strings(g.devs)}
 		if x.k.Account != "" {
 			acct := x.k.Account
 			f.Account = &acct

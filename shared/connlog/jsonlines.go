@@ -16,7 +16,7 @@ func (s *Scanner) WriteJSONLines(w io.Writer) error { return s.agg.writeJSONLine
 func (a *aggregator) writeJSONLines(w io.Writer) error {
 	buf := make([]byte, 0, 64<<10)
 	for _, x := range a.sorted() {
-		buf = a.appendJSON(buf, x.k, x.g)
+		buf = appendJSON(buf, x)
 		if len(buf) >= 60<<10 {
 			if _, err := w.Write(buf); err != nil {
 				return err
@@ -34,7 +34,8 @@ func (a *aggregator) writeJSONLines(w io.Writer) error {
 
 // appendJSON appends the JSON line of one finding, as Finding.MarshalJSON and json.Encoder make
 // it (same field order, escaping and time layout).
-func (a *aggregator) appendJSON(b []byte, k Key, g *aggregate) []byte {
+func appendJSON(b []byte, x keyedAggregate) []byte {
+	k, g, v := x.k, x.g, x.vals
 	b = append(b, `{"account":`...)
 	if k.Account != "" {
 		b = appendJSONString(b, k.Account)
@@ -54,11 +55,11 @@ func (a *aggregator) appendJSON(b []byte, k Key, g *aggregate) []byte {
 	b = append(b, `,"failures":`...)
 	b = strconv.AppendInt(b, g.failures, 10)
 	b = append(b, `,"client_ips":`...)
-	b = a.appendJSONList(b, g.ips)
+	b = appendJSONList(b, v, g.ips)
 	b = append(b, `,"user_agents":`...)
-	b = a.appendJSONList(b, g.uas)
+	b = appendJSONList(b, v, g.uas)
 	b = append(b, `,"device_ids":`...)
-	b = a.appendJSONList(b, g.devs)
+	b = appendJSONList(b, v, g.devs)
 	b = append(b, `,"direct_ip":`...)
 	b = strconv.AppendBool(b, g.direct)
 	if k.Day != "" {
@@ -68,13 +69,13 @@ func (a *aggregator) appendJSON(b []byte, k Key, g *aggregate) []byte {
 	return append(b, "}\n"...)
 }
 
-func (a *aggregator) appendJSONList(b []byte, list []seenVal) []byte {
+func appendJSONList(b []byte, v *values, list []seenVal) []byte {
 	b = append(b, '[')
 	for i, x := range list {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, a.vals.strs[x.id])
+		b = appendJSONString(b, v.strs[x.id])
 	}
 	return append(b, ']')
 }

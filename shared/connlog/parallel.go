@@ -11,10 +11,11 @@ import (
 
 // The parallel path (IIS logs): one goroutine reads (and inflates) the stream and cuts it into
 // blocks of whole lines; workers classify and parse the blocks and fold each block's events into
-// the one aggregator under a lock. Lines of an IIS log are independent of each other except for
-// the header lines, so the reader follows the headers and hands every block the header state in
-// force at its start, and the line number of its first line. Aggregation does not depend on the
-// order events arrive in, so findings and counts are exactly those of the serial path.
+// the aggregator, whose table is sharded under several locks. Lines of an IIS log are independent
+// of each other except for the header lines, so the reader follows the headers and hands every
+// block the header state in force at its start, and the line number of its first line.
+// Aggregation does not depend on the order events arrive in, so findings and counts are exactly
+// those of the serial path.
 
 // defaultBlockSize is how much new data a block holds (plus the start of a line carried over).
 const defaultBlockSize = 256 << 10
@@ -28,11 +29,9 @@ type block struct {
 	hdr   iisHeaderState
 }
 
-// parallelState is what the workers share.
+// parallelState is what the workers share (besides the aggregator, which has its own locks).
 type parallelState struct {
-	mu       sync.Mutex // guards the aggregator and findings
-	findings int64
-	pool     chan []byte
+	pool chan []byte
 }
 
 // runParallel reads the rest of the file through workers goroutines. p has seen no line yet.
@@ -62,6 +61,7 @@ func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) 
 		fs.sum.Ignored += w.Ignored
 		fs.sum.Unattributed += w.Unattributed
 		fs.sum.Malformed += w.Malformed
+		fs.sum.Findings += w.Findings
 		fs.sum.MalformedLines = append(fs.sum.MalformedLines, w.MalformedLines...)
 	}
 	// Each worker kept the first few of its (increasing) line numbers; the first few overall are
@@ -70,7 +70,6 @@ func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) 
 	if len(fs.sum.MalformedLines) > maxMalformedSamples {
 		fs.sum.MalformedLines = fs.sum.MalformedLines[:maxMalformedSamples]
 	}
-	fs.sum.Findings += st.findings
 	return err
 }
 
@@ -84,6 +83,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 		w.src.valid = make([]int, len(fs.src.needles))
 	}
 	p := &iisParser{fs: w}
+	var scratch []byte
 	for b := range work {
 		w.no = b.first - 1
 		if b.long {
@@ -105,13 +105,11 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 			w.src.buf = nil
 		}
 		if len(w.batch) > 0 { // before the buffer goes back: the events' strings point into it
-			st.mu.Lock()
 			for i := range w.batch {
-				if fs.agg.add(&w.batch[i], fs.gen) {
-					st.findings++
+				if fs.agg.addWith(&w.batch[i], fs.gen, &scratch) {
+					sum.Findings++
 				}
 			}
-			st.mu.Unlock()
 			clear(w.batch) // drop the strings
 			w.batch = w.batch[:0]
 		}

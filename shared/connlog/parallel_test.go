@@ -152,7 +152,11 @@ func TestValueTableBounded(t *testing.T) {
 	if len(f) != 1 || len(f[0].ClientIPs) != maxClientIPs || len(f[0].UserAgents) != maxUserAgents {
 		t.Fatalf("findings: %+v", f)
 	}
-	if n := len(s.agg.vals.ids); n != maxClientIPs+maxUserAgents {
+	n := 0
+	for i := range s.agg.shards {
+		n += len(s.agg.shards[i].vals.ids)
+	}
+	if n != maxClientIPs+maxUserAgents {
 		t.Errorf("value table holds %d values, want %d", n, maxClientIPs+maxUserAgents)
 	}
 }
