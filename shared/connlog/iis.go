@@ -14,6 +14,7 @@ type iisParser struct {
 	ts       [64]byte
 	fields   [][]byte
 	hasQuery bool
+	uas      memo // raw user agent -> with '+' as spaces
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
@@ -179,7 +180,7 @@ func (p *iisParser) parse(ln line) {
 	var hh []byte
 	q := dash(field(f, p.query))
 	if q != nil {
-		hh = hhToken(q)
+		hh = p.hhToken(ln, q)
 	}
 	sport := view(dash(field(f, p.sport)))
 	host, direct, res := fs.rules.resolve(view(dash(field(f, p.host))), view(hh), view(dash(field(f, p.sip))), sport)
@@ -192,11 +193,57 @@ func (p *iisParser) parse(ln line) {
 		account:   NormalizeAccount(plusToSpace(dash(field(f, p.user)))),
 		protocol:  protocolFromPath(string(field(f, p.stem))),
 		clientIP:  view(dash(field(f, p.cip))),
-		userAgent: plusToSpace(dash(field(f, p.ua))),
+		userAgent: p.uas.get(dash(field(f, p.ua)), plusToSpace),
 		success:   !httpFailure(string(field(f, p.status))),
 	}
 	if q != nil {
 		e.deviceID = view(queryValue(q, "DeviceId"))
 	}
 	fs.outcome(e, host, direct, res)
+}
+
+// hhToken finds the HH token of the query q, in the lower-cased copy of the line when the source
+// keeps one (no case folding per byte). The two tokens differ only in the case of ASCII letters,
+// and resolve lower-cases the token anyway.
+func (p *iisParser) hhToken(ln line, q []byte) []byte {
+	if ln.low != nil {
+		return hhTokenLow(nthField(ln.low, p.query))
+	}
+	return hhToken(q)
+}
+
+// memo maps a few recent raw values (user agents: a handful of distinct values make up most of a
+// log) to their converted strings, so that converting allocates once per value, not per line.
+type memo struct {
+	m map[string]string
+}
+
+const memoMax = 512
+
+func (m *memo) get(raw []byte, conv func([]byte) string) string {
+	if len(raw) == 0 {
+		return conv(raw)
+	}
+	if v, ok := m.m[string(raw)]; ok {
+		return v
+	}
+	if m.m == nil || len(m.m) >= memoMax {
+		m.m = make(map[string]string, 16)
+	}
+	v := strings.Clone(conv(raw)) // conv may return a view of raw
+	m.m[string(raw)] = v
+	return v
+}
+
+// getString is get for a string that may be a view of a read buffer.
+func (m *memo) getString(raw string, conv func(string) string) string {
+	if v, ok := m.m[raw]; ok {
+		return v
+	}
+	if m.m == nil || len(m.m) >= memoMax {
+		m.m = make(map[string]string, 16)
+	}
+	v := strings.Clone(conv(raw))
+	m.m[strings.Clone(raw)] = v
+	return v
 }

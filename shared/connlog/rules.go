@@ -40,6 +40,7 @@ type rules struct {
 	hosts      map[string]bool   // normalised legacy hostnames
 	endpoints  map[string]string // normalised "ip:port" or "ip" -> legacy hostname
 	ignore     []string          // lower-cased globs
+	ignoreLit  []string          // per glob: its literal prefix (before any * ? [ \\), a cheap first check
 	mapping    map[string]string
 	hostNeedle [][]byte        // lower-case byte strings whose presence makes a line a candidate
 	nameNeedle [][]byte        // the hostname part of hostNeedle only (for parsers that check addresses themselves)
@@ -75,6 +76,11 @@ func compileRules(r Rules) (*rules, error) {
 			return nil, fmt.Errorf("ignore_accounts: bad glob %q", g)
 		}
 		c.ignore = append(c.ignore, g)
+		lit := g
+		if i := strings.IndexAny(g, `*?[\`); i >= 0 {
+			lit = g[:i]
+		}
+		c.ignoreLit = append(c.ignoreLit, lit)
 	}
 	known := map[string]bool{}
 	for _, k := range MappingKeys {
@@ -326,7 +332,10 @@ func looksLikeIP(h string) bool {
 
 // ignored reports whether a normalised account matches an ignore glob.
 func (c *rules) ignored(account string) bool {
-	for _, g := range c.ignore {
+	for i, g := range c.ignore {
+		if !strings.HasPrefix(account, c.ignoreLit[i]) {
+			continue
+		}
 		if ok, _ := path.Match(g, account); ok {
 			return true
 		}
@@ -338,6 +347,13 @@ func (c *rules) ignored(account string) bool {
 // user, the first `\`-component holding an `@` wins. It returns "" for unauthenticated values
 // ("-", empty, "Anonymous") and for anything that looks like a redacted secret.
 func NormalizeAccount(s string) string {
+	if plainAccount(s) { // most accounts: nothing to do, and no copy
+		return s
+	}
+	return normalizeAccount(s)
+}
+
+func normalizeAccount(s string) string {
 	s = strings.TrimSpace(s)
 	if isUnauthenticated(s) {
 		return ""
@@ -377,6 +393,21 @@ func NormalizeAccount(s string) string {
 		return ""
 	}
 	return acct
+}
+
+// plainAccount reports whether NormalizeAccount would return s unchanged, checked in one pass:
+// lower-case printable ASCII without spaces, '%', '\\' or "***", and not an unauthenticated value.
+func plainAccount(s string) bool {
+	if s == "" || s == "-" || len(s) == 9 && s == "anonymous" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '%' || c == '\\' || ('A' <= c && c <= 'Z') || c == '*' && i+2 < len(s) && s[i+1] == '*' && s[i+2] == '*' {
+			return false
+		}
+	}
+	return true
 }
 
 func isUnauthenticated(s string) bool {

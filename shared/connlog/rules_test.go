@@ -3,7 +3,9 @@ package connlog
 import (
 	"fmt"
 	"math/rand"
+	"path"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,6 +273,43 @@ func TestRecentOrderIndependent(t *testing.T) {
 		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
 		if round == 1 {
 			sort.Slice(evs, func(i, j int) bool { return evs[i].t.Before(evs[j].t) })
+		}
+	}
+}
+
+// NormalizeAccount's one-pass check for accounts that need no change returns exactly what the
+// full rule returns.
+func TestNormalizeAccountFastPath(t *testing.T) {
+	parts := []string{"a", "Z", "pat.lee", "@", "nhs.net", "\\", "%40", "%", "*", "***", " ", "\t", "-", "anonymous", "Anonymous", "é", "\xff", "\x00", "\x7f", "+", "_"}
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 200000; i++ {
+		var b strings.Builder
+		for n := rng.Intn(6); n > 0; n-- {
+			b.WriteString(parts[rng.Intn(len(parts))])
+		}
+		s := b.String()
+		if got, want := NormalizeAccount(s), normalizeAccount(s); got != want {
+			t.Fatalf("NormalizeAccount(%q) = %q, full rule gives %q", s, got, want)
+		}
+	}
+}
+
+// The literal-prefix check in front of each ignore glob changes no answer.
+func TestIgnoredPrefixCheck(t *testing.T) {
+	globs := []string{"healthmailbox*", "svc-?x*", "[ab]*", "*@test.nhs.net", "lit\\*eral*", "exact@nhs.net"}
+	c, err := compileRules(Rules{IgnoreAccounts: globs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, acct := range []string{"healthmailbox1", "healthmailbo", "xhealthmailbox", "svc-ax1", "svc-x", "a1", "b", "c", "u@test.nhs.net", "lit*eral9", "litxeral", "exact@nhs.net", "exact@nhs.net2", ""} {
+		want := false
+		for _, g := range globs {
+			if ok, _ := path.Match(g, acct); ok {
+				want = true
+			}
+		}
+		if got := c.ignored(acct); got != want {
+			t.Errorf("ignored(%q) = %v, path.Match gives %v", acct, got, want)
 		}
 	}
 }

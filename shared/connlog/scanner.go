@@ -243,6 +243,7 @@ type fileScan struct {
 	// block's events under the aggregator's lock).
 	batching bool
 	batch    []event
+	uas      memo // user agent -> redacted and cleaned
 }
 
 // parser reads one format.
@@ -333,7 +334,7 @@ func (fs *fileScan) emit(e *event) {
 		return
 	}
 	e.clientIP = clean(e.clientIP, 64)
-	e.userAgent = clean(redact(e.userAgent), 512)
+	e.userAgent = fs.uas.getString(e.userAgent, cleanUserAgent)
 	e.deviceID = clean(redact(e.deviceID), 128)
 	e.account = clean(e.account, 320)
 	fs.sum.Events++
@@ -348,6 +349,8 @@ func (fs *fileScan) emit(e *event) {
 		fs.sum.Findings++
 	}
 }
+
+func cleanUserAgent(s string) string { return clean(redact(s), 512) }
 
 // clean makes a kept value valid UTF-8, trimmed and bounded in length.
 func clean(s string, n int) string {
