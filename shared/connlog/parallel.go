@@ -78,7 +78,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 	w := &fileScan{Scanner: fs.Scanner, sum: sum, batching: true}
 	w.src = &lineSource{maxLine: fs.src.maxLine}
 	if fs.src.needles != nil {
-		w.src.needles = fs.src.needles
+		w.src.needles, w.src.rare = fs.src.needles, fs.src.rare
 		w.src.pos = make([]int, len(fs.src.needles))
 		w.src.valid = make([]int, len(fs.src.needles))
 	}

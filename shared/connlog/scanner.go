@@ -368,6 +368,7 @@ func (s *lineSource) enableNeedles(needles [][]byte) {
 	s.needles = needles
 	s.low = make([]byte, len(s.buf))
 	lowerASCII(s.low[s.start:s.end], s.buf[s.start:s.end])
+	s.rare = rareOffsets(needles, s.low[s.start:s.end])
 	s.pos = make([]int, len(needles))
 	s.valid = make([]int, len(needles))
 	for i := range s.pos {

@@ -21,6 +21,7 @@ type lineSource struct {
 	total   int64 // bytes read from r
 
 	needles [][]byte
+	rare    []int // per needle: offset of its rarest byte in the data seen first (see rareOffsets)
 	pos     []int // per needle: offset in buf of its next occurrence at or after the current line, or -1
 	valid   []int // per needle: pos is known up to this offset (exclusive)
 }
@@ -29,6 +30,7 @@ func newLineSource(r io.Reader, maxLine int, needles [][]byte) *lineSource {
 	s := &lineSource{r: r, buf: make([]byte, maxLine+64<<10), maxLine: maxLine, needles: needles}
 	if len(needles) > 0 {
 		s.low = make([]byte, len(s.buf))
+		s.rare = rareOffsets(needles, nil)
 		s.pos = make([]int, len(needles))
 		s.valid = make([]int, len(needles))
 		for i := range s.pos {
@@ -174,7 +176,7 @@ func (s *lineSource) make(a, b int) line {
 		if (p >= 0 && p < a) || (p < 0 && s.valid[i] < e) {
 			// Stale, or not searched this far: search from this line to the end of the data.
 			p = -1
-			if j := bytes.Index(s.low[a:s.end], n); j >= 0 {
+			if j := indexRare(s.low[a:s.end], n, s.rare[i]); j >= 0 {
 				p = a + j
 			}
 			s.pos[i], s.valid[i] = p, s.end
@@ -225,4 +227,53 @@ func lowerASCII(dst, src []byte) {
 		}
 		dst[i] = c
 	}
+}
+
+// rareOffsets picks, for each needle, the offset of the byte that is least frequent in sample
+// (the data read first, lower-cased). Searching for that byte and checking the needle around each
+// hit is much faster than bytes.Index, which looks for the needle's first byte: in a log that is
+// often a common one ('.' of ".nhs.net", say) and the search degrades to comparing at every offset.
+func rareOffsets(needles [][]byte, sample []byte) []int {
+	var freq [256]int
+	for _, c := range sample {
+		freq[c]++
+	}
+	out := make([]int, len(needles))
+	for i, n := range needles {
+		for j, c := range n {
+			if freq[c] < freq[n[out[i]]] {
+				out[i] = j
+			}
+		}
+	}
+	return out
+}
+
+// indexRare is bytes.Index(s, n), searching for n[r] and comparing n around each occurrence.
+// When that byte turns out to be common in s it hands the rest of the search to bytes.Index.
+func indexRare(s, n []byte, r int) int {
+	if len(n) == 0 || len(s) < len(n) {
+		return bytes.Index(s, n)
+	}
+	c, last := n[r], len(s)-len(n)+r // occurrences of c at i in [r, last] can start a match
+	fails := 0
+	for i := r; i <= last; {
+		j := bytes.IndexByte(s[i:last+1], c)
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if bytes.Equal(s[i-r:i-r+len(n)], n) {
+			return i - r
+		}
+		fails++
+		i++
+		if fails > 16+i>>5 { // more than one false hit per 32 bytes: c is not rare here
+			if k := bytes.Index(s[i-r:], n); k >= 0 {
+				return i - r + k
+			}
+			return -1
+		}
+	}
+	return -1
 }
