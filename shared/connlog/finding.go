@@ -129,14 +129,20 @@ type event struct {
 
 // aggregate is a finding being built. It is kept small: memory grows with distinct findings.
 type aggregate struct {
-	key                 string // account, hostname, protocol, client ip, day (see appendKeyPart)
-	first, last         time.Time
+	key string // account, hostname, protocol, client ip, day (see appendKeyPart)
+	// first and last seen as Unix seconds and nanoseconds (UTC, like every event time): exact for
+	// any time.Time, compared as integers, and 16 bytes smaller than two time.Time values.
+	firstSec, lastSec   int64
+	firstNs, lastNs     int32
 	successes, failures int64
 	ips, uas, devs      []seenVal // most recent first
 	lastFile            int       // generation of the last file that touched it, for per-file counts
 	firstPrec, lastPrec int8      // fraction digits the log used, for JSON
 	direct              bool
 }
+
+func (g *aggregate) firstSeen() time.Time { return time.Unix(g.firstSec, int64(g.firstNs)).UTC() }
+func (g *aggregate) lastSeen() time.Time  { return time.Unix(g.lastSec, int64(g.lastNs)).UTC() }
 
 // seenVal is one entry of a finding's capped list: an interned value and when it was last seen.
 type seenVal struct {
@@ -221,19 +227,22 @@ func (a *aggregator) addWith(e *event, gen int, scratch *[]byte) bool {
 }
 
 func (sh *aggShard) add(k []byte, e *event, gen int) bool {
+	sec, ns := e.t.Unix(), int32(e.t.Nanosecond())
 	g := sh.m[string(k)]
 	if g == nil {
-		g = &aggregate{key: string(k), first: e.t, last: e.t, firstPrec: e.prec, lastPrec: e.prec}
+		g = &aggregate{key: string(k), firstSec: sec, lastSec: sec, firstNs: ns, lastNs: ns, firstPrec: e.prec, lastPrec: e.prec}
 		sh.m[g.key] = g
 	}
-	if e.t.Before(g.first) {
-		g.first, g.firstPrec = e.t, e.prec
-	} else if e.t.Equal(g.first) {
+	switch {
+	case sec < g.firstSec || (sec == g.firstSec && ns < g.firstNs):
+		g.firstSec, g.firstNs, g.firstPrec = sec, ns, e.prec
+	case sec == g.firstSec && ns == g.firstNs:
 		g.firstPrec = max(g.firstPrec, e.prec)
 	}
-	if e.t.After(g.last) {
-		g.last, g.lastPrec = e.t, e.prec
-	} else if e.t.Equal(g.last) {
+	switch {
+	case sec > g.lastSec || (sec == g.lastSec && ns > g.lastNs):
+		g.lastSec, g.lastNs, g.lastPrec = sec, ns, e.prec
+	case sec == g.lastSec && ns == g.lastNs:
 		g.lastPrec = max(g.lastPrec, e.prec)
 	}
 	if e.success {
@@ -242,10 +251,10 @@ func (sh *aggShard) add(k []byte, e *event, gen int) bool {
 		g.failures++
 	}
 	g.direct = g.direct || e.direct
-	ns := e.t.UnixNano()
-	g.ips = sh.vals.recent(g.ips, e.clientIP, ns, maxClientIPs)
-	g.uas = sh.vals.recent(g.uas, e.userAgent, ns, maxUserAgents)
-	g.devs = sh.vals.recent(g.devs, e.deviceID, ns, maxDeviceIDs)
+	un := e.t.UnixNano()
+	g.ips = sh.vals.recent(g.ips, e.clientIP, un, maxClientIPs)
+	g.uas = sh.vals.recent(g.uas, e.userAgent, un, maxUserAgents)
+	g.devs = sh.vals.recent(g.devs, e.deviceID, un, maxDeviceIDs)
 	first := g.lastFile != gen
 	g.lastFile = gen
 	return first
@@ -407,7 +416,7 @@ func (a *aggregator) findings() []Finding {
 	for i, x := range all {
 		g, v := x.g, x.vals
 		f := Finding{Hostname: x.k.Hostname, Protocol: x.k.Protocol, Day: x.k.Day,
-			FirstSeen: g.first, LastSeen: g.last, firstPrec: g.firstPrec, lastPrec: g.lastPrec,
+			FirstSeen: g.firstSeen(), LastSeen: g.lastSeen(), firstPrec: g.firstPrec, lastPrec: g.lastPrec,
 			Successes: g.successes, Failures: g.failures, DirectIP: g.direct,
 			ClientIPs: v.strings(g.ips), UserAgents: v.strings(g.uas), DeviceIDs: v.strings(g.devs)}
 		if x.k.Account != "" {
