@@ -84,7 +84,7 @@ func runCampaign(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("campaign "+sub, flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
 	fl.Usage = func() { fmt.Fprintln(env.stderr, campaignUsage); fl.PrintDefaults() }
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
+	local := localFlag(fl)
 	by := fl.String("by", "", "who is making the change (default $USER)")
 	asJSON := fl.Bool("json", false, "print JSON")
 	org := fl.String("org", "", "extend: the organisation's ODS code")

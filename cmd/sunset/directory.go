@@ -47,7 +47,7 @@ func runDirectory(ctx context.Context, env *cliEnv, args []string) int {
 	orgsPath := fl.String("orgs", "", "organisations CSV `file`: ods_code,name,la_emails (;-separated),pla_email[,subdomain]")
 	acctsPath := fl.String("accounts", "", "accounts CSV `file`: email,ods_code[,type (user|shared|application)]")
 	prune := fl.Bool("prune", false, "mark organisations/accounts missing from the files as gone (kept for audit, ignored by planning)")
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
+	local := localFlag(fl)
 	fl.Usage = func() {
 		fmt.Fprintln(env.stderr, "Usage: sunset directory import --orgs FILE --accounts FILE [--prune] [--local]")
 		fmt.Fprintln(env.stderr, "Upserts the directory; bad rows are listed with their line numbers and skipped.")

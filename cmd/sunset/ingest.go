@@ -24,17 +24,14 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
 	camp := fl.String("campaign", "", "campaign `ID_OR_FILE`: a campaign file (YAML) if the path exists, else the id of an applied campaign")
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
+	local := localFlag(fl)
 	fl.Usage = func() {
 		fmt.Fprintln(env.stderr, "Usage: sunset ingest --campaign ID_OR_FILE [--local] LOG...")
 		fmt.Fprintln(env.stderr, "Scans each log (gzip or not) and stores its findings by day; a file already ingested for the campaign is skipped.")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if *camp == "" || fl.NArg() == 0 {
 		fl.Usage()

@@ -3,6 +3,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -70,4 +72,21 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nEvery command that talks to AWS accepts --local (or SUNSET_LOCAL=1) to use the local stack.")
+}
+
+// parseFlags parses a subcommand's flags. When it returns false the command ends with the
+// returned status: 0 after --help, 2 for a usage mistake (flag has already said which).
+func parseFlags(fl *flag.FlagSet, args []string) (int, bool) {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}
+
+// localFlag adds --local, which every command that talks to AWS takes.
+func localFlag(fl *flag.FlagSet) *bool {
+	return fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
 }

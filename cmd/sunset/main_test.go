@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"strings"
 	"testing"
 )
@@ -60,5 +62,31 @@ func TestUsageListsEveryCommand(t *testing.T) {
 		if !strings.Contains(out, "  "+name+" ") {
 			t.Errorf("usage does not list %s", name)
 		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		ok   bool
+	}{
+		{"flags parse", []string{"--local", "x"}, 0, true},
+		{"help is a success that ends the command", []string{"--help"}, 0, false},
+		{"unknown flag is a usage mistake", []string{"--nope"}, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fl := flag.NewFlagSet("t", flag.ContinueOnError)
+			fl.SetOutput(io.Discard)
+			local := localFlag(fl)
+			code, ok := parseFlags(fl, tc.args)
+			if code != tc.code || ok != tc.ok {
+				t.Fatalf("parseFlags = %d, %v; want %d, %v", code, ok, tc.code, tc.ok)
+			}
+			if tc.ok && !*local {
+				t.Error("--local not set")
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,12 +54,9 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) int {
 	id := fl.String("campaign", "", "campaign `ID`")
 	at := fl.String("at", "", "plan for this date in the campaign's time zone (default today)")
 	asJSON := fl.Bool("json", false, "print the plan as JSON")
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	local := localFlag(fl)
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if *id == "" || fl.NArg() > 0 {
 		fl.Usage()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,12 +28,9 @@ func runPreview(ctx context.Context, env *cliEnv, args []string) int {
 	stage := fl.String("stage", "", "the stage to render (default: the one a run on --at would send)")
 	at := fl.String("at", "", "render as on this date in the campaign's time zone (default today)")
 	out := fl.String("out", "", "the `DIR` to write the files to (created if missing)")
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	local := localFlag(fl)
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if *id == "" || *org == "" || *out == "" || fl.NArg() > 0 {
 		fl.Usage()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -24,12 +23,9 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	id := fl.String("campaign", "", "campaign `ID`")
 	asJSON := fl.Bool("json", false, "print JSON")
 	asCSV := fl.Bool("csv", false, "print CSV, one row per notice")
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	local := localFlag(fl)
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if *id == "" || fl.NArg() > 0 || (*asJSON && *asCSV) {
 		fl.Usage()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 
@@ -27,12 +26,9 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	at := fl.String("at", "", "run for this date in each campaign's time zone (default today)")
 	dry := fl.Bool("dry-run", false, "plan only: claim and send nothing")
 	asJSON := fl.Bool("json", false, "print the results as JSON")
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	local := localFlag(fl)
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if fl.NArg() > 0 {
 		fl.Usage()

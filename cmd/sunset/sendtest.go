@@ -66,12 +66,9 @@ func runSendTest(ctx context.Context, env *cliEnv, args []string) int {
 	stage := fl.String("stage", "", "the stage to render")
 	to := fl.String("to", "", "the internal `ADDRESS` to send the test to")
 	at := fl.String("at", "", "render as on this date (default today)")
-	local := fl.Bool("local", false, "use the local stack (also SUNSET_LOCAL=1)")
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	local := localFlag(fl)
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if *id == "" || *org == "" || *stage == "" || *to == "" || fl.NArg() > 0 {
 		fl.Usage()
