@@ -1,25 +1,41 @@
-// Command planbench measures the planner on the local stack: it seeds a fresh table with a
-// directory of N organisations and their accounts and F findings spread over the affected
-// organisations, then plans the campaign and reports wall time, DynamoDB requests by operation
-// (counted by an SDK middleware) and the Go heap. Run it through infra/bench/plan.sh.
+// Command planbench measures the planner on the local stack. infra/bench/plan.sh drives it one
+// phase per process, so that each plan runs in a process of its own and its peak RSS is the
+// plan's:
+//
+//	create     make a fresh table with the production schema and print its name
+//	directory  import organisations -from..-orgs (ACCOUNTS_PER_ORG accounts each) through
+//	           directory.Import; a later call with a higher -from grows the same directory
+//	findings   apply campaign -campaign and seed -findings findings over its first -affected
+//	           organisations with BatchWriteItem (items built by findings.Item, so exactly what
+//	           the ingest writer stores), then read them back with findings.Reader.Window
+//	header     print the header of the results table
+//	plan       plan -campaign (a dry run: nothing is written) and print one row: wall time,
+//	           DynamoDB requests by operation (counted by an SDK middleware), peak Go heap and
+//	           the process's peak RSS; -orgs, -affected and -findings only label the row
+//	drop       delete the table
 package main
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	smithymw "github.com/aws/smithy-go/middleware"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
@@ -29,8 +45,47 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
+// Every finding of the bench is one of an affected organisation's accounts on one of these
+// hostnames on one of the days before the plan date.
+var (
+	hosts  = []string{"imap.nhs.net", "smtp.nhs.net"}
+	protos = []string{"IMAP", "SMTP"}
+)
+
+const days = 30 // within the default activity_window_days
+
+type config struct {
+	table, phase, campaign string
+	from, orgs, perOrg     int
+	affected, findings     int
+	writers, runs          int
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.phase, "phase", "", "create | directory | findings | header | plan | drop")
+	flag.StringVar(&c.table, "table", "", "table name (create: the prefix of a new one)")
+	flag.StringVar(&c.campaign, "campaign", "bench", "campaign id (findings, plan)")
+	flag.IntVar(&c.from, "from", 0, "directory: first organisation to import")
+	flag.IntVar(&c.orgs, "orgs", 30000, "directory: organisations 0..orgs-1 exist afterwards; plan: the directory's size")
+	flag.IntVar(&c.perOrg, "accounts-per-org", 10, "accounts per organisation")
+	flag.IntVar(&c.affected, "affected", 3000, "organisations with legacy findings")
+	flag.IntVar(&c.findings, "findings", 300000, "finding items (account x hostname x protocol x day)")
+	flag.IntVar(&c.writers, "writers", 16, "concurrent batch writers while seeding")
+	flag.IntVar(&c.runs, "runs", 3, "plan: how many times to plan (the row shows the fastest)")
+	flag.Parse()
+	if err := run(context.Background(), c); err != nil {
+		fmt.Fprintln(os.Stderr, "planbench:", err)
+		os.Exit(1)
+	}
+}
+
+// counter counts DynamoDB calls by operation. It sits in the Initialize step, before the
+// retryer, so an SDK retry of a throttled call is not counted again; a batch call repeated for
+// its unprocessed items is.
 type counter struct {
 	mu  sync.Mutex
 	ops map[string]int
@@ -46,123 +101,123 @@ func (c *counter) reset() map[string]int {
 	return out
 }
 
-func main() {
-	orgs := flag.Int("orgs", 30000, "organisations in the directory")
-	accountsPerOrg := flag.Int("accounts-per-org", 10, "accounts per organisation")
-	affected := flag.Int("affected", 3000, "organisations with legacy findings")
-	nFindings := flag.Int("findings", 300000, "finding items (account x hostname x protocol x day)")
-	table := flag.String("table", "", "table name (default: a new one)")
-	phase := flag.String("phase", "all", "seed | plan | drop | all")
-	flag.Parse()
-	if err := run(*orgs, *accountsPerOrg, *affected, *nFindings, *table, *phase); err != nil {
-		fmt.Fprintln(os.Stderr, "planbench:", err)
-		os.Exit(1)
-	}
+func (c *counter) option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *smithymw.Stack) error {
+		return s.Initialize.Add(smithymw.InitializeMiddlewareFunc("count", func(ctx context.Context, in smithymw.InitializeInput, next smithymw.InitializeHandler) (smithymw.InitializeOutput, smithymw.Metadata, error) {
+			c.add(middleware.GetOperationName(ctx))
+			return next.HandleInitialize(ctx, in)
+		}), smithymw.After)
+	})
 }
 
-func run(nOrgs, perOrg, affected, nFindings int, table, phase string) error {
-	ctx := context.Background()
+var (
+	clock = func() time.Time { return time.Date(2030, 7, 28, 7, 0, 0, 0, time.UTC) }
+	at    = calendar.In(clock(), time.UTC)
+)
+
+func run(ctx context.Context, c config) error {
 	cnt := &counter{ops: map[string]int{}}
-	count := func(o *dynamodb.Options) {
-		o.APIOptions = append(o.APIOptions, func(s *smithymw.Stack) error {
-			return s.Initialize.Add(smithymw.InitializeMiddlewareFunc("count", func(ctx context.Context, in smithymw.InitializeInput, next smithymw.InitializeHandler) (smithymw.InitializeOutput, smithymw.Metadata, error) {
-				cnt.add(middleware.GetOperationName(ctx))
-				return next.HandleInitialize(ctx, in)
-			}), smithymw.After)
-		})
-	}
 	db := dynamodb.NewFromConfig(aws.Config{Region: localstack.Region, Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKey, localstack.SecretKey, "")},
-		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb")) }, count)
-	if table == "" {
-		table = fmt.Sprintf("bench-plan-%d", time.Now().Unix())
+		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb")) }, cnt.option)
+	if c.phase != "create" && c.phase != "header" && c.table == "" {
+		return errors.New("-table is required")
 	}
-	clock := func() time.Time { return time.Date(2030, 7, 28, 7, 0, 0, 0, time.UTC) }
-	at := calendar.In(clock(), time.UTC)
-	if phase == "seed" || phase == "all" {
-		path, err := localstack.FindTemplate()
-		if err != nil {
-			return err
-		}
-		spec, err := localstack.ReadTemplate(path, table)
-		if err != nil {
-			return err
-		}
-		if err := localstack.EnsureTable(ctx, db, spec); err != nil {
-			return err
-		}
-		start := time.Now()
-		if err := seed(ctx, db, table, clock, nOrgs, perOrg, affected, nFindings, at); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "seeded %s in %s\n", table, time.Since(start).Round(time.Second))
-		fmt.Println(table)
-	}
-	if phase == "drop" {
-		_, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	switch c.phase {
+	case "create":
+		return create(ctx, db, c.table)
+	case "directory":
+		return seedDirectory(ctx, db, c)
+	case "findings":
+		return seedFindings(ctx, db, c)
+	case "header":
+		fmt.Printf("| directory orgs | affected orgs | findings | due | plan time (best of %d) | read requests", max(1, c.runs))
+		fmt.Println(" | requests by operation | peak heap | peak RSS |")
+		fmt.Println("|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+		return nil
+	case "plan":
+		return plan(ctx, db, cnt, c)
+	case "drop":
+		_, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(c.table)})
 		return err
 	}
-	if phase == "plan" || phase == "all" {
-		cnt.reset()
-		p := planner.New(db, table, clock)
-		runtime.GC()
-		var peak atomic.Uint64
-		stop := make(chan struct{})
-		go func() {
-			var ms runtime.MemStats
-			for {
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > peak.Load() {
-					peak.Store(ms.HeapInuse)
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
-		}()
-		start := time.Now()
-		pl, err := p.Plan(ctx, "bench", at)
-		elapsed := time.Since(start)
-		close(stop)
-		if err != nil {
-			return err
-		}
-		ops := cnt.reset()
-		var names []string
-		total := 0
-		for k, v := range ops {
-			names = append(names, k)
-			total += v
-		}
-		sort.Strings(names)
-		fmt.Printf("| directory orgs | affected orgs | findings | due | skipped | plan time | requests | peak heap |\n|---|---|---|---|---|---|---|---|\n")
-		fmt.Printf("| %d | %d | %d | %d | %d | %s | %d | %.1f MiB |\n", nOrgs, affected, nFindings, len(pl.Due), len(pl.Skipped),
-			elapsed.Round(time.Millisecond), total, float64(peak.Load())/(1<<20))
-		fmt.Printf("\n| operation | requests |\n|---|---|\n")
-		for _, n := range names {
-			fmt.Printf("| %s | %d |\n", n, ops[n])
-		}
+	return fmt.Errorf("unknown -phase %q", c.phase)
+}
+
+func create(ctx context.Context, db *dynamodb.Client, prefix string) error {
+	if prefix == "" {
+		prefix = "bench-plan"
 	}
+	table := fmt.Sprintf("%s-%d", prefix, time.Now().Unix())
+	path, err := localstack.FindTemplate()
+	if err != nil {
+		return err
+	}
+	spec, err := localstack.ReadTemplate(path, table)
+	if err != nil {
+		return err
+	}
+	if err := localstack.EnsureTable(ctx, db, spec); err != nil {
+		return err
+	}
+	fmt.Println(table)
 	return nil
 }
 
-func seed(ctx context.Context, db *dynamodb.Client, table string, clock func() time.Time, nOrgs, perOrg, affected, nFindings int, at calendar.Date) error {
+func ods(i int) string { return fmt.Sprintf("O%05d", i) }
+
+func account(j, org int) string { return fmt.Sprintf("u%d.%s@nhs.net", j, ods(org)) }
+
+// seedDirectory imports organisations c.from..c.orgs-1 and their accounts, without pruning,
+// so a second call grows the directory the first one made.
+func seedDirectory(ctx context.Context, db *dynamodb.Client, c config) error {
 	var orgs, accts bytes.Buffer
 	orgs.WriteString("ods_code,name,la_emails,pla_email\n")
 	accts.WriteString("email,ods_code\n")
-	for i := range nOrgs {
-		ods := fmt.Sprintf("O%05d", i)
-		fmt.Fprintf(&orgs, "%s,Organisation %d,la1@%s.nhs.net;la2@%s.nhs.net,pla@%s.nhs.net\n", ods, i, ods, ods, ods)
-		for j := range perOrg {
-			fmt.Fprintf(&accts, "u%d.%s@nhs.net,%s\n", j, ods, ods)
+	for i := c.from; i < c.orgs; i++ {
+		o := ods(i)
+		fmt.Fprintf(&orgs, "%s,Organisation %d,la1@%s.nhs.net;la2@%s.nhs.net,pla@%s.nhs.net\n", o, i, o, o, o)
+		for j := range c.perOrg {
+			fmt.Fprintf(&accts, "%s,%s\n", account(j, i), o)
 		}
 	}
-	dir := directory.New(db, table, clock)
-	if _, err := dir.Import(ctx, directory.ImportInput{Orgs: &orgs, Accounts: &accts, OrgsName: "orgs.csv", AccountsName: "accounts.csv"}); err != nil {
+	start := time.Now()
+	dir := directory.New(db, c.table, clock)
+	dir.Workers = c.writers
+	res, err := dir.Import(ctx, directory.ImportInput{Orgs: &orgs, Accounts: &accts, OrgsName: "orgs.csv", AccountsName: "accounts.csv"})
+	if err != nil {
 		return err
 	}
-	c, err := campaign.Parse([]byte(`id: bench
+	if res.BadRows > 0 {
+		return fmt.Errorf("import: %d bad rows, first %s", res.BadRows, res.Bad[0])
+	}
+	took := time.Since(start)
+	fmt.Fprintf(os.Stderr, "directory: imported %d organisations and %d accounts in %s (%.0f items/s)\n",
+		res.Orgs, res.Accounts, took.Round(time.Second), float64(res.Orgs+res.Accounts)/took.Seconds())
+	return nil
+}
+
+// finding is the bench's i-th finding and the organisation owning its account: 60 per account
+// (two hostnames, 30 days), accounts taken round-robin over the affected organisations, so
+// every affected organisation has findings.
+func finding(i, affected, perOrg int) (connlog.Finding, string) {
+	perAccount := len(hosts) * days
+	org := (i / perAccount) % affected
+	acct := account((i/(perAccount*affected))%perOrg, org)
+	h := i % len(hosts)
+	day := at.AddDays(-((i / len(hosts)) % days))
+	return connlog.Finding{Account: &acct, Hostname: hosts[h], Protocol: protos[h], Day: day.String(),
+		FirstSeen: day.Start(time.UTC).Add(8 * time.Hour), LastSeen: day.Start(time.UTC).Add(9 * time.Hour),
+		Successes: 4, Failures: 1, ClientIPs: []string{"10.0.0.1"}}, ods(org)
+}
+
+func seedFindings(ctx context.Context, db *dynamodb.Client, c config) error {
+	if most := len(hosts) * days * c.affected * c.perOrg; c.findings > most {
+		return fmt.Errorf("%d affected organisations of %d accounts hold at most %d distinct findings, not %d", c.affected, c.perOrg, most, c.findings)
+	}
+	if c.findings < len(hosts)*days*c.affected {
+		return fmt.Errorf("%d findings leave some of the %d affected organisations without any (need %d)", c.findings, c.affected, len(hosts)*days*c.affected)
+	}
+	spec, err := campaign.Parse([]byte(`id: `+c.campaign+`
 shutdown: 2030-09-07
 hostnames:
   - {name: imap.nhs.net, replacement: {host: outlook.office365.com}}
@@ -176,32 +231,161 @@ sender: {from: "noreply@example.nhs.net"}
 	if err != nil {
 		return err
 	}
-	if _, _, err := campaign.NewStore(db, table, clock).Apply(ctx, c, "bench"); err != nil {
+	if _, _, err := campaign.NewStore(db, c.table, clock).Apply(ctx, spec, "bench"); err != nil {
 		return err
 	}
-	// Findings: affected orgs' accounts, two hostnames, over the 30 days before at.
-	w := findings.NewWriter(db, table)
-	owners := map[string]string{}
-	var fs []connlog.Finding
-	hosts := []string{"imap.nhs.net", "smtp.nhs.net"}
-	protos := []string{"IMAP", "SMTP"}
-	for i := 0; len(fs) < nFindings; i++ {
-		org := (i / (2 * 30)) % affected
-		acct := fmt.Sprintf("u%d.O%05d@nhs.net", (i/(2*30*affected))%perOrg, org)
-		owners[acct] = fmt.Sprintf("O%05d", org)
-		h := i % 2
-		day := at.AddDays(-((i / 2) % 30))
-		a := acct
-		fs = append(fs, connlog.Finding{Account: &a, Hostname: hosts[h], Protocol: protos[h], Day: day.String(),
-			FirstSeen: day.Start(time.UTC).Add(8 * time.Hour), LastSeen: day.Start(time.UTC).Add(9 * time.Hour), Successes: 4, Failures: 1,
-			ClientIPs: []string{"10.0.0.1"}})
+
+	start := time.Now()
+	b := findings.Batch{Campaign: c.campaign, Source: "bench/seed", Owners: map[string]string{}, ExpiresAt: clock().AddDate(1, 0, 0)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []map[string]types.AttributeValue, c.writers)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	fail := func(err error) { once.Do(func() { first = err; cancel() }) }
+	for range max(1, c.writers) {
+		wg.Go(func() {
+			for batch := range batches {
+				if err := store.BatchPut(ctx, db, c.table, batch); err != nil {
+					fail(err)
+				}
+			}
+		})
 	}
-	for start := 0; start < len(fs); start += 5000 {
-		end := min(start+5000, len(fs))
-		if _, err := w.Write(ctx, findings.Batch{Campaign: "bench", Source: fmt.Sprintf("bench/%d", start), Owners: owners,
-			ExpiresAt: clock().AddDate(1, 0, 0)}, fs[start:end]); err != nil {
-			return err
+	var batch []map[string]types.AttributeValue
+	for i := range c.findings {
+		f, owner := finding(i, c.affected, c.perOrg)
+		b.Owners[*f.Account] = owner
+		it, err := findings.Item(b, f)
+		if err != nil {
+			fail(err)
+			break
+		}
+		if batch = append(batch, it); len(batch) == 25 || i == c.findings-1 {
+			select {
+			case batches <- batch:
+			case <-ctx.Done():
+			}
+			batch = nil
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
+	close(batches)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("seed findings: %w", err)
+	}
+	took := time.Since(start)
+	fmt.Fprintf(os.Stderr, "findings: seeded %d for %s over %d organisations in %s (%.0f items/s)\n",
+		c.findings, c.campaign, c.affected, took.Round(time.Second), float64(c.findings)/took.Seconds())
+
+	// Read them back the way the planner does: every one, attributed to the right organisation,
+	// with the totals the writer would have stored.
+	acts, err := findings.NewReader(db, c.table).Window(ctx, c.campaign, at.AddDays(-(days - 1)), at)
+	if err != nil {
+		return err
+	}
+	orgs := map[string]bool{}
+	var successes int64
+	for _, a := range acts {
+		orgs[a.ODS] = true
+		successes += a.Successes
+		if a.Sources != 1 || a.Failures != 1 || !strings.Contains(a.Account, "."+a.ODS+"@") {
+			return fmt.Errorf("verify: read back %+v", a)
+		}
+	}
+	if len(acts) != c.findings || len(orgs) != c.affected || successes != 4*int64(c.findings) {
+		return fmt.Errorf("verify: Window read %d findings of %d organisations with %d successes; want %d, %d, %d",
+			len(acts), len(orgs), successes, c.findings, c.affected, 4*c.findings)
+	}
+	fmt.Fprintf(os.Stderr, "findings: Window reads back all %d, over %d organisations\n", len(acts), len(orgs))
+	return nil
+}
+
+// plan plans c.runs times in this process and prints one row: the best wall time (the local
+// DynamoDB is shared and stalls now and then; the fastest run is the least disturbed one), the
+// requests of one plan (every run makes the same), the peak heap over the runs and the
+// process's peak RSS.
+func plan(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) error {
+	p := planner.New(db, c.table, clock)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	var (
+		best, due int
+		times     []time.Duration
+		ops       map[string]int
+		err       error
+	)
+	for r := range max(1, c.runs) {
+		runtime.GC()
+		cnt.reset()
+		start := time.Now()
+		var pl planner.Plan
+		pl, err = p.Plan(ctx, c.campaign, at)
+		times = append(times, time.Since(start))
+		got := cnt.reset()
+		if err != nil {
+			break
+		}
+		if r == 0 {
+			ops, due = got, len(pl.Due)
+		} else if !maps.Equal(got, ops) || len(pl.Due) != due {
+			err = fmt.Errorf("plan %d made requests %v and %d due, plan 1 %v and %d", r+1, got, len(pl.Due), ops, due)
+			break
+		}
+		if times[r] < times[best] {
+			best = r
+		}
+	}
+	close(stop)
+	<-sampled
+	if err != nil {
+		return err
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	var names []string
+	reads := 0
+	for op, n := range ops {
+		names = append(names, fmt.Sprintf("%s %d", op, n))
+		switch op {
+		case "GetItem", "BatchGetItem", "Query", "Scan":
+			reads += n
+		}
+	}
+	sort.Strings(names)
+	var all []string
+	for _, t := range times {
+		all = append(all, t.Round(10*time.Millisecond).String())
+	}
+	fmt.Fprintf(os.Stderr, "plan %s, directory of %d: %s\n", c.campaign, c.orgs, strings.Join(all, ", "))
+	fmt.Printf("| %d | %d | %d | %d | %s | %d | %s | %.0f MiB | %.0f MiB |\n", c.orgs, c.affected, c.findings, due,
+		times[best].Round(10*time.Millisecond), reads, strings.Join(names, ", "), float64(peak.Load())/(1<<20), float64(ru.Maxrss)/1024)
 	return nil
 }
