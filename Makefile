@@ -44,9 +44,12 @@ build: ## build every Lambda as bootstrap for provided.al2023/arm64 into .build/
 	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -o .build/$$n/bootstrap ./$$d || exit 1; \
 	  echo "built .build/$$n/bootstrap"; done
 
-lint: ## gofmt, go vet, go mod tidy leaves no diff
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## gofmt, go vet, staticcheck, go mod tidy leaves no diff
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 
 fuzz: ## fuzz every parser for 20s each

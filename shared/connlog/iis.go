@@ -11,10 +11,9 @@ import (
 type iisParser struct {
 	fs *fileScan
 	iisHeaderState
-	ts       [64]byte
-	fields   [][]byte
-	hasQuery bool
-	uas      memo // raw user agent -> with '+' as spaces
+	ts     [64]byte
+	fields [][]byte
+	uas    memo // raw user agent -> with '+' as spaces
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the

@@ -395,7 +395,6 @@ type readAhead struct {
 	off  int
 	done chan struct{}
 	once sync.Once
-	err  error
 }
 
 type chunk struct {

@@ -162,10 +162,7 @@ func (p *Planner) Run(ctx context.Context, campaignID string, at calendar.Date, 
 		}
 	}
 	res.Plan.Due = due
-	toSend := append([]ledger.Notice(nil), res.Claimed...)
-	for _, n := range st.pendingToday {
-		toSend = append(toSend, n)
-	}
+	toSend := append(append([]ledger.Notice(nil), res.Claimed...), st.pendingToday...)
 	if d != nil && len(toSend) > 0 {
 		if err := d.Dispatch(ctx, toSend); err != nil {
 			return res, fmt.Errorf("dispatch %d notices of %s: %w", len(toSend), campaignID, err)
