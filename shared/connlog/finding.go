@@ -145,9 +145,13 @@ func (g *aggregate) firstSeen() time.Time { return time.Unix(g.firstSec, int64(g
 func (g *aggregate) lastSeen() time.Time  { return time.Unix(g.lastSec, int64(g.lastNs)).UTC() }
 
 // seenVal is one entry of a finding's capped list: an interned value and when it was last seen.
+// h is a hash of the value, in what would otherwise be padding: a list is searched by comparing
+// hashes, and the value itself (an interned string elsewhere in memory) is only read to confirm
+// a match.
 type seenVal struct {
 	t  int64  // Unix nanoseconds
 	id uint32 // index in the aggregator's value table
+	h  uint32 // valueHash of the value
 }
 
 // aggregator folds events into findings. Its table is split into shards, each behind its own
@@ -213,6 +217,8 @@ func (a *aggregator) addWith(e *event, gen int, scratch *[]byte) bool {
 		k = append(k, 0)
 	}
 	*scratch = k
+	// The lists' hashes are computed here, outside the shard's lock.
+	hs := [3]uint32{a.valueHash(e.clientIP), a.valueHash(e.userAgent), a.valueHash(e.deviceID)}
 	var h uint64
 	if e.account != "" {
 		h = maphash.String(a.seed, e.account)
@@ -221,12 +227,21 @@ func (a *aggregator) addWith(e *event, gen int, scratch *[]byte) bool {
 	}
 	sh := &a.shards[h%aggShards]
 	sh.mu.Lock()
-	first := sh.add(k, e, gen)
+	first := sh.add(k, e, &hs, gen)
 	sh.mu.Unlock()
 	return first
 }
 
-func (sh *aggShard) add(k []byte, e *event, gen int) bool {
+// valueHash is the hash a list entry keeps of its value.
+func (a *aggregator) valueHash(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	return uint32(maphash.String(a.seed, s))
+}
+
+// add folds e into its finding; hs are the valueHash of e's client IP, user agent and device id.
+func (sh *aggShard) add(k []byte, e *event, hs *[3]uint32, gen int) bool {
 	sec, ns := e.t.Unix(), int32(e.t.Nanosecond())
 	g := sh.m[string(k)]
 	if g == nil {
@@ -252,9 +267,9 @@ func (sh *aggShard) add(k []byte, e *event, gen int) bool {
 	}
 	g.direct = g.direct || e.direct
 	un := e.t.UnixNano()
-	g.ips = sh.vals.recent(g.ips, e.clientIP, un, maxClientIPs)
-	g.uas = sh.vals.recent(g.uas, e.userAgent, un, maxUserAgents)
-	g.devs = sh.vals.recent(g.devs, e.deviceID, un, maxDeviceIDs)
+	g.ips = sh.vals.recent(g.ips, e.clientIP, hs[0], un, maxClientIPs)
+	g.uas = sh.vals.recent(g.uas, e.userAgent, hs[1], un, maxUserAgents)
+	g.devs = sh.vals.recent(g.devs, e.deviceID, hs[2], un, maxDeviceIDs)
 	first := g.lastFile != gen
 	g.lastFile = gen
 	return first
@@ -309,20 +324,22 @@ func (v *values) strings(list []seenVal) []string {
 
 // recent keeps list distinct, ordered most recent first (ties by value), at most n long. The
 // result does not depend on the order events arrive in. Lists grow to exactly n, never beyond:
-// memory per finding is what bounds the scanner's memory.
-func (v *values) recent(list []seenVal, s string, t int64, n int) []seenVal {
+// memory per finding is what bounds the scanner's memory. h is s's hash: entries whose hash
+// differs are passed over without reading their value.
+func (v *values) recent(list []seenVal, s string, h uint32, t int64, n int) []seenVal {
 	if s == "" {
 		return list
 	}
 	str := func(i int) string { return v.strs[list[i].id] }
+	is := func(i int) bool { return list[i].h == h && v.strs[list[i].id] == s }
 	// Fast path for logs read in time order: the value becomes (or stays) the most recent.
 	if len(list) > 0 && (t > list[0].t || (t == list[0].t && s <= str(0))) {
-		if str(0) == s {
+		if is(0) {
 			list[0].t = t
 			return list
 		}
 		i := 1
-		for ; i < len(list) && str(i) != s; i++ {
+		for ; i < len(list) && !is(i); i++ {
 		}
 		var id uint32
 		if i < len(list) {
@@ -337,14 +354,11 @@ func (v *values) recent(list []seenVal, s string, t int64, n int) []seenVal {
 			}
 		}
 		copy(list[1:i+1], list[:i])
-		list[0] = seenVal{t: t, id: id}
+		list[0] = seenVal{t: t, id: id, h: h}
 		return list
 	}
 	i := 0
-	for ; i < len(list); i++ {
-		if str(i) == s {
-			break
-		}
+	for ; i < len(list) && !is(i); i++ {
 	}
 	var id uint32
 	if i < len(list) {
@@ -369,7 +383,7 @@ func (v *values) recent(list []seenVal, s string, t int64, n int) []seenVal {
 	})
 	list = growVals(list, n)
 	copy(list[j+1:], list[j:])
-	list[j] = seenVal{t: t, id: id}
+	list[j] = seenVal{t: t, id: id, h: h}
 	return list
 }
 

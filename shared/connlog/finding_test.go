@@ -1,6 +1,10 @@
 package connlog
 
 import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 )
@@ -57,4 +61,70 @@ func TestFirstLastRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRecentMatchesReference folds random event sequences (mostly repeating the previous value,
+// as logs do, in and out of time order) through values.recent and checks each list against its
+// definition: the n values with the latest times, most recent first, ties by value. Hashes come
+// from maphash and from a hash under which values collide.
+func TestRecentMatchesReference(t *testing.T) {
+	a := newAggregator(false)
+	hashes := map[string]func(string) uint32{"maphash": a.valueHash, "colliding": collidingHash}
+	for name, hash := range hashes {
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewSource(11))
+			for round := 0; round < 300; round++ {
+				n := 1 + rng.Intn(10)
+				distinct := 1 + rng.Intn(30)
+				tab := values{ids: map[string]uint32{}}
+				var list []seenVal
+				latest := map[string]int64{}
+				prev, now := "", int64(1000)
+				for i := 0; i < 200; i++ {
+					v := prev
+					if v == "" || rng.Intn(4) == 0 {
+						v = fmt.Sprintf("v%d", rng.Intn(distinct))
+					}
+					prev = v
+					now += int64(rng.Intn(3))
+					ts := now
+					if rng.Intn(5) == 0 {
+						ts -= int64(rng.Intn(40)) // out of order
+					}
+					list = tab.recent(list, v, hash(v), ts, n)
+					if ts > latest[v] {
+						latest[v] = ts
+					}
+					want := referenceRecent(latest, n)
+					if got := tab.strings(list); !slices.Equal(got, want) {
+						t.Fatalf("round %d event %d: list %q, want %q", round, i, got, want)
+					}
+					for _, x := range list {
+						if x.h != hash(tab.strs[x.id]) || x.t != latest[tab.strs[x.id]] {
+							t.Fatalf("entry %q: hash %d, time %d; want %d, %d", tab.strs[x.id], x.h, x.t, hash(tab.strs[x.id]), latest[tab.strs[x.id]])
+						}
+					}
+				}
+				if len(tab.ids) != len(list) {
+					t.Fatalf("value table holds %d values for a list of %d", len(tab.ids), len(list))
+				}
+			}
+		})
+	}
+}
+
+// referenceRecent is the definition of a capped list: by latest time, most recent first, ties by
+// value, at most n.
+func referenceRecent(latest map[string]int64, n int) []string {
+	var all []string
+	for v := range latest {
+		all = append(all, v)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if latest[all[i]] != latest[all[j]] {
+			return latest[all[i]] > latest[all[j]]
+		}
+		return all[i] < all[j]
+	})
+	return all[:min(n, len(all))]
 }

@@ -208,14 +208,18 @@ func TestCompileRulesErrors(t *testing.T) {
 	}
 }
 
+// collidingHash is a valueHash under which many values collide, so that the tests exercise the
+// comparison of values behind equal hashes.
+func collidingHash(s string) uint32 { return uint32(len(s)) }
+
 // recent runs values.recent on a list of strings, for the tests.
 func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []int64) {
 	tab := values{ids: map[string]uint32{}}
 	list := make([]seenVal, len(vals))
 	for i := range vals {
-		list[i] = seenVal{t: seen[i], id: tab.acquire(vals[i])}
+		list[i] = seenVal{t: seen[i], id: tab.acquire(vals[i]), h: collidingHash(vals[i])}
 	}
-	list = tab.recent(list, v, t, n)
+	list = tab.recent(list, v, collidingHash(v), t, n)
 	out := make([]int64, len(list))
 	for i, x := range list {
 		out[i] = x.t
