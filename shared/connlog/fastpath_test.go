@@ -55,3 +55,45 @@ func TestIISFastPathsChangeNothing(t *testing.T) {
 		}
 	}
 }
+
+// dayCache gives parseTime's answer for every input, whatever dates came before: same and
+// changing dates, impossible dates, leap seconds, bad digits, fractions and zones.
+func TestDayCacheMatchesParseTime(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	days := []string{"2021-08-02", "2021-08-03", "2020-02-29", "2021-02-29", "2021-02-31", "0001-01-01", "9999-12-31", "1969-12-31", "2021-8-02x", "2021-08-0a"}
+	tails := []string{"", "", "", ".5", ".123456789", "Z", "+01:00", "-0530", "x"}
+	var c dayCache
+	for i := 0; i < 100000; i++ {
+		d := days[rng.Intn(3)] // mostly a run of the same few dates
+		if rng.Intn(8) == 0 {
+			d = days[rng.Intn(len(days))]
+		}
+		sep := []string{" ", "T", "t", "_"}[rng.Intn(4)]
+		tm := fmt.Sprintf("%02d:%02d:%02d", rng.Intn(26), rng.Intn(62), rng.Intn(62))
+		if rng.Intn(20) == 0 {
+			tm = tm[:rng.Intn(8)] + "a" + tm[rng.Intn(8)+1:]
+		}
+		s := d + sep + tm
+		if rng.Intn(6) == 0 {
+			s += tails[rng.Intn(len(tails))]
+		}
+		got, gotPrec, gotOK := c.parse([]byte(s))
+		want, wantPrec, wantOK := parseTime([]byte(s))
+		if got != want || gotPrec != wantPrec || gotOK != wantOK {
+			t.Fatalf("dayCache.parse(%q) = %v, %d, %v; parseTime gives %v, %d, %v", s, got, gotPrec, gotOK, want, wantPrec, wantOK)
+		}
+	}
+}
+
+// The IIS parser's remembered protocol of the last stem is protocolFromPath's answer.
+func TestIISProtocolMemo(t *testing.T) {
+	stems := []string{"/Microsoft-Server-ActiveSync/default.eas", "/microsoft-server-activesync", "/EWS/Exchange.asmx", "/owa/", "/OWA", "/mapi/emsmdb/", "/rpc/rpcproxy.dll", "/", "", "https://mail.nhs.net/ews/x", "/oab/x", "/autodiscover/autodiscover.xml", "/ews"}
+	rng := rand.New(rand.NewSource(9))
+	var p iisParser
+	for i := 0; i < 10000; i++ {
+		s := stems[rng.Intn(len(stems))]
+		if got, want := p.protocol([]byte(s)), protocolFromPath(s); got != want {
+			t.Fatalf("protocol(%q) = %q after earlier stems, want %q", s, got, want)
+		}
+	}
+}

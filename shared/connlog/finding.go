@@ -125,6 +125,7 @@ type event struct {
 	userAgent string
 	deviceID  string
 	success   bool
+	uaClean   bool // userAgent is already redacted and cleaned (cleanUserAgent)
 }
 
 // aggregate is a finding being built. It is kept small: memory grows with distinct findings.

@@ -13,7 +13,11 @@ type iisParser struct {
 	iisHeaderState
 	ts     [64]byte
 	fields [][]byte
-	uas    memo // raw user agent -> with '+' as spaces
+	uas    memo     // raw user agent -> with '+' as spaces, redacted and cleaned (as emit would)
+	days   dayCache // the date of the lines, nearly always the same one
+	// The protocol of the last URI stem: legacy lines of a log share a few stems.
+	lastStem  []byte
+	lastProto string
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
@@ -171,7 +175,7 @@ func (p *iisParser) parse(ln line) {
 	case p.time >= 0 && len(p.hdrDate) == 10:
 		ts = append(append(append(ts, p.hdrDate...), ' '), f[p.time]...)
 	}
-	t, prec, ok := parseTime(ts)
+	t, prec, ok := p.days.parse(ts)
 	if !ok {
 		fs.malformed("bad or missing date/time")
 		return
@@ -190,9 +194,10 @@ func (p *iisParser) parse(ln line) {
 	e := &event{
 		t: t, prec: prec,
 		account:   NormalizeAccount(plusToSpace(dash(field(f, p.user)))),
-		protocol:  protocolFromPath(string(field(f, p.stem))),
+		protocol:  p.protocol(field(f, p.stem)),
 		clientIP:  view(dash(field(f, p.cip))),
-		userAgent: p.uas.get(dash(field(f, p.ua)), plusToSpace),
+		userAgent: p.uas.get(dash(field(f, p.ua)), iisUserAgent),
+		uaClean:   true,
 		success:   !httpFailure(string(field(f, p.status))),
 	}
 	if q != nil {
@@ -200,6 +205,19 @@ func (p *iisParser) parse(ln line) {
 	}
 	fs.outcome(e, host, direct, res)
 }
+
+// protocol is protocolFromPath(stem), remembered for the last stem.
+func (p *iisParser) protocol(stem []byte) string {
+	if p.lastProto == "" || !bytes.Equal(stem, p.lastStem) {
+		p.lastProto = protocolFromPath(string(stem))
+		p.lastStem = append(p.lastStem[:0], stem...)
+	}
+	return p.lastProto
+}
+
+// iisUserAgent is a user agent field as a finding keeps it: '+' as spaces, then what emit does
+// to every user agent.
+func iisUserAgent(raw []byte) string { return cleanUserAgent(plusToSpace(raw)) }
 
 // hhToken finds the HH token of the query q, in the lower-cased copy of the line when the source
 // keeps one (no case folding per byte). The two tokens differ only in the case of ASCII letters,

@@ -84,6 +84,43 @@ func parseTime(b []byte) (t time.Time, prec int8, ok bool) {
 	return t.Add(-time.Duration(off) * time.Second), prec, true
 }
 
+// dayCache is parseTime for lines that mostly share a date: it remembers the last date it saw
+// and the Unix time of its midnight, so that a "YYYY-MM-DD HH:MM:SS" of that date costs a few
+// digit reads instead of calendar arithmetic. Anything else goes to parseTime.
+type dayCache struct {
+	day [10]byte
+	mid int64 // Unix seconds of day's 00:00:00 UTC
+	ok  bool
+}
+
+func (c *dayCache) parse(b []byte) (time.Time, int8, bool) {
+	if c.ok && len(b) == 19 && string(b[:10]) == string(c.day[:]) && (b[10] == ' ' || b[10] == 'T' || b[10] == 't') && b[13] == ':' && b[16] == ':' {
+		h, ok1 := twoDigits(b[11], b[12])
+		mi, ok2 := twoDigits(b[14], b[15])
+		s, ok3 := twoDigits(b[17], b[18])
+		if ok1 && ok2 && ok3 && h <= 23 && mi <= 59 && s <= 60 {
+			return time.Unix(c.mid+int64(h*3600+mi*60+s), 0).UTC(), 0, true
+		}
+	}
+	t, prec, ok := parseTime(b)
+	if ok {
+		var m [19]byte
+		copy(m[:10], b[:10])
+		copy(m[10:], " 00:00:00")
+		if t0, _, ok0 := parseTime(m[:]); ok0 {
+			c.day, c.mid, c.ok = [10]byte(b[:10]), t0.Unix(), true
+		}
+	}
+	return t, prec, ok
+}
+
+func twoDigits(a, b byte) (int, bool) {
+	if a < '0' || a > '9' || b < '0' || b > '9' {
+		return 0, false
+	}
+	return int(a-'0')*10 + int(b-'0'), true
+}
+
 // parseEpoch reads Unix seconds or milliseconds, with an optional fraction.
 func parseEpoch(s string) (time.Time, int8, bool) {
 	if s == "" {

@@ -334,7 +334,9 @@ func (fs *fileScan) emit(e *event) {
 		return
 	}
 	e.clientIP = clean(e.clientIP, 64)
-	e.userAgent = fs.uas.getString(e.userAgent, cleanUserAgent)
+	if !e.uaClean {
+		e.userAgent = fs.uas.getString(e.userAgent, cleanUserAgent)
+	}
 	e.deviceID = clean(redact(e.deviceID), 128)
 	e.account = clean(e.account, 320)
 	fs.sum.Events++
