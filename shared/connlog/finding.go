@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash/maphash"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -205,7 +206,20 @@ func (a *aggregator) add(e *event, gen int) bool { return a.addWith(e, gen, &a.s
 
 // addWith is add with the caller's scratch buffer for the key; it is safe for concurrent use.
 func (a *aggregator) addWith(e *event, gen int, scratch *[]byte) bool {
-	k := appendKeyPart(appendKeyPart(appendKeyPart((*scratch)[:0], e.account), e.host), e.protocol)
+	k := a.appendKey((*scratch)[:0], e)
+	*scratch = k
+	// The lists' hashes are computed here, outside the shard's lock.
+	hs := a.valueHashes(e)
+	sh := &a.shards[a.shardOf(e, k)]
+	sh.mu.Lock()
+	first := sh.add(k, e, &hs, gen)
+	sh.mu.Unlock()
+	return first
+}
+
+// appendKey appends e's encoded key to b.
+func (a *aggregator) appendKey(b []byte, e *event) []byte {
+	k := appendKeyPart(appendKeyPart(appendKeyPart(b, e.account), e.host), e.protocol)
 	if e.account == "" {
 		k = appendKeyPart(k, e.clientIP)
 	} else {
@@ -217,20 +231,75 @@ func (a *aggregator) addWith(e *event, gen int, scratch *[]byte) bool {
 	} else {
 		k = append(k, 0)
 	}
-	*scratch = k
-	// The lists' hashes are computed here, outside the shard's lock.
-	hs := [3]uint32{a.valueHash(e.clientIP), a.valueHash(e.userAgent), a.valueHash(e.deviceID)}
-	var h uint64
+	return k
+}
+
+// shardOf is the shard of e, whose encoded key is k.
+func (a *aggregator) shardOf(e *event, k []byte) int {
 	if e.account != "" {
-		h = maphash.String(a.seed, e.account)
-	} else {
-		h = maphash.Bytes(a.seed, k)
+		return int(maphash.String(a.seed, e.account) % aggShards)
 	}
-	sh := &a.shards[h%aggShards]
-	sh.mu.Lock()
-	first := sh.add(k, e, &hs, gen)
-	sh.mu.Unlock()
-	return first
+	return int(maphash.Bytes(a.seed, k) % aggShards)
+}
+
+func (a *aggregator) valueHashes(e *event) [3]uint32 {
+	return [3]uint32{a.valueHash(e.clientIP), a.valueHash(e.userAgent), a.valueHash(e.deviceID)}
+}
+
+// batchScratch is a parallel worker's memory for addBatch.
+type batchScratch struct {
+	keys  []byte
+	ends  []int // end of each event's key in keys
+	shard []uint8
+	hs    [][3]uint32
+	order []int32 // event indices grouped by shard
+}
+
+// addBatch folds evs in (as addWith each) and returns how many were the first event of their
+// finding in file gen. Events are grouped by shard first, so that each shard's lock is taken
+// once per batch rather than once per event.
+func (a *aggregator) addBatch(evs []event, gen int, bs *batchScratch) int {
+	bs.keys, bs.ends, bs.shard, bs.hs = bs.keys[:0], bs.ends[:0], bs.shard[:0], bs.hs[:0]
+	var count [aggShards + 1]int
+	for i := range evs {
+		e := &evs[i]
+		start := len(bs.keys)
+		bs.keys = a.appendKey(bs.keys, e)
+		n := a.shardOf(e, bs.keys[start:])
+		bs.ends = append(bs.ends, len(bs.keys))
+		bs.shard = append(bs.shard, uint8(n))
+		bs.hs = append(bs.hs, a.valueHashes(e))
+		count[n+1]++
+	}
+	for n := 1; n <= aggShards; n++ {
+		count[n] += count[n-1] // count[n] is now where shard n's events start
+	}
+	bs.order = slices.Grow(bs.order[:0], len(evs))[:len(evs)]
+	next := count
+	for i, n := range bs.shard {
+		bs.order[next[n]] = int32(i)
+		next[n]++
+	}
+	firsts := 0
+	for n := range aggShards {
+		idx := bs.order[count[n]:count[n+1]]
+		if len(idx) == 0 {
+			continue
+		}
+		sh := &a.shards[n]
+		sh.mu.Lock()
+		for _, i := range idx {
+			start := 0
+			if i > 0 {
+				start = bs.ends[i-1]
+			}
+			if sh.add(bs.keys[start:bs.ends[i]], &evs[i], &bs.hs[i], gen) {
+				firsts++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return firsts
 }
 
 // valueHash is the hash a list entry keeps of its value.

@@ -83,7 +83,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 		w.src.valid = make([]int, len(fs.src.needles))
 	}
 	p := &iisParser{fs: w}
-	var scratch []byte
+	var scratch batchScratch
 	for b := range work {
 		w.no = b.first - 1
 		if b.long {
@@ -105,11 +105,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 			w.src.buf = nil
 		}
 		if len(w.batch) > 0 { // before the buffer goes back: the events' strings point into it
-			for i := range w.batch {
-				if fs.agg.addWith(&w.batch[i], fs.gen, &scratch) {
-					sum.Findings++
-				}
-			}
+			sum.Findings += int64(fs.agg.addBatch(w.batch, fs.gen, &scratch))
 			clear(w.batch) // drop the strings
 			w.batch = w.batch[:0]
 		}
