@@ -32,7 +32,7 @@ start() { # name port command...
 }
 
 # dynalite keeps every table in memory: benchmarks seed millions of items, so give it room.
-start dynalite 8000 node --max-old-space-size=12288 node_modules/dynalite/cli.js --host 127.0.0.1 --port 8000
+start dynalite 8000 node --max-old-space-size=12288 dynalite.js --host 127.0.0.1 --port 8000
 AWS_SES_ACCOUNT=$(cat "$here/ses-account.json") \
   start ses 8005 node node_modules/aws-ses-v2-local/dist/cli.js --host 127.0.0.1 --port 8005
 

@@ -2,8 +2,12 @@ package localstack_test
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -109,4 +113,28 @@ func TestSESSendReadBack(t *testing.T) {
 		}
 	}
 	t.Fatalf("message %s not found in the SES emulator store", aws.ToString(out.MessageId))
+}
+
+// A client that hangs up in the middle of a request (an SDK call whose context ends) must not
+// take the local DynamoDB down with it: dynalite itself would crash, infra/local/dynalite.js
+// keeps it serving.
+func TestDynaliteSurvivesAbortedRequest(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	u, err := url.Parse(localstack.Endpoint("dynamodb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.0\r\n"+
+			"X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{\"Lim", u.Host)
+		conn.Close()
+	}
+	time.Sleep(200 * time.Millisecond) // let the server see the resets
+	if _, err := db.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
+		t.Fatalf("DynamoDB stopped answering after aborted requests: %v", err)
+	}
 }
