@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Caps on the per-finding lists: memory grows with distinct findings, never with lines.
@@ -131,7 +132,10 @@ type event struct {
 
 // aggregate is a finding being built. It is kept small: memory grows with distinct findings.
 type aggregate struct {
-	key string // account, hostname, protocol, client ip, day (see appendKeyPart)
+	key string // account, hostname, protocol, client ip, day (see appendKeyPart); in keyBuf when it fits
+	// keyBuf holds a short key inside the aggregate, so that the table's key comparison reads
+	// the memory that the update reads next, not a separate allocation.
+	keyBuf [48]byte
 	// first and last seen as Unix seconds and nanoseconds (UTC, like every event time): exact for
 	// any time.Time, compared as integers, and 16 bytes smaller than two time.Time values.
 	firstSec, lastSec   int64
@@ -315,7 +319,13 @@ func (sh *aggShard) add(k []byte, e *event, hs *[3]uint32, gen int) bool {
 	sec, ns := e.t.Unix(), int32(e.t.Nanosecond())
 	g := sh.m[string(k)]
 	if g == nil {
-		g = &aggregate{key: string(k), firstSec: sec, lastSec: sec, firstNs: ns, lastNs: ns, firstPrec: e.prec, lastPrec: e.prec}
+		g = &aggregate{firstSec: sec, lastSec: sec, firstNs: ns, lastNs: ns, firstPrec: e.prec, lastPrec: e.prec}
+		if len(k) <= len(g.keyBuf) {
+			// The bytes are never written again: the string stays immutable.
+			g.key = unsafe.String(&g.keyBuf[0], copy(g.keyBuf[:], k))
+		} else {
+			g.key = string(k)
+		}
 		sh.m[g.key] = g
 	}
 	switch {

@@ -128,3 +128,33 @@ func referenceRecent(latest map[string]int64, n int) []string {
 	})
 	return all[:min(n, len(all))]
 }
+
+// Keys short enough to live inside their aggregate and keys too long for it decode alike.
+func TestAggregateKeyStorage(t *testing.T) {
+	a := newAggregator(true)
+	ts := time.Date(2021, 8, 2, 10, 0, 0, 0, time.UTC)
+	accounts := []string{"a@nhs.net", "firstname.middlename.lastname.department@nhs.net"}
+	for _, acct := range accounts {
+		for i := 0; i < 3; i++ {
+			a.add(&event{t: ts, account: acct, host: "imap.nhs.net", protocol: "IMAP", clientIP: "198.51.100.1", success: true}, 1)
+		}
+	}
+	a.add(&event{t: ts, host: "imap.nhs.net", protocol: "IMAP", clientIP: "198.51.100.7"}, 1)
+	fs := a.findings()
+	if len(fs) != 3 {
+		t.Fatalf("%d findings, want 3", len(fs))
+	}
+	want := []Key{
+		{Account: accounts[0], Hostname: "imap.nhs.net", Protocol: "IMAP", Day: "2021-08-02"},
+		{Account: accounts[1], Hostname: "imap.nhs.net", Protocol: "IMAP", Day: "2021-08-02"},
+		{Hostname: "imap.nhs.net", Protocol: "IMAP", ClientIP: "198.51.100.7", Day: "2021-08-02"},
+	}
+	for i, f := range fs {
+		if got := f.Key(); got != want[i] {
+			t.Errorf("finding %d: key %+v, want %+v", i, got, want[i])
+		}
+		if f.Account != nil && f.Successes != 3 {
+			t.Errorf("finding %d: %d successes, want 3 (one finding per key)", i, f.Successes)
+		}
+	}
+}
