@@ -141,7 +141,10 @@ type aggregate struct {
 	firstSec, lastSec   int64
 	firstNs, lastNs     int32
 	successes, failures int64
-	ips, uas, devs      []seenVal // most recent first
+	ips, uas, devs      []seenVal // most recent first; in inl until they outgrow it
+	// inl holds the start of the lists (two client IPs, a user agent, a device id: enough for
+	// most findings) inside the aggregate, so that an update reads one object, not four.
+	inl [4]seenVal
 	lastFile            int       // generation of the last file that touched it, for per-file counts
 	firstPrec, lastPrec int8      // fraction digits the log used, for JSON
 	direct              bool
@@ -320,6 +323,7 @@ func (sh *aggShard) add(k []byte, e *event, hs *[3]uint32, gen int) bool {
 	g := sh.m[string(k)]
 	if g == nil {
 		g = &aggregate{firstSec: sec, lastSec: sec, firstNs: ns, lastNs: ns, firstPrec: e.prec, lastPrec: e.prec}
+		g.ips, g.uas, g.devs = g.inl[0:0:2], g.inl[2:2:3], g.inl[3:3:4]
 		if len(k) <= len(g.keyBuf) {
 			// The bytes are never written again: the string stays immutable.
 			g.key = unsafe.String(&g.keyBuf[0], copy(g.keyBuf[:], k))

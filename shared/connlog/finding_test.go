@@ -77,7 +77,12 @@ func TestRecentMatchesReference(t *testing.T) {
 				n := 1 + rng.Intn(10)
 				distinct := 1 + rng.Intn(30)
 				tab := values{ids: map[string]uint32{}}
-				var list []seenVal
+				// The list starts in a small array shared with a neighbour, as in an aggregate's
+				// inl: growing must move it out, never write past its capacity.
+				var inl [4]seenVal
+				sentinel := seenVal{t: -1, id: 1 << 31, h: 7}
+				inl[2], inl[3] = sentinel, sentinel
+				list := inl[0:0:2]
 				latest := map[string]int64{}
 				prev, now := "", int64(1000)
 				for i := 0; i < 200; i++ {
@@ -104,6 +109,9 @@ func TestRecentMatchesReference(t *testing.T) {
 							t.Fatalf("entry %q: hash %d, time %d; want %d, %d", tab.strs[x.id], x.h, x.t, hash(tab.strs[x.id]), latest[tab.strs[x.id]])
 						}
 					}
+				}
+				if inl[2] != sentinel || inl[3] != sentinel {
+					t.Fatalf("list wrote past its capacity: %+v", inl)
 				}
 				if len(tab.ids) != len(list) {
 					t.Fatalf("value table holds %d values for a list of %d", len(tab.ids), len(list))
