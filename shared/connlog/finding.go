@@ -144,9 +144,9 @@ type aggregate struct {
 	ips, uas, devs      []seenVal // most recent first; in inl until they outgrow it
 	// inl holds the start of the lists (two client IPs, a user agent, a device id: enough for
 	// most findings) inside the aggregate, so that an update reads one object, not four.
-	inl [4]seenVal
-	lastFile            int       // generation of the last file that touched it, for per-file counts
-	firstPrec, lastPrec int8      // fraction digits the log used, for JSON
+	inl                 [4]seenVal
+	lastFile            int  // generation of the last file that touched it, for per-file counts
+	firstPrec, lastPrec int8 // fraction digits the log used, for JSON
 	direct              bool
 }
 
