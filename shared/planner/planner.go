@@ -419,7 +419,7 @@ func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason,
 	for _, n := range oc.history {
 		byStage[n.Stage] = n
 		if n.PlannedFor == at && n.Status != ledger.Superseded {
-			return d, AlreadySent, n.Stage, "a notice was claimed for this organisation today"
+			return d, AlreadySent, n.Stage, "the " + n.Stage + " notice was already claimed for this organisation on " + at.String()
 		}
 		if n.Status == ledger.Claimed || n.Status == ledger.Sent {
 			contacted = true
