@@ -36,7 +36,7 @@ func setClock(t *testing.T, at time.Time) {
 }
 
 func TestCampaignCommands(t *testing.T) {
-	db, table := useTable(t)
+	db, table := useLocalStack(t)
 	setClock(t, time.Date(2030, 7, 1, 8, 0, 0, 0, time.UTC))
 	file := writeTemp(t, "campaign.yaml", cliCampaign)
 	env := map[string]string{"USER": "alice"}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,17 +10,12 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/report"
-	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
 // The delivery commands on the demo's data: preview and send-test write no ledger entry, run
 // sends each due notice once, report shows it.
 func TestPreviewSendTestRunReport(t *testing.T) {
-	useTable(t)
-	ses := localstacktest.SES(t)
-	old := sesClient
-	sesClient = func(context.Context, *cliEnv, bool) (sender.SES, error) { return ses, nil }
-	t.Cleanup(func() { sesClient = old })
+	useLocalStack(t)
 	setClock(t, time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC))
 	data := filepath.Join("..", "..", "infra", "demo", "data")
 	const id = "demo-legacy-hostnames-2021"

@@ -10,15 +10,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
 // useTable points the ingest and directory commands at a fresh local table.
-func useTable(t *testing.T, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, string) {
+// useLocalStack points the CLI's DynamoDB and SES clients at the local stack for one test (a
+// fresh table; the SES emulator), so no command under test can reach real AWS, whatever the
+// environment holds.
+func useLocalStack(t *testing.T, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, string) {
 	t.Helper()
 	db, table := localstacktest.DynamoDB(t, optFns...)
-	old := dataTable
+	ses := localstacktest.SES(t)
+	oldData, oldSES := dataTable, sesClient
 	dataTable = func(context.Context, *cliEnv, bool) (*dynamodb.Client, string, error) { return db, table, nil }
-	t.Cleanup(func() { dataTable = old })
+	sesClient = func(context.Context, *cliEnv, bool) (sender.SES, error) { return ses, nil }
+	t.Cleanup(func() { dataTable, sesClient = oldData, oldSES })
 	return db, table
 }
 
@@ -32,7 +38,7 @@ func writeTemp(t *testing.T, name, content string) string {
 }
 
 func TestDirectoryImportCommand(t *testing.T) {
-	useTable(t)
+	useLocalStack(t)
 	orgs := writeTemp(t, "orgs.csv", "\uFEFFods_code,name,la_emails,pla_email,subdomain\nRX1,\"Leeds, Trust\",a@rx1.nhs.net;b@rx1.nhs.net,p@rx1.nhs.net,rx1.nhs.net\n,No code,,,\n")
 	accts := writeTemp(t, "accounts.csv", "email,ods_code\njo@nhs.net,RX1\nbad,RX1\nx@nhs.net,NOPE\n")
 
@@ -76,7 +82,7 @@ func TestDirectoryImportUsage(t *testing.T) {
 			}
 		})
 	}
-	useTable(t)
+	useLocalStack(t)
 	bad := writeTemp(t, "orgs.csv", "ods,name\nRX1,x\n")
 	if _, errOut, code := runCLI(t, nil, "directory", "import", "--orgs", bad); code != 2 || !strings.Contains(errOut, "missing column(s) ods_code, la_emails, pla_email") {
 		t.Errorf("bad header: exit %d, stderr %s", code, errOut)

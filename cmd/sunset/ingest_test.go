@@ -30,7 +30,7 @@ func campaignFile(t *testing.T) string {
 }
 
 func TestIngestCommand(t *testing.T) {
-	db, table := useTable(t)
+	db, table := useLocalStack(t)
 	camp := campaignFile(t)
 	log := writeTemp(t, "u_ex210802.log", ingestLog)
 
@@ -76,7 +76,7 @@ func TestIngestCommand(t *testing.T) {
 }
 
 func TestIngestUsage(t *testing.T) {
-	useTable(t)
+	useLocalStack(t)
 	log := writeTemp(t, "a.log", ingestLog)
 	for name, tc := range map[string]struct {
 		args []string
