@@ -220,11 +220,9 @@ func (s *Scanner) blockSize() int {
 func trackHeaders(h *iisHeaderState, data []byte, maxLine int) {
 	at := 0
 	if len(data) == 0 || data[0] != '#' {
-		i := bytes.Index(data, []byte("\n#"))
-		if i < 0 {
+		if at = headerStart(data, 0); at < 0 {
 			return
 		}
-		at = i + 1
 	}
 	for {
 		l := data[at:]
@@ -234,11 +232,26 @@ func trackHeaders(h *iisHeaderState, data []byte, maxLine int) {
 		if len(l) <= maxLine {
 			h.header(bytes.TrimSuffix(l, []byte{'\r'}))
 		}
-		next := at + len(l)
-		i := bytes.Index(data[next:], []byte("\n#"))
-		if i < 0 {
+		if at = headerStart(data, at+len(l)); at < 0 {
 			return
 		}
-		at = next + i + 1
 	}
+}
+
+// headerStart returns the offset of the first '#' at or after from that starts a line (follows a
+// newline), or -1. It looks for the '#', rare in data lines, not for the newline before it: the
+// reader, which also inflates gzip, runs it over every block.
+func headerStart(data []byte, from int) int {
+	for from < len(data) {
+		i := bytes.IndexByte(data[from:], '#')
+		if i < 0 {
+			return -1
+		}
+		at := from + i
+		if at > 0 && data[at-1] == '\n' {
+			return at
+		}
+		from = at + 1
+	}
+	return -1
 }

@@ -160,3 +160,27 @@ func TestValueTableBounded(t *testing.T) {
 		t.Errorf("value table holds %d values, want %d", n, maxClientIPs+maxUserAgents)
 	}
 }
+
+// headerStart finds what bytes.Index(data[from-1:], "\n#") finds, on data full of newlines and '#'.
+func TestHeaderStart(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	alphabet := []byte("\n#a ")
+	for i := 0; i < 20000; i++ {
+		data := make([]byte, rng.Intn(40))
+		for j := range data {
+			data[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		from := rng.Intn(len(data) + 1)
+		want := -1
+		if from > 0 {
+			if k := bytes.Index(data[from-1:], []byte("\n#")); k >= 0 {
+				want = from + k
+			}
+		} else if k := bytes.Index(data, []byte("\n#")); k >= 0 {
+			want = k + 1
+		}
+		if got := headerStart(data, from); got != want {
+			t.Fatalf("headerStart(%q, %d) = %d, want %d", data, from, got, want)
+		}
+	}
+}
