@@ -224,7 +224,10 @@ func iisUserAgent(raw []byte) string { return cleanUserAgent(plusToSpace(raw)) }
 // and resolve lower-cases the token anyway.
 func (p *iisParser) hhToken(ln line, q []byte) []byte {
 	if ln.low != nil {
-		return hhTokenLow(nthField(ln.low, p.query))
+		// q is a field of ln.b: the same bytes of ln.low are at its offset, which the
+		// capacities give (both run to the end of the read buffer).
+		at := cap(ln.b) - cap(q)
+		return hhTokenLow(ln.low[at : at+len(q)])
 	}
 	return hhToken(q)
 }
