@@ -96,7 +96,7 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 	}
 	ids := map[string]bool{}
 	for _, n := range r.Notices {
-		if n.Status != "sent" || n.MessageID == "" || n.SentAt == nil || len(n.To) == 0 || n.Accounts == 0 {
+		if n.Status != "sent" || n.MessageID == "" || n.SentAt == nil || len(n.To) == 0 || len(n.Accounts) == 0 || n.Accounts[0].Account == "" {
 			t.Errorf("notice %+v", n)
 		}
 		ids[n.MessageID] = true

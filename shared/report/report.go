@@ -62,9 +62,15 @@ type Notice struct {
 	To        []string   `json:"to"`
 	SentAt    *time.Time `json:"sent_at"`
 	MessageID string     `json:"message_id"`
-	Accounts  int        `json:"accounts"` // distinct accounts the notice listed
-	Error     string     `json:"error,omitempty"`
+	// Accounts is what the notice listed, in the plan's shape (account, hostname, protocol,
+	// last seen, successes, failures, ...): the report says exactly who was told about what.
+	Accounts []ledger.Account `json:"accounts"`
+	Error    string           `json:"error,omitempty"`
 }
+
+// AccountCount is the number of distinct accounts the notice listed (an account seen on two
+// hostnames is one account), as the table and CSV show it.
+func (n Notice) AccountCount() int { return distinctAccounts(n.Accounts) }
 
 // Build reports on campaign id as of now. Superseded notices are left out (never meant to be
 // sent: the later stage is the notice); notices are ordered by organisation, then by the
@@ -105,7 +111,10 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 			continue
 		}
 		rn := Notice{Org: n.Org, OrgName: n.OrgName, Stage: n.Stage, Status: string(n.Status), To: n.Recipients,
-			MessageID: n.MessageID, Accounts: distinctAccounts(n.Accounts), Error: n.Error}
+			MessageID: n.MessageID, Accounts: n.Accounts, Error: n.Error}
+		if rn.Accounts == nil {
+			rn.Accounts = []ledger.Account{} // a list in JSON, never null
+		}
 		if rn.To == nil {
 			rn.To = []string{}
 		}

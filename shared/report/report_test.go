@@ -99,6 +99,8 @@ func TestBuild(t *testing.T) {
 		}
 		return as
 	}
+	advanceA1 := append(acct("One@nhs.net", "two@nhs.net"), ledger.Account{Account: "one@nhs.net", Hostname: "pop.nhs.net"})
+	none := []ledger.Account{}
 	notices := []ledger.Notice{
 		{Org: "B2", OrgName: "Bravo", Stage: "reminder", Status: ledger.Sent, Recipients: []string{"la@b.nhs.net"},
 			SentAt: sentLocal, MessageID: "m-b", Accounts: acct("x@nhs.net")},
@@ -106,7 +108,7 @@ func TestBuild(t *testing.T) {
 		{Org: "A1", OrgName: "Alpha", Stage: "reminder", Status: ledger.Superseded},
 		// The same account on two hostnames counts once.
 		{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: ledger.Sent, Recipients: []string{"la@a.nhs.net"},
-			SentAt: sentLocal, MessageID: "m-a", Accounts: append(acct("One@nhs.net", "two@nhs.net"), ledger.Account{Account: "one@nhs.net", Hostname: "pop.nhs.net"})},
+			SentAt: sentLocal, MessageID: "m-a", Accounts: advanceA1},
 		// Every recipient suppressed (compared trimmed and lower-cased): unreachable.
 		{Org: "C3", OrgName: "Charlie", Stage: "advance", Status: ledger.Suppressed, Recipients: []string{" LA@c.nhs.net", "pla@c.nhs.net"}, Error: "suppressed"},
 		// One recipient still reachable: not unreachable.
@@ -137,12 +139,12 @@ func TestBuild(t *testing.T) {
 	want := Report{
 		Campaign: "c1",
 		Notices: []Notice{
-			{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: "sent", To: []string{"la@a.nhs.net"}, SentAt: &sentUTC, MessageID: "m-a", Accounts: 2},
-			{Org: "A1", OrgName: "Alpha", Stage: "final", Status: "claimed", To: []string{"la@a.nhs.net"}},
-			{Org: "B2", OrgName: "Bravo", Stage: "reminder", Status: "sent", To: []string{"la@b.nhs.net"}, SentAt: &sentUTC, MessageID: "m-b", Accounts: 1},
-			{Org: "C3", OrgName: "Charlie", Stage: "advance", Status: "suppressed", To: []string{" LA@c.nhs.net", "pla@c.nhs.net"}, Error: "suppressed"},
-			{Org: "D4", OrgName: "Delta", Stage: "advance", Status: "suppressed", To: []string{"la@c.nhs.net", "ok@d.nhs.net"}},
-			{Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: "failed", To: []string{}, Error: "MessageRejected"},
+			{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: "sent", To: []string{"la@a.nhs.net"}, SentAt: &sentUTC, MessageID: "m-a", Accounts: advanceA1},
+			{Org: "A1", OrgName: "Alpha", Stage: "final", Status: "claimed", To: []string{"la@a.nhs.net"}, Accounts: none},
+			{Org: "B2", OrgName: "Bravo", Stage: "reminder", Status: "sent", To: []string{"la@b.nhs.net"}, SentAt: &sentUTC, MessageID: "m-b", Accounts: acct("x@nhs.net")},
+			{Org: "C3", OrgName: "Charlie", Stage: "advance", Status: "suppressed", To: []string{" LA@c.nhs.net", "pla@c.nhs.net"}, Accounts: none, Error: "suppressed"},
+			{Org: "D4", OrgName: "Delta", Stage: "advance", Status: "suppressed", To: []string{"la@c.nhs.net", "ok@d.nhs.net"}, Accounts: none},
+			{Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: "failed", To: []string{}, Accounts: none, Error: "MessageRejected"},
 		},
 		Unassigned:        []string{"early@nhs.net", "locum@nhs.net"},
 		Unreachable:       []string{"C3", "F6"}, // H8 is skipped only in an earlier plan
@@ -299,8 +301,10 @@ func sample() Report {
 	return Report{
 		Campaign: "c1",
 		Notices: []Notice{
-			{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: "sent", To: []string{"la@a.nhs.net", "pla@a.nhs.net"}, SentAt: &sent, MessageID: "m-a", Accounts: 2},
-			{Org: "E5", OrgName: "=HYPERLINK(\"x\")", Stage: "final", Status: "failed", To: []string{}, Error: "-bad address"},
+			{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: "sent", To: []string{"la@a.nhs.net", "pla@a.nhs.net"}, SentAt: &sent, MessageID: "m-a", Accounts: []ledger.Account{
+				{Account: "one@nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP", LastSeen: sent, Successes: 3, Failures: 1},
+				{Account: "two@nhs.net", Hostname: "smtp.nhs.net", Protocol: "SMTP", LastSeen: sent, Successes: 1}}},
+			{Org: "E5", OrgName: "=HYPERLINK(\"x\")", Stage: "final", Status: "failed", To: []string{}, Accounts: []ledger.Account{}, Error: "-bad address"},
 		},
 		Unassigned:  []string{"locum@nhs.net"},
 		Unreachable: []string{},
@@ -320,8 +324,10 @@ func TestJSON(t *testing.T) {
 	}
 	want := `{"campaign":"c1",
 	"notices":[
-	  {"org":"A1","org_name":"Alpha","stage":"advance","status":"sent","to":["la@a.nhs.net","pla@a.nhs.net"],"sent_at":"2021-07-27T08:30:00Z","message_id":"m-a","accounts":2},
-	  {"org":"E5","org_name":"=HYPERLINK(\"x\")","stage":"final","status":"failed","to":[],"sent_at":null,"message_id":"","accounts":0,"error":"-bad address"}],
+	  {"org":"A1","org_name":"Alpha","stage":"advance","status":"sent","to":["la@a.nhs.net","pla@a.nhs.net"],"sent_at":"2021-07-27T08:30:00Z","message_id":"m-a","accounts":[
+	    {"account":"one@nhs.net","hostname":"imap.nhs.net","protocol":"IMAP","last_seen":"2021-07-27T08:30:00Z","successes":3,"failures":1},
+	    {"account":"two@nhs.net","hostname":"smtp.nhs.net","protocol":"SMTP","last_seen":"2021-07-27T08:30:00Z","successes":1,"failures":0}]},
+	  {"org":"E5","org_name":"=HYPERLINK(\"x\")","stage":"final","status":"failed","to":[],"sent_at":null,"message_id":"","accounts":[],"error":"-bad address"}],
 	"unassigned":["locum@nhs.net"],"unreachable":[],"suppressed":["la@c.nhs.net"]}`
 	var got, exp any
 	if err := json.Unmarshal(b, &got); err != nil {

@@ -26,7 +26,7 @@ func (r Report) WriteCSV(w io.Writer) error {
 			sent = n.SentAt.Format(time.RFC3339)
 		}
 		cw.Write([]string{n.Org, notice.CSVCell(n.OrgName), n.Stage, n.Status, strings.Join(n.To, " "), sent, n.MessageID,
-			fmt.Sprint(n.Accounts), notice.CSVCell(n.Error)})
+			fmt.Sprint(n.AccountCount()), notice.CSVCell(n.Error)})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -53,7 +53,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			if n.SentAt != nil {
 				sent = n.SentAt.Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Org, n.OrgName, n.Stage, n.Status, sent, n.Accounts, strings.Join(n.To, ", "), n.Error)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Org, n.OrgName, n.Stage, n.Status, sent, n.AccountCount(), strings.Join(n.To, ", "), n.Error)
 		}
 		tw.Flush()
 	}
