@@ -88,7 +88,9 @@ func TestRecentMatchesReference(t *testing.T) {
 				for i := 0; i < 200; i++ {
 					v := prev
 					if v == "" || rng.Intn(4) == 0 {
-						v = fmt.Sprintf("v%d", rng.Intn(distinct))
+						// short, long (past values.short) and NUL-padded values
+						k := rng.Intn(distinct)
+						v = []string{fmt.Sprintf("v%d", k), fmt.Sprintf("a-value-too-long-for-short-%d", k), fmt.Sprintf("v%d\x00", k/2), fmt.Sprintf("v%-15d", k)}[k%4]
 					}
 					prev = v
 					now += int64(rng.Intn(3))
