@@ -122,31 +122,23 @@ func (p *mailParser) prefilter() bool        { return false }
 func (p *mailParser) quick(line) quickResult { return parseFully }
 func (p *mailParser) finish()                {}
 
+func (p *mailParser) columns(n []string) {
+	p.dt = colIndex(n, "dateTime", "date-time")
+	p.sid = colIndex(n, "sessionId")
+	p.sip = colIndex(n, "sIp")
+	p.cip = colIndex(n, "cIp")
+	p.user = colIndex(n, "user")
+	p.cmd = colIndex(n, "command")
+	p.params = colIndex(n, "parameters")
+	p.ctx = colIndex(n, "context")
+}
+
 func (p *mailParser) parse(ln line) {
-	b := ln.b
-	if len(bytes.TrimSpace(b)) == 0 {
+	f, ok := p.hdr.row(p.fs, ln.b, p.columns)
+	if !ok {
 		return
 	}
 	fs := p.fs
-	if b[0] == '#' {
-		if p.hdr.header(b) {
-			n := p.hdr.names
-			p.dt = colIndex(n, "dateTime", "date-time")
-			p.sid = colIndex(n, "sessionId")
-			p.sip = colIndex(n, "sIp")
-			p.cip = colIndex(n, "cIp")
-			p.user = colIndex(n, "user")
-			p.cmd = colIndex(n, "command")
-			p.params = colIndex(n, "parameters")
-			p.ctx = colIndex(n, "context")
-		}
-		return
-	}
-	f, reason := p.hdr.split(b)
-	if reason != "" {
-		fs.malformed(reason)
-		return
-	}
 	cmd := strings.ToLower(string(bytes.TrimSpace(field(f, p.cmd))))
 	isEvent := false
 	var acct string
@@ -275,31 +267,23 @@ func (p *smtpParser) event(t time.Time, prec int8, acct, local, remote string, o
 	p.fs.outcome(e, host, direct, res)
 }
 
+func (p *smtpParser) columns(n []string) {
+	p.dt = colIndex(n, "date-time")
+	p.sid = colIndex(n, "session-id")
+	p.seq = colIndex(n, "sequence-number")
+	p.local = colIndex(n, "local-endpoint")
+	p.remote = colIndex(n, "remote-endpoint")
+	p.ev = colIndex(n, "event")
+	p.data = colIndex(n, "data")
+	p.ctx = colIndex(n, "context")
+}
+
 func (p *smtpParser) parse(ln line) {
-	b := ln.b
-	if len(bytes.TrimSpace(b)) == 0 {
+	f, ok := p.hdr.row(p.fs, ln.b, p.columns)
+	if !ok {
 		return
 	}
 	fs := p.fs
-	if b[0] == '#' {
-		if p.hdr.header(b) {
-			n := p.hdr.names
-			p.dt = colIndex(n, "date-time")
-			p.sid = colIndex(n, "session-id")
-			p.seq = colIndex(n, "sequence-number")
-			p.local = colIndex(n, "local-endpoint")
-			p.remote = colIndex(n, "remote-endpoint")
-			p.ev = colIndex(n, "event")
-			p.data = colIndex(n, "data")
-			p.ctx = colIndex(n, "context")
-		}
-		return
-	}
-	f, reason := p.hdr.split(b)
-	if reason != "" {
-		fs.malformed(reason)
-		return
-	}
 	id := string(field(f, p.sid))
 	ev := string(bytes.TrimSpace(field(f, p.ev)))
 	data := bytes.TrimSpace(field(f, p.data))

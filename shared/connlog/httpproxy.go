@@ -23,6 +23,28 @@ func (h *csvHeader) header(l []byte) bool {
 	return false
 }
 
+// row reads one line of an Exchange CSV log. A "#Fields:" line updates the declaration and hands
+// the new column names to columns; other '#' lines and blank lines are skipped; a data line is
+// split and checked against the declaration, and one that does not fit is counted malformed.
+// ok reports a data row in f.
+func (h *csvHeader) row(fs *fileScan, b []byte, columns func(names []string)) (f [][]byte, ok bool) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, false
+	}
+	if b[0] == '#' {
+		if h.header(b) {
+			columns(h.names)
+		}
+		return nil, false
+	}
+	f, reason := h.split(b)
+	if reason != "" {
+		fs.malformed(reason)
+		return nil, false
+	}
+	return f, true
+}
+
 // split splits a data line and checks it against the declaration; reason is "" when it fits.
 func (h *csvHeader) split(b []byte) (f [][]byte, reason string) {
 	if len(h.names) == 0 {
@@ -89,32 +111,24 @@ func csvFieldQuick(b []byte, i int) ([]byte, bool) {
 	return b[:j], true
 }
 
+func (p *proxyParser) columns(n []string) {
+	p.dt = colIndex(n, "DateTime")
+	p.proto = colIndex(n, "Protocol")
+	p.host = colIndex(n, "UrlHost")
+	p.stem = colIndex(n, "UrlStem")
+	p.user = colIndex(n, "AuthenticatedUser")
+	p.ua = colIndex(n, "UserAgent")
+	p.cip = colIndex(n, "ClientIpAddress")
+	p.status = colIndex(n, "HttpStatus")
+	p.query = colIndex(n, "UrlQuery")
+}
+
 func (p *proxyParser) parse(ln line) {
-	b := ln.b
-	if len(bytes.TrimSpace(b)) == 0 {
+	f, ok := p.hdr.row(p.fs, ln.b, p.columns)
+	if !ok {
 		return
 	}
 	fs := p.fs
-	if b[0] == '#' {
-		if p.hdr.header(b) {
-			n := p.hdr.names
-			p.dt = colIndex(n, "DateTime")
-			p.proto = colIndex(n, "Protocol")
-			p.host = colIndex(n, "UrlHost")
-			p.stem = colIndex(n, "UrlStem")
-			p.user = colIndex(n, "AuthenticatedUser")
-			p.ua = colIndex(n, "UserAgent")
-			p.cip = colIndex(n, "ClientIpAddress")
-			p.status = colIndex(n, "HttpStatus")
-			p.query = colIndex(n, "UrlQuery")
-		}
-		return
-	}
-	f, reason := p.hdr.split(b)
-	if reason != "" {
-		fs.malformed(reason)
-		return
-	}
 	t, prec, ok := parseTime(field(f, p.dt))
 	if !ok {
 		fs.malformed("bad or missing DateTime")
