@@ -97,23 +97,7 @@ func (f Finding) MarshalJSON() ([]byte, error) {
 }
 
 // formatTime formats t in UTC with at least prec fraction digits (more when t needs them).
-func formatTime(t time.Time, prec int8) string {
-	t = t.UTC()
-	need := int8(0)
-	if ns := t.Nanosecond(); ns != 0 {
-		need = 9
-		for ns%10 == 0 {
-			ns /= 10
-			need--
-		}
-	}
-	prec = max(prec, need)
-	layout := "2006-01-02T15:04:05"
-	if prec > 0 {
-		layout += "." + strings.Repeat("0", int(prec))
-	}
-	return t.Format(layout + "Z07:00")
-}
+func formatTime(t time.Time, prec int8) string { return string(appendTime(nil, t, prec)) }
 
 // event is one counted connection outcome, after hostname resolution.
 type event struct {

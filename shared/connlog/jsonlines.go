@@ -80,7 +80,8 @@ func appendJSONList(b []byte, v *values, list []seenVal) []byte {
 	return append(b, ']')
 }
 
-// appendTime is formatTime without the intermediate string.
+// appendTime appends t in UTC (RFC 3339, "Z") with at least prec fraction digits, more when t
+// needs them, at most 9: the log's own precision is kept (".100" stays ".100").
 func appendTime(b []byte, t time.Time, prec int8) []byte {
 	t = t.UTC()
 	need := int8(0)
