@@ -23,7 +23,7 @@ var clock = time.Now
 
 const campaignUsage = `Usage:
   sunset campaign validate FILE
-  sunset campaign apply FILE [--by NAME] [--local]
+  sunset campaign apply FILE [--by NAME] [--at YYYY-MM-DD] [--local]
   sunset campaign list [--json] [--local]
   sunset campaign show ID [--json] [--local]
   sunset campaign pause|resume|cancel ID [--by NAME] [--local]
