@@ -55,7 +55,7 @@ func TestLongLineNotBuffered(t *testing.T) {
 	if err != nil || sum.Malformed != 1 || sum.Events != 1 {
 		t.Errorf("%+v %v", sum, err)
 	}
-	if c := cap(newLineSource(nil, defaultMaxLine, nil).buf); c > 2<<20 {
+	if c := cap(newLineSource(nil, defaultMaxLine).buf); c > 2<<20 {
 		t.Errorf("line buffer is %d bytes", c)
 	}
 }

@@ -40,8 +40,9 @@
 // bounded table, and per-finding lists are capped. Raw lines are never kept or logged; values
 // that look like credentials are redacted before they reach a finding.
 //
-// Speed comes from not parsing most lines: each block read is lower-cased once and searched for
-// the campaign's needles (legacy hostnames, endpoint addresses); a line holding none of them can
-// not be a legacy event, so for HTTP-style formats it is only classified (unresolved or not) and
-// checked for shape, never tokenised in full.
+// Speed comes from not parsing most lines: each block read is searched for the campaign's
+// needles (legacy hostnames, endpoint addresses), in any ASCII case, by their rarest byte; a line
+// holding none of them can not be a legacy event, so for HTTP-style formats it is only
+// classified (unresolved or not) and checked for shape, never tokenised in full. Only the few
+// fields a line is judged by are lower-cased, never whole blocks.
 package connlog

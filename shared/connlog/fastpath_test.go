@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// The IIS legacy-line shortcuts (HH token found in the lower-cased copy, accounts that need no
+// The IIS legacy-line shortcuts (needles found in any case, HH token found in the lower-cased query, accounts that need no
 // change kept as they are, user agents converted once per distinct value) change nothing: on
 // random lines full of awkward values, the prefiltered path (serial and parallel) gives the
 // findings and counts of the full parse of every line.

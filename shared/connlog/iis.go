@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -18,6 +19,15 @@ type iisParser struct {
 	// The protocol of the last URI stem: legacy lines of a log share a few stems.
 	lastStem  []byte
 	lastProto string
+	low       []byte // scratch for lower-cased fields (see lower)
+}
+
+// lower returns b lower-cased (ASCII) in p's scratch buffer, valid until the next call. Only
+// the fields a line is judged by are folded, not whole lines.
+func (p *iisParser) lower(b []byte) []byte {
+	p.low = slices.Grow(p.low[:0], len(b))[:len(b)]
+	lowerASCII(p.low, b)
+	return p.low
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
@@ -92,11 +102,11 @@ func (p *iisParser) quick(ln line) quickResult {
 		return parseFully
 	}
 	ips := p.fs.rules.endpointIP
-	if len(ips) > 0 && p.sip >= 0 && ips[string(nthField(ln.low, p.sip))] {
+	if len(ips) > 0 && p.sip >= 0 && ips[string(p.lower(nthField(b, p.sip)))] {
 		return parseFully
 	}
 	if p.host >= 0 {
-		h := nthField(ln.low, p.host)
+		h := nthField(b, p.host)
 		if len(h) > 0 && !(len(h) == 1 && h[0] == '-') {
 			n := normHost(string(h))
 			if !looksLikeIP(n) {
@@ -107,11 +117,11 @@ func (p *iisParser) quick(ln line) quickResult {
 			}
 		}
 	}
-	if p.query >= 0 && bytes.Contains(ln.low, []byte("hh")) {
+	if q := field1(b, p.query); mayHoldHH(q) {
 		// The HH token decides, as in the full parse: a name (not legacy, or it would hold a
 		// needle) resolves the line; an IP not in the endpoints falls through to the server
 		// address, checked above.
-		if hh := hhTokenLow(nthField(ln.low, p.query)); len(hh) > 0 {
+		if hh := hhTokenLow(p.lower(q)); len(hh) > 0 {
 			n := normHost(string(hh))
 			if n != "" && !looksLikeIP(n) {
 				return quickNotLegacy
@@ -122,6 +132,14 @@ func (p *iisParser) quick(ln line) quickResult {
 		}
 	}
 	return quickUnresolved
+}
+
+// field1 is nthField, or nil when the column is absent (i < 0).
+func field1(b []byte, i int) []byte {
+	if i < 0 {
+		return nil
+	}
+	return nthField(b, i)
 }
 
 // nthField returns the i-th space-separated field of b.
@@ -182,8 +200,8 @@ func (p *iisParser) parse(ln line) {
 	}
 	var hh []byte
 	q := dash(field(f, p.query))
-	if q != nil {
-		hh = p.hhToken(ln, q)
+	if mayHoldHH(q) {
+		hh = hhTokenLow(p.lower(q))
 	}
 	sport := view(dash(field(f, p.sport)))
 	host, direct, res := fs.rules.resolve(view(dash(field(f, p.host))), view(hh), view(dash(field(f, p.sip))), sport)
@@ -219,17 +237,10 @@ func (p *iisParser) protocol(stem []byte) string {
 // to every user agent.
 func iisUserAgent(raw []byte) string { return cleanUserAgent(plusToSpace(raw)) }
 
-// hhToken finds the HH token of the query q, in the lower-cased copy of the line when the source
-// keeps one (no case folding per byte). The two tokens differ only in the case of ASCII letters,
-// and resolve lower-cases the token anyway.
-func (p *iisParser) hhToken(ln line, q []byte) []byte {
-	if ln.low != nil {
-		// q is a field of ln.b: the same bytes of ln.low are at its offset, which the
-		// capacities give (both run to the end of the read buffer).
-		at := cap(ln.b) - cap(q)
-		return hhTokenLow(ln.low[at : at+len(q)])
-	}
-	return hhToken(q)
+// mayHoldHH is a quick test that q can not hold an HH token ("hh:" or "hh%3a"), without folding
+// its case.
+func mayHoldHH(q []byte) bool {
+	return bytes.IndexByte(q, ':') >= 0 || bytes.IndexByte(q, '%') >= 0
 }
 
 // memo maps a few recent raw values (user agents: a handful of distinct values make up most of a

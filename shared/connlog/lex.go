@@ -2,6 +2,7 @@ package connlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"time"
 	"unsafe"
 )
@@ -274,21 +275,47 @@ func hhTokenIn(q []byte, index func([]byte, string) int) []byte {
 	return nil
 }
 
+// lowerASCII writes src lower-cased (ASCII letters only) to dst, eight bytes at a time.
+func lowerASCII(dst, src []byte) {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		x := binary.LittleEndian.Uint64(src[i:])
+		h := x & ^uint64(high)          // each byte's low 7 bits
+		ge := h + ones*uint64(0x80-'A') // high bit set where byte >= 'A'
+		gt := h + ones*uint64(0x80-'Z'-1)
+		upper := ge & ^gt & ^x & high // >= 'A', <= 'Z', and ASCII
+		binary.LittleEndian.PutUint64(dst[i:], x|upper>>2)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = foldASCII(src[i])
+	}
+}
+
+// foldASCII lower-cases an ASCII letter.
+func foldASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
 // indexFold is bytes.Index for a lower-case ASCII needle, ignoring the case of b.
 func indexFold(b []byte, lowNeedle string) int {
 	n := len(lowNeedle)
+	if n == 0 {
+		return 0
+	}
 	for i := 0; i+n <= len(b); i++ {
-		c := b[i] | 0x20
-		if c != lowNeedle[0] {
+		if foldASCII(b[i]) != lowNeedle[0] {
 			continue
 		}
 		ok := true
 		for k := 1; k < n; k++ {
-			x := b[i+k]
-			if 'A' <= x && x <= 'Z' {
-				x += 'a' - 'A'
-			}
-			if x != lowNeedle[k] {
+			if foldASCII(b[i+k]) != lowNeedle[k] {
 				ok = false
 				break
 			}

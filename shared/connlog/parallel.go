@@ -77,10 +77,8 @@ func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) 
 func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 	w := &fileScan{Scanner: fs.Scanner, sum: sum, batching: true}
 	w.src = &lineSource{maxLine: fs.src.maxLine}
-	if fs.src.needles != nil {
-		w.src.needles, w.src.rare = fs.src.needles, fs.src.rare
-		w.src.pos = make([]int, len(fs.src.needles))
-		w.src.valid = make([]int, len(fs.src.needles))
+	if fs.src.probes != nil {
+		w.src.setProbes(fs.src.probes)
 	}
 	p := &iisParser{fs: w}
 	var scratch batchScratch

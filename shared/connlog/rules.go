@@ -37,7 +37,7 @@ var mappingAliases = map[string]string{"server_ip": "server", "server_port": "po
 
 // rules is Rules compiled for matching.
 type rules struct {
-	hosts      map[string]bool   // normalised legacy hostnames
+	hosts      map[string]string // normalised legacy hostname -> itself: resolve returns this copy, never the caller's bytes
 	endpoints  map[string]string // normalised "ip:port" or "ip" -> legacy hostname
 	ignore     []string          // lower-cased globs
 	ignoreLit  []string          // per glob: its literal prefix (before any * ? [ \\), a cheap first check
@@ -48,7 +48,7 @@ type rules struct {
 }
 
 func compileRules(r Rules) (*rules, error) {
-	c := &rules{hosts: map[string]bool{}, endpoints: map[string]string{}, mapping: map[string]string{}}
+	c := &rules{hosts: map[string]string{}, endpoints: map[string]string{}, mapping: map[string]string{}}
 	for _, h := range r.Hostnames {
 		n := normHost(h)
 		if n == "" {
@@ -57,7 +57,7 @@ func compileRules(r Rules) (*rules, error) {
 		if _, err := netip.ParseAddr(n); err == nil {
 			return nil, fmt.Errorf("hostnames: %q is an address; put addresses under endpoints", h)
 		}
-		c.hosts[n] = true
+		c.hosts[n] = n
 	}
 	for k, v := range r.Endpoints {
 		key, ok := normEndpointKey(k)
@@ -272,8 +272,8 @@ func (c *rules) resolve(explicit, hh, serverIP, serverPort string) (host string,
 				continue
 			}
 		}
-		if c.hosts[h] {
-			return h, false, legacy
+		if name, ok := c.hosts[h]; ok {
+			return name, false, legacy
 		}
 		return "", false, notLegacy
 	}

@@ -169,7 +169,7 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 	}
 	fs := &fileScan{Scanner: s, sum: &sum}
 	var needles [][]byte
-	fs.src = newLineSource(src, s.opts.MaxLineBytes, nil)
+	fs.src = newLineSource(src, s.opts.MaxLineBytes)
 	fs.src.skipBOM()
 	format := s.opts.Format
 	if format == FormatAuto {
@@ -188,7 +188,7 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 			needles = s.rules.nameNeedle
 		}
 		if len(needles) > 0 || len(s.rules.endpointIP) > 0 {
-			fs.src.enableNeedles(needles)
+			fs.src.setProbes(newProbes(needles, fs.src.buf[fs.src.start:fs.src.end]))
 		}
 	}
 	var err error
@@ -364,18 +364,6 @@ func clean(s string, n int) string {
 		s = strings.ToValidUTF8(s[:n], "")
 	}
 	return s
-}
-
-func (s *lineSource) enableNeedles(needles [][]byte) {
-	s.needles = needles
-	s.low = make([]byte, len(s.buf))
-	lowerASCII(s.low[s.start:s.end], s.buf[s.start:s.end])
-	s.rare = rareOffsets(needles, s.low[s.start:s.end])
-	s.pos = make([]int, len(needles))
-	s.valid = make([]int, len(needles))
-	for i := range s.pos {
-		s.pos[i] = -1
-	}
 }
 
 type countingReader struct {

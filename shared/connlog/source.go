@@ -2,17 +2,16 @@ package connlog
 
 import (
 	"bytes"
-	"encoding/binary"
 	"io"
 )
 
-// lineSource hands out the lines of a stream through one fixed buffer. Alongside each block it
-// read it keeps a lower-cased copy, searched block-wise for the needles, so that "does this line
-// hold a needle?" costs a couple of comparisons per line instead of a search per line.
+// lineSource hands out the lines of a stream through one fixed buffer. When it has needles it
+// searches the buffer for them block-wise, ignoring ASCII case, and remembers where each probe
+// next matches, so that "does this line hold a needle?" costs a couple of comparisons per line
+// instead of a search per line.
 type lineSource struct {
 	r       io.Reader
 	buf     []byte // raw bytes; data is buf[start:end]
-	low     []byte // lower-cased mirror of buf, maintained only when there are needles
 	start   int
 	end     int
 	eof     bool
@@ -20,24 +19,29 @@ type lineSource struct {
 	maxLine int
 	total   int64 // bytes read from r
 
-	needles [][]byte
-	rare    []int // per needle: offset of its rarest byte in the data seen first (see rareOffsets)
-	pos     []int // per needle: offset in buf of its next occurrence at or after the current line, or -1
-	valid   []int // per needle: pos is known up to this offset (exclusive)
+	probes []probe
+	pos    []int // per probe: offset in buf of its next match at or after the current line, or -1
+	valid  []int // per probe: pos is known up to this offset (exclusive)
 }
 
-func newLineSource(r io.Reader, maxLine int, needles [][]byte) *lineSource {
-	s := &lineSource{r: r, buf: make([]byte, maxLine+64<<10), maxLine: maxLine, needles: needles}
-	if len(needles) > 0 {
-		s.low = make([]byte, len(s.buf))
-		s.rare = rareOffsets(needles, nil)
-		s.pos = make([]int, len(needles))
-		s.valid = make([]int, len(needles))
-		for i := range s.pos {
-			s.pos[i] = -1
-		}
+func newLineSource(r io.Reader, maxLine int) *lineSource {
+	return &lineSource{r: r, buf: make([]byte, maxLine+64<<10), maxLine: maxLine}
+}
+
+// setProbes makes s look for the needles of probes: a line is a candidate only when it holds one.
+// (Without a call every line is a candidate.)
+func (s *lineSource) setProbes(probes []probe) {
+	s.probes = append([]probe{}, probes...)
+	s.pos = make([]int, len(probes))
+	s.valid = make([]int, len(probes))
+	s.forget(0)
+}
+
+// forget drops what s knows of where the probes match: the search starts again at from.
+func (s *lineSource) forget(from int) {
+	for i := range s.pos {
+		s.pos[i], s.valid[i] = -1, from
 	}
-	return s
 }
 
 // fill reads more data after compacting; it returns false at EOF or on error with no progress.
@@ -47,18 +51,15 @@ func (s *lineSource) fill() bool {
 	}
 	if s.start > 0 {
 		n := copy(s.buf, s.buf[s.start:s.end])
-		if s.low != nil {
-			copy(s.low, s.low[s.start:s.end])
-			for i := range s.pos {
-				switch {
-				case s.pos[i] >= s.start:
-					s.pos[i] -= s.start
-					s.valid[i] -= s.start
-				case s.pos[i] >= 0: // stale: forget it, search again
-					s.pos[i], s.valid[i] = -1, 0
-				default:
-					s.valid[i] = max(0, s.valid[i]-s.start)
-				}
+		for i := range s.pos {
+			switch {
+			case s.pos[i] >= s.start:
+				s.pos[i] -= s.start
+				s.valid[i] -= s.start
+			case s.pos[i] >= 0: // stale: forget it, search again
+				s.pos[i], s.valid[i] = -1, 0
+			default:
+				s.valid[i] = max(0, s.valid[i]-s.start)
 			}
 		}
 		s.start, s.end = 0, n
@@ -68,9 +69,6 @@ func (s *lineSource) fill() bool {
 	}
 	n, err := s.r.Read(s.buf[s.end:])
 	if n > 0 {
-		if s.low != nil {
-			lowerASCII(s.low[s.end:s.end+n], s.buf[s.end:s.end+n])
-		}
 		s.end += n
 		s.total += int64(n)
 	}
@@ -103,8 +101,7 @@ func (s *lineSource) skipBOM() {
 // line is one line without its terminator ("\r\n" or "\n").
 type line struct {
 	b         []byte // raw bytes; valid until the next call
-	low       []byte // lower-cased bytes, when the source has needles
-	candidate bool   // holds at least one needle (always true without needles)
+	candidate bool   // holds at least one needle, in any ASCII case (always true without needles)
 	tooLong   bool   // longer than maxLine: b is nil, the line was skipped
 }
 
@@ -148,9 +145,7 @@ func (s *lineSource) skipLong() line {
 		}
 		if i := bytes.IndexByte(s.buf[s.start:s.end], '\n'); i >= 0 {
 			s.start += i + 1
-			for k := range s.pos {
-				s.pos[k], s.valid[k] = -1, s.start
-			}
+			s.forget(s.start)
 			return line{tooLong: true}
 		}
 		s.start = s.end
@@ -165,23 +160,19 @@ func (s *lineSource) make(a, b int) line {
 	if e > a && s.buf[e-1] == '\r' {
 		e--
 	}
-	ln := line{b: s.buf[a:e], candidate: true}
-	if s.low == nil {
-		return ln
-	}
-	ln.low = s.low[a:e]
-	ln.candidate = false
-	for i, n := range s.needles {
+	ln := line{b: s.buf[a:e], candidate: s.probes == nil}
+	for i := range s.probes {
+		pr := &s.probes[i]
 		p := s.pos[i]
 		if (p >= 0 && p < a) || (p < 0 && s.valid[i] < e) {
 			// Stale, or not searched this far: search from this line to the end of the data.
 			p = -1
-			if j := indexRare(s.low[a:s.end], n, s.rare[i]); j >= 0 {
+			if j := pr.index(s.buf[a:s.end]); j >= 0 {
 				p = a + j
 			}
 			s.pos[i], s.valid[i] = p, s.end
 		}
-		if p >= a && p+len(n) <= e {
+		if p >= a && p+len(pr.needle) <= e {
 			ln.candidate = true
 		}
 	}
@@ -192,51 +183,42 @@ func (s *lineSource) make(a, b int) line {
 // is used in place and its end is the end of the stream.
 func (s *lineSource) reset(block []byte) {
 	s.buf, s.start, s.end, s.eof, s.err = block, 0, len(block), true, nil
-	if s.needles == nil {
-		return
-	}
-	if cap(s.low) < len(block) {
-		s.low = make([]byte, len(block))
-	}
-	s.low = s.low[:len(block)]
-	lowerASCII(s.low, block)
-	for i := range s.pos {
-		s.pos[i], s.valid[i] = -1, 0
-	}
+	s.forget(0)
 }
 
-// lowerASCII writes src lower-cased (ASCII letters only) to dst, eight bytes at a time.
-func lowerASCII(dst, src []byte) {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	i := 0
-	for ; i+8 <= len(src); i += 8 {
-		x := binary.LittleEndian.Uint64(src[i:])
-		h := x & ^uint64(high)          // each byte's low 7 bits
-		ge := h + ones*uint64(0x80-'A') // high bit set where byte >= 'A'
-		gt := h + ones*uint64(0x80-'Z'-1)
-		upper := ge & ^gt & ^x & high // >= 'A', <= 'Z', and ASCII
-		binary.LittleEndian.PutUint64(dst[i:], x|upper>>2)
-	}
-	for ; i < len(src); i++ {
-		c := src[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+// probe is one way of finding a needle (lower-case ASCII) in raw bytes, whatever their case:
+// search for the byte c, which the needle holds (folded) at offset r, and compare the needle
+// around each hit. A needle whose chosen byte is a letter gets two probes, one per case, so that
+// the data is never lower-cased as a whole: most lines hold no needle and are never folded.
+type probe struct {
+	needle []byte
+	r      int
+	c      byte
+}
+
+// newProbes picks, for each needle, the byte that is least frequent in sample (the data read
+// first, any case): searching for that byte and checking the needle around each hit is much
+// faster than looking for the needle's first byte, in a log often a common one ('.' of
+// ".nhs.net", say), where a search degrades to comparing at every offset.
+func newProbes(needles [][]byte, sample []byte) []probe {
+	var out []probe
+	for i, r := range rareOffsets(needles, sample) {
+		n := needles[i]
+		c := n[r]
+		out = append(out, probe{needle: n, r: r, c: c})
+		if 'a' <= c && c <= 'z' {
+			out = append(out, probe{needle: n, r: r, c: c - 'a' + 'A'})
 		}
-		dst[i] = c
 	}
+	return out
 }
 
-// rareOffsets picks, for each needle, the offset of the byte that is least frequent in sample
-// (the data read first, lower-cased). Searching for that byte and checking the needle around each
-// hit is much faster than bytes.Index, which looks for the needle's first byte: in a log that is
-// often a common one ('.' of ".nhs.net", say) and the search degrades to comparing at every offset.
+// rareOffsets returns, per needle (lower-case), the offset of its byte that is least frequent in
+// sample, letters counted in both cases.
 func rareOffsets(needles [][]byte, sample []byte) []int {
 	var freq [256]int
 	for _, c := range sample {
-		freq[c]++
+		freq[foldASCII(c)]++
 	}
 	out := make([]int, len(needles))
 	for i, n := range needles {
@@ -249,13 +231,15 @@ func rareOffsets(needles [][]byte, sample []byte) []int {
 	return out
 }
 
-// indexRare is bytes.Index(s, n), searching for n[r] and comparing n around each occurrence.
-// When that byte turns out to be common in s it hands the rest of the search to bytes.Index.
-func indexRare(s, n []byte, r int) int {
-	if len(n) == 0 || len(s) < len(n) {
-		return bytes.Index(s, n)
+// index returns the offset of the first match of the needle in s (ignoring ASCII case) that
+// holds p.c at offset p.r, or an earlier match of another case; -1 if there is none. When p.c
+// turns out to be common in s it hands the rest of the search to indexFold.
+func (p *probe) index(s []byte) int {
+	n, r, c := p.needle, p.r, p.c
+	if len(s) < len(n) {
+		return -1
 	}
-	c, last := n[r], len(s)-len(n)+r // occurrences of c at i in [r, last] can start a match
+	last := len(s) - len(n) + r // occurrences of c at i in [r, last] can start a match
 	fails := 0
 	for i := r; i <= last; {
 		j := bytes.IndexByte(s[i:last+1], c)
@@ -263,17 +247,30 @@ func indexRare(s, n []byte, r int) int {
 			return -1
 		}
 		i += j
-		if bytes.Equal(s[i-r:i-r+len(n)], n) {
+		if equalFoldLower(s[i-r:i-r+len(n)], n) {
 			return i - r
 		}
 		fails++
 		i++
 		if fails > 16+i>>5 { // more than one false hit per 32 bytes: c is not rare here
-			if k := bytes.Index(s[i-r:], n); k >= 0 {
+			if k := indexFold(s[i-r:], view(n)); k >= 0 {
 				return i - r + k
 			}
 			return -1
 		}
 	}
 	return -1
+}
+
+// equalFoldLower reports whether b equals the lower-case ASCII low, ignoring the case of b.
+func equalFoldLower(b, low []byte) bool {
+	if len(b) != len(low) {
+		return false
+	}
+	for i, c := range b {
+		if foldASCII(c) != low[i] {
+			return false
+		}
+	}
+	return true
 }
