@@ -32,14 +32,28 @@ type block struct {
 // parallelState is what the workers share (besides the aggregator, which has its own locks).
 type parallelState struct {
 	pool chan []byte
+	size int // of a pooled buffer
+}
+
+// carry returns a buffer that holds rest at its start with room for a block after it, and
+// len(rest): buf itself when it is large enough, else a larger one of its own. Either way exactly
+// one buffer comes back through the pool, so the number in circulation stays the same.
+func carry(buf, rest []byte, blockSize int) ([]byte, int) {
+	if len(rest)+blockSize > len(buf) {
+		buf = make([]byte, len(rest)+blockSize)
+	}
+	return buf, copy(buf, rest)
 }
 
 // runParallel reads the rest of the file through workers goroutines. p has seen no line yet.
 func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) error {
-	bufSize := fs.opts.MaxLineBytes + 1 + fs.blockSize()
-	st := &parallelState{pool: make(chan []byte, workers+3)}
+	// A pooled buffer holds a block and the start of a line carried over from the one before,
+	// up to a quarter block: lines are short. A longer start of a line (up to MaxLineBytes) gets
+	// a buffer of its own (see carry), so memory is not sized for the longest line possible.
+	bs := fs.blockSize()
+	st := &parallelState{pool: make(chan []byte, workers+3), size: bs + min(fs.opts.MaxLineBytes+1, bs/4)}
 	for i := 0; i < workers+3; i++ {
-		st.pool <- make([]byte, bufSize)
+		st.pool <- make([]byte, st.size)
 	}
 	work := make(chan *block, workers)
 	sums := make([]Summary, workers)
@@ -107,8 +121,11 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 			clear(w.batch) // drop the strings
 			w.batch = w.batch[:0]
 		}
-		if b.buf != nil {
-			st.pool <- b.buf
+		if buf := b.buf; buf != nil {
+			if len(buf) != st.size { // one grown for a long line: the pool keeps the usual size
+				buf = make([]byte, st.size)
+			}
+			st.pool <- buf
 		}
 	}
 }
@@ -152,7 +169,7 @@ func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelS
 	cur, n := <-st.pool, 0
 	skipping := len(init)-cut > maxLine
 	if !skipping {
-		n = copy(cur, init[cut:])
+		cur, n = carry(cur, init[cut:], blockSize)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -190,7 +207,10 @@ func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelS
 			}
 			skipping = true
 		case cut == 0 && !eof:
-			// No whole line yet (and not too long): read more into the same buffer.
+			// No whole line yet (and not too long): read more, into a larger buffer when full.
+			if n == len(cur) {
+				cur, n = carry(cur, cur[:n], blockSize)
+			}
 		case eof:
 			if cut > 0 {
 				send(cur, cur[:cut])
@@ -200,7 +220,7 @@ func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelS
 			return nil
 		default:
 			next := <-st.pool
-			n = copy(next, rest)
+			next, n = carry(next, rest, blockSize)
 			send(cur, cur[:cut])
 			cur = next
 		}
