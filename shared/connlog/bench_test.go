@@ -54,12 +54,3 @@ func benchmarkScan(b *testing.B, legacy float64, gz bool) {
 func BenchmarkScanIIS2pct(b *testing.B)     { benchmarkScan(b, 0.02, false) }
 func BenchmarkScanIIS30pct(b *testing.B)    { benchmarkScan(b, 0.30, false) }
 func BenchmarkScanIIS2pctGzip(b *testing.B) { benchmarkScan(b, 0.02, true) }
-
-func BenchmarkLowerASCII(b *testing.B) {
-	src := benchLog(2000, 0.02)
-	dst := make([]byte, len(src))
-	b.SetBytes(int64(len(src)))
-	for i := 0; i < b.N; i++ {
-		lowerASCII(dst, src)
-	}
-}

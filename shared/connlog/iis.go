@@ -3,7 +3,6 @@ package connlog
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -19,15 +18,6 @@ type iisParser struct {
 	// The protocol of the last URI stem: legacy lines of a log share a few stems.
 	lastStem  []byte
 	lastProto string
-	low       []byte // scratch for lower-cased fields (see lower)
-}
-
-// lower returns b lower-cased (ASCII) in p's scratch buffer, valid until the next call. Only
-// the fields a line is judged by are folded, not whole lines.
-func (p *iisParser) lower(b []byte) []byte {
-	p.low = slices.Grow(p.low[:0], len(b))[:len(b)]
-	lowerASCII(p.low, b)
-	return p.low
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
@@ -101,45 +91,59 @@ func (p *iisParser) quick(ln line) quickResult {
 	if p.date == 0 && (len(b) < 10 || b[4] != '-' || b[7] != '-') {
 		return parseFully
 	}
-	ips := p.fs.rules.endpointIP
-	if len(ips) > 0 && p.sip >= 0 && ips[string(p.lower(nthField(b, p.sip)))] {
+	sip, host, q := p.quickFields(b)
+	c := p.fs.rules
+	if sip != nil && c.isEndpointAddr(sip) {
 		return parseFully
 	}
-	if p.host >= 0 {
-		h := nthField(b, p.host)
-		if len(h) > 0 && !(len(h) == 1 && h[0] == '-') {
-			n := normHost(string(h))
-			if !looksLikeIP(n) {
-				return quickNotLegacy
-			}
-			if ips[n] {
-				return parseFully
-			}
+	if len(host) > 0 && !(len(host) == 1 && host[0] == '-') {
+		n := normHost(string(host))
+		if !looksLikeIP(n) {
+			return quickNotLegacy
+		}
+		if c.endpointIP[n] {
+			return parseFully
 		}
 	}
-	if q := field1(b, p.query); mayHoldHH(q) {
-		// The HH token decides, as in the full parse: a name (not legacy, or it would hold a
-		// needle) resolves the line; an IP not in the endpoints falls through to the server
-		// address, checked above.
-		if hh := hhTokenLow(p.lower(q)); len(hh) > 0 {
-			n := normHost(string(hh))
-			if n != "" && !looksLikeIP(n) {
-				return quickNotLegacy
-			}
-			if ips[n] {
-				return parseFully
-			}
+	// The HH token decides, as in the full parse: a name (not legacy, or it would hold a needle)
+	// resolves the line; an IP not in the endpoints falls through to the server address, checked
+	// above.
+	if hh := hhToken(q); len(hh) > 0 {
+		n := normHost(string(hh))
+		if n != "" && !looksLikeIP(n) {
+			return quickNotLegacy
+		}
+		if c.endpointIP[n] {
+			return parseFully
 		}
 	}
 	return quickUnresolved
 }
 
-// field1 is nthField, or nil when the column is absent (i < 0).
-func field1(b []byte, i int) []byte {
-	if i < 0 {
-		return nil
+// quickFields returns the server address, host and query fields of the data line b (nil for a
+// column the log lacks), walking the line once.
+func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
+	last := max(p.sip, p.host, p.query)
+	for i := 0; i <= last; i++ {
+		f := b
+		j := bytes.IndexByte(b, ' ')
+		if j >= 0 {
+			f, b = b[:j], b[j+1:]
+		}
+		if i == p.sip {
+			sip = f
+		}
+		if i == p.host {
+			host = f
+		}
+		if i == p.query {
+			query = f
+		}
+		if j < 0 {
+			break
+		}
 	}
-	return nthField(b, i)
+	return sip, host, query
 }
 
 // nthField returns the i-th space-separated field of b.
@@ -200,8 +204,8 @@ func (p *iisParser) parse(ln line) {
 	}
 	var hh []byte
 	q := dash(field(f, p.query))
-	if mayHoldHH(q) {
-		hh = hhTokenLow(p.lower(q))
+	if q != nil {
+		hh = hhToken(q)
 	}
 	sport := view(dash(field(f, p.sport)))
 	host, direct, res := fs.rules.resolve(view(dash(field(f, p.host))), view(hh), view(dash(field(f, p.sip))), sport)
@@ -236,12 +240,6 @@ func (p *iisParser) protocol(stem []byte) string {
 // iisUserAgent is a user agent field as a finding keeps it: '+' as spaces, then what emit does
 // to every user agent.
 func iisUserAgent(raw []byte) string { return cleanUserAgent(plusToSpace(raw)) }
-
-// mayHoldHH is a quick test that q can not hold an HH token ("hh:" or "hh%3a"), without folding
-// its case.
-func mayHoldHH(q []byte) bool {
-	return bytes.IndexByte(q, ':') >= 0 || bytes.IndexByte(q, '%') >= 0
-}
 
 // memo maps a few recent raw values (user agents: a handful of distinct values make up most of a
 // log) to their converted strings, so that converting allocates once per value, not per line.

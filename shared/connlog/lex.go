@@ -2,7 +2,6 @@ package connlog
 
 import (
 	"bytes"
-	"encoding/binary"
 	"time"
 	"unsafe"
 )
@@ -236,62 +235,43 @@ func splitSpaceQuoted(b []byte, dst [][]byte) ([][]byte, bool) {
 	return dst, true
 }
 
-// hhToken finds the ActiveSync front end's `_HH:<host>_` token in a query string.
-func hhToken(q []byte) []byte { return hhTokenIn(q, indexFold) }
-
-// hhTokenLow is hhToken for an already lower-cased query (faster search).
-func hhTokenLow(q []byte) []byte {
-	return hhTokenIn(q, func(b []byte, n string) int { return bytes.Index(b, []byte(n)) })
+// hhToken finds the ActiveSync front end's `_HH:<host>_` token in a query string: the value after
+// the first "hh:" or "hh%3a" (any case) that starts the query or follows '_', '=' or ';'. It looks
+// for the rare ':' and '%' and checks the bytes around them, so the query is never case-folded.
+func hhToken(q []byte) []byte {
+	at, n := hhAt(q, ':', ""), 3
+	if bytes.IndexByte(q, '%') >= 0 {
+		if j := hhAt(q, '%', "3a"); j >= 0 && (at < 0 || j < at) {
+			at, n = j, 5
+		}
+	}
+	if at < 0 {
+		return nil
+	}
+	v := q[at+n:]
+	for x, c := range v {
+		if c == '_' || c == '&' || c == ';' || c == ' ' || c == ',' {
+			return v[:x]
+		}
+	}
+	return v
 }
 
-func hhTokenIn(q []byte, index func([]byte, string) int) []byte {
-	for i := 0; i+3 <= len(q); {
-		j := index(q[i:], "hh:")
-		k := -1
-		if bytes.IndexByte(q[i:], '%') >= 0 {
-			k = index(q[i:], "hh%3a")
-		}
-		n := 3
-		if j < 0 || (k >= 0 && k < j) {
-			j, n = k, 5
-		}
+// hhAt returns the offset in q of the first "hh" + mark + rest (ASCII case ignored; rest is lower
+// case) that starts q or follows '_', '=' or ';', or -1.
+func hhAt(q []byte, mark byte, rest string) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(q[i:], mark)
 		if j < 0 {
-			return nil
+			return -1
 		}
 		j += i
-		if j == 0 || q[j-1] == '_' || q[j-1] == '=' || q[j-1] == ';' {
-			v := q[j+n:]
-			end := len(v)
-			for x, c := range v {
-				if c == '_' || c == '&' || c == ';' || c == ' ' || c == ',' {
-					end = x
-					break
-				}
-			}
-			return v[:end]
+		s, e := j-2, j+1+len(rest)
+		if s >= 0 && e <= len(q) && foldASCII(q[s]) == 'h' && foldASCII(q[s+1]) == 'h' &&
+			(s == 0 || q[s-1] == '_' || q[s-1] == '=' || q[s-1] == ';') && equalFoldLower(q[j+1:e], []byte(rest)) {
+			return s
 		}
-		i = j + n
-	}
-	return nil
-}
-
-// lowerASCII writes src lower-cased (ASCII letters only) to dst, eight bytes at a time.
-func lowerASCII(dst, src []byte) {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	i := 0
-	for ; i+8 <= len(src); i += 8 {
-		x := binary.LittleEndian.Uint64(src[i:])
-		h := x & ^uint64(high)          // each byte's low 7 bits
-		ge := h + ones*uint64(0x80-'A') // high bit set where byte >= 'A'
-		gt := h + ones*uint64(0x80-'Z'-1)
-		upper := ge & ^gt & ^x & high // >= 'A', <= 'Z', and ASCII
-		binary.LittleEndian.PutUint64(dst[i:], x|upper>>2)
-	}
-	for ; i < len(src); i++ {
-		dst[i] = foldASCII(src[i])
+		i = j + 1
 	}
 }
 

@@ -45,6 +45,7 @@ type rules struct {
 	hostNeedle [][]byte        // lower-case byte strings whose presence makes a line a candidate
 	nameNeedle [][]byte        // the hostname part of hostNeedle only (for parsers that check addresses themselves)
 	endpointIP map[string]bool // every address in endpoints, lower-case, without port
+	addrs      [][]byte        // the same, as a list: a few are faster to compare than to hash
 }
 
 func compileRules(r Rules) (*rules, error) {
@@ -103,6 +104,9 @@ func compileRules(r Rules) (*rules, error) {
 	for k := range c.endpoints {
 		ip, _ := splitHostPort(k)
 		c.endpointIP[strings.ToLower(ip)] = true
+	}
+	for ip := range c.endpointIP {
+		c.addrs = append(c.addrs, []byte(ip))
 	}
 	return c, nil
 }
@@ -285,6 +289,20 @@ func (c *rules) resolve(explicit, hh, serverIP, serverPort string) (host string,
 		}
 	}
 	return "", false, unresolved
+}
+
+// isEndpointAddr reports whether b (an address as a log writes it, any case, no port) is the
+// address of one of the endpoints.
+func (c *rules) isEndpointAddr(b []byte) bool {
+	if len(c.addrs) > 8 {
+		return c.endpointIP[strings.ToLower(string(b))]
+	}
+	for _, a := range c.addrs {
+		if equalFoldLower(b, a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *rules) endpoint(a netip.Addr, port string) (string, bool) {

@@ -1,0 +1,71 @@
+package connlog
+
+import (
+	"bytes"
+	"math/rand"
+	"testing"
+)
+
+// hhTokenReference is the HH token rule written the plain way: find the next "hh:" or "hh%3a"
+// (any case); if it starts the query or follows '_', '=' or ';', the token runs to the next
+// '_', '&', ';', ' ' or ','; else look again after it.
+func hhTokenReference(q []byte) []byte {
+	low := bytes.ToLower(q)
+	for i := 0; i+3 <= len(q); {
+		j := bytes.Index(low[i:], []byte("hh:"))
+		k := bytes.Index(low[i:], []byte("hh%3a"))
+		n := 3
+		if j < 0 || (k >= 0 && k < j) {
+			j, n = k, 5
+		}
+		if j < 0 {
+			return nil
+		}
+		j += i
+		if j == 0 || q[j-1] == '_' || q[j-1] == '=' || q[j-1] == ';' {
+			v := q[j+n:]
+			if e := bytes.IndexAny(v, "_&; ,"); e >= 0 {
+				return v[:e]
+			}
+			return v
+		}
+		i = j + n
+	}
+	return nil
+}
+
+func TestHHToken(t *testing.T) {
+	for _, tc := range []struct{ q, want string }{
+		{"Cmd=Sync&Log=V160_Ers1_HH:eas.nhs.net_Ty:iPhone_", "eas.nhs.net"},
+		{"Log=V160_hh:MAIL.nhs.NET_Ty:iPhone_", "MAIL.nhs.NET"},
+		{"Log=V160_HH%3aoutlook.nhs.net_", "outlook.nhs.net"},
+		{"Log=V160_HH%3Aoutlook.nhs.net&x=1", "outlook.nhs.net"},
+		{"HH:10.20.0.14", "10.20.0.14"},
+		{"Log=xHH:nope_HH:eas.nhs.net_", "eas.nhs.net"}, // the first is not at a token start
+		{"Log=HHH:x_", ""},
+		{"Log=V160_HH:", ""},
+		{"Cmd=Ping&app=Mail", ""},
+		{"a=hh%3_HH:x", "x"},
+	} {
+		if got := string(hhToken([]byte(tc.q))); got != tc.want {
+			t.Errorf("hhToken(%q) = %q, want %q", tc.q, got, tc.want)
+		}
+	}
+}
+
+// TestHHTokenMatchesReference compares hhToken with the plain rule on random queries made of
+// the characters that matter.
+func TestHHTokenMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	const alphabet = "hH:%3aA_=;&, x."
+	for iter := 0; iter < 200000; iter++ {
+		q := make([]byte, rng.Intn(24))
+		for i := range q {
+			q[i] = alphabet[rng.Intn(len(alphabet))]
+		}
+		got, want := hhToken(q), hhTokenReference(q)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("hhToken(%q) = %q, reference %q", q, got, want)
+		}
+	}
+}
