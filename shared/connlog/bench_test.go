@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand"
 	"testing"
 )
@@ -54,3 +55,20 @@ func benchmarkScan(b *testing.B, legacy float64, gz bool) {
 func BenchmarkScanIIS2pct(b *testing.B)     { benchmarkScan(b, 0.02, false) }
 func BenchmarkScanIIS30pct(b *testing.B)    { benchmarkScan(b, 0.30, false) }
 func BenchmarkScanIIS2pctGzip(b *testing.B) { benchmarkScan(b, 0.02, true) }
+
+// BenchmarkWriteJSONLines: sorting and writing out the findings of a large table (60k).
+func BenchmarkWriteJSONLines(b *testing.B) {
+	s, err := NewScanner(testRules(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Scan(context.Background(), "bench", bytes.NewReader(benchLog(600000, 0.5))); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(len(s.Findings())), "findings")
+	for b.Loop() {
+		if err := s.WriteJSONLines(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
