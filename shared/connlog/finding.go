@@ -481,20 +481,10 @@ func (a *aggregator) sorted() []keyedAggregate {
 		n += len(a.shards[i].m)
 	}
 	all := make([]keyedAggregate, 0, n)
-	size := 0
-	for i := range a.shards {
-		for k := range a.shards[i].m {
-			size += len(k)
-		}
-	}
-	// The keys are decoded from one copy of them all, side by side: sorting compares them about
-	// n log n times, and the copy is read from cache where the findings would not be.
-	keys := make([]byte, 0, size)
 	for i := range a.shards {
 		sh := &a.shards[i]
-		for k, g := range sh.m {
-			keys = append(keys, k...)
-			all = append(all, keyedAggregate{decodeKey(unsafe.String(&keys[len(keys)-len(k)], len(k))), g, &sh.vals})
+		for _, g := range sh.m {
+			all = append(all, keyedAggregate{decodeKey(g.key), g, &sh.vals})
 		}
 	}
 	slices.SortFunc(all, func(x, y keyedAggregate) int { return keyCompare(x.k, y.k) })

@@ -17,7 +17,7 @@ func (s *Scanner) WriteJSONLines(w io.Writer) error { return s.agg.writeJSONLine
 func (a *aggregator) writeJSONLines(w io.Writer) error {
 	// Two goroutines encode alternate runs of findings (the table can be large: this halves the
 	// time), and the runs are written in order.
-	const run = 1024
+	const run = 256
 	all := a.sorted()
 	var bufs [2][]byte
 	for start := 0; start < len(all); start += 2 * run {
