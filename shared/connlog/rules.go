@@ -295,7 +295,14 @@ func (c *rules) resolve(explicit, hh, serverIP, serverPort string) (host string,
 // address of one of the endpoints.
 func (c *rules) isEndpointAddr(b []byte) bool {
 	if len(c.addrs) > 8 {
-		return c.endpointIP[strings.ToLower(string(b))]
+		var low [64]byte // an address is at most 45 bytes
+		if len(b) > len(low) {
+			return false
+		}
+		for i, ch := range b {
+			low[i] = foldASCII(ch)
+		}
+		return c.endpointIP[string(low[:len(b)])]
 	}
 	for _, a := range c.addrs {
 		if equalFoldLower(b, a) {

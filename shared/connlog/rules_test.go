@@ -317,3 +317,39 @@ func TestIgnoredPrefixCheck(t *testing.T) {
 		}
 	}
 }
+
+// isEndpointAddr compares an address as a log writes it (any case) with the endpoints' addresses,
+// by a list for a few endpoints and by the map for many.
+func TestIsEndpointAddr(t *testing.T) {
+	few := testRules()
+	few.Endpoints["[FE80::1]:993"] = "imap.nhs.net"
+	many := testRules()
+	many.Endpoints = map[string]string{"FE80::1": "imap.nhs.net"}
+	for i := range 20 {
+		many.Endpoints[fmt.Sprintf("10.20.1.%d:993", i)] = "imap.nhs.net"
+	}
+	many.Endpoints["10.20.0.13"] = "smtp.nhs.net"
+	for name, r := range map[string]Rules{"few": few, "many": many} {
+		c, err := compileRules(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			addr string
+			want bool
+		}{
+			{"10.20.0.13", true},
+			{"fe80::1", true},
+			{"FE80::1", true},
+			{"Fe80::1", true},
+			{"10.20.0.1", false},
+			{"10.20.0.130", false},
+			{"", false},
+			{strings.Repeat("1", 80), false},
+		} {
+			if got := c.isEndpointAddr([]byte(tc.addr)); got != tc.want {
+				t.Errorf("%s: isEndpointAddr(%q) = %v, want %v", name, tc.addr, got, tc.want)
+			}
+		}
+	}
+}
