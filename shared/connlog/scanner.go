@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -356,7 +357,10 @@ func cleanUserAgent(s string) string { return clean(redact(s), 512) }
 
 // clean makes a kept value valid UTF-8, trimmed and bounded in length.
 func clean(s string, n int) string {
-	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
+	if !utf8.ValidString(s) { // checks eight ASCII bytes at a time; ToValidUTF8 goes byte by byte
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	s = strings.TrimSpace(s)
 	if s == "-" {
 		return ""
 	}
