@@ -137,14 +137,55 @@ type aggregate struct {
 func (g *aggregate) firstSeen() time.Time { return time.Unix(g.firstSec, int64(g.firstNs)).UTC() }
 func (g *aggregate) lastSeen() time.Time  { return time.Unix(g.lastSec, int64(g.lastNs)).UTC() }
 
-// seenVal is one entry of a finding's capped list: an interned value and when it was last seen.
-// h is a hash of the value, in what would otherwise be padding: a list is searched by comparing
-// hashes, and the value itself (an interned string elsewhere in memory) is only read to confirm
-// a match.
+// seenVal is one entry of a finding's capped list: a value (see valueRef) and when it was last
+// seen.
 type seenVal struct {
-	t  int64  // Unix nanoseconds
-	id uint32 // index in the aggregator's value table
-	h  uint32 // valueHash of the value
+	t   int64  // Unix nanoseconds
+	ref uint64 // the value: packed, or interned (hash and id)
+}
+
+// A value reference is exact for short values: a value of at most 15 digits and dots (an IPv4
+// address: nearly every client address) is packed into the reference itself, four bits a
+// character, so that comparing two is comparing two integers and the value takes no room in the
+// value table. Any other value is interned: its reference is interned | hash<<32 | id, and a
+// list is searched by comparing hashes, the value itself (elsewhere in memory) being read only
+// to confirm a match.
+const interned = 1 << 63
+
+// packValue returns s packed (first character in the lowest four bits, 0 after the last), and
+// whether it packs.
+func packValue(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 15 {
+		return 0, false
+	}
+	var r uint64
+	for i := len(s) - 1; i >= 0; i-- {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | uint64(c-'0'+1)
+		case c == '.':
+			r = r<<4 | 11
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// unpackValue is the string packValue packed into r.
+func unpackValue(r uint64) string {
+	var b [15]byte
+	n := 0
+	for ; r != 0; r >>= 4 {
+		if d := r & 0xf; d == 11 {
+			b[n] = '.'
+		} else {
+			b[n] = byte('0' + d - 1)
+		}
+		n++
+	}
+	return string(b[:n])
 }
 
 // aggregator folds events into findings. Its table is split into shards, each behind its own
@@ -199,8 +240,8 @@ func (a *aggregator) add(e *event, gen int) bool { return a.addWith(e, gen, &a.s
 func (a *aggregator) addWith(e *event, gen int, scratch *[]byte) bool {
 	k := a.appendKey((*scratch)[:0], e)
 	*scratch = k
-	// The lists' hashes are computed here, outside the shard's lock.
-	hs := a.valueHashes(e)
+	// The lists' value references are computed here, outside the shard's lock.
+	hs := a.valueRefs(e)
 	sh := &a.shards[a.shardOf(e, k)]
 	sh.mu.Lock()
 	first := sh.add(k, e, &hs, gen)
@@ -233,8 +274,8 @@ func (a *aggregator) shardOf(e *event, k []byte) int {
 	return int(maphash.Bytes(a.seed, k) % aggShards)
 }
 
-func (a *aggregator) valueHashes(e *event) [3]uint32 {
-	return [3]uint32{a.valueHash(e.clientIP), a.valueHash(e.userAgent), a.valueHash(e.deviceID)}
+func (a *aggregator) valueRefs(e *event) [3]uint64 {
+	return [3]uint64{a.valueRef(e.clientIP), a.valueRef(e.userAgent), a.valueRef(e.deviceID)}
 }
 
 // batchScratch is a parallel worker's memory for addBatch.
@@ -242,7 +283,7 @@ type batchScratch struct {
 	keys  []byte
 	ends  []int // end of each event's key in keys
 	shard []uint8
-	hs    [][3]uint32
+	hs    [][3]uint64
 	order []int32 // event indices grouped by shard
 }
 
@@ -259,7 +300,7 @@ func (a *aggregator) addBatch(evs []event, gen int, bs *batchScratch) int {
 		n := a.shardOf(e, bs.keys[start:])
 		bs.ends = append(bs.ends, len(bs.keys))
 		bs.shard = append(bs.shard, uint8(n))
-		bs.hs = append(bs.hs, a.valueHashes(e))
+		bs.hs = append(bs.hs, a.valueRefs(e))
 		count[n+1]++
 	}
 	for n := 1; n <= aggShards; n++ {
@@ -293,16 +334,17 @@ func (a *aggregator) addBatch(evs []event, gen int, bs *batchScratch) int {
 	return firsts
 }
 
-// valueHash is the hash a list entry keeps of its value.
-func (a *aggregator) valueHash(s string) uint32 {
-	if s == "" {
-		return 0
+// valueRef is the reference a list entry keeps of s: packed, or for an interned value its hash
+// (the id is filled in when the value is interned).
+func (a *aggregator) valueRef(s string) uint64 {
+	if r, ok := packValue(s); ok {
+		return r
 	}
-	return uint32(maphash.String(a.seed, s))
+	return interned | uint64(uint32(maphash.String(a.seed, s))>>1)<<32
 }
 
-// add folds e into its finding; hs are the valueHash of e's client IP, user agent and device id.
-func (sh *aggShard) add(k []byte, e *event, hs *[3]uint32, gen int) bool {
+// add folds e into its finding; hs are the valueRef of e's client IP, user agent and device id.
+func (sh *aggShard) add(k []byte, e *event, hs *[3]uint64, gen int) bool {
 	sec, ns := e.t.Unix(), int32(e.t.Nanosecond())
 	g := sh.m[string(k)]
 	if g == nil {
@@ -371,7 +413,12 @@ func (v *values) acquire(s string) uint32 {
 	return id
 }
 
-func (v *values) release(id uint32) {
+// release drops a list's hold on the value of ref (nothing to do for a packed value).
+func (v *values) release(ref uint64) {
+	if ref&interned == 0 {
+		return
+	}
+	id := uint32(ref)
 	if v.refs[id]--; v.refs[id] == 0 {
 		delete(v.ids, v.strs[id])
 		v.strs[id] = ""
@@ -385,21 +432,44 @@ func (v *values) strings(list []seenVal) []string {
 	}
 	out := make([]string, len(list))
 	for i, x := range list {
-		out[i] = v.strs[x.id]
+		out[i] = v.str(x.ref)
 	}
 	return out
 }
 
+// str is the value of ref.
+func (v *values) str(ref uint64) string {
+	if ref&interned == 0 {
+		return unpackValue(ref)
+	}
+	return v.strs[uint32(ref)]
+}
+
+// hold returns the reference an entry keeps of s, whose valueRef is ref, interning s if need be.
+func (v *values) hold(s string, ref uint64) uint64 {
+	if ref&interned == 0 {
+		return ref
+	}
+	return ref&^0xffffffff | uint64(v.acquire(s))
+}
+
 // recent keeps list distinct, ordered most recent first (ties by value), at most n long. The
 // result does not depend on the order events arrive in. Lists grow to exactly n, never beyond:
-// memory per finding is what bounds the scanner's memory. h is s's hash: entries whose hash
-// differs are passed over without reading their value.
-func (v *values) recent(list []seenVal, s string, h uint32, t int64, n int) []seenVal {
+// memory per finding is what bounds the scanner's memory. ref is s's valueRef: entries whose
+// reference differs (packed) or whose hash differs (interned) are passed over without reading
+// their value.
+func (v *values) recent(list []seenVal, s string, ref uint64, t int64, n int) []seenVal {
 	if s == "" {
 		return list
 	}
-	str := func(i int) string { return v.strs[list[i].id] }
-	is := func(i int) bool { return list[i].h == h && v.strs[list[i].id] == s }
+	str := func(i int) string { return v.str(list[i].ref) }
+	is := func(i int) bool {
+		x := list[i].ref
+		if ref&interned == 0 {
+			return x == ref
+		}
+		return x>>32 == ref>>32 && v.strs[uint32(x)] == s
+	}
 	// Fast path for logs read in time order: the value becomes (or stays) the most recent.
 	if len(list) > 0 && (t > list[0].t || (t == list[0].t && s <= str(0))) {
 		if is(0) {
@@ -409,31 +479,31 @@ func (v *values) recent(list []seenVal, s string, h uint32, t int64, n int) []se
 		i := 1
 		for ; i < len(list) && !is(i); i++ {
 		}
-		var id uint32
+		var held uint64
 		if i < len(list) {
-			id = list[i].id
+			held = list[i].ref
 		} else { // new value: grow unless full, dropping the oldest
-			id = v.acquire(s)
+			held = v.hold(s, ref)
 			if len(list) < n {
 				list = growVals(list, n)
 			} else {
 				i = len(list) - 1
-				v.release(list[i].id)
+				v.release(list[i].ref)
 			}
 		}
 		copy(list[1:i+1], list[:i])
-		list[0] = seenVal{t: t, id: id, h: h}
+		list[0] = seenVal{t: t, ref: held}
 		return list
 	}
 	i := 0
 	for ; i < len(list) && !is(i); i++ {
 	}
-	var id uint32
+	var held uint64
 	if i < len(list) {
 		if t <= list[i].t {
 			return list
 		}
-		id = list[i].id
+		held = list[i].ref
 		list = append(list[:i], list[i+1:]...)
 	} else {
 		if len(list) >= n {
@@ -441,17 +511,17 @@ func (v *values) recent(list []seenVal, s string, h uint32, t int64, n int) []se
 			if t < list[last].t || (t == list[last].t && s > str(last)) {
 				return list
 			}
-			v.release(list[last].id)
+			v.release(list[last].ref)
 			list = list[:last]
 		}
-		id = v.acquire(s)
+		held = v.hold(s, ref)
 	}
 	j := sort.Search(len(list), func(j int) bool {
-		return list[j].t < t || (list[j].t == t && v.strs[list[j].id] > s)
+		return list[j].t < t || (list[j].t == t && v.str(list[j].ref) > s)
 	})
 	list = growVals(list, n)
 	copy(list[j+1:], list[j:])
-	list[j] = seenVal{t: t, id: id, h: h}
+	list[j] = seenVal{t: t, ref: held}
 	return list
 }
 

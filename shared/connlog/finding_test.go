@@ -65,12 +65,13 @@ func TestFirstLastRoundTrip(t *testing.T) {
 
 // TestRecentMatchesReference folds random event sequences (mostly repeating the previous value,
 // as logs do, in and out of time order) through values.recent and checks each list against its
-// definition: the n values with the latest times, most recent first, ties by value. Hashes come
-// from maphash and from a hash under which values collide.
+// definition: the n values with the latest times, most recent first, ties by value. References
+// come from valueRef (short numeric values packed, others interned by maphash) and from
+// collidingRef, under which values of one length collide.
 func TestRecentMatchesReference(t *testing.T) {
 	a := newAggregator(false)
-	hashes := map[string]func(string) uint32{"maphash": a.valueHash, "colliding": collidingHash}
-	for name, hash := range hashes {
+	refs := map[string]func(string) uint64{"valueRef": a.valueRef, "colliding": collidingRef}
+	for name, refOf := range refs {
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(11))
 			for round := 0; round < 300; round++ {
@@ -80,7 +81,7 @@ func TestRecentMatchesReference(t *testing.T) {
 				// The list starts in a small array shared with a neighbour, as in an aggregate's
 				// inl: growing must move it out, never write past its capacity.
 				var inl [4]seenVal
-				sentinel := seenVal{t: -1, id: 1 << 31, h: 7}
+				sentinel := seenVal{t: -1, ref: interned | 7<<32 | 1<<31}
 				inl[2], inl[3] = sentinel, sentinel
 				list := inl[0:0:2]
 				latest := map[string]int64{}
@@ -88,9 +89,11 @@ func TestRecentMatchesReference(t *testing.T) {
 				for i := 0; i < 200; i++ {
 					v := prev
 					if v == "" || rng.Intn(4) == 0 {
-						// short, long (past values.short) and NUL-padded values
+						// short, long and NUL-padded values; addresses and numbers that pack, and
+						// numbers one digit too long to pack
 						k := rng.Intn(distinct)
-						v = []string{fmt.Sprintf("v%d", k), fmt.Sprintf("a-value-too-long-for-short-%d", k), fmt.Sprintf("v%d\x00", k/2), fmt.Sprintf("v%-15d", k)}[k%4]
+						v = []string{fmt.Sprintf("v%d", k), fmt.Sprintf("a-value-too-long-for-short-%d", k), fmt.Sprintf("v%d\x00", k/2), fmt.Sprintf("v%-15d", k),
+							fmt.Sprintf("10.0.%d.1", k), fmt.Sprintf("%015d", k), fmt.Sprintf("%016d", k), fmt.Sprintf("%d.", k)}[k%8]
 					}
 					prev = v
 					now += int64(rng.Intn(3))
@@ -98,7 +101,7 @@ func TestRecentMatchesReference(t *testing.T) {
 					if rng.Intn(5) == 0 {
 						ts -= int64(rng.Intn(40)) // out of order
 					}
-					list = tab.recent(list, v, hash(v), ts, n)
+					list = tab.recent(list, v, refOf(v), ts, n)
 					if ts > latest[v] {
 						latest[v] = ts
 					}
@@ -107,16 +110,21 @@ func TestRecentMatchesReference(t *testing.T) {
 						t.Fatalf("round %d event %d: list %q, want %q", round, i, got, want)
 					}
 					for _, x := range list {
-						if x.h != hash(tab.strs[x.id]) || x.t != latest[tab.strs[x.id]] {
-							t.Fatalf("entry %q: hash %d, time %d; want %d, %d", tab.strs[x.id], x.h, x.t, hash(tab.strs[x.id]), latest[tab.strs[x.id]])
+						v := tab.str(x.ref)
+						want := refOf(v)
+						if x.ref&interned != 0 {
+							x.ref &^= 0xffffffff // the id
+						}
+						if x.ref != want || x.t != latest[v] {
+							t.Fatalf("entry %q: ref %x, time %d; want %x, %d", v, x.ref, x.t, want, latest[v])
 						}
 					}
 				}
 				if inl[2] != sentinel || inl[3] != sentinel {
 					t.Fatalf("list wrote past its capacity: %+v", inl)
 				}
-				if len(tab.ids) != len(list) {
-					t.Fatalf("value table holds %d values for a list of %d", len(tab.ids), len(list))
+				if held := countInterned(list); len(tab.ids) != held {
+					t.Fatalf("value table holds %d values for a list of %d interned ones", len(tab.ids), held)
 				}
 			}
 		})
@@ -165,6 +173,49 @@ func TestAggregateKeyStorage(t *testing.T) {
 		}
 		if f.Account != nil && f.Successes != 3 {
 			t.Errorf("finding %d: %d successes, want 3 (one finding per key)", i, f.Successes)
+		}
+	}
+}
+
+func countInterned(list []seenVal) int {
+	n := 0
+	for _, x := range list {
+		if x.ref&interned != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// packValue and unpackValue round-trip exactly the values of at most 15 digits and dots.
+func TestPackValue(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		pack bool
+	}{
+		{"10.20.0.11", true}, {"255.255.255.255", true}, {"0", true}, {".", true}, {"000000000000000", true},
+		{"", false}, {"1234567890123456", false}, {"fe80::1", false}, {"10.0.0.1 ", false}, {"1/2", false}, {"١", false},
+	} {
+		r, ok := packValue(tc.s)
+		if ok != tc.pack {
+			t.Errorf("packValue(%q) packs = %v, want %v", tc.s, ok, tc.pack)
+			continue
+		}
+		if ok && (r&interned != 0 || unpackValue(r) != tc.s) {
+			t.Errorf("packValue(%q) = %x, unpacks to %q", tc.s, r, unpackValue(r))
+		}
+	}
+	seen := map[uint64]string{}
+	for i := 0; i < 100000; i++ {
+		s := fmt.Sprint(i % 317)
+		for j := 0; j < i%4; j++ {
+			s += "." + fmt.Sprint(i%(7+j))
+		}
+		if r, ok := packValue(s); ok {
+			if prev, dup := seen[r]; dup && prev != s {
+				t.Fatalf("%q and %q pack alike", prev, s)
+			}
+			seen[r] = s
 		}
 	}
 }

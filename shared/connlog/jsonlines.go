@@ -84,7 +84,7 @@ func appendJSONList(b []byte, v *values, list []seenVal) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v.strs[x.id])
+		b = appendJSONString(b, v.str(x.ref))
 	}
 	return append(b, ']')
 }

@@ -137,20 +137,26 @@ func TestParallelCancelled(t *testing.T) {
 }
 
 // The value table holds only what findings' lists hold: a client address dropped from every list
-// is forgotten, so memory does not grow with the addresses that went by.
+// is forgotten, so memory does not grow with the addresses that went by. (IPv6 addresses are
+// interned; IPv4 addresses are packed into the lists and never enter the table.)
 func TestValueTableBounded(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(iisHeader)
 	for i := 0; i < 5000; i++ {
-		fmt.Fprintf(&b, "2021-08-02 01:%02d:%02d 10.30.0.1 GET /owa/ - 443 a@nhs.net 198.51.%d.%d UA/%d mail.nhs.net 200\n", i/60%60, i%60, i/256, i%256, i%7)
+		fmt.Fprintf(&b, "2021-08-02 01:%02d:%02d 10.30.0.1 GET /owa/ - 443 a@nhs.net 2001:db8::%x UA/%d mail.nhs.net 200\n", i/60%60, i%60, i, i%7)
+		fmt.Fprintf(&b, "2021-08-02 01:%02d:%02d 10.30.0.1 GET /owa/ - 443 b@nhs.net 198.51.%d.%d - mail.nhs.net 200\n", i/60%60, i%60, i/256, i%256)
 	}
 	s, _ := NewScanner(testRules(), Options{})
 	if _, err := s.Scan(context.Background(), "spray", strings.NewReader(b.String())); err != nil {
 		t.Fatal(err)
 	}
 	f := s.Findings()
-	if len(f) != 1 || len(f[0].ClientIPs) != maxClientIPs || len(f[0].UserAgents) != maxUserAgents {
+	if len(f) != 2 || len(f[0].ClientIPs) != maxClientIPs || len(f[0].UserAgents) != maxUserAgents || len(f[1].ClientIPs) != maxClientIPs || len(f[1].UserAgents) != 0 {
 		t.Fatalf("findings: %+v", f)
+	}
+	// The latest time is 01:59:59, line 3599's.
+	if f[0].ClientIPs[0] != "2001:db8::e0f" || f[1].ClientIPs[0] != "198.51.14.15" {
+		t.Errorf("most recent addresses: %q, %q", f[0].ClientIPs[0], f[1].ClientIPs[0])
 	}
 	n := 0
 	for i := range s.agg.shards {

@@ -208,18 +208,18 @@ func TestCompileRulesErrors(t *testing.T) {
 	}
 }
 
-// collidingHash is a valueHash (low byte the length) under which all values of one length
-// collide, so that the tests exercise the comparison of values behind equal hashes.
-func collidingHash(s string) uint32 { return uint32(min(len(s), 0xff)) }
+// collidingRef is a valueRef that interns every value, with the length for a hash: all values
+// of one length collide, so that the tests exercise the comparison of values behind equal hashes.
+func collidingRef(s string) uint64 { return interned | uint64(min(len(s), 0xff))<<32 }
 
 // recent runs values.recent on a list of strings, for the tests.
 func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []int64) {
 	tab := values{ids: map[string]uint32{}}
 	list := make([]seenVal, len(vals))
 	for i := range vals {
-		list[i] = seenVal{t: seen[i], id: tab.acquire(vals[i]), h: collidingHash(vals[i])}
+		list[i] = seenVal{t: seen[i], ref: tab.hold(vals[i], collidingRef(vals[i]))}
 	}
-	list = tab.recent(list, v, collidingHash(v), t, n)
+	list = tab.recent(list, v, collidingRef(v), t, n)
 	out := make([]int64, len(list))
 	for i, x := range list {
 		out[i] = x.t
@@ -229,8 +229,8 @@ func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []
 		panic(fmt.Sprintf("value table holds %d values for a list of %d", live, len(list)))
 	}
 	for _, x := range list {
-		if tab.refs[x.id] != 1 {
-			panic(fmt.Sprintf("%q held %d times", tab.strs[x.id], tab.refs[x.id]))
+		if id := uint32(x.ref); tab.refs[id] != 1 {
+			panic(fmt.Sprintf("%q held %d times", tab.strs[id], tab.refs[id]))
 		}
 	}
 	return tab.strings(list), out
