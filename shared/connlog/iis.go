@@ -146,21 +146,6 @@ func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
 	return sip, host, query
 }
 
-// nthField returns the i-th space-separated field of b.
-func nthField(b []byte, i int) []byte {
-	for ; i > 0; i-- {
-		j := bytes.IndexByte(b, ' ')
-		if j < 0 {
-			return nil
-		}
-		b = b[j+1:]
-	}
-	if j := bytes.IndexByte(b, ' '); j >= 0 {
-		return b[:j]
-	}
-	return b
-}
-
 func (p *iisParser) parse(ln line) {
 	b := ln.b
 	if len(bytes.TrimSpace(b)) == 0 {
