@@ -203,16 +203,30 @@ func TestSameObjectTwice(t *testing.T) {
 }
 
 // failAfter fails every UpdateItem after the first n with a non-retryable error: a crash half
-// way through the writes.
+// way through the writes. A failing call first waits for the first n to finish: the writer
+// cancels what is in flight when a call fails, and the crash must not depend on how far the
+// first n had got (under load, none might have been stored).
 func failAfter(n int64) func(*dynamodb.Options) {
-	var calls atomic.Int64
+	var calls, finished atomic.Int64
+	done := make(chan struct{})
 	return func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("crash", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				if _, ok := in.Parameters.(*dynamodb.UpdateItemInput); ok && calls.Add(1) > n {
+				if _, ok := in.Parameters.(*dynamodb.UpdateItemInput); !ok {
+					return next.HandleInitialize(ctx, in)
+				}
+				if calls.Add(1) > n {
+					select {
+					case <-done:
+					case <-ctx.Done():
+					}
 					return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("crash")
 				}
-				return next.HandleInitialize(ctx, in)
+				out, md, err := next.HandleInitialize(ctx, in)
+				if finished.Add(1) == n {
+					close(done)
+				}
+				return out, md, err
 			}), middleware.Before)
 		})
 	}
