@@ -19,7 +19,8 @@ mkdir -p .demo
 go build -o .demo/sunset ./cmd/sunset
 go build -o .demo/summary ./infra/demo/summary
 sunset() { .demo/sunset "$@"; }
-emails() { curl -fsS http://127.0.0.1:8005/store | grep -o '"messageId"' | wc -l | tr -d ' '; }
+# (grep finds nothing in an empty store and exits 1: that is a count of 0, not a failure)
+emails() { curl -fsS http://127.0.0.1:8005/store | { grep -o '"messageId"' || true; } | wc -l | tr -d ' '; }
 before=$(emails)
 
 echo
