@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -15,27 +14,19 @@ import (
 func (s *Scanner) WriteJSONLines(w io.Writer) error { return s.agg.writeJSONLines(w) }
 
 func (a *aggregator) writeJSONLines(w io.Writer) error {
-	// Two goroutines encode alternate runs of findings (the table can be large: this halves the
-	// time), and the runs are written in order.
-	const run = 256
-	all := a.sorted()
-	var bufs [2][]byte
-	for start := 0; start < len(all); start += 2 * run {
-		var wg sync.WaitGroup
-		for h := range bufs {
-			part := all[min(start+h*run, len(all)):min(start+(h+1)*run, len(all))]
-			wg.Go(func() {
-				bufs[h] = bufs[h][:0]
-				for _, x := range part {
-					bufs[h] = appendJSON(bufs[h], x)
-				}
-			})
-		}
-		wg.Wait()
-		for _, b := range bufs {
-			if _, err := w.Write(b); err != nil {
+	buf := make([]byte, 0, 64<<10)
+	for _, x := range a.sorted() {
+		buf = appendJSON(buf, x)
+		if len(buf) >= 60<<10 {
+			if _, err := w.Write(buf); err != nil {
 				return err
 			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := w.Write(buf); err != nil {
+			return err
 		}
 	}
 	return nil

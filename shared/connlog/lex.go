@@ -240,10 +240,8 @@ func splitSpaceQuoted(b []byte, dst [][]byte) ([][]byte, bool) {
 // for the rare ':' and '%' and checks the bytes around them, so the query is never case-folded.
 func hhToken(q []byte) []byte {
 	at, n := hhAt(q, ':', ""), 3
-	if bytes.IndexByte(q, '%') >= 0 {
-		if j := hhAt(q, '%', "3a"); j >= 0 && (at < 0 || j < at) {
-			at, n = j, 5
-		}
+	if j := hhAt(q, '%', "3a"); j >= 0 && (at < 0 || j < at) {
+		at, n = j, 5
 	}
 	if at < 0 {
 		return nil
