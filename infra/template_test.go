@@ -83,6 +83,6 @@ func TestEveryFunctionBuildsForArm64(t *testing.T) {
 		})
 	}
 	if n == 0 {
-		t.Skip("template.yaml declares no functions yet")
+		t.Fatal("template.yaml declares no functions")
 	}
 }

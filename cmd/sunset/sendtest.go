@@ -50,7 +50,7 @@ func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, er
 	}
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return sender.New(ses, ledger.New(db, table, clock), campaign.NewStore(db, table, clock),
-		suppression.New(db, table, clock), clock, sender.Config{
+		suppression.New(db, table, clock), clock, sender.Options{
 			ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
 			TemplateDir:      ".",
 			Logger:           logger,

@@ -4,25 +4,24 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
-	"github.com/nhsmail-sunset/sunset/shared/ledger"
-	"github.com/nhsmail-sunset/sunset/shared/suppression"
+	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 )
 
 func main() {
+	log := lambdaenv.Logger("feedback")
+	cfg, err := feedback.LoadConfig(os.Getenv)
+	if err != nil {
+		lambdaenv.Exit(log, err)
+	}
 	c, err := awsclient.Load(context.Background(), false, os.Getenv)
 	if err != nil {
-		slog.Error("load AWS configuration", "error", err)
-		os.Exit(1)
+		lambdaenv.Exit(log, err)
 	}
-	db, table, clock := c.DynamoDB(), os.Getenv("SUNSET_TABLE"), time.Now
-	h := feedback.New(suppression.New(db, table, clock), ledger.New(db, table, clock), nil)
-	lambda.Start(h.Handle)
+	lambda.Start(feedback.NewHandler(cfg, c, log).Handle)
 }

@@ -3,35 +3,24 @@ package main
 
 import (
 	"context"
-	"log"
-	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
-	"github.com/nhsmail-sunset/sunset/shared/campaign"
-	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
+	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 )
 
 func main() {
+	log := lambdaenv.Logger("ingest")
+	cfg, err := ingest.LoadConfig(os.Getenv)
+	if err != nil {
+		lambdaenv.Exit(log, err)
+	}
 	c, err := awsclient.Load(context.Background(), false, os.Getenv)
 	if err != nil {
-		log.Fatal(err)
+		lambdaenv.Exit(log, err)
 	}
-	table, err := awsclient.TableName(false, os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	db := c.DynamoDB()
-	h := &ingest.Handler{
-		Ingester:  ingest.New(db, table, directory.New(db, table, time.Now), time.Now),
-		Campaigns: campaign.NewStore(db, table, time.Now),
-		S3:        s3.NewFromConfig(c.Config()),
-		Log:       slog.New(slog.NewJSONHandler(os.Stderr, nil)),
-	}
-	lambda.Start(h.Handle)
+	lambda.Start(ingest.NewHandler(cfg, c, log).Handle)
 }

@@ -10,12 +10,50 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 )
+
+// Config is the directory Lambda's environment.
+type Config struct {
+	// Table is the Sunset table (SUNSET_TABLE, required).
+	Table string
+	// Prefix is the S3 prefix the directory files land under (SUNSET_DIRECTORY_PREFIX, required;
+	// the template sets "directory/").
+	Prefix string
+	// Prune marks organisations and accounts missing from the files as gone
+	// (SUNSET_DIRECTORY_PRUNE, true or false; default false).
+	Prune bool
+}
+
+// LoadConfig reads Config, naming every missing or malformed variable in one error.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	e := lambdaenv.New(getenv)
+	c := Config{
+		Table:  e.Required("SUNSET_TABLE"),
+		Prefix: e.Required("SUNSET_DIRECTORY_PREFIX"),
+		Prune:  e.Bool("SUNSET_DIRECTORY_PRUNE", false),
+	}
+	return c, e.Err()
+}
+
+// NewHandler is the directory Lambda over the real table and bucket.
+func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
+	return &Handler{
+		Dir:    New(c.DynamoDB(), cfg.Table, time.Now),
+		S3:     s3.NewFromConfig(c.Config()),
+		Prefix: cfg.Prefix,
+		Prune:  cfg.Prune,
+		Log:    log,
+	}
+}
 
 // File names the directory Lambda imports, under its prefix.
 const (

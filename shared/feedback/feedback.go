@@ -2,14 +2,11 @@ package feedback
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/notice"
@@ -92,24 +89,6 @@ func New(s Suppressor, l Ledger, logger *slog.Logger) *Handler {
 		logger = slog.Default()
 	}
 	return &Handler{suppress: s, ledger: l, log: logger}
-}
-
-// Handle processes every SES event of an SNS delivery. A record that is not an SES event is
-// logged and skipped (retrying cannot fix it); a failure to write is returned, so the Lambda is
-// retried: every write is idempotent.
-func (h *Handler) Handle(ctx context.Context, ev events.SNSEvent) error {
-	var errs []error
-	for _, r := range ev.Records {
-		var e Event
-		if err := json.Unmarshal([]byte(r.SNS.Message), &e); err != nil || e.EventType == "" {
-			h.log.Error("SNS message is not an SES event: skipped", "sns_message_id", r.SNS.MessageID, "error", err)
-			continue
-		}
-		if err := h.Process(ctx, e); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // Process applies one SES event.

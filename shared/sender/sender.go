@@ -72,8 +72,8 @@ const (
 // account suspended): the run stops and an operator must act.
 var ErrSendingStopped = errors.New("SES sending is stopped for this account")
 
-// Config is how the sender sends.
-type Config struct {
+// Options are how the sender sends.
+type Options struct {
 	// ConfigurationSet is the SES configuration set that publishes bounce, complaint and
 	// delivery events (env SUNSET_CONFIGURATION_SET); empty sends without one.
 	ConfigurationSet string
@@ -101,7 +101,7 @@ type Sender struct {
 	campaigns Campaigns
 	suppress  Suppressions
 	clock     func() time.Time
-	cfg       Config
+	cfg       Options
 	sleep     func(context.Context, time.Duration) error
 
 	limitOnce sync.Once
@@ -113,7 +113,7 @@ type Sender struct {
 }
 
 // New returns a sender. suppress may be nil (no re-check at send time).
-func New(ses SES, l Ledger, campaigns Campaigns, suppress Suppressions, clock func() time.Time, cfg Config) *Sender {
+func New(ses SES, l Ledger, campaigns Campaigns, suppress Suppressions, clock func() time.Time, cfg Options) *Sender {
 	if clock == nil {
 		clock = time.Now
 	}

@@ -84,7 +84,7 @@ func claim(t *testing.T, e *env, k Key, to ...string) {
 
 func newSender(t *testing.T, e *env, opts ...func(*sesv2.Options)) *Sender {
 	ses := localstacktest.SES(t, append([]func(*sesv2.Options){func(o *sesv2.Options) { o.RetryMaxAttempts = 1 }}, opts...)...)
-	s := New(ses, e.ledger, e.campaigns, e.suppress, func() time.Time { return e.now }, Config{ConfigurationSet: "sunset-test"})
+	s := New(ses, e.ledger, e.campaigns, e.suppress, func() time.Time { return e.now }, Options{ConfigurationSet: "sunset-test"})
 	s.sleep = func(context.Context, time.Duration) error { return nil }
 	return s
 }

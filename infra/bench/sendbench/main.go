@@ -77,7 +77,7 @@ func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 	out = append(out, [4]string{"render only (1 goroutine)", fmt.Sprint(n), d.Round(time.Millisecond).String(), rate(n, d)})
 
 	// 2. Render + SendEmail (the request the sender makes), conc in flight, no quota limit.
-	s := sender.New(ses, nil, nil, nil, func() time.Time { return now }, sender.Config{})
+	s := sender.New(ses, nil, nil, nil, func() time.Time { return now }, sender.Options{})
 	start = time.Now()
 	if err := parallel(n, conc, func(i int) error {
 		e, err := r.Render(mk(i), now)
@@ -129,7 +129,7 @@ func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 			return err
 		}
 		quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		fs := sender.New(ses, l, cs, nil, clock, sender.Config{Concurrency: conc, Logger: quiet})
+		fs := sender.New(ses, l, cs, nil, clock, sender.Options{Concurrency: conc, Logger: quiet})
 		q, err := fs.Rate(ctx)
 		if err != nil {
 			return err

@@ -17,7 +17,7 @@ import (
 
 // The sample hand-off drives the Lambda handler: sent once; a redelivery is a no-op; a bad
 // record is dropped; a record SES throttles for good comes back as a batch item failure.
-func TestHandleSQSSample(t *testing.T) {
+func TestHandleSample(t *testing.T) {
 	e, k, to := setup(t) // legacy-hostnames-2021/RX1/advance, the notice of the sample
 	raw, err := os.ReadFile("../../events/sqs-message.json")
 	if err != nil {
@@ -31,7 +31,7 @@ func TestHandleSQSSample(t *testing.T) {
 		t.Fatalf("sample body %s", got)
 	}
 	s := newSender(t, e)
-	h := lambda.NewHandler(s.HandleSQS)
+	h := lambda.NewHandler(s.Handle)
 	for range 2 {
 		out, err := h.Invoke(context.Background(), raw)
 		if err != nil {
@@ -62,7 +62,7 @@ func TestHandleSQSSample(t *testing.T) {
 		{MessageId: "bad", Body: "{not json"},
 		{MessageId: "throttled", Body: string(body)},
 	}}
-	resp, err := s.HandleSQS(context.Background(), batch)
+	resp, err := s.Handle(context.Background(), batch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,40 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 )
+
+// Config is the ingest Lambda's environment.
+type Config struct {
+	// Table is the Sunset table (SUNSET_TABLE, required).
+	Table string
+}
+
+// LoadConfig reads Config, naming every missing or malformed variable in one error.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	e := lambdaenv.New(getenv)
+	c := Config{Table: e.Required("SUNSET_TABLE")}
+	return c, e.Err()
+}
+
+// NewHandler is the ingest Lambda over the real table and bucket.
+func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
+	db := c.DynamoDB()
+	return &Handler{
+		Ingester:  New(db, cfg.Table, directory.New(db, cfg.Table, time.Now), time.Now),
+		Campaigns: campaign.NewStore(db, cfg.Table, time.Now),
+		S3:        s3.NewFromConfig(c.Config()),
+		Log:       log,
+	}
+}
 
 // Handler is the ingest Lambda: SQS messages whose bodies are S3 event notifications for new
 // log files. A message whose file fails is reported back as a batch item failure, so SQS

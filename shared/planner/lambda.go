@@ -1,0 +1,138 @@
+package planner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+)
+
+// Config is the planner Lambda's environment.
+type Config struct {
+	// Table is the Sunset table (SUNSET_TABLE, required).
+	Table string
+	// SendQueueURL is the SQS queue claimed notices are handed to (SUNSET_SEND_QUEUE_URL,
+	// required).
+	SendQueueURL string
+}
+
+// LoadConfig reads Config, naming every missing or malformed variable in one error.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	e := lambdaenv.New(getenv)
+	c := Config{Table: e.Required("SUNSET_TABLE"), SendQueueURL: e.Required("SUNSET_SEND_QUEUE_URL")}
+	return c, e.Err()
+}
+
+// NewHandler is the scheduled planner over the real table, handing off to the send queue.
+func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
+	db := c.DynamoDB()
+	return &Handler{
+		Planner:    New(db, cfg.Table, time.Now),
+		Live:       campaign.NewStore(db, cfg.Table, time.Now),
+		Dispatcher: &Queue{Client: sqs.NewFromConfig(c.Config()), URL: cfg.SendQueueURL},
+		Logger:     log,
+	}
+}
+
+// LiveCampaigns lists the campaigns a scheduled run looks at (shared/campaign.Store fits).
+type LiveCampaigns interface {
+	Live(ctx context.Context) ([]*campaign.Campaign, error)
+}
+
+// Handler is the scheduled planner Lambda: every live campaign is run for today in its own
+// time zone, and claimed notices go to Dispatcher.
+type Handler struct {
+	Planner    *Planner
+	Live       LiveCampaigns
+	Dispatcher Dispatcher
+	Logger     *slog.Logger
+}
+
+// Handle runs one scheduled invocation. A campaign that fails does not stop the others; the
+// invocation fails (and the scheduler retries it) if any did, which is safe: claims are
+// idempotent and today's unsent claims are handed over again.
+func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+	log := h.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	live, err := h.Live.Live(ctx)
+	if err != nil {
+		return fmt.Errorf("scheduled run %s: %w", ev.ID, err)
+	}
+	var errs []error
+	for _, c := range live {
+		at := c.Today(h.Planner.Clock())
+		res, err := h.Planner.Run(ctx, c.ID, at, h.Dispatcher)
+		if err != nil {
+			log.Error("plan campaign", "campaign", c.ID, "at", at.String(), "error", err)
+			errs = append(errs, err)
+			continue
+		}
+		reasons := map[string]int{}
+		for _, s := range res.Plan.Skipped {
+			reasons[s.Reason]++
+		}
+		log.Info("planned campaign", "campaign", c.ID, "at", at.String(), "status", res.Plan.Status,
+			"claimed", len(res.Claimed), "dispatched", res.Dispatched, "skipped", reasons,
+			"unassigned", len(res.Plan.Unassigned), "unattributed", len(res.Plan.Unattributed))
+	}
+	return errors.Join(errs...)
+}
+
+// SQSSender is the part of the SQS client the queue dispatcher uses.
+type SQSSender interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Message is the hand-off body of one claimed notice: the sender reads the notice itself from
+// the ledger, so the queue carries no personal data.
+type Message struct {
+	Campaign string `json:"campaign"`
+	Org      string `json:"org"`
+	Stage    string `json:"stage"`
+}
+
+// Queue hands claimed notices to the sender through the SQS send queue.
+type Queue struct {
+	Client SQSSender
+	URL    string
+}
+
+// Dispatch sends one message per notice, ten per request. Entries SQS rejects are an error
+// (the notices stay claimed; a re-run of the same day hands them over again).
+func (q *Queue) Dispatch(ctx context.Context, notices []ledger.Notice) error {
+	for start := 0; start < len(notices); start += 10 {
+		end := min(start+10, len(notices))
+		entries := make([]types.SendMessageBatchRequestEntry, 0, end-start)
+		for i, n := range notices[start:end] {
+			body, err := json.Marshal(Message{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage})
+			if err != nil {
+				return err
+			}
+			entries = append(entries, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(body))})
+		}
+		out, err := q.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.URL), Entries: entries})
+		if err != nil {
+			return fmt.Errorf("send to queue %s: %w", q.URL, err)
+		}
+		if len(out.Failed) > 0 {
+			f := out.Failed[0]
+			return fmt.Errorf("send to queue %s: %d of %d messages rejected (first: %s %s)", q.URL, len(out.Failed), len(entries), aws.ToString(f.Code), aws.ToString(f.Message))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,92 @@
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+// Config is the sender Lambda's environment.
+type Config struct {
+	// Table is the Sunset table (SUNSET_TABLE, required).
+	Table string
+	// ConfigurationSet is the SES configuration set that publishes bounce, complaint and
+	// delivery events (SUNSET_CONFIGURATION_SET; empty sends without one).
+	ConfigurationSet string
+	// Instances is how many senders share the account's send rate: the function's reserved
+	// concurrency (SUNSET_SENDER_INSTANCES, a whole number of at least 1; default 1).
+	Instances int
+	// MaxRate caps emails a second below the SES quota (SUNSET_MAX_SEND_RATE, a number of at
+	// least 0; default 0, the quota).
+	MaxRate float64
+}
+
+// LoadConfig reads Config, naming every missing or malformed variable in one error.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	e := lambdaenv.New(getenv)
+	c := Config{
+		Table:            e.Required("SUNSET_TABLE"),
+		ConfigurationSet: e.String("SUNSET_CONFIGURATION_SET", ""),
+		Instances:        e.Int("SUNSET_SENDER_INSTANCES", 1, 1),
+		MaxRate:          e.Float("SUNSET_MAX_SEND_RATE", 0, 0),
+	}
+	return c, e.Err()
+}
+
+// NewHandler is the sender Lambda over the real table and SES.
+func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Sender {
+	db, clock := c.DynamoDB(), time.Now
+	return New(c.SESv2(), ledger.New(db, cfg.Table, clock), campaign.NewStore(db, cfg.Table, clock),
+		suppression.New(db, cfg.Table, clock), clock,
+		Options{ConfigurationSet: cfg.ConfigurationSet, MaxRate: cfg.MaxRate, Instances: cfg.Instances, Logger: log})
+}
+
+// Handle is the sender Lambda's handler: each SQS record is the planner's hand-off
+// {"campaign","org","stage"}. It reports partial batch failures: a record whose notice could
+// not be sent for a reason a retry can fix is returned for redelivery; a record that can never
+// be sent (unreadable body) is logged and dropped. When SES stops sending, every record not yet
+// tried is returned too, and the error is logged so the alarm on sender errors fires.
+func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	var resp events.SQSEventResponse
+	var keys []Key
+	var ids []string
+	for _, r := range ev.Records {
+		var k Key
+		if err := json.Unmarshal([]byte(r.Body), &k); err != nil || k.Campaign == "" || k.Org == "" || k.Stage == "" {
+			s.cfg.Logger.Error("hand-off is not {campaign, org, stage}: dropped", "sqs_message_id", r.MessageId, "error", err)
+			continue
+		}
+		keys = append(keys, k)
+		ids = append(ids, r.MessageId)
+	}
+	results, err := s.SendAll(ctx, keys)
+	done := map[Key]bool{}
+	for _, r := range results {
+		if r.Err != nil {
+			s.cfg.Logger.Error("notice not sent", "notice", r.Key.String(), "error", r.Err)
+			continue
+		}
+		done[r.Key] = true
+	}
+	for i, k := range keys {
+		if !done[k] {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ids[i]})
+		}
+	}
+	if errors.Is(err, ErrSendingStopped) {
+		s.cfg.Logger.Error("SES stopped sending: batch returned to the queue", "error", err)
+	} else if err != nil {
+		s.cfg.Logger.Error("send batch", "error", err)
+	}
+	return resp, nil
+}
