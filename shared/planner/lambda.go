@@ -82,7 +82,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 			errs = append(errs, err)
 			continue
 		}
-		reasons := map[string]int{}
+		reasons := map[SkipReason]int{}
 		for _, s := range res.Plan.Skipped {
 			reasons[s.Reason]++
 		}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -61,22 +62,6 @@ type Planner struct {
 	Clock       func() time.Time
 }
 
-// Reasons an organisation gets no notice today.
-const (
-	NotAffected = "not-affected" // no account seen on a legacy hostname in the window
-	NotDue      = "not-due"      // no stage is due yet for its deadline
-	AlreadySent = "already-sent" // the due stage (or a later one) was already claimed/sent, or one went today
-	SupersededR = "superseded"   // the due stage was superseded by a later one
-	NoContacts  = "no-contacts"  // the directory has no LA/PLA address for it
-	Unreachable = "unreachable"  // every address is suppressed (bounced, complained)
-	NotInDir    = "not-in-directory"
-	OrgGone     = "org-gone"  // the directory no longer lists it
-	RosterDone  = "done"      // a roster organisation marked done
-	PausedR     = "paused"    // the campaign is paused: nothing is sent
-	CancelledR  = "cancelled" // the campaign is cancelled: nothing is ever sent
-	LostClaim   = "claimed-by-another-run"
-)
-
 // Plan is what a run on At would do for one campaign.
 type Plan struct {
 	Campaign string        `json:"campaign"`
@@ -110,11 +95,11 @@ type Due struct {
 
 // Skip is an organisation that gets no notice, and why.
 type Skip struct {
-	Org     string `json:"org"`
-	OrgName string `json:"org_name,omitempty"`
-	Reason  string `json:"reason"`
-	Stage   string `json:"stage,omitempty"`
-	Detail  string `json:"detail,omitempty"`
+	Org     string     `json:"org"`
+	OrgName string     `json:"org_name,omitempty"`
+	Reason  SkipReason `json:"reason"`
+	Stage   string     `json:"stage,omitempty"`
+	Detail  string     `json:"detail,omitempty"`
 }
 
 // Result is what Run did.
@@ -148,7 +133,7 @@ func (p *Planner) Run(ctx context.Context, campaignID string, at calendar.Date, 
 			return res, err
 		}
 		if !ok {
-			res.Plan.Skipped = append(res.Plan.Skipped, Skip{Org: dn.Org, OrgName: dn.OrgName, Reason: LostClaim, Stage: dn.Stage})
+			res.Plan.Skipped = append(res.Plan.Skipped, Skip{Org: dn.Org, OrgName: dn.OrgName, Reason: SkipLostClaim, Stage: dn.Stage})
 			continue
 		}
 		due = append(due, dn)
@@ -172,9 +157,14 @@ func (p *Planner) Run(ctx context.Context, campaignID string, at calendar.Date, 
 	return res, nil
 }
 
+// state is what one plan reads once and its steps share.
 type state struct {
-	c            *campaign.Campaign
-	pendingToday []ledger.Notice // claimed for at, not yet sent: re-dispatched by Run
+	rec   *campaign.Record
+	c     *campaign.Campaign
+	exts  map[string]campaign.Extension
+	cases map[string]*orgCase // by ODS code: every organisation the plan looks at
+	// pendingToday are notices claimed for at and not yet sent: re-dispatched by Run.
+	pendingToday []ledger.Notice
 }
 
 func (st *state) notice(d Due, at calendar.Date) ledger.Notice {
@@ -185,6 +175,7 @@ func (st *state) notice(d Due, at calendar.Date) ledger.Notice {
 	}
 }
 
+// orgCase is one organisation as the plan sees it: its deadline, its activity and its ledger.
 type orgCase struct {
 	ods      string
 	deadline calendar.Date
@@ -192,155 +183,204 @@ type orgCase struct {
 	domain   string
 	acts     []findings.Activity
 	history  []ledger.Notice
-	skip     string
+	skip     SkipReason
 }
 
+// get is the case of ods, made with the campaign's deadline the first time it is asked for.
+func (st *state) get(ods string) *orgCase {
+	oc := st.cases[ods]
+	if oc == nil {
+		oc = &orgCase{ods: ods, deadline: st.c.Shutdown}
+		st.cases[ods] = oc
+	}
+	return oc
+}
+
+// plan is Plan's work in four steps, each its own function: load the campaign and its ledger;
+// gather the organisations to look at (affected by findings, or on the roster); decide which
+// stage each is due; gate the due notices on contacts, suppression and the campaign's status.
 func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, *state, error) {
 	pl := Plan{Campaign: id, At: at, Due: []Due{}, Skipped: []Skip{}, Unassigned: []ledger.Account{}, Unattributed: []ledger.Account{}}
-	rec, err := p.Campaigns.Get(ctx, id)
+	st, err := p.load(ctx, id, at)
 	if err != nil {
 		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
 	}
-	c := rec.Campaign
-	pl.Status = string(rec.Status)
-	st := &state{c: c}
-	exts, err := p.Campaigns.Extensions(ctx, id)
+	pl.Status = string(st.rec.Status)
+	if err := p.gather(ctx, st, at, &pl); err != nil {
+		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	dues, orgs, err := p.decideAll(ctx, st, at, &pl)
 	if err != nil {
 		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	if err := p.gate(ctx, st, dues, orgs, &pl); err != nil {
+		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
+	}
+	slices.SortFunc(pl.Skipped, func(a, b Skip) int { return cmp.Compare(a.Org, b.Org) })
+	return pl, st, nil
+}
+
+// load reads the campaign, its extensions and its ledger. Every organisation with a notice in
+// the ledger gets a case (so a roster organisation that left the roster is still seen), and the
+// notices claimed for at but not sent are kept for Run to hand over again.
+func (p *Planner) load(ctx context.Context, id string, at calendar.Date) (*state, error) {
+	rec, err := p.Campaigns.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{rec: rec, c: rec.Campaign, cases: map[string]*orgCase{}}
+	if st.exts, err = p.Campaigns.Extensions(ctx, id); err != nil {
+		return nil, err
 	}
 	notices, err := p.Ledger.List(ctx, id)
 	if err != nil {
-		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
-	}
-	cases := map[string]*orgCase{}
-	get := func(ods string) *orgCase {
-		oc := cases[ods]
-		if oc == nil {
-			oc = &orgCase{ods: ods, deadline: c.Shutdown}
-			cases[ods] = oc
-		}
-		return oc
+		return nil, err
 	}
 	for _, n := range notices {
-		oc := get(n.Org)
+		oc := st.get(n.Org)
 		oc.history = append(oc.history, n)
 		if n.Status == ledger.Claimed && n.PlannedFor == at {
 			st.pendingToday = append(st.pendingToday, n)
 		}
 	}
+	return st, nil
+}
 
-	window := c.ActivityWindowDays
-	if c.AudienceSource == campaign.SourceRoster {
-		roster, err := p.Campaigns.Roster(ctx, id)
-		if err != nil {
-			return pl, nil, fmt.Errorf("plan %s: %w", id, err)
-		}
-		inRoster := map[string]bool{}
-		for _, e := range roster {
-			oc := get(e.ODS)
-			inRoster[e.ODS] = true
-			oc.deadline, oc.domain = e.Deadline, e.Domain
-			if e.Done {
-				oc.skip = RosterDone
-			}
-		}
-		for ods, oc := range cases {
-			if !inRoster[ods] {
-				oc.skip = RosterDone // notified once, no longer on the roster
-			}
-		}
+// gather decides who the plan looks at: for a findings campaign, the owners of the accounts
+// seen on a legacy hostname in the window (unowned and unattributed activity goes in the plan
+// for the team); for a roster campaign, the roster with each organisation's own deadline. An
+// extension then moves the deadline of an organisation it names.
+func (p *Planner) gather(ctx context.Context, st *state, at calendar.Date, pl *Plan) error {
+	var err error
+	if st.c.AudienceSource == campaign.SourceRoster {
+		err = p.gatherRoster(ctx, st)
 	} else {
-		from := at.AddDays(-window)
-		// A post-deadline stage (retired) looks at the window before the deadline.
-		if post := postDeadline(c); post && !c.Shutdown.After(at) && !at.After(c.LastDeadline().AddDays(lastOffset(c))) {
-			from = minDate(from, c.Shutdown.AddDays(-window))
-		}
-		acts, err := p.Findings.Window(ctx, id, from, at)
-		if err != nil {
-			return pl, nil, fmt.Errorf("plan %s: %w", id, err)
-		}
-		var accounts []string
-		seen := map[string]bool{}
-		var unattributed []findings.Activity
-		for _, a := range acts {
-			if a.Account == "" {
-				unattributed = append(unattributed, a)
-				continue
-			}
-			if !seen[a.Account] {
-				seen[a.Account] = true
-				accounts = append(accounts, a.Account)
-			}
-		}
-		owners, err := p.Directory.Resolve(ctx, accounts)
-		if err != nil {
-			return pl, nil, fmt.Errorf("plan %s: %w", id, err)
-		}
-		var unassigned []findings.Activity
-		for _, a := range acts {
-			if a.Account == "" {
-				continue
-			}
-			ods := owners[a.Account]
-			if ods == "" {
-				unassigned = append(unassigned, a)
-				continue
-			}
-			oc := get(strings.ToUpper(ods))
-			oc.acts = append(oc.acts, a)
-		}
-		pl.Unassigned = aggregate(unassigned, from, at)
-		pl.Unattributed = aggregate(unattributed, from, at)
+		err = p.gatherAffected(ctx, st, at, pl)
 	}
-	for ods, e := range exts {
-		if oc := cases[ods]; oc != nil {
+	if err != nil {
+		return err
+	}
+	for ods, e := range st.exts {
+		if oc := st.cases[ods]; oc != nil {
 			oc.deadline, oc.extended = e.Until, true
 		}
 	}
+	return nil
+}
 
-	odsList := make([]string, 0, len(cases))
-	for ods := range cases {
-		odsList = append(odsList, ods)
+// gatherRoster gives every roster organisation its deadline and domain. An organisation marked
+// done, or notified once and no longer on the roster, is done.
+func (p *Planner) gatherRoster(ctx context.Context, st *state) error {
+	roster, err := p.Campaigns.Roster(ctx, st.c.ID)
+	if err != nil {
+		return err
 	}
-	slices.Sort(odsList)
+	inRoster := map[string]bool{}
+	for _, e := range roster {
+		oc := st.get(e.ODS)
+		inRoster[e.ODS] = true
+		oc.deadline, oc.domain = e.Deadline, e.Domain
+		if e.Done {
+			oc.skip = SkipDone
+		}
+	}
+	for ods, oc := range st.cases {
+		if !inRoster[ods] {
+			oc.skip = SkipDone
+		}
+	}
+	return nil
+}
+
+// gatherAffected reads the window's findings (for a stage after the deadline, back to the
+// window before the deadline), resolves each account's owner now, and files the activity under
+// its organisation. Accounts no organisation owns, and traffic with no account, are listed in
+// the plan.
+func (p *Planner) gatherAffected(ctx context.Context, st *state, at calendar.Date, pl *Plan) error {
+	c := st.c
+	window := c.ActivityWindowDays
+	from := at.AddDays(-window)
+	if postDeadline(c) && !c.Shutdown.After(at) && !at.After(c.LastDeadline().AddDays(lastOffset(c))) {
+		from = minDate(from, c.Shutdown.AddDays(-window))
+	}
+	acts, err := p.Findings.Window(ctx, c.ID, from, at)
+	if err != nil {
+		return err
+	}
+	var accounts []string
+	seen := map[string]bool{}
+	var unattributed []findings.Activity
+	for _, a := range acts {
+		if a.Account == "" {
+			unattributed = append(unattributed, a)
+		} else if !seen[a.Account] {
+			seen[a.Account] = true
+			accounts = append(accounts, a.Account)
+		}
+	}
+	owners, err := p.Directory.Resolve(ctx, accounts)
+	if err != nil {
+		return err
+	}
+	var unassigned []findings.Activity
+	for _, a := range acts {
+		if a.Account == "" {
+			continue
+		}
+		if ods := owners[a.Account]; ods != "" {
+			oc := st.get(strings.ToUpper(ods))
+			oc.acts = append(oc.acts, a)
+		} else {
+			unassigned = append(unassigned, a)
+		}
+	}
+	pl.Unassigned = aggregate(unassigned, from, at)
+	pl.Unattributed = aggregate(unattributed, from, at)
+	return nil
+}
+
+// decideAll picks, for every organisation in ODS order, the stage due on at (decide), then
+// checks the directory still lists it and names its audience. It returns the notices that
+// would go, before the gate, and the organisations the directory knows.
+func (p *Planner) decideAll(ctx context.Context, st *state, at calendar.Date, pl *Plan) ([]Due, map[string]directory.Org, error) {
+	odsList := slices.Sorted(maps.Keys(st.cases))
 	orgs, err := p.Directory.Orgs(ctx, odsList)
 	if err != nil {
-		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
+		return nil, nil, err
 	}
-
 	var dues []Due
 	for _, ods := range odsList {
-		oc := cases[ods]
+		oc := st.cases[ods]
 		org, known := orgs[ods]
-		skip := func(reason, stage, detail string) {
+		skip := func(reason SkipReason, stage, detail string) {
 			pl.Skipped = append(pl.Skipped, Skip{Org: ods, OrgName: org.Name, Reason: reason, Stage: stage, Detail: detail})
 		}
 		if oc.skip != "" {
 			skip(oc.skip, "", "")
 			continue
 		}
-		d, reason, stage, detail := decide(c, oc, at)
-		if reason != "" {
-			skip(reason, stage, detail)
-			continue
-		}
+		d, reason, stage, detail := decide(st.c, oc, at)
 		switch {
+		case reason != "":
+			skip(reason, stage, detail)
 		case !known:
-			skip(NotInDir, d.Stage, "the directory has no organisation "+ods)
-			continue
+			skip(SkipNotInDirectory, d.Stage, "the directory has no organisation "+ods)
 		case org.Gone:
-			skip(OrgGone, d.Stage, "the directory no longer lists "+ods)
-			continue
+			skip(SkipOrgGone, d.Stage, "the directory no longer lists "+ods)
+		default:
+			d.OrgName = cmp.Or(org.Name, ods)
+			d.Recipients = candidates(st.c, org, d.Accounts)
+			dues = append(dues, d)
 		}
-		d.OrgName = org.Name
-		if d.OrgName == "" {
-			d.OrgName = ods
-		}
-		d.Recipients = candidates(c, org, d.Accounts)
-		dues = append(dues, d)
 	}
+	return dues, orgs, nil
+}
 
-	// Suppression: one batched look-up of every candidate address.
+// gate lets a due notice through when someone can receive it and the campaign is active: one
+// batched look-up of every candidate address (and PLA fallback) against the suppression list;
+// an organisation nobody can be written to is skipped, and a paused or cancelled campaign
+// plans nothing (the plan still shows what would be due).
+func (p *Planner) gate(ctx context.Context, st *state, dues []Due, orgs map[string]directory.Org, pl *Plan) error {
 	var addrs []string
 	for _, d := range dues {
 		addrs = append(addrs, d.Recipients...)
@@ -348,29 +388,27 @@ func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, 
 	addrs = append(addrs, plaFallbacks(dues, orgs)...)
 	suppressed := map[string]bool{}
 	if len(addrs) > 0 && p.Suppression != nil {
+		var err error
 		if suppressed, err = p.Suppression.Suppressed(ctx, dedupe(addrs)); err != nil {
-			return pl, nil, fmt.Errorf("plan %s: %w", id, err)
+			return err
 		}
 	}
 	for _, d := range dues {
-		org := orgs[d.Org]
-		rcpt, reason := reachable(c, org, d.Recipients, suppressed)
+		rcpt, reason := reachable(st.c, orgs[d.Org], d.Recipients, suppressed)
+		switch {
+		case reason == "" && st.rec.Status == campaign.Paused:
+			reason = SkipPaused
+		case reason == "" && st.rec.Status == campaign.Cancelled:
+			reason = SkipCancelled
+		}
 		if reason != "" {
 			pl.Skipped = append(pl.Skipped, Skip{Org: d.Org, OrgName: d.OrgName, Reason: reason, Stage: d.Stage})
 			continue
 		}
 		d.Recipients = rcpt
-		switch rec.Status {
-		case campaign.Paused:
-			pl.Skipped = append(pl.Skipped, Skip{Org: d.Org, OrgName: d.OrgName, Reason: PausedR, Stage: d.Stage})
-		case campaign.Cancelled:
-			pl.Skipped = append(pl.Skipped, Skip{Org: d.Org, OrgName: d.OrgName, Reason: CancelledR, Stage: d.Stage})
-		default:
-			pl.Due = append(pl.Due, d)
-		}
+		pl.Due = append(pl.Due, d)
 	}
-	slices.SortFunc(pl.Skipped, func(a, b Skip) int { return cmp.Compare(a.Org, b.Org) })
-	return pl, st, nil
+	return nil
 }
 
 func postDeadline(c *campaign.Campaign) bool {
@@ -399,7 +437,7 @@ func minDate(a, b calendar.Date) calendar.Date {
 // decide applies the stage rules to one organisation: the latest stage due on at, unless it
 // (or a later one) was already claimed, one was claimed today, or the organisation is not
 // affected in the window that stage looks at.
-func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason, stage, detail string) {
+func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason SkipReason, stage, detail string) {
 	latest := -1
 	for i, s := range c.Stages {
 		if !s.DueOn(oc.deadline).After(at) {
@@ -409,9 +447,9 @@ func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason,
 	if latest < 0 {
 		if len(c.Stages) > 0 {
 			s := c.Stages[0]
-			return d, NotDue, s.Name, "first stage due " + s.DueOn(oc.deadline).String()
+			return d, SkipNotDue, s.Name, "first stage due " + s.DueOn(oc.deadline).String()
 		}
-		return d, NotDue, "", "the campaign has no stages"
+		return d, SkipNotDue, "", "the campaign has no stages"
 	}
 	s := c.Stages[latest]
 	byStage := map[string]ledger.Notice{}
@@ -419,7 +457,7 @@ func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason,
 	for _, n := range oc.history {
 		byStage[n.Stage] = n
 		if n.PlannedFor == at && n.Status != ledger.Superseded {
-			return d, AlreadySent, n.Stage, "the " + n.Stage + " notice was already claimed for this organisation on " + at.String()
+			return d, SkipAlreadySent, n.Stage, "the " + n.Stage + " notice was already claimed for this organisation on " + at.String()
 		}
 		if n.Status == ledger.Claimed || n.Status == ledger.Sent {
 			contacted = true
@@ -428,9 +466,9 @@ func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason,
 	for i := latest; i < len(c.Stages); i++ {
 		if n, ok := byStage[c.Stages[i].Name]; ok {
 			if i == latest && n.Status == ledger.Superseded {
-				return d, SupersededR, s.Name, ""
+				return d, SkipSuperseded, s.Name, ""
 			}
-			return d, AlreadySent, c.Stages[i].Name, string(n.Status)
+			return d, SkipAlreadySent, c.Stages[i].Name, string(n.Status)
 		}
 	}
 	// Affected: seen within the activity window before at, or, for a stage after the
@@ -442,7 +480,7 @@ func decide(c *campaign.Campaign, oc *orgCase, at calendar.Date) (d Due, reason,
 	from := to.AddDays(-c.ActivityWindowDays)
 	accounts := aggregate(oc.acts, from, to)
 	if c.AudienceSource != campaign.SourceRoster && len(accounts) == 0 {
-		return d, NotAffected, s.Name, fmt.Sprintf("no legacy activity from %s to %s", from, to)
+		return d, SkipNotAffected, s.Name, fmt.Sprintf("no legacy activity from %s to %s", from, to)
 	}
 	d = Due{Org: oc.ods, Stage: s.Name, Deadline: oc.deadline, FirstContact: !contacted,
 		Accounts: accounts, Domain: oc.domain, Extended: oc.extended}
@@ -554,9 +592,9 @@ func plaFallbacks(dues []Due, orgs map[string]directory.Org) []string {
 // reachable drops suppressed addresses. When the audience has LAs and every LA is suppressed,
 // the PLA stands in; with nobody left the organisation is unreachable (all suppressed) or has
 // no contacts (none known).
-func reachable(c *campaign.Campaign, org directory.Org, rcpt []string, suppressed map[string]bool) ([]string, string) {
+func reachable(c *campaign.Campaign, org directory.Org, rcpt []string, suppressed map[string]bool) ([]string, SkipReason) {
 	if len(rcpt) == 0 {
-		return nil, NoContacts
+		return nil, SkipNoContacts
 	}
 	var out []string
 	for _, a := range rcpt {
@@ -576,7 +614,7 @@ func reachable(c *campaign.Campaign, org directory.Org, rcpt []string, suppresse
 		}
 	}
 	if len(out) == 0 {
-		return nil, Unreachable
+		return nil, SkipUnreachable
 	}
 	return out, ""
 }

@@ -308,11 +308,11 @@ func TestCalendars(t *testing.T) {
 					t.Errorf("B2 recipients %v", r)
 				}
 				pl, _ := w.p.Plan(context.Background(), "c1", day("2021-08-17"))
-				got := map[string]string{}
+				got := map[string]SkipReason{}
 				for _, s := range pl.Skipped {
 					got[s.Org] = s.Reason
 				}
-				if diff := cmp.Diff(map[string]string{"A1": NoContacts, "B2": AlreadySent, "C3": Unreachable}, got); diff != "" {
+				if diff := cmp.Diff(map[string]SkipReason{"A1": SkipNoContacts, "B2": SkipAlreadySent, "C3": SkipUnreachable}, got); diff != "" {
 					t.Errorf("skipped (-want +got):\n%s", diff)
 				}
 			},
@@ -349,7 +349,7 @@ func TestPauseResumeCancel(t *testing.T) {
 		t.Fatalf("paused campaign claimed %v", got)
 	}
 	pl, _ := w.p.Plan(context.Background(), "c1", day("2021-08-20"))
-	if len(pl.Due) != 0 || len(pl.Skipped) != 1 || pl.Skipped[0].Reason != PausedR || pl.Skipped[0].Stage != "reminder" {
+	if len(pl.Due) != 0 || len(pl.Skipped) != 1 || pl.Skipped[0].Reason != SkipPaused || pl.Skipped[0].Stage != "reminder" {
 		t.Errorf("paused plan = %+v", pl)
 	}
 	w.c.rec.Status = campaign.Active // resume: the latest due stage, advance superseded

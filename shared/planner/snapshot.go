@@ -48,7 +48,7 @@ func (p *Planner) Snapshot(ctx context.Context, h History, c *campaign.Campaign,
 	why := "not affected"
 	for _, s := range pl.Skipped {
 		if strings.EqualFold(s.Org, org) {
-			why = strings.TrimSpace(s.Reason + " " + s.Detail)
+			why = strings.TrimSpace(string(s.Reason) + " " + s.Detail)
 		}
 	}
 	if stage == "" {

@@ -102,7 +102,7 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 	}
 	unreachable := map[string]bool{}
 	for _, s := range pl.Skipped {
-		if s.Reason == planner.Unreachable {
+		if s.Reason == planner.SkipUnreachable {
 			unreachable[s.Org] = true
 		}
 	}

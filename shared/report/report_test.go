@@ -121,10 +121,10 @@ func TestBuild(t *testing.T) {
 	}
 	pl := &fakePlanner{plans: map[calendar.Date]planner.Plan{
 		date("2021-08-30"): {
-			Skipped:    []planner.Skip{{Org: "F6", Reason: planner.Unreachable}, {Org: "G7", Reason: planner.NoContacts}},
+			Skipped:    []planner.Skip{{Org: "F6", Reason: planner.SkipUnreachable}, {Org: "G7", Reason: planner.SkipNoContacts}},
 			Unassigned: acct("Locum@nhs.net", ""),
 		},
-		date("2021-07-27"): {Unassigned: acct("locum@nhs.net", "early@nhs.net"), Skipped: []planner.Skip{{Org: "H8", Reason: planner.Unreachable}}},
+		date("2021-07-27"): {Unassigned: acct("locum@nhs.net", "early@nhs.net"), Skipped: []planner.Skip{{Org: "H8", Reason: planner.SkipUnreachable}}},
 	}}
 	src := Sources{
 		Campaigns:    fakeCampaigns{"c1": {Campaign: demoCampaign()}},

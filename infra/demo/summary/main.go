@@ -49,7 +49,7 @@ func run() error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s (%s)\n", strings.ToUpper(status), d.Org, d.OrgName, d.Stage, strings.Join(d.Recipients, ", "), accounts(d))
 		}
 		for _, s := range r.Plan.Skipped {
-			why := s.Reason
+			why := string(s.Reason)
 			if s.Detail != "" {
 				why += ": " + s.Detail
 			}
