@@ -1,6 +1,12 @@
 package campaign
 
-import "github.com/nhsmail-sunset/sunset/shared/calendar"
+import (
+	"sync"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+)
 
 // Campaign is one campaign file. Every key is documented here and in the README's campaign-file
 // reference; unknown keys are errors.
@@ -108,4 +114,65 @@ type Sender struct {
 type Helpdesk struct {
 	Phone string `yaml:"phone" json:"phone,omitempty"`
 	Email string `yaml:"email" json:"email,omitempty"`
+}
+
+var locations sync.Map // zone name -> *time.Location
+
+// Location is the campaign's time zone (UTC if it cannot be loaded, which validation prevents).
+func (c *Campaign) Location() *time.Location {
+	tz := c.Timezone
+	if tz == "" {
+		tz = DefaultTimezone
+	}
+	if l, ok := locations.Load(tz); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	locations.Store(tz, l)
+	return l
+}
+
+// Today is the campaign's date at instant t.
+func (c *Campaign) Today(t time.Time) calendar.Date { return calendar.In(t, c.Location()) }
+
+// ScanRules is what the scanner needs from the campaign.
+func (c *Campaign) ScanRules() connlog.Rules {
+	r := connlog.Rules{IgnoreAccounts: c.IgnoreAccounts, Mapping: c.Mapping, Endpoints: c.Endpoints}
+	for _, h := range c.Hostnames {
+		r.Hostnames = append(r.Hostnames, h.Name)
+	}
+	return r
+}
+
+// LastDeadline is the latest deadline any organisation can have: the shutdown or the latest
+// roster date, plus the longest extension allowed.
+func (c *Campaign) LastDeadline() calendar.Date {
+	d := c.Shutdown
+	if c.RosterUntil.After(d) {
+		d = c.RosterUntil
+	}
+	return d.AddDays(c.MaxExtensionDays)
+}
+
+// RetainUntil is the TTL instant of the campaign's personal data: the end of the campaign (the
+// last deadline and the last stage after it) plus retention_days, at midnight in its zone.
+func (c *Campaign) RetainUntil() time.Time {
+	end := c.LastDeadline()
+	if n := len(c.Stages); n > 0 && c.Stages[n-1].Offset() > 0 {
+		end = end.AddDays(c.Stages[n-1].Offset())
+	}
+	return end.AddDays(c.RetentionDays + 1).Start(c.Location())
+}
+
+// Stage returns the stage called name.
+func (c *Campaign) Stage(name string) (Stage, bool) {
+	for _, s := range c.Stages {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Stage{}, false
 }

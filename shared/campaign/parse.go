@@ -157,6 +157,8 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// walk checks node n against type t at key path (recording the line of every key it meets),
+// and recurses into lists, mappings and structs.
 func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
@@ -173,16 +175,43 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 		t = t.Elem()
 	}
 	if reflect.PointerTo(t).Implements(textUnmarshaler) {
-		if n.Kind != yaml.ScalarNode {
-			p.errAt(n.Line, path, "must be a single value")
-			return
-		}
-		v := reflect.New(t).Interface().(encoding.TextUnmarshaler)
-		if err := v.UnmarshalText([]byte(n.Value)); err != nil {
-			p.errAt(n.Line, path, "invalid value %q: %v", n.Value, err)
-		}
+		p.walkText(n, t, path)
 		return
 	}
+	switch t.Kind() {
+	case reflect.String, reflect.Int, reflect.Bool:
+		p.walkScalar(n, t, path)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			p.errAt(n.Line, path, "must be a list, got %s", describe(n))
+			return
+		}
+		for i, e := range n.Content {
+			p.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		p.walkMap(n, t, path)
+	case reflect.Struct:
+		p.walkStruct(n, t, path)
+	default:
+		p.errAt(n.Line, path, "unsupported value")
+	}
+}
+
+// walkText checks a value whose type reads itself from text (a date).
+func (p *parser) walkText(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.ScalarNode {
+		p.errAt(n.Line, path, "must be a single value")
+		return
+	}
+	v := reflect.New(t).Interface().(encoding.TextUnmarshaler)
+	if err := v.UnmarshalText([]byte(n.Value)); err != nil {
+		p.errAt(n.Line, path, "invalid value %q: %v", n.Value, err)
+	}
+}
+
+// walkScalar checks a string, whole number or true/false.
+func (p *parser) walkScalar(n *yaml.Node, t reflect.Type, path string) {
 	switch t.Kind() {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
@@ -198,71 +227,67 @@ func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
 		if n.Kind != yaml.ScalarNode || n.Decode(&v) != nil {
 			p.errAt(n.Line, path, "must be true or false, got %s", describe(n))
 		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			p.errAt(n.Line, path, "must be a list, got %s", describe(n))
-			return
+	}
+}
+
+// walkMap checks a mapping of free keys (endpoints, mapping): string keys, each once.
+func (p *parser) walkMap(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		p.errAt(n.Line, path, "must be a mapping of key: value, got %s", describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kp := fmt.Sprintf("%s[%q]", path, k.Value)
+		if k.Kind != yaml.ScalarNode {
+			p.errAt(k.Line, path, "keys must be strings")
+			continue
 		}
-		for i, e := range n.Content {
-			p.walk(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		if seen[k.Value] {
+			p.errAt(k.Line, kp, "duplicate key")
+			continue
 		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			p.errAt(n.Line, path, "must be a mapping of key: value, got %s", describe(n))
-			return
+		seen[k.Value] = true
+		p.lines[kp] = k.Line
+		p.walk(v, t.Elem(), kp)
+	}
+}
+
+// walkStruct checks a mapping of the struct's yaml keys: unknown and repeated keys are errors.
+func (p *parser) walkStruct(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		p.errAt(n.Line, path, "must be a mapping of key: value, got %s", describe(n))
+		return
+	}
+	fields := map[string]reflect.StructField{}
+	var known []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" || !f.IsExported() {
+			continue
 		}
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			kp := fmt.Sprintf("%s[%q]", path, k.Value)
-			if k.Kind != yaml.ScalarNode {
-				p.errAt(k.Line, path, "keys must be strings")
-				continue
-			}
-			if seen[k.Value] {
-				p.errAt(k.Line, kp, "duplicate key")
-				continue
-			}
-			seen[k.Value] = true
-			p.lines[kp] = k.Line
-			p.walk(v, t.Elem(), kp)
+		fields[tag] = f
+		known = append(known, tag)
+	}
+	sort.Strings(known)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kp := join(path, k.Value)
+		f, ok := fields[k.Value]
+		if !ok {
+			p.errAt(k.Line, kp, "unknown key (known keys: %s)", strings.Join(known, ", "))
+			continue
 		}
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			p.errAt(n.Line, path, "must be a mapping of key: value, got %s", describe(n))
-			return
+		if seen[k.Value] {
+			p.errAt(k.Line, kp, "duplicate key")
+			continue
 		}
-		fields := map[string]reflect.StructField{}
-		var known []string
-		for i := range t.NumField() {
-			f := t.Field(i)
-			tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if tag == "" || tag == "-" || !f.IsExported() {
-				continue
-			}
-			fields[tag] = f
-			known = append(known, tag)
-		}
-		sort.Strings(known)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			kp := join(path, k.Value)
-			f, ok := fields[k.Value]
-			if !ok {
-				p.errAt(k.Line, kp, "unknown key (known keys: %s)", strings.Join(known, ", "))
-				continue
-			}
-			if seen[k.Value] {
-				p.errAt(k.Line, kp, "duplicate key")
-				continue
-			}
-			seen[k.Value] = true
-			p.lines[kp] = k.Line
-			p.walk(v, f.Type, kp)
-		}
-	default:
-		p.errAt(n.Line, path, "unsupported value")
+		seen[k.Value] = true
+		p.lines[kp] = k.Line
+		p.walk(v, f.Type, kp)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
@@ -102,7 +101,18 @@ func validHostname(h string) bool {
 	return true
 }
 
+// validate checks every rule of a parsed campaign file, reporting each mistake at its key.
 func (p *parser) validate(c *Campaign) {
+	p.validateIdentity(c)
+	p.validateHostnames(c)
+	p.validateScanning(c)
+	p.validateNumbers(c)
+	p.validateStages(c)
+	p.validateAudience(c)
+}
+
+// validateIdentity: the id, the time zone, and what each audience source requires.
+func (p *parser) validateIdentity(c *Campaign) {
 	switch {
 	case c.ID == "":
 		p.errf("id", "required")
@@ -130,7 +140,11 @@ func (p *parser) validate(c *Campaign) {
 	default:
 		p.errf("audience_source", "%q: must be findings or roster", c.AudienceSource)
 	}
+}
 
+// validateHostnames: each legacy hostname is a DNS name listed once, with a replacement that is
+// not itself legacy; each endpoint is an address that maps to a listed hostname.
+func (p *parser) validateHostnames(c *Campaign) {
 	names := map[string]bool{}
 	for i, h := range c.Hostnames {
 		key := fmt.Sprintf("hostnames[%d]", i)
@@ -165,6 +179,10 @@ func (p *parser) validate(c *Campaign) {
 			p.errf(key, "%q is not one of the campaign's hostnames", v)
 		}
 	}
+}
+
+// validateScanning: ignore globs compile and mapping keys are fields the scanner knows.
+func (p *parser) validateScanning(c *Campaign) {
 	for i, g := range c.IgnoreAccounts {
 		key := fmt.Sprintf("ignore_accounts[%d]", i)
 		if strings.TrimSpace(g) == "" {
@@ -180,7 +198,10 @@ func (p *parser) validate(c *Campaign) {
 			p.errf(fmt.Sprintf("mapping[%q]", k), "empty column name")
 		}
 	}
+}
 
+// validateNumbers: the day counts are in range.
+func (p *parser) validateNumbers(c *Campaign) {
 	if c.MaxExtensionDays < 0 {
 		p.errf("max_extension_days", "must not be negative")
 	}
@@ -190,7 +211,11 @@ func (p *parser) validate(c *Campaign) {
 	if c.RetentionDays < 1 {
 		p.errf("retention_days", "must be at least 1")
 	}
+}
 
+// validateStages: names are unique, each stage has exactly one offset, and they are in date
+// order.
+func (p *parser) validateStages(c *Campaign) {
 	stageNames := map[string]bool{}
 	for i, s := range c.Stages {
 		key := fmt.Sprintf("stages[%d]", i)
@@ -223,7 +248,10 @@ func (p *parser) validate(c *Campaign) {
 			}
 		}
 	}
+}
 
+// validateAudience: the audience names known kinds once each, and every address parses.
+func (p *parser) validateAudience(c *Campaign) {
 	if len(c.Audience) == 0 {
 		p.errf("audience", "list at least one of la, pla, account")
 	}
@@ -313,67 +341,6 @@ func (c *Campaign) fileName() string {
 		return c.file
 	}
 	return "campaign " + c.ID
-}
-
-var locations sync.Map // zone name -> *time.Location
-
-// Location is the campaign's time zone (UTC if it cannot be loaded, which validation prevents).
-func (c *Campaign) Location() *time.Location {
-	tz := c.Timezone
-	if tz == "" {
-		tz = DefaultTimezone
-	}
-	if l, ok := locations.Load(tz); ok {
-		return l.(*time.Location)
-	}
-	l, err := time.LoadLocation(tz)
-	if err != nil {
-		return time.UTC
-	}
-	locations.Store(tz, l)
-	return l
-}
-
-// Today is the campaign's date at instant t.
-func (c *Campaign) Today(t time.Time) calendar.Date { return calendar.In(t, c.Location()) }
-
-// ScanRules is what the scanner needs from the campaign.
-func (c *Campaign) ScanRules() connlog.Rules {
-	r := connlog.Rules{IgnoreAccounts: c.IgnoreAccounts, Mapping: c.Mapping, Endpoints: c.Endpoints}
-	for _, h := range c.Hostnames {
-		r.Hostnames = append(r.Hostnames, h.Name)
-	}
-	return r
-}
-
-// LastDeadline is the latest deadline any organisation can have: the shutdown or the latest
-// roster date, plus the longest extension allowed.
-func (c *Campaign) LastDeadline() calendar.Date {
-	d := c.Shutdown
-	if c.RosterUntil.After(d) {
-		d = c.RosterUntil
-	}
-	return d.AddDays(c.MaxExtensionDays)
-}
-
-// RetainUntil is the TTL instant of the campaign's personal data: the end of the campaign (the
-// last deadline and the last stage after it) plus retention_days, at midnight in its zone.
-func (c *Campaign) RetainUntil() time.Time {
-	end := c.LastDeadline()
-	if n := len(c.Stages); n > 0 && c.Stages[n-1].Offset() > 0 {
-		end = end.AddDays(c.Stages[n-1].Offset())
-	}
-	return end.AddDays(c.RetentionDays + 1).Start(c.Location())
-}
-
-// Stage returns the stage called name.
-func (c *Campaign) Stage(name string) (Stage, bool) {
-	for _, s := range c.Stages {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return Stage{}, false
 }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
