@@ -18,9 +18,6 @@ func init() {
 	commands["campaign"] = command{summary: "validate, apply, list, show, pause, resume, cancel or extend campaigns", run: runCampaign}
 }
 
-// clock is the CLI's time source; tests replace it.
-var clock = time.Now
-
 const campaignUsage = `Usage:
   sunset campaign validate FILE
   sunset campaign apply FILE [--by NAME] [--at YYYY-MM-DD] [--local]
@@ -28,6 +25,82 @@ const campaignUsage = `Usage:
   sunset campaign show ID [--json] [--local]
   sunset campaign pause|resume|cancel ID [--by NAME] [--local]
   sunset campaign extend ID --org ODS --until YYYY-MM-DD --reason TEXT [--by NAME] [--local]`
+
+// campaignCommands are the subcommands of `sunset campaign`, each with its own flags.
+var campaignCommands = map[string]func(ctx context.Context, env *cliEnv, args []string) int{
+	"validate": campaignValidate,
+	"apply":    campaignApply,
+	"list":     campaignList,
+	"show":     campaignShow,
+	"pause": func(ctx context.Context, env *cliEnv, args []string) int {
+		return campaignSetStatus(ctx, env, "pause", campaign.Paused, args)
+	},
+	"resume": func(ctx context.Context, env *cliEnv, args []string) int {
+		return campaignSetStatus(ctx, env, "resume", campaign.Active, args)
+	},
+	"cancel": func(ctx context.Context, env *cliEnv, args []string) int {
+		return campaignSetStatus(ctx, env, "cancel", campaign.Cancelled, args)
+	},
+	"extend": campaignExtend,
+}
+
+func runCampaign(ctx context.Context, env *cliEnv, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(env.stderr, campaignUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	run, ok := campaignCommands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.stderr, "sunset campaign: unknown subcommand %q\n%s\n", args[0], campaignUsage)
+		return 2
+	}
+	return run(ctx, env, args[1:])
+}
+
+// campaignCmd is one `sunset campaign` subcommand being run: its flags and how it reports.
+type campaignCmd struct {
+	env  *cliEnv
+	name string
+	fl   *flag.FlagSet
+	pos  []string
+}
+
+func newCampaignCmd(env *cliEnv, name string) *campaignCmd {
+	fl := flag.NewFlagSet("campaign "+name, flag.ContinueOnError)
+	fl.SetOutput(env.stderr)
+	fl.Usage = func() { fmt.Fprintln(env.stderr, campaignUsage); fl.PrintDefaults() }
+	return &campaignCmd{env: env, name: name, fl: fl}
+}
+
+// parse reads the flags (before or after the positional arguments) and wants exactly n
+// positional arguments, described by what. When it returns false the command ends with code.
+func (c *campaignCmd) parse(args []string, n int, what string) (code int, ok bool) {
+	pos, err := parseMixed(c.fl, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if len(pos) != n {
+		fmt.Fprintf(c.env.stderr, "sunset campaign %s: want %s\n%s\n", c.name, what, campaignUsage)
+		return 2, false
+	}
+	c.pos = pos
+	return 0, true
+}
+
+func (c *campaignCmd) fail(err error) int {
+	fmt.Fprintf(c.env.stderr, "sunset campaign %s: %v\n", c.name, err)
+	return exitFor(err)
+}
+
+func (c *campaignCmd) byFlag() *string {
+	return c.fl.String("by", "", "who is making the change (default $USER)")
+}
 
 // parseMixed parses flags that may come before or after the positional arguments.
 func parseMixed(fl *flag.FlagSet, args []string) ([]string, error) {
@@ -65,165 +138,147 @@ func whoAmI(env *cliEnv, by string) string {
 }
 
 func campaignStore(ctx context.Context, env *cliEnv, local bool) (*campaign.Store, error) {
-	db, table, err := dataTable(ctx, env, local)
+	db, table, err := env.dynamo(ctx, local)
 	if err != nil {
 		return nil, err
 	}
-	return campaign.NewStore(db, table, clock), nil
+	return campaign.NewStore(db, table, env.clock), nil
 }
 
-func runCampaign(ctx context.Context, env *cliEnv, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(env.stderr, campaignUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+func campaignValidate(_ context.Context, env *cliEnv, args []string) int {
+	c := newCampaignCmd(env, "validate")
+	if code, ok := c.parse(args, 1, "FILE"); !ok {
+		return code
 	}
-	sub := args[0]
-	fl := flag.NewFlagSet("campaign "+sub, flag.ContinueOnError)
-	fl.SetOutput(env.stderr)
-	fl.Usage = func() { fmt.Fprintln(env.stderr, campaignUsage); fl.PrintDefaults() }
-	local := localFlag(fl)
-	by := fl.String("by", "", "who is making the change (default $USER)")
-	asJSON := fl.Bool("json", false, "print JSON")
-	org := fl.String("org", "", "extend: the organisation's ODS code")
-	until := fl.String("until", "", "extend: the new deadline, YYYY-MM-DD")
-	reason := fl.String("reason", "", "extend: why (kept with the extension)")
-	applyAt := fl.String("at", "", "apply: check the shutdown against this date `YYYY-MM-DD` instead of today (replays, `make demo`)")
-	pos, err := parseMixed(fl, args[1:])
+	camp, err := campaign.Load(c.pos[0])
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+		return c.fail(err)
+	}
+	fmt.Fprintf(env.stdout, "%s: ok: campaign %s, %d hostnames, %d stages, deadline %s\n", c.pos[0], camp.ID, len(camp.Hostnames), len(camp.Stages), describeDeadline(camp))
+	return 0
+}
+
+func campaignApply(ctx context.Context, env *cliEnv, args []string) int {
+	c := newCampaignCmd(env, "apply")
+	local, by := localFlag(c.fl), c.byFlag()
+	applyAt := c.fl.String("at", "", "check the shutdown against this date `YYYY-MM-DD` instead of today (replays, `make demo`)")
+	if code, ok := c.parse(args, 1, "FILE"); !ok {
+		return code
+	}
+	camp, err := campaign.Load(c.pos[0])
+	if err != nil {
+		return c.fail(err)
+	}
+	today := camp.Today(env.clock())
+	if *applyAt != "" {
+		if today, err = calendar.Parse(*applyAt); err != nil {
+			fmt.Fprintf(env.stderr, "sunset campaign apply: --at %q is not a date YYYY-MM-DD\n", *applyAt)
+			return 2
 		}
+	}
+	if err := camp.Validate(today); err != nil {
+		return c.fail(err)
+	}
+	s, err := campaignStore(ctx, env, *local)
+	if err != nil {
+		return c.fail(err)
+	}
+	v, changes, err := s.Apply(ctx, camp, whoAmI(env, *by))
+	if err != nil {
+		return c.fail(err)
+	}
+	if changes == nil {
+		fmt.Fprintf(env.stdout, "campaign %s unchanged (version %d)\n", camp.ID, v)
+		return 0
+	}
+	fmt.Fprintf(env.stdout, "applied campaign %s: version %d\n", camp.ID, v)
+	for _, ch := range changes {
+		fmt.Fprintf(env.stdout, "  %s\n", ch)
+	}
+	return 0
+}
+
+func campaignList(ctx context.Context, env *cliEnv, args []string) int {
+	c := newCampaignCmd(env, "list")
+	local, asJSON := localFlag(c.fl), c.fl.Bool("json", false, "print JSON")
+	if code, ok := c.parse(args, 0, "no arguments"); !ok {
+		return code
+	}
+	s, err := campaignStore(ctx, env, *local)
+	if err != nil {
+		return c.fail(err)
+	}
+	recs, err := s.List(ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	if *asJSON {
+		return printJSON(env, recs)
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tVERSION\tDEADLINE\tUPDATED\tTITLE")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s by %s\t%s\n", r.Campaign.ID, r.Status, r.Version, describeDeadline(r.Campaign),
+			r.UpdatedAt.Format(time.RFC3339), r.UpdatedBy, r.Campaign.Title)
+	}
+	tw.Flush()
+	return 0
+}
+
+func campaignShow(ctx context.Context, env *cliEnv, args []string) int {
+	c := newCampaignCmd(env, "show")
+	local, asJSON := localFlag(c.fl), c.fl.Bool("json", false, "print JSON")
+	if code, ok := c.parse(args, 1, "ID"); !ok {
+		return code
+	}
+	return showCampaign(ctx, env, *local, c.pos[0], *asJSON)
+}
+
+func campaignSetStatus(ctx context.Context, env *cliEnv, name string, status campaign.Status, args []string) int {
+	c := newCampaignCmd(env, name)
+	local, by := localFlag(c.fl), c.byFlag()
+	if code, ok := c.parse(args, 1, "ID"); !ok {
+		return code
+	}
+	s, err := campaignStore(ctx, env, *local)
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := s.SetStatus(ctx, c.pos[0], status, whoAmI(env, *by)); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(env.stdout, "campaign %s is %s\n", c.pos[0], status)
+	return 0
+}
+
+func campaignExtend(ctx context.Context, env *cliEnv, args []string) int {
+	c := newCampaignCmd(env, "extend")
+	local, by := localFlag(c.fl), c.byFlag()
+	org := c.fl.String("org", "", "the organisation's ODS code")
+	until := c.fl.String("until", "", "the new deadline, YYYY-MM-DD")
+	reason := c.fl.String("reason", "", "why (kept with the extension)")
+	if code, ok := c.parse(args, 1, "ID"); !ok {
+		return code
+	}
+	if *org == "" || *until == "" || strings.TrimSpace(*reason) == "" {
+		fmt.Fprintf(env.stderr, "sunset campaign extend: --org, --until and --reason are required\n")
 		return 2
 	}
-	fail := func(err error) int {
-		fmt.Fprintf(env.stderr, "sunset campaign %s: %v\n", sub, err)
-		return exitFor(err)
-	}
-	need := func(n int, what string) bool {
-		if len(pos) != n {
-			fmt.Fprintf(env.stderr, "sunset campaign %s: want %s\n%s\n", sub, what, campaignUsage)
-			return false
-		}
-		return true
-	}
-	switch sub {
-	case "validate":
-		if !need(1, "FILE") {
-			return 2
-		}
-		c, err := campaign.Load(pos[0])
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(env.stdout, "%s: ok: campaign %s, %d hostnames, %d stages, deadline %s\n", pos[0], c.ID, len(c.Hostnames), len(c.Stages), describeDeadline(c))
-		return 0
-	case "apply":
-		if !need(1, "FILE") {
-			return 2
-		}
-		c, err := campaign.Load(pos[0])
-		if err != nil {
-			return fail(err)
-		}
-		today := c.Today(clock())
-		if *applyAt != "" {
-			if today, err = calendar.Parse(*applyAt); err != nil {
-				fmt.Fprintf(env.stderr, "sunset campaign apply: --at %q is not a date YYYY-MM-DD\n", *applyAt)
-				return 2
-			}
-		}
-		if err := c.Validate(today); err != nil {
-			return fail(err)
-		}
-		s, err := campaignStore(ctx, env, *local)
-		if err != nil {
-			return fail(err)
-		}
-		v, changes, err := s.Apply(ctx, c, whoAmI(env, *by))
-		if err != nil {
-			return fail(err)
-		}
-		if changes == nil {
-			fmt.Fprintf(env.stdout, "campaign %s unchanged (version %d)\n", c.ID, v)
-			return 0
-		}
-		fmt.Fprintf(env.stdout, "applied campaign %s: version %d\n", c.ID, v)
-		for _, ch := range changes {
-			fmt.Fprintf(env.stdout, "  %s\n", ch)
-		}
-		return 0
-	case "list":
-		if !need(0, "no arguments") {
-			return 2
-		}
-		s, err := campaignStore(ctx, env, *local)
-		if err != nil {
-			return fail(err)
-		}
-		recs, err := s.List(ctx)
-		if err != nil {
-			return fail(err)
-		}
-		if *asJSON {
-			return printJSON(env, recs)
-		}
-		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATUS\tVERSION\tDEADLINE\tUPDATED\tTITLE")
-		for _, r := range recs {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s by %s\t%s\n", r.Campaign.ID, r.Status, r.Version, describeDeadline(r.Campaign),
-				r.UpdatedAt.Format(time.RFC3339), r.UpdatedBy, r.Campaign.Title)
-		}
-		tw.Flush()
-		return 0
-	case "show":
-		if !need(1, "ID") {
-			return 2
-		}
-		return showCampaign(ctx, env, *local, pos[0], *asJSON)
-	case "pause", "resume", "cancel":
-		if !need(1, "ID") {
-			return 2
-		}
-		status := map[string]campaign.Status{"pause": campaign.Paused, "resume": campaign.Active, "cancel": campaign.Cancelled}[sub]
-		s, err := campaignStore(ctx, env, *local)
-		if err != nil {
-			return fail(err)
-		}
-		if err := s.SetStatus(ctx, pos[0], status, whoAmI(env, *by)); err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(env.stdout, "campaign %s is %s\n", pos[0], status)
-		return 0
-	case "extend":
-		if !need(1, "ID") {
-			return 2
-		}
-		if *org == "" || *until == "" || strings.TrimSpace(*reason) == "" {
-			fmt.Fprintf(env.stderr, "sunset campaign extend: --org, --until and --reason are required\n")
-			return 2
-		}
-		d, err := calendar.Parse(*until)
-		if err != nil || d.IsZero() {
-			fmt.Fprintf(env.stderr, "sunset campaign extend: --until %q is not a date YYYY-MM-DD\n", *until)
-			return 2
-		}
-		s, err := campaignStore(ctx, env, *local)
-		if err != nil {
-			return fail(err)
-		}
-		ext, err := s.Extend(ctx, pos[0], *org, d, *reason, whoAmI(env, *by))
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(env.stdout, "extended campaign %s for %s: deadline %s (was %s)\n", pos[0], ext.ODS, ext.Until.British(), ext.Original.British())
-		return 0
-	default:
-		fmt.Fprintf(env.stderr, "sunset campaign: unknown subcommand %q\n%s\n", sub, campaignUsage)
+	d, err := calendar.Parse(*until)
+	if err != nil || d.IsZero() {
+		fmt.Fprintf(env.stderr, "sunset campaign extend: --until %q is not a date YYYY-MM-DD\n", *until)
 		return 2
 	}
+	s, err := campaignStore(ctx, env, *local)
+	if err != nil {
+		return c.fail(err)
+	}
+	ext, err := s.Extend(ctx, c.pos[0], *org, d, *reason, whoAmI(env, *by))
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(env.stdout, "extended campaign %s for %s: deadline %s (was %s)\n", c.pos[0], ext.ODS, ext.Until.British(), ext.Original.British())
+	return 0
 }
 
 func describeDeadline(c *campaign.Campaign) string {

@@ -29,17 +29,12 @@ stages:
 sender: {from: "noreply@example.nhs.net"}
 `
 
-func setClock(t *testing.T, at time.Time) {
-	old := clock
-	clock = func() time.Time { return at }
-	t.Cleanup(func() { clock = old })
-}
-
 func TestCampaignCommands(t *testing.T) {
-	db, table := useLocalStack(t)
-	setClock(t, time.Date(2030, 7, 1, 8, 0, 0, 0, time.UTC))
+	t.Parallel()
+	cli := newTestCLI(t, map[string]string{"USER": "alice"})
+	db, table := cli.useLocalStack()
+	cli.now = time.Date(2030, 7, 1, 8, 0, 0, 0, time.UTC)
 	file := writeTemp(t, "campaign.yaml", cliCampaign)
-	env := map[string]string{"USER": "alice"}
 
 	steps := []struct {
 		args     []string
@@ -64,7 +59,7 @@ func TestCampaignCommands(t *testing.T) {
 		{[]string{"plan", "--campaign", "cli-test", "--at", "tomorrow"}, 2, "", "not a date"},
 	}
 	for _, st := range steps {
-		out, errOut, code := runCLI(t, env, st.args...)
+		out, errOut, code := cli.run(st.args...)
 		if code != st.code || !strings.Contains(out, st.out) || !strings.Contains(errOut, st.err) {
 			t.Errorf("%v: code %d\nstdout: %s\nstderr: %s\nwant code %d, stdout ~ %q, stderr ~ %q", st.args, code, out, errOut, st.code, st.out, st.err)
 		}
@@ -73,7 +68,7 @@ func TestCampaignCommands(t *testing.T) {
 	// Directory and findings: RX1 (extended to 07 October) and RX2 have an account on imap.nhs.net.
 	orgs := writeTemp(t, "orgs.csv", "ods_code,name,la_emails,pla_email\nRX1,Trust One,la1@rx1.nhs.net,pla@rx1.nhs.net\nRX2,Trust Two,la2@rx2.nhs.net,pla@rx2.nhs.net\n")
 	accts := writeTemp(t, "accounts.csv", "email,ods_code\npat@nhs.net,RX1\nsam@nhs.net,RX2\n")
-	if out, errOut, code := runCLI(t, env, "directory", "import", "--orgs", orgs, "--accounts", accts); code != 0 {
+	if out, errOut, code := cli.run("directory", "import", "--orgs", orgs, "--accounts", accts); code != 0 {
 		t.Fatalf("directory import: %d %s %s", code, out, errOut)
 	}
 	var fs []connlog.Finding
@@ -88,7 +83,7 @@ func TestCampaignCommands(t *testing.T) {
 	}
 
 	// 28 July 2030: advance is due for RX2 (deadline 07 September), not yet for RX1 (07 October).
-	out, errOut, code := runCLI(t, env, "plan", "--campaign", "cli-test", "--at", "2030-07-28", "--json")
+	out, errOut, code := cli.run("plan", "--campaign", "cli-test", "--at", "2030-07-28", "--json")
 	if code != 0 {
 		t.Fatalf("plan: %d %s", code, errOut)
 	}
@@ -126,7 +121,7 @@ func TestCampaignCommands(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o, e, c := runCLI(t, env, "run", "--at", "2030-07-28", "--json")
+			o, e, c := cli.run("run", "--at", "2030-07-28", "--json")
 			if c != 0 {
 				t.Errorf("run: %d %s", c, e)
 			}
@@ -147,12 +142,12 @@ func TestCampaignCommands(t *testing.T) {
 	if claims != 1 {
 		t.Errorf("%d claims from 4 concurrent runs, want 1", claims)
 	}
-	n, err := ledger.New(db, table, clock).Get(context.Background(), "cli-test", "RX2", "advance")
+	n, err := ledger.New(db, table, cli.clock).Get(context.Background(), "cli-test", "RX2", "advance")
 	// Claimed, or sent when the delivery issue's in-process sender is wired into runDispatcher.
 	if err != nil || (n.Status != ledger.Claimed && n.Status != ledger.Sent) || len(n.Accounts) != 1 {
 		t.Errorf("ledger: %+v %v", n, err)
 	}
-	out, _, _ = runCLI(t, env, "run", "--at", "2030-07-28", "--dry-run")
+	out, _, _ = cli.run("run", "--at", "2030-07-28", "--dry-run")
 	if !strings.Contains(out, "would claim (dry run) 0") {
 		t.Errorf("dry run after the run: %s", out)
 	}
@@ -162,11 +157,11 @@ func TestCampaignCommands(t *testing.T) {
 		args []string
 		code int
 	}{{[]string{"campaign", "cancel", "cli-test"}, 0}, {[]string{"campaign", "resume", "cli-test"}, 2}} {
-		if _, e, c := runCLI(t, env, st.args...); c != st.code {
+		if _, e, c := cli.run(st.args...); c != st.code {
 			t.Errorf("%v: %d %s", st.args, c, e)
 		}
 	}
-	out, _, _ = runCLI(t, env, "plan", "--campaign", "cli-test", "--at", "2030-08-17", "--json")
+	out, _, _ = cli.run("plan", "--campaign", "cli-test", "--at", "2030-08-17", "--json")
 	if !strings.Contains(out, `"status": "cancelled"`) || !strings.Contains(out, `"due": []`) || !strings.Contains(out, `"reason": "cancelled"`) {
 		t.Errorf("plan of cancelled campaign: %s", out)
 	}

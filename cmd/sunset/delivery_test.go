@@ -15,14 +15,16 @@ import (
 // The delivery commands on the demo's data: preview and send-test write no ledger entry, run
 // sends each due notice once, report shows it.
 func TestPreviewSendTestRunReport(t *testing.T) {
-	useLocalStack(t)
-	setClock(t, time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC))
+	t.Parallel()
+	cli := newTestCLI(t, nil)
+	cli.useLocalStack()
+	cli.now = time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
 	data := filepath.Join("..", "..", "infra", "demo", "data")
 	const id = "demo-legacy-hostnames-2021"
 
 	must := func(wantCode int, args ...string) string {
 		t.Helper()
-		out, errOut, code := runCLI(t, nil, args...)
+		out, errOut, code := cli.run(args...)
 		if code != wantCode {
 			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
 		}

@@ -9,29 +9,11 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 )
 
 func init() {
 	commands["directory"] = command{summary: "import the organisation directory (organisations and accounts CSV files)", run: runDirectory}
-}
-
-// dataTable builds the DynamoDB client and table name for the ingest and directory commands.
-// Tests replace it to point at a fresh local table.
-var dataTable = func(ctx context.Context, env *cliEnv, local bool) (*dynamodb.Client, string, error) {
-	local = awsclient.IsLocal(local, env.getenv)
-	c, err := awsclient.Load(ctx, local, env.getenv)
-	if err != nil {
-		return nil, "", err
-	}
-	table, err := awsclient.TableName(local, env.getenv)
-	if err != nil {
-		return nil, "", err
-	}
-	return c.DynamoDB(), table, nil
 }
 
 func runDirectory(ctx context.Context, env *cliEnv, args []string) int {
@@ -79,12 +61,12 @@ func runDirectory(ctx context.Context, env *cliEnv, args []string) int {
 		defer f.Close()
 		*p.dst = f
 	}
-	db, table, err := dataTable(ctx, env, *local)
+	db, table, err := env.dynamo(ctx, *local)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset directory import: %v\n", err)
 		return 1
 	}
-	d := directory.New(db, table, time.Now)
+	d := directory.New(db, table, env.clock)
 	start := time.Now()
 	res, err := d.Import(ctx, in)
 	if res != nil {

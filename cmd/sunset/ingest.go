@@ -43,7 +43,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 			return 2
 		}
 	}
-	db, table, err := dataTable(ctx, env, *local)
+	db, table, err := env.dynamo(ctx, *local)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
 		return 1
@@ -56,7 +56,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 			return 2
 		}
 	} else {
-		rec, err := campaign.NewStore(db, table, time.Now).Get(ctx, *camp)
+		rec, err := campaign.NewStore(db, table, env.clock).Get(ctx, *camp)
 		if errors.Is(err, campaign.ErrNotFound) {
 			fmt.Fprintf(env.stderr, "sunset ingest: %s is neither a campaign file nor an applied campaign\n", *camp)
 			return 2
@@ -71,7 +71,7 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		c = rec.Campaign
 	}
-	in := ingest.New(db, table, directory.New(db, table, time.Now), time.Now)
+	in := ingest.New(db, table, directory.New(db, table, env.clock), env.clock)
 	targets := []ingest.Target{ingest.TargetOf(c)}
 	code := 0
 	for _, path := range fl.Args() {

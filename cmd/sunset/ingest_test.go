@@ -30,11 +30,13 @@ func campaignFile(t *testing.T) string {
 }
 
 func TestIngestCommand(t *testing.T) {
-	db, table := useLocalStack(t)
+	t.Parallel()
+	cli := newTestCLI(t, nil)
+	db, table := cli.useLocalStack()
 	camp := campaignFile(t)
 	log := writeTemp(t, "u_ex210802.log", ingestLog)
 
-	out, errOut, code := runCLI(t, nil, "ingest", "--campaign", camp, "--local", log)
+	out, errOut, code := cli.run("ingest", "--campaign", camp, "--local", log)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -46,7 +48,7 @@ func TestIngestCommand(t *testing.T) {
 	}
 	// The same bytes under another name: skipped.
 	again := writeTemp(t, "copy.log", ingestLog)
-	out, _, code = runCLI(t, nil, "ingest", "--campaign", camp, again)
+	out, _, code = cli.run("ingest", "--campaign", camp, again)
 	if code != 0 || !strings.Contains(out, "already ingested") {
 		t.Errorf("second ingest: exit %d, %s", code, out)
 	}
@@ -69,14 +71,16 @@ func TestIngestCommand(t *testing.T) {
 	if _, _, err := campaign.NewStore(db, table, time.Now).Apply(context.Background(), c, "test"); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code = runCLI(t, nil, "ingest", "--campaign", "applied-one", log)
+	out, errOut, code = cli.run("ingest", "--campaign", "applied-one", log)
 	if code != 0 || !strings.Contains(out, "campaign applied-one: format=iis") {
 		t.Errorf("by id: exit %d, %s %s", code, out, errOut)
 	}
 }
 
 func TestIngestUsage(t *testing.T) {
-	useLocalStack(t)
+	t.Parallel()
+	cli := newTestCLI(t, nil)
+	cli.useLocalStack()
 	log := writeTemp(t, "a.log", ingestLog)
 	for name, tc := range map[string]struct {
 		args []string
@@ -91,7 +95,7 @@ func TestIngestUsage(t *testing.T) {
 		"help": {[]string{"ingest", "--help"}, 0},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, errOut, code := runCLI(t, nil, tc.args...); code != tc.code {
+			if _, errOut, code := cli.run(tc.args...); code != tc.code {
 				t.Errorf("exit %d, want %d (%s)", code, tc.code, errOut)
 			}
 		})

@@ -10,6 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's name and returns the
@@ -19,13 +26,50 @@ type command struct {
 	run     func(ctx context.Context, env *cliEnv, args []string) int
 }
 
-// cliEnv is what every subcommand reads and writes instead of the process globals, so tests can
-// drive a subcommand in-process.
+// cliEnv is everything a subcommand reads, writes and builds its clients from, instead of
+// process globals: each test builds its own (a fixed clock, a fresh local table), so tests can
+// run in parallel.
 type cliEnv struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// clock is every command's time source.
+	clock func() time.Time
+	// dynamo builds the DynamoDB client and names the table (--local: the local stack's).
+	dynamo func(ctx context.Context, local bool) (*dynamodb.Client, string, error)
+	// ses builds the SES v2 client.
+	ses func(ctx context.Context, local bool) (sender.SES, error)
+	// scanRules reads a campaign file into scanner rules; its errors are campaign-file
+	// mistakes (exit 2).
+	scanRules func(path string) (connlog.Rules, error)
+}
+
+// processEnv is the environment of the real process: its files, variables, clock and AWS.
+func processEnv() *cliEnv {
+	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, clock: time.Now,
+		scanRules: campaignScanRules}
+	env.dynamo = func(ctx context.Context, local bool) (*dynamodb.Client, string, error) {
+		local = awsclient.IsLocal(local, env.getenv)
+		c, err := awsclient.Load(ctx, local, env.getenv)
+		if err != nil {
+			return nil, "", err
+		}
+		table, err := awsclient.TableName(local, env.getenv)
+		if err != nil {
+			return nil, "", err
+		}
+		return c.DynamoDB(), table, nil
+	}
+	env.ses = func(ctx context.Context, local bool) (sender.SES, error) {
+		local = awsclient.IsLocal(local, env.getenv)
+		c, err := awsclient.Load(ctx, local, env.getenv)
+		if err != nil {
+			return nil, err
+		}
+		return c.SESv2(), nil
+	}
+	return env
 }
 
 // commands is the whole CLI. Each file of this package adds the commands of one area of work.
@@ -34,8 +78,7 @@ var commands = map[string]command{}
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
-	code := dispatch(ctx, env, os.Args[1:])
+	code := dispatch(ctx, processEnv(), os.Args[1:])
 	stop()
 	os.Exit(code)
 }

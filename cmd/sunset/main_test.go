@@ -3,28 +3,90 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
-// runCLI runs the CLI in-process with the given environment (nil: empty) and returns what it
-// printed and its exit status.
-func runCLI(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
+// testCLI is one test's CLI: its own variables, clock and clients, so tests run in parallel and
+// none can reach real AWS. Without useLocalStack, a command that builds an AWS client fails the
+// test.
+type testCLI struct {
+	t     *testing.T
+	vars  map[string]string
+	now   time.Time // zero: the real clock
+	stdin string
+	rules func(path string) (connlog.Rules, error)
+	db    *dynamodb.Client
+	table string
+	ses   sender.SES
+}
+
+func newTestCLI(t *testing.T, vars map[string]string) *testCLI {
+	return &testCLI{t: t, vars: vars, rules: campaignScanRules}
+}
+
+// useLocalStack gives the CLI a fresh table on the local stack and the SES emulator.
+func (c *testCLI) useLocalStack(optFns ...func(*dynamodb.Options)) (*dynamodb.Client, string) {
+	c.t.Helper()
+	c.db, c.table = localstacktest.DynamoDB(c.t, optFns...)
+	c.ses = localstacktest.SES(c.t)
+	return c.db, c.table
+}
+
+// clock is the CLI's time source.
+func (c *testCLI) clock() time.Time {
+	if c.now.IsZero() {
+		return time.Now()
+	}
+	return c.now
+}
+
+// run runs the CLI in-process and returns what it printed and its exit status.
+func (c *testCLI) run(args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
 	var out, errb bytes.Buffer
 	e := &cliEnv{
-		stdin:  strings.NewReader(""),
-		stdout: &out,
-		stderr: &errb,
-		getenv: func(k string) string { return env[k] },
+		stdin:     strings.NewReader(c.stdin),
+		stdout:    &out,
+		stderr:    &errb,
+		getenv:    func(k string) string { return c.vars[k] },
+		clock:     c.clock,
+		scanRules: c.rules,
+		dynamo: func(context.Context, bool) (*dynamodb.Client, string, error) {
+			if c.db == nil {
+				return nil, "", errors.New("this test has no table (useLocalStack)")
+			}
+			return c.db, c.table, nil
+		},
+		ses: func(context.Context, bool) (sender.SES, error) {
+			if c.ses == nil {
+				return nil, errors.New("this test has no SES (useLocalStack)")
+			}
+			return c.ses, nil
+		},
 	}
 	code = dispatch(context.Background(), e, args)
 	return out.String(), errb.String(), code
 }
 
+// runCLI runs the CLI in-process with the given variables (nil: none) and no AWS.
+func runCLI(t *testing.T, vars map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return newTestCLI(t, vars).run(args...)
+}
+
 func TestDispatch(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -54,6 +116,7 @@ func TestDispatch(t *testing.T) {
 
 // Every registered command appears in the usage with its summary.
 func TestUsageListsEveryCommand(t *testing.T) {
+	t.Parallel()
 	out, _, _ := runCLI(t, nil, "--help")
 	for name, c := range commands {
 		if c.summary == "" {
@@ -66,6 +129,7 @@ func TestUsageListsEveryCommand(t *testing.T) {
 }
 
 func TestParseFlags(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string

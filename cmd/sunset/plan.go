@@ -20,17 +20,17 @@ func init() {
 const planUsage = "Usage: sunset plan --campaign ID [--at YYYY-MM-DD] [--json] [--local]"
 
 func newPlanner(ctx context.Context, env *cliEnv, local bool) (*planner.Planner, error) {
-	db, table, err := dataTable(ctx, env, local)
+	db, table, err := env.dynamo(ctx, local)
 	if err != nil {
 		return nil, err
 	}
-	return planner.New(db, table, clock), nil
+	return planner.New(db, table, env.clock), nil
 }
 
 // planDate is --at, or today in the campaign's time zone.
-func planDate(c *campaign.Campaign, at string) calendar.Date {
+func planDate(env *cliEnv, c *campaign.Campaign, at string) calendar.Date {
 	if at == "" {
-		return c.Today(clock())
+		return c.Today(env.clock())
 	}
 	d, _ := calendar.Parse(at)
 	return d
@@ -75,7 +75,7 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)
 		return exitFor(err)
 	}
-	pl, err := p.Plan(ctx, *id, planDate(rec.Campaign, *at))
+	pl, err := p.Plan(ctx, *id, planDate(env, rec.Campaign, *at))
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)
 		return 1

@@ -45,7 +45,7 @@ func runPreview(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "sunset preview: %v\n", err)
 			return 1
 		}
-		e, err := r.Render(n, clock())
+		e, err := r.Render(n, env.clock())
 		if err != nil {
 			fmt.Fprintf(env.stderr, "sunset preview: %v\n", err)
 			return 1

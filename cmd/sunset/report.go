@@ -57,14 +57,14 @@ func buildReport(ctx context.Context, env *cliEnv, local bool, id string) (repor
 	if err != nil {
 		return report.Report{}, err
 	}
-	db, table, err := dataTable(ctx, env, local)
+	db, table, err := env.dynamo(ctx, local)
 	if err != nil {
 		return report.Report{}, err
 	}
 	return report.Build(ctx, report.Sources{
 		Campaigns:    p.Campaigns,
-		Ledger:       ledger.New(db, table, clock),
-		Suppressions: suppression.New(db, table, clock),
+		Ledger:       ledger.New(db, table, env.clock),
+		Suppressions: suppression.New(db, table, env.clock),
 		Planner:      p,
-	}, id, clock())
+	}, id, env.clock())
 }

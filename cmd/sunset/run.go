@@ -14,10 +14,6 @@ func init() {
 
 const runUsage = "Usage: sunset run [--at YYYY-MM-DD] [--campaign ID] [--dry-run] [--json] [--local]"
 
-// runDispatcher is what `sunset run` hands claimed notices to. nil leaves them claimed.
-// sendtest.go sets it to the in-process sender (the same code as the sender Lambda).
-var runDispatcher = func(ctx context.Context, env *cliEnv, local bool) (planner.Dispatcher, error) { return nil, nil }
-
 func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
@@ -62,7 +58,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	var d planner.Dispatcher
 	if !*dry {
-		if d, err = runDispatcher(ctx, env, *local); err != nil {
+		if d, err = newSender(ctx, env, *local); err != nil {
 			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
 			return 1
 		}
@@ -76,7 +72,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 			code = max(code, exitFor(err))
 			continue
 		}
-		date := planDate(rec.Campaign, *at)
+		date := planDate(env, rec.Campaign, *at)
 		var res planner.Result
 		if *dry {
 			res.Plan, err = p.Plan(ctx, cid, date)

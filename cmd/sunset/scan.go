@@ -22,10 +22,6 @@ func init() {
 // the collector works harder; it never fails a scan.
 const scanMemoryLimit = 48 << 20
 
-// loadScanRules reads a campaign file into scanner rules. It is a variable so tests can scan
-// without a campaign file; errors from it are campaign-file mistakes (exit 2).
-var loadScanRules = campaignScanRules
-
 func runScan(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("scan", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
@@ -54,7 +50,7 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset scan: --format: %v\n", err)
 		return 2
 	}
-	rules, err := loadScanRules(*campaignPath)
+	rules, err := env.scanRules(*campaignPath)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
 		return 2

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,24 +18,20 @@ const scanIIS = `#Software: Microsoft Internet Information Services 10.0
 2021-08-02 01:00:01 10.30.0.1 GET /owa/ - 443 jo.bloggs@nhs.net 198.51.100.7 Mozilla/5.0 outlook.office365.com 200
 `
 
-func fakeRules(t *testing.T) {
-	t.Helper()
-	old := loadScanRules
-	loadScanRules = func(path string) (connlog.Rules, error) {
-		if strings.Contains(path, "bad") {
-			return connlog.Rules{}, errors.New(path + ": hostnames[0].name: required")
-		}
-		return connlog.Rules{Hostnames: []string{"mail.nhs.net"}}, nil
+// fakeRules reads no campaign file: "bad" paths are a campaign-file mistake.
+func fakeRules(path string) (connlog.Rules, error) {
+	if strings.Contains(path, "bad") {
+		return connlog.Rules{}, errors.New(path + ": hostnames[0].name: required")
 	}
-	t.Cleanup(func() { loadScanRules = old })
+	return connlog.Rules{Hostnames: []string{"mail.nhs.net"}}, nil
 }
 
-func runScanCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func runScanCLI(t *testing.T, rules func(string) (connlog.Rules, error), stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	env := &cliEnv{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	code = dispatch(context.Background(), env, args)
-	return code, out.String(), errb.String()
+	c := newTestCLI(t, nil)
+	c.stdin, c.rules = stdin, rules
+	stdout, stderr, code = c.run(args...)
+	return code, stdout, stderr
 }
 
 func writeScanFile(t *testing.T, name string, data []byte) string {
@@ -57,7 +52,7 @@ func gzScan(t *testing.T, s string) []byte {
 }
 
 func TestScanCommand(t *testing.T) {
-	fakeRules(t)
+	t.Parallel()
 	good := writeScanFile(t, "u_ex210802.log", []byte(scanIIS))
 	full := gzScan(t, scanIIS)
 	truncated := writeScanFile(t, "trunc.log.gz", full[:len(full)-12])
@@ -88,7 +83,7 @@ func TestScanCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runScanCLI(t, tt.stdin, append([]string{"scan"}, tt.args...)...)
+			code, out, errOut := runScanCLI(t, fakeRules, tt.stdin, append([]string{"scan"}, tt.args...)...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.code, errOut)
 			}
@@ -110,8 +105,8 @@ func TestScanCommand(t *testing.T) {
 }
 
 func TestScanCommandOutput(t *testing.T) {
-	fakeRules(t)
-	code, out, _ := runScanCLI(t, scanIIS, "scan", "--campaign", "c.yaml", "--quiet", "-")
+	t.Parallel()
+	code, out, _ := runScanCLI(t, fakeRules, scanIIS, "scan", "--campaign", "c.yaml", "--quiet", "-")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -122,6 +117,7 @@ func TestScanCommandOutput(t *testing.T) {
 }
 
 func TestScanWithCampaignFile(t *testing.T) {
+	t.Parallel()
 	yaml := `id: legacy-hostnames-2021
 title: Retirement of legacy NHSmail hostnames
 timezone: Europe/London
@@ -136,12 +132,12 @@ endpoints:
 ignore_accounts: ["healthmailbox*"]
 `
 	camp := writeScanFile(t, "campaign.yaml", []byte(yaml))
-	code, out, errOut := runScanCLI(t, scanIIS, "scan", "--campaign", camp, "-")
+	code, out, errOut := runScanCLI(t, campaignScanRules, scanIIS, "scan", "--campaign", camp, "-")
 	if code != 0 || strings.Count(out, "\n") != 1 {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	bad := writeScanFile(t, "bad.yaml", []byte("id: x\nhostnames: 3\n"))
-	code, _, errOut = runScanCLI(t, scanIIS, "scan", "--campaign", bad, "-")
+	code, _, errOut = runScanCLI(t, campaignScanRules, scanIIS, "scan", "--campaign", bad, "-")
 	if code != 2 || !strings.Contains(errOut, "hostnames") {
 		t.Errorf("bad campaign: exit %d, stderr %q", code, errOut)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
@@ -18,37 +17,24 @@ import (
 
 func init() {
 	commands["send-test"] = command{summary: "send one notice's rendering to an internal address, marked [TEST] (no ledger write)", run: runSendTest}
-	// `sunset run` sends in-process: plan -> claim -> render -> send, the same code as the sender Lambda.
-	runDispatcher = func(ctx context.Context, env *cliEnv, local bool) (planner.Dispatcher, error) {
-		return newSender(ctx, env, local)
-	}
 }
 
 const sendTestUsage = "Usage: sunset send-test --campaign ID --org ODS --stage S --to ADDRESS [--at YYYY-MM-DD] [--local]"
-
-// sesClient builds the SES v2 client; tests replace it.
-var sesClient = func(ctx context.Context, env *cliEnv, local bool) (sender.SES, error) {
-	local = awsclient.IsLocal(local, env.getenv)
-	c, err := awsclient.Load(ctx, local, env.getenv)
-	if err != nil {
-		return nil, err
-	}
-	return c.SESv2(), nil
-}
 
 // newSender is the in-process sender of the CLI. Outcomes are logged to stderr (warnings and
 // errors only: the command's own output says what was sent). Custom template folders are
 // looked up relative to the current directory.
 func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, error) {
-	db, table, err := dataTable(ctx, env, local)
+	db, table, err := env.dynamo(ctx, local)
 	if err != nil {
 		return nil, err
 	}
-	ses, err := sesClient(ctx, env, local)
+	ses, err := env.ses(ctx, local)
 	if err != nil {
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	clock := env.clock
 	return sender.New(ses, ledger.New(db, table, clock), campaign.NewStore(db, table, clock),
 		suppression.New(db, table, clock), clock, sender.Options{
 			ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
@@ -105,12 +91,12 @@ func renderThen(ctx context.Context, env *cliEnv, name string, local bool, id, o
 		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
 		return exitFor(err)
 	}
-	db, table, err := dataTable(ctx, env, local)
+	db, table, err := env.dynamo(ctx, local)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset %s: %v\n", name, err)
 		return 1
 	}
-	n, err := p.Snapshot(ctx, ledger.New(db, table, clock), rec.Campaign, org, stage, planDate(rec.Campaign, at))
+	n, err := p.Snapshot(ctx, ledger.New(db, table, env.clock), rec.Campaign, org, stage, planDate(env, rec.Campaign, at))
 	if err != nil {
 		if stage == "" && errors.Is(err, planner.ErrNothingToRender) {
 			err = fmt.Errorf("%w; pass --stage to render one", err)
