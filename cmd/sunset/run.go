@@ -38,23 +38,10 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
 		return 1
 	}
-	var ids []string
-	if *id != "" {
-		ids = []string{*id}
-	} else {
-		s, err := campaignStore(ctx, env, *local)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
-			return 1
-		}
-		live, err := s.Live(ctx)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
-			return 1
-		}
-		for _, c := range live {
-			ids = append(ids, c.ID)
-		}
+	ids, err := runIDs(ctx, env, *local, *id)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset run: %v\n", err)
+		return 1
 	}
 	var d planner.Dispatcher
 	if !*dry {
@@ -106,4 +93,24 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}
 	return code
+}
+
+// runIDs is the campaign to run, or (id "") every live campaign.
+func runIDs(ctx context.Context, env *cliEnv, local bool, id string) ([]string, error) {
+	if id != "" {
+		return []string{id}, nil
+	}
+	s, err := campaignStore(ctx, env, local)
+	if err != nil {
+		return nil, err
+	}
+	live, err := s.Live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, c := range live {
+		ids = append(ids, c.ID)
+	}
+	return ids, nil
 }
