@@ -11,7 +11,7 @@
 # operation, peak Go heap, peak RSS of the plan process.
 # Defaults are the issue's figures (30k organisations of 10 accounts, 300k findings over 3,000 of
 # them). Smaller: ORGS=3000 AFFECTED=300 FINDINGS=30000. WRITERS sets the seeding concurrency.
-# Seeding uses BatchWriteItem (findings.Item for the finding items, directory.Import for the
+# Seeding uses BatchWriteItem (findingstest.Items for the finding items, directory.Import for the
 # directory) and then reads every finding back with findings.Reader.Window.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

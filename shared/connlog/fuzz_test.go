@@ -40,12 +40,15 @@ func fuzzScan(t *testing.T, f Format, data []byte) {
 	}
 }
 
-// seed adds the format's fixture and the committed corpus under testdata/fuzz/<name>/ (which go
-// test reads by itself) to f.
+// seed adds the format's fixture to f (go test reads the committed corpus under
+// testdata/fuzz/<name>/ by itself). A missing fixture fails: a fuzz target without its seed
+// would quietly fuzz from nothing.
 func seed(f *testing.F, fixture string) {
-	if b, err := os.ReadFile(filepath.Join("testdata", "formats", fixture)); err == nil {
-		f.Add(b)
+	b, err := os.ReadFile(filepath.Join("testdata", "formats", fixture))
+	if err != nil {
+		f.Fatalf("fuzz seed: %v", err)
 	}
+	f.Add(b)
 }
 
 func FuzzIIS(f *testing.F) {

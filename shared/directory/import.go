@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -289,7 +290,7 @@ func (d *Directory) importOrgs(ctx context.Context, r io.Reader, file string, no
 			w.close()
 			return fmt.Errorf("encode organisation %s: %w", o.ODS, err)
 		}
-		maps(item, orgKey(o.ODS), map[string]types.AttributeValue{
+		withAttrs(item, orgKey(o.ODS), map[string]types.AttributeValue{
 			"type": store.S("org"), "GSI1PK": store.S("ORGS"), "GSI1SK": store.S(o.ODS),
 			"gone": &types.AttributeValueMemberBOOL{Value: false}, "import_id": store.S(res.ImportID),
 			"imported_at": store.S(now.Format(time.RFC3339)),
@@ -301,7 +302,7 @@ func (d *Directory) importOrgs(ctx context.Context, r io.Reader, file string, no
 		res.Orgs++
 		if o.Subdomain != "" {
 			subOwner[o.Subdomain] = o.ODS
-			w.put("sub:"+o.Subdomain, maps(subdomainKey(o.Subdomain), map[string]types.AttributeValue{
+			w.put("sub:"+o.Subdomain, withAttrs(subdomainKey(o.Subdomain), map[string]types.AttributeValue{
 				"type": store.S("subdomain"), "GSI1PK": store.S(store.Key("SUBDOMAIN", o.Subdomain)),
 				"GSI1SK": store.S(o.ODS), "domain": store.S(o.Subdomain), "ods": store.S(o.ODS),
 				"import_id": store.S(res.ImportID),
@@ -392,7 +393,7 @@ func (d *Directory) importAccounts(ctx context.Context, r io.Reader, file string
 			continue
 		}
 		local := email[:strings.IndexByte(email, '@')]
-		w.put(email, maps(acctKey(email), map[string]types.AttributeValue{
+		w.put(email, withAttrs(acctKey(email), map[string]types.AttributeValue{
 			"type": store.S("account"), "GSI1PK": store.S(fmt.Sprintf("ACCTS#%d", shard(email))),
 			"GSI1SK": store.S(email), "GSI2PK": store.S(store.Key("LOCAL", local)), "GSI2SK": store.S(email),
 			"ods": store.S(ods), "account_type": store.S(typ),
@@ -412,13 +413,12 @@ func shard(email string) uint32 {
 	return h.Sum32() % AccountShards
 }
 
-func maps(dst map[string]types.AttributeValue, more ...map[string]types.AttributeValue) map[string]types.AttributeValue {
+// withAttrs adds the attributes of each of more to item and returns it.
+func withAttrs(item map[string]types.AttributeValue, more ...map[string]types.AttributeValue) map[string]types.AttributeValue {
 	for _, m := range more {
-		for k, v := range m {
-			dst[k] = v
-		}
+		maps.Copy(item, m)
 	}
-	return dst
+	return item
 }
 
 // prune marks every item of these GSI1 partitions that this import did not write as gone,

@@ -6,7 +6,7 @@
 //	directory  import organisations -from..-orgs (ACCOUNTS_PER_ORG accounts each) through
 //	           directory.Import; a later call with a higher -from grows the same directory
 //	findings   apply campaign -campaign and seed -findings findings over its first -affected
-//	           organisations with BatchWriteItem (items built by findings.Item, so exactly what
+//	           organisations with BatchWriteItem (items built by findingstest.Items, so exactly what
 //	           the ingest writer stores), then read them back with findings.Reader.Window
 //	header     print the header of the results table
 //	plan       plan -campaign (a dry run: nothing is written) and print one row: wall time,
@@ -43,6 +43,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/store"
@@ -255,21 +256,22 @@ sender: {from: "noreply@example.nhs.net"}
 			}
 		})
 	}
-	var batch []map[string]types.AttributeValue
+	var chunk []connlog.Finding
 	for i := range c.findings {
 		f, owner := finding(i, c.affected, c.perOrg)
 		b.Owners[*f.Account] = owner
-		it, err := findings.Item(b, f)
+		if chunk = append(chunk, f); len(chunk) < 25 && i < c.findings-1 {
+			continue
+		}
+		batch, err := findingstest.Items(ctx, b, chunk)
 		if err != nil {
 			fail(err)
 			break
 		}
-		if batch = append(batch, it); len(batch) == 25 || i == c.findings-1 {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
-			}
-			batch = nil
+		chunk = nil
+		select {
+		case batches <- batch:
+		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			break

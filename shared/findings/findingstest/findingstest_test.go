@@ -1,8 +1,9 @@
-package findings_test
+package findingstest_test
 
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -11,15 +12,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
-// Item is exactly what the Writer's UpdateItem leaves in an empty table, for every kind of
-// finding, and a table seeded with Item reads back like one written by the Writer.
-func TestItemIsWhatWriteLeaves(t *testing.T) {
+// Items are exactly what the Writer's UpdateItem leaves in an empty table, for every kind of
+// finding, and a table seeded with Items reads back like one written by the Writer.
+func TestItemsAreWhatWriteLeaves(t *testing.T) {
 	db, table := localstacktest.DynamoDB(t)
 	ctx := context.Background()
 	w := findings.NewWriter(db, table)
@@ -44,10 +47,11 @@ func TestItemIsWhatWriteLeaves(t *testing.T) {
 			if _, err := w.Write(ctx, b, []connlog.Finding{c.f}); err != nil {
 				t.Fatal(err)
 			}
-			want, err := findings.Item(b, c.f)
-			if err != nil {
-				t.Fatal(err)
+			items, err := findingstest.Items(ctx, b, []connlog.Finding{c.f})
+			if err != nil || len(items) != 1 {
+				t.Fatalf("Items = %d items, %v; want 1", len(items), err)
 			}
+			want := items[0]
 			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true),
 				Key: map[string]types.AttributeValue{"PK": want["PK"], "SK": want["SK"]}})
 			if err != nil {
@@ -57,11 +61,11 @@ func TestItemIsWhatWriteLeaves(t *testing.T) {
 				t.Errorf("Item (-Item +written by Write):\n%s", diff)
 			}
 			b.Campaign = "seeded"
-			it, err := findings.Item(b, c.f)
+			items, err = findingstest.Items(ctx, b, []connlog.Finding{c.f})
 			if err != nil {
 				t.Fatal(err)
 			}
-			seeded = append(seeded, it)
+			seeded = append(seeded, items...)
 		})
 	}
 	if err := store.BatchPut(ctx, db, table, seeded); err != nil {
@@ -83,7 +87,7 @@ func TestItemIsWhatWriteLeaves(t *testing.T) {
 	}
 }
 
-func TestItemRefusesWhatWriteRefuses(t *testing.T) {
+func TestItemsRefuseWhatWriteRefuses(t *testing.T) {
 	for name, c := range map[string]struct {
 		b findings.Batch
 		f connlog.Finding
@@ -93,8 +97,8 @@ func TestItemRefusesWhatWriteRefuses(t *testing.T) {
 		"no source":   {findings.Batch{Campaign: "c1"}, connlog.Finding{Account: ptr("a@b.net"), Hostname: "h", Protocol: "IMAP", Day: "2021-08-01"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if it, err := findings.Item(c.b, c.f); err == nil {
-				t.Errorf("Item = %v, want an error", it)
+			if it, err := findingstest.Items(context.Background(), c.b, []connlog.Finding{c.f}); err == nil {
+				t.Errorf("Items = %v, want an error", it)
 			}
 		})
 	}
@@ -109,3 +113,23 @@ func plain(t *testing.T, it map[string]types.AttributeValue) map[string]any {
 	}
 	return m
 }
+
+func ptr(s string) *string { return &s }
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func day(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+var expires = time.Date(2022, 3, 6, 0, 0, 0, 0, time.UTC)
