@@ -72,7 +72,7 @@ func TestHandlerScheduledEvent(t *testing.T) {
 	if err := json.Unmarshal([]byte(q.bodies[0]), &m); err != nil || m.Org != "A1" {
 		t.Errorf("message %q: %v", q.bodies[0], err)
 	}
-	if n := w.l.notices["A1/advance"]; n.Status != ledger.Superseded {
+	if n := w.notice("A1", "advance"); n.Status != ledger.Superseded {
 		t.Errorf("advance = %+v", n)
 	}
 }

@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/campaign/campaigntest"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/ledger/ledgertest"
 )
 
 func day(s string) calendar.Date {
@@ -41,23 +42,8 @@ stages:
 sender: {from: "noreply@example.nhs.net"}
 `
 
-// fakes: one-off in-memory versions of the planner's dependencies, for whole-calendar tests.
-type fakeCampaigns struct {
-	rec    *campaign.Record
-	exts   map[string]campaign.Extension
-	roster []campaign.RosterEntry
-}
-
-func (f *fakeCampaigns) Get(_ context.Context, id string) (*campaign.Record, error) {
-	return f.rec, nil
-}
-func (f *fakeCampaigns) Extensions(context.Context, string) (map[string]campaign.Extension, error) {
-	return f.exts, nil
-}
-func (f *fakeCampaigns) Roster(context.Context, string) ([]campaign.RosterEntry, error) {
-	return f.roster, nil
-}
-
+// fakes: in-memory versions of the planner's dependencies, for whole-calendar tests. The
+// campaign store and the ledger are the shared ones (campaigntest, ledgertest).
 type fakeFindings struct{ acts []findings.Activity }
 
 func (f *fakeFindings) Window(_ context.Context, _ string, from, to calendar.Date) ([]findings.Activity, error) {
@@ -104,55 +90,13 @@ func (f fakeSuppression) Suppressed(_ context.Context, addrs []string) (map[stri
 	return out, nil
 }
 
-// fakeLedger keeps the ledger's two guards: one entry per (org, stage), one claim per (org, day).
-type fakeLedger struct {
-	mu      sync.Mutex
-	notices map[string]ledger.Notice
-	days    map[string]bool
-}
-
-func newFakeLedger() *fakeLedger {
-	return &fakeLedger{notices: map[string]ledger.Notice{}, days: map[string]bool{}}
-}
-func (f *fakeLedger) List(_ context.Context, _ string) ([]ledger.Notice, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []ledger.Notice
-	for _, n := range f.notices {
-		out = append(out, n)
-	}
-	return out, nil
-}
-func (f *fakeLedger) Claim(_ context.Context, n ledger.Notice) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	dk, sk := n.Org+"/"+n.PlannedFor.String(), n.Org+"/"+n.Stage
-	if f.days[dk] || f.notices[sk].Stage != "" {
-		return false, nil
-	}
-	f.days[dk] = true
-	n.Status = ledger.Claimed
-	f.notices[sk] = n
-	return true, nil
-}
-func (f *fakeLedger) MarkSuperseded(_ context.Context, n ledger.Notice) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	sk := n.Org + "/" + n.Stage
-	if f.notices[sk].Stage != "" {
-		return false, nil
-	}
-	n.Status = ledger.Superseded
-	f.notices[sk] = n
-	return true, nil
-}
-
 type world struct {
-	c    *fakeCampaigns
+	c    *campaigntest.Store
+	rec  *campaign.Record
 	f    *fakeFindings
 	d    *fakeDirectory
 	s    fakeSuppression
-	l    *fakeLedger
+	l    *ledgertest.Ledger
 	p    *Planner
 	camp *campaign.Campaign
 }
@@ -163,12 +107,14 @@ func newWorld(t *testing.T, yaml string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec := &campaign.Record{Campaign: c, Status: campaign.Active}
 	w := &world{
-		c:    &fakeCampaigns{rec: &campaign.Record{Campaign: c, Status: campaign.Active}, exts: map[string]campaign.Extension{}},
+		c:    campaigntest.New(rec),
+		rec:  rec,
 		f:    &fakeFindings{},
 		d:    &fakeDirectory{owners: map[string]string{}, orgs: map[string]directory.Org{}},
 		s:    fakeSuppression{},
-		l:    newFakeLedger(),
+		l:    ledgertest.New(),
 		camp: c,
 	}
 	w.p = &Planner{Campaigns: w.c, Findings: w.f, Directory: w.d, Suppression: w.s, Ledger: w.l}
@@ -177,6 +123,15 @@ func newWorld(t *testing.T, yaml string) *world {
 		w.d.owners["user@"+strings.ToLower(ods)+".nhs.net"] = ods
 	}
 	return w
+}
+
+// notice is the ledger's entry of org at stage (the zero notice when there is none).
+func (w *world) notice(org, stage string) ledger.Notice {
+	n, err := w.l.Get(context.Background(), w.camp.ID, org, stage)
+	if err != nil {
+		return ledger.Notice{}
+	}
+	return *n
 }
 
 // seen records that org's account used imap.nhs.net on each day from..to.
@@ -199,7 +154,7 @@ func (w *world) runDays(t *testing.T, from, to string, skip ...string) []string 
 		if contains(skip, d.String()) {
 			continue
 		}
-		res, err := w.p.Run(context.Background(), "c1", d, nil)
+		res, err := w.p.Run(context.Background(), w.camp.ID, d, nil)
 		if err != nil {
 			t.Fatalf("run %s: %v", d, err)
 		}
@@ -246,7 +201,7 @@ func TestCalendars(t *testing.T) {
 			setup: func(w *world) { w.seen("B2", "2021-08-20", "2021-09-10") },
 			want:  []string{"2021-08-20 B2 reminder first", "2021-08-31 B2 reminder-2", "2021-09-06 B2 final", "2021-09-07 B2 retired"},
 			after: func(t *testing.T, w *world) {
-				if n := w.l.notices["B2/advance"]; n.Status != ledger.Superseded {
+				if n := w.notice("B2", "advance"); n.Status != ledger.Superseded {
 					t.Errorf("advance = %+v", n)
 				}
 			},
@@ -271,7 +226,7 @@ func TestCalendars(t *testing.T) {
 			// Seen again within the window of final and retired too, so those go as well.
 			want: []string{"2021-07-27 A1 advance first", "2021-09-01 A1 reminder-2", "2021-09-06 A1 final", "2021-09-07 A1 retired"},
 			after: func(t *testing.T, w *world) {
-				if n := w.l.notices["A1/reminder"]; n.Status != ledger.Superseded {
+				if n := w.notice("A1", "reminder"); n.Status != ledger.Superseded {
 					t.Errorf("reminder = %+v", n)
 				}
 			},
@@ -280,7 +235,7 @@ func TestCalendars(t *testing.T) {
 			name: "extension moves the whole schedule",
 			setup: func(w *world) {
 				w.seen("C3", "2021-06-01", "2021-12-31")
-				w.c.exts["C3"] = campaign.Extension{ODS: "C3", Until: day("2021-10-07")}
+				w.c.AddExtension(w.camp.ID, campaign.Extension{ODS: "C3", Until: day("2021-10-07")})
 			},
 			want: []string{"2021-08-26 C3 advance first", "2021-09-16 C3 reminder", "2021-09-30 C3 reminder-2", "2021-10-06 C3 final", "2021-10-07 C3 retired"},
 		},
@@ -304,7 +259,7 @@ func TestCalendars(t *testing.T) {
 			},
 			want: []string{"2021-07-27 B2 advance first", "2021-08-17 B2 reminder"},
 			after: func(t *testing.T, w *world) {
-				if r := w.l.notices["B2/advance"].Recipients; !cmp.Equal(r, []string{"pla@b2.nhs.net"}) {
+				if r := w.notice("B2", "advance").Recipients; !cmp.Equal(r, []string{"pla@b2.nhs.net"}) {
 					t.Errorf("B2 recipients %v", r)
 				}
 				pl, _ := w.p.Plan(context.Background(), "c1", day("2021-08-17"))
@@ -343,7 +298,7 @@ func daysBetween(from, to string) []string {
 func TestPauseResumeCancel(t *testing.T) {
 	w := newWorld(t, campaignYAML)
 	w.seen("A1", "2021-06-01", "2021-09-10")
-	w.c.rec.Status = campaign.Paused
+	w.rec.Status = campaign.Paused
 	got := w.runDays(t, "2021-07-20", "2021-08-20")
 	if len(got) != 0 {
 		t.Fatalf("paused campaign claimed %v", got)
@@ -352,12 +307,12 @@ func TestPauseResumeCancel(t *testing.T) {
 	if len(pl.Due) != 0 || len(pl.Skipped) != 1 || pl.Skipped[0].Reason != SkipPaused || pl.Skipped[0].Stage != "reminder" {
 		t.Errorf("paused plan = %+v", pl)
 	}
-	w.c.rec.Status = campaign.Active // resume: the latest due stage, advance superseded
+	w.rec.Status = campaign.Active // resume: the latest due stage, advance superseded
 	got = w.runDays(t, "2021-08-21", "2021-08-31")
 	if diff := cmp.Diff([]string{"2021-08-21 A1 reminder first", "2021-08-31 A1 reminder-2"}, got); diff != "" {
 		t.Errorf("after resume (-want +got):\n%s", diff)
 	}
-	w.c.rec.Status = campaign.Cancelled
+	w.rec.Status = campaign.Cancelled
 	if got := w.runDays(t, "2021-09-01", "2021-09-30"); len(got) != 0 {
 		t.Errorf("cancelled campaign claimed %v", got)
 	}
@@ -373,19 +328,19 @@ stages: [{name: expiry-warning, days_before: 14}]
 sender: {from: "noreply@example.nhs.net"}
 `)
 	migrated := day("2024-01-15")
-	w.c.roster = []campaign.RosterEntry{
+	w.c.SetRoster(w.camp.ID, []campaign.RosterEntry{
 		{ODS: "A1", Deadline: migrated.AddMonths(6), Domain: "a1.nhs.uk"},
 		{ODS: "B2", Deadline: day("2024-03-31")},
 		{ODS: "C3", Deadline: day("2024-05-01"), Done: true},
 		{ODS: "D4", Deadline: day("2024-04-30")},
-	}
-	w.c.exts["D4"] = campaign.Extension{ODS: "D4", Until: day("2024-07-31")}
+	})
+	w.c.AddExtension(w.camp.ID, campaign.Extension{ODS: "D4", Until: day("2024-07-31")})
 	got := w.runDays(t, "2024-01-01", "2024-12-31")
 	want := []string{"2024-03-17 B2 expiry-warning first", "2024-07-01 A1 expiry-warning first", "2024-07-17 D4 expiry-warning first"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("claims (-want +got):\n%s", diff)
 	}
-	if n := w.l.notices["A1/expiry-warning"]; n.Domain != "a1.nhs.uk" || n.Deadline != day("2024-07-15") {
+	if n := w.notice("A1", "expiry-warning"); n.Domain != "a1.nhs.uk" || n.Deadline != day("2024-07-15") {
 		t.Errorf("A1 notice = %+v", n)
 	}
 }
@@ -442,7 +397,7 @@ func TestPlanJSONShape(t *testing.T) {
 	if len(pl.Unassigned) != 1 || pl.Unassigned[0].Account != "ghost@nhs.net" || len(pl.Unattributed) != 1 || pl.Unattributed[0].ClientIPs[0] != "192.0.2.7" {
 		t.Errorf("unassigned %+v unattributed %+v", pl.Unassigned, pl.Unattributed)
 	}
-	if len(w.l.notices) != 0 {
+	if w.l.Len() != 0 {
 		t.Error("Plan wrote to the ledger")
 	}
 }

@@ -13,7 +13,9 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/campaign/campaigntest"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/ledger/ledgertest"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
@@ -25,24 +27,6 @@ var (
 	_ Suppressions = (*suppression.List)(nil)
 	_ Planner      = (*planner.Planner)(nil)
 )
-
-var errNotFound = errors.New("campaign not found")
-
-type fakeCampaigns map[string]*campaign.Record
-
-func (f fakeCampaigns) Get(_ context.Context, id string) (*campaign.Record, error) {
-	if r, ok := f[id]; ok {
-		return r, nil
-	}
-	return nil, errNotFound
-}
-
-type fakeLedger struct {
-	notices []ledger.Notice
-	err     error
-}
-
-func (f fakeLedger) List(context.Context, string) ([]ledger.Notice, error) { return f.notices, f.err }
 
 type fakeSuppressions []suppression.Entry
 
@@ -102,18 +86,18 @@ func TestBuild(t *testing.T) {
 	advanceA1 := append(acct("One@nhs.net", "two@nhs.net"), ledger.Account{Account: "one@nhs.net", Hostname: "pop.nhs.net"})
 	none := []ledger.Account{}
 	notices := []ledger.Notice{
-		{Org: "B2", OrgName: "Bravo", Stage: "reminder", Status: ledger.Sent, Recipients: []string{"la@b.nhs.net"},
+		{Campaign: "c1", Org: "B2", OrgName: "Bravo", Stage: "reminder", Status: ledger.Sent, Recipients: []string{"la@b.nhs.net"},
 			SentAt: sentLocal, MessageID: "m-b", Accounts: acct("x@nhs.net")},
-		{Org: "A1", OrgName: "Alpha", Stage: "final", Status: ledger.Claimed, Recipients: []string{"la@a.nhs.net"}},
-		{Org: "A1", OrgName: "Alpha", Stage: "reminder", Status: ledger.Superseded},
+		{Campaign: "c1", Org: "A1", OrgName: "Alpha", Stage: "final", Status: ledger.Claimed, Recipients: []string{"la@a.nhs.net"}},
+		{Campaign: "c1", Org: "A1", OrgName: "Alpha", Stage: "reminder", Status: ledger.Superseded},
 		// The same account on two hostnames counts once.
-		{Org: "A1", OrgName: "Alpha", Stage: "advance", Status: ledger.Sent, Recipients: []string{"la@a.nhs.net"},
+		{Campaign: "c1", Org: "A1", OrgName: "Alpha", Stage: "advance", Status: ledger.Sent, Recipients: []string{"la@a.nhs.net"},
 			SentAt: sentLocal, MessageID: "m-a", Accounts: advanceA1},
 		// Every recipient suppressed (compared trimmed and lower-cased): unreachable.
-		{Org: "C3", OrgName: "Charlie", Stage: "advance", Status: ledger.Suppressed, Recipients: []string{" LA@c.nhs.net", "pla@c.nhs.net"}, Error: "suppressed"},
+		{Campaign: "c1", Org: "C3", OrgName: "Charlie", Stage: "advance", Status: ledger.Suppressed, Recipients: []string{" LA@c.nhs.net", "pla@c.nhs.net"}, Error: "suppressed"},
 		// One recipient still reachable: not unreachable.
-		{Org: "D4", OrgName: "Delta", Stage: "advance", Status: ledger.Suppressed, Recipients: []string{"la@c.nhs.net", "ok@d.nhs.net"}},
-		{Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: ledger.Failed, Error: "MessageRejected"},
+		{Campaign: "c1", Org: "D4", OrgName: "Delta", Stage: "advance", Status: ledger.Suppressed, Recipients: []string{"la@c.nhs.net", "ok@d.nhs.net"}},
+		{Campaign: "c1", Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: ledger.Failed, Error: "MessageRejected"},
 	}
 	supp := fakeSuppressions{
 		{Address: "la@c.nhs.net", Reason: "bounce", At: sentUTC},
@@ -127,8 +111,8 @@ func TestBuild(t *testing.T) {
 		date("2021-07-27"): {Unassigned: acct("locum@nhs.net", "early@nhs.net"), Skipped: []planner.Skip{{Org: "H8", Reason: planner.SkipUnreachable}}},
 	}}
 	src := Sources{
-		Campaigns:    fakeCampaigns{"c1": {Campaign: demoCampaign()}},
-		Ledger:       fakeLedger{notices: notices},
+		Campaigns:    campaigntest.New(&campaign.Record{Campaign: demoCampaign()}),
+		Ledger:       ledgertest.New(notices...),
 		Suppressions: supp,
 		Planner:      pl,
 	}
@@ -166,8 +150,8 @@ func TestBuildErrors(t *testing.T) {
 	boom := errors.New("boom")
 	good := func() Sources {
 		return Sources{
-			Campaigns:    fakeCampaigns{"c1": {Campaign: demoCampaign()}},
-			Ledger:       fakeLedger{},
+			Campaigns:    campaigntest.New(&campaign.Record{Campaign: demoCampaign()}),
+			Ledger:       ledgertest.New(),
 			Suppressions: fakeSuppressions{},
 			Planner:      &fakePlanner{},
 		}
@@ -178,8 +162,8 @@ func TestBuildErrors(t *testing.T) {
 		edit func(*Sources)
 		want error
 	}{
-		{name: "unknown campaign", id: "nope", want: errNotFound},
-		{name: "ledger", id: "c1", edit: func(s *Sources) { s.Ledger = fakeLedger{err: boom} }, want: boom},
+		{name: "unknown campaign", id: "nope", want: campaign.ErrNotFound},
+		{name: "ledger", id: "c1", edit: func(s *Sources) { s.Ledger = &ledgertest.Ledger{Err: boom} }, want: boom},
 		{name: "planner", id: "c1", edit: func(s *Sources) { s.Planner = &fakePlanner{err: boom} }, want: boom},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,8 +180,8 @@ func TestBuildErrors(t *testing.T) {
 
 func TestBuildEmpty(t *testing.T) {
 	r, err := Build(context.Background(), Sources{
-		Campaigns:    fakeCampaigns{"c1": {Campaign: demoCampaign()}},
-		Ledger:       fakeLedger{},
+		Campaigns:    campaigntest.New(&campaign.Record{Campaign: demoCampaign()}),
+		Ledger:       ledgertest.New(),
 		Suppressions: fakeSuppressions{},
 		Planner:      &fakePlanner{},
 	}, "c1", time.Date(2021, 8, 30, 8, 0, 0, 0, time.UTC))
