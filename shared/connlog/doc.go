@@ -35,6 +35,9 @@
 // whose hostname the line does not identify, Ignored and Unattributed are subsets of legacy
 // events, Malformed lines are skipped with a reason (never the line itself).
 //
+// The findings table is internal/agg: the one hand-tuned part, with its reasons and its own
+// benchmarks, behind New, Add, AddBatch, Findings and WriteJSONLines.
+//
 // Memory grows with distinct findings only: lines are read through a fixed buffer (a line longer
 // than MaxLineBytes is skipped and counted without being held), SMTP/POP3 sessions are kept in a
 // bounded table, and per-finding lists are capped. Raw lines are never kept or logged; values

@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"container/list"
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
 	"strings"
 	"time"
 )
@@ -189,7 +190,7 @@ func (p *mailParser) parse(ln line) {
 		account = NormalizeAccount(acct)
 	}
 	cip, _ := splitHostPort(string(field(f, p.cip)))
-	e := &event{t: t, prec: prec, account: account, protocol: p.proto, clientIP: cip, success: resp == respOK}
+	e := &event{Event: agg.Event{Time: t, Prec: prec, Account: account, Protocol: p.proto, ClientIP: cip, Success: resp == respOK}}
 	fs.outcome(e, host, direct, res)
 }
 
@@ -263,7 +264,7 @@ func (p *smtpParser) event(t time.Time, prec int8, acct, local, remote string, o
 		return
 	}
 	rip, _ := splitHostPort(remote)
-	e := &event{t: t, prec: prec, account: acct, protocol: ProtoSMTP, clientIP: rip, success: ok}
+	e := &event{Event: agg.Event{Time: t, Prec: prec, Account: acct, Protocol: ProtoSMTP, ClientIP: rip, Success: ok}}
 	p.fs.outcome(e, host, direct, res)
 }
 

@@ -1,6 +1,8 @@
 package connlog
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,7 +25,7 @@ func fuzzScan(t *testing.T, f Format, data []byte) {
 		if x.Successes+x.Failures == 0 {
 			t.Fatalf("finding without events: %+v", x)
 		}
-		if len(x.ClientIPs) > maxClientIPs || len(x.UserAgents) > maxUserAgents || len(x.DeviceIDs) > maxDeviceIDs {
+		if len(x.ClientIPs) > agg.MaxClientIPs || len(x.UserAgents) > agg.MaxUserAgents || len(x.DeviceIDs) > agg.MaxDeviceIDs {
 			t.Fatalf("list over its cap: %+v", x)
 		}
 		total += x.Successes + x.Failures

@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"fmt"
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
 	"strings"
 )
 
@@ -149,16 +150,15 @@ func (p *proxyParser) parse(ln line) {
 		proto = protocolFromPath(string(field(f, p.stem)))
 	}
 	cip, _ := splitHostPort(string(field(f, p.cip)))
-	e := &event{
-		t: t, prec: prec,
-		account:   NormalizeAccount(string(field(f, p.user))),
-		protocol:  proto,
-		clientIP:  cip,
-		userAgent: string(field(f, p.ua)),
-		success:   !httpFailure(strings.TrimSpace(string(field(f, p.status)))),
-	}
+	e := &event{Event: agg.Event{
+		Time: t, Prec: prec,
+		Account:   NormalizeAccount(string(field(f, p.user))),
+		Protocol:  proto,
+		ClientIP:  cip,
+		UserAgent: string(field(f, p.ua)),
+		Success:   !httpFailure(strings.TrimSpace(string(field(f, p.status))))}}
 	if q != nil {
-		e.deviceID = string(queryValue(q, "DeviceId"))
+		e.DeviceID = string(queryValue(q, "DeviceId"))
 	}
 	fs.outcome(e, host, direct, res)
 }

@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"fmt"
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
 	"strings"
 )
 
@@ -198,17 +199,15 @@ func (p *iisParser) parse(ln line) {
 		fs.outcome(nil, host, direct, res)
 		return
 	}
-	e := &event{
-		t: t, prec: prec,
-		account:   NormalizeAccount(plusToSpace(dash(field(f, p.user)))),
-		protocol:  p.protocol(field(f, p.stem)),
-		clientIP:  view(dash(field(f, p.cip))),
-		userAgent: p.uas.get(dash(field(f, p.ua)), iisUserAgent),
-		uaClean:   true,
-		success:   !httpFailure(string(field(f, p.status))),
-	}
+	e := &event{Event: agg.Event{
+		Time: t, Prec: prec,
+		Account:   NormalizeAccount(plusToSpace(dash(field(f, p.user)))),
+		Protocol:  p.protocol(field(f, p.stem)),
+		ClientIP:  view(dash(field(f, p.cip))),
+		UserAgent: p.uas.get(dash(field(f, p.ua)), iisUserAgent),
+		Success:   !httpFailure(string(field(f, p.status)))}, uaClean: true}
 	if q != nil {
-		e.deviceID = view(queryValue(q, "DeviceId"))
+		e.DeviceID = view(queryValue(q, "DeviceId"))
 	}
 	fs.outcome(e, host, direct, res)
 }

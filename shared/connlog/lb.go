@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"fmt"
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
 	"strings"
 )
 
@@ -72,13 +73,12 @@ func (p *lbParser) parse(ln line) {
 		return
 	}
 	cip, _ := splitHostPort(string(f[3]))
-	e := &event{
-		t: t, prec: prec,
-		protocol:  protocolFromPath(url),
-		clientIP:  cip,
-		userAgent: string(dash(f[13])),
-		success:   !httpFailure(string(f[8])),
-	}
+	e := &event{Event: agg.Event{
+		Time: t, Prec: prec,
+		Protocol:  protocolFromPath(url),
+		ClientIP:  cip,
+		UserAgent: string(dash(f[13])),
+		Success:   !httpFailure(string(f[8]))}}
 	fs.outcome(e, host, direct, res)
 }
 
@@ -102,7 +102,7 @@ func (p *lbParser) parseNLB(f [][]byte) {
 	cip, _ := splitHostPort(string(f[5]))
 	// A handshake that did not complete, or a TLS alert from the client, is a failed connection.
 	failed := len(dash(f[8])) == 0 || len(dash(f[11])) != 0
-	e := &event{t: t, prec: prec, protocol: protocolFromPort(dport), clientIP: cip, success: !failed}
+	e := &event{Event: agg.Event{Time: t, Prec: prec, Protocol: protocolFromPort(dport), ClientIP: cip, Success: !failed}}
 	fs.outcome(e, host, direct, res)
 }
 

@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
 	"strconv"
 	"strings"
 )
@@ -89,15 +90,14 @@ func (p *mappedParser) parse(ln line) {
 		return
 	}
 	cip, _ := splitHostPort(get("client_ip"))
-	e := &event{
-		t: t, prec: prec,
-		account:   NormalizeAccount(get("account")),
-		protocol:  mappedProtocol(get("protocol"), get("path"), port),
-		clientIP:  cip,
-		userAgent: get("user_agent"),
-		deviceID:  get("device_id"),
-		success:   !statusFailure(get("status")),
-	}
+	e := &event{Event: agg.Event{
+		Time: t, Prec: prec,
+		Account:   NormalizeAccount(get("account")),
+		Protocol:  mappedProtocol(get("protocol"), get("path"), port),
+		ClientIP:  cip,
+		UserAgent: get("user_agent"),
+		DeviceID:  get("device_id"),
+		Success:   !statusFailure(get("status"))}}
 	fs.outcome(e, host, direct, res)
 }
 

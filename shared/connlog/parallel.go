@@ -1,6 +1,8 @@
 package connlog
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -95,7 +97,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 		w.src.setProbes(fs.src.probes)
 	}
 	p := &iisParser{fs: w}
-	var scratch batchScratch
+	var scratch agg.Scratch
 	for b := range work {
 		w.no = b.first - 1
 		if b.long {
@@ -117,7 +119,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 			w.src.buf = nil
 		}
 		if len(w.batch) > 0 { // before the buffer goes back: the events' strings point into it
-			sum.Findings += int64(fs.agg.addBatch(w.batch, fs.gen, &scratch))
+			sum.Findings += int64(fs.table.AddBatch(w.batch, fs.gen, &scratch))
 			clear(w.batch) // drop the strings
 			w.batch = w.batch[:0]
 		}

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
 )
 
 // Format names a log format.
@@ -115,7 +117,7 @@ var ErrTruncated = errors.New("truncated or corrupt gzip")
 type Scanner struct {
 	rules *rules
 	opts  Options
-	agg   *aggregator
+	table *agg.Table
 	gen   int
 	// noPrefilter parses every line fully; tests use it to check the fast path changes nothing.
 	noPrefilter bool
@@ -141,12 +143,12 @@ func NewScanner(r Rules, opts Options) (*Scanner, error) {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = defaultMaxSessions
 	}
-	return &Scanner{rules: c, opts: opts, agg: newAggregator(opts.ByDay)}, nil
+	return &Scanner{rules: c, opts: opts, table: agg.New(opts.ByDay)}, nil
 }
 
 // Findings returns every finding so far, sorted by account, hostname, protocol (and day), with
 // unattributed findings last (by hostname, protocol, client IP).
-func (s *Scanner) Findings() []Finding { return s.agg.findings() }
+func (s *Scanner) Findings() []Finding { return s.table.Findings() }
 
 // Scan reads one file to its end and folds its events into the scanner's findings. name is used in
 // errors and the summary. Gzip is detected by its magic bytes. The summary is valid (counts so
@@ -243,7 +245,7 @@ type fileScan struct {
 	// batching collects events in batch instead of adding them (a parallel worker folds a
 	// block's events under the aggregator's lock).
 	batching bool
-	batch    []event
+	batch    []agg.Event
 	uas      memo // user agent -> redacted and cleaned
 }
 
@@ -324,31 +326,31 @@ func (fs *fileScan) outcome(e *event, host string, direct bool, res resolution) 
 	case notLegacy:
 		return
 	}
-	e.host, e.direct = host, direct
+	e.Host, e.Direct = host, direct
 	fs.emit(e)
 }
 
 // emit counts a legacy event: ignore rules, unattributed, aggregation.
 func (fs *fileScan) emit(e *event) {
-	if e.account != "" && fs.rules.ignored(e.account) {
+	if e.Account != "" && fs.rules.ignored(e.Account) {
 		fs.sum.Ignored++
 		return
 	}
-	e.clientIP = clean(e.clientIP, 64)
+	e.ClientIP = clean(e.ClientIP, 64)
 	if !e.uaClean {
-		e.userAgent = fs.uas.getString(e.userAgent, cleanUserAgent)
+		e.UserAgent = fs.uas.getString(e.UserAgent, cleanUserAgent)
 	}
-	e.deviceID = clean(redact(e.deviceID), 128)
-	e.account = clean(e.account, 320)
+	e.DeviceID = clean(redact(e.DeviceID), 128)
+	e.Account = clean(e.Account, 320)
 	fs.sum.Events++
-	if e.account == "" {
+	if e.Account == "" {
 		fs.sum.Unattributed++
 	}
 	if fs.batching {
-		fs.batch = append(fs.batch, *e)
+		fs.batch = append(fs.batch, e.Event)
 		return
 	}
-	if fs.agg.add(e, fs.gen) {
+	if fs.table.Add(&e.Event, fs.gen) {
 		fs.sum.Findings++
 	}
 }

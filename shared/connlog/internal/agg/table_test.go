@@ -1,4 +1,4 @@
-package connlog
+package agg
 
 import (
 	"fmt"
@@ -39,11 +39,11 @@ func TestFirstLastRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := newAggregator(false)
+			a := New(false)
 			for i, ts := range c.times {
-				a.add(&event{t: ts, prec: int8(i), account: "a@nhs.net", host: "imap.nhs.net", protocol: "IMAP", success: true}, 1)
+				a.Add(&Event{Time: ts, Prec: int8(i), Account: "a@nhs.net", Host: "imap.nhs.net", Protocol: "IMAP", Success: true}, 1)
 			}
-			fs := a.findings()
+			fs := a.Findings()
 			if len(fs) != 1 {
 				t.Fatalf("%d findings, want 1", len(fs))
 			}
@@ -69,7 +69,7 @@ func TestFirstLastRoundTrip(t *testing.T) {
 // come from valueRef (short numeric values packed, others interned by maphash) and from
 // collidingRef, under which values of one length collide.
 func TestRecentMatchesReference(t *testing.T) {
-	a := newAggregator(false)
+	a := New(false)
 	refs := map[string]func(string) uint64{"valueRef": a.valueRef, "colliding": collidingRef}
 	for name, refOf := range refs {
 		t.Run(name, func(t *testing.T) {
@@ -149,16 +149,16 @@ func referenceRecent(latest map[string]int64, n int) []string {
 
 // Keys short enough to live inside their aggregate and keys too long for it decode alike.
 func TestAggregateKeyStorage(t *testing.T) {
-	a := newAggregator(true)
+	a := New(true)
 	ts := time.Date(2021, 8, 2, 10, 0, 0, 0, time.UTC)
 	accounts := []string{"a@nhs.net", "firstname.middlename.lastname.department@nhs.net"}
 	for _, acct := range accounts {
 		for i := 0; i < 3; i++ {
-			a.add(&event{t: ts, account: acct, host: "imap.nhs.net", protocol: "IMAP", clientIP: "198.51.100.1", success: true}, 1)
+			a.Add(&Event{Time: ts, Account: acct, Host: "imap.nhs.net", Protocol: "IMAP", ClientIP: "198.51.100.1", Success: true}, 1)
 		}
 	}
-	a.add(&event{t: ts, host: "imap.nhs.net", protocol: "IMAP", clientIP: "198.51.100.7"}, 1)
-	fs := a.findings()
+	a.Add(&Event{Time: ts, Host: "imap.nhs.net", Protocol: "IMAP", ClientIP: "198.51.100.7"}, 1)
+	fs := a.Findings()
 	if len(fs) != 3 {
 		t.Fatalf("%d findings, want 3", len(fs))
 	}
@@ -217,5 +217,29 @@ func TestPackValue(t *testing.T) {
 			}
 			seen[r] = s
 		}
+	}
+}
+
+// A value dropped from every list is forgotten: a spray of distinct addresses and user agents
+// leaves the value table holding what the capped lists hold. IPv6 addresses and user agents
+// are interned; IPv4 addresses are packed into the lists and never enter it.
+func TestValueTableBounded(t *testing.T) {
+	a := New(false)
+	base := time.Date(2021, 8, 2, 1, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		ts := base.Add(time.Duration(i) * time.Second)
+		a.Add(&Event{Time: ts, Account: "a@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("2001:db8::%x", i), UserAgent: fmt.Sprintf("UA/%d", i), Success: true}, 1)
+		a.Add(&Event{Time: ts, Account: "b@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("198.51.%d.%d", i/256, i%256), Success: true}, 1)
+	}
+	fs := a.Findings()
+	if len(fs) != 2 || len(fs[0].ClientIPs) != MaxClientIPs || len(fs[0].UserAgents) != MaxUserAgents || len(fs[1].ClientIPs) != MaxClientIPs {
+		t.Fatalf("findings: %+v", fs)
+	}
+	n := 0
+	for i := range a.shards {
+		n += len(a.shards[i].vals.ids)
+	}
+	if n != MaxClientIPs+MaxUserAgents {
+		t.Errorf("value table holds %d values, want %d", n, MaxClientIPs+MaxUserAgents)
 	}
 }

@@ -1,0 +1,122 @@
+package agg
+
+import (
+	"encoding/json"
+	"io"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// WriteJSONLines writes every finding, in the order of Findings, as one JSON object per line:
+// the bytes a json.Encoder writes for each Finding. It does not build the findings first, so
+// writing out a large table costs little time and no memory beyond a write buffer.
+func (a *Table) WriteJSONLines(w io.Writer) error {
+	buf := make([]byte, 0, 64<<10)
+	for _, x := range a.sorted() {
+		buf = appendJSON(buf, x)
+		if len(buf) >= 60<<10 {
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendJSON appends the JSON line of one finding, as Finding.MarshalJSON and json.Encoder make
+// it (same field order, escaping and time layout).
+func appendJSON(b []byte, x keyedAggregate) []byte {
+	k, g, v := x.k, x.g, x.vals
+	b = append(b, `{"account":`...)
+	if k.Account != "" {
+		b = appendJSONString(b, k.Account)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = append(b, `,"hostname":`...)
+	b = appendJSONString(b, k.Hostname)
+	b = append(b, `,"protocol":`...)
+	b = appendJSONString(b, k.Protocol)
+	b = append(b, `,"first_seen":"`...)
+	b = AppendTime(b, g.firstSeen(), g.firstPrec)
+	b = append(b, `","last_seen":"`...)
+	b = AppendTime(b, g.lastSeen(), g.lastPrec)
+	b = append(b, `","successes":`...)
+	b = strconv.AppendInt(b, g.successes, 10)
+	b = append(b, `,"failures":`...)
+	b = strconv.AppendInt(b, g.failures, 10)
+	b = append(b, `,"client_ips":`...)
+	b = appendJSONList(b, v, g.ips)
+	b = append(b, `,"user_agents":`...)
+	b = appendJSONList(b, v, g.uas)
+	b = append(b, `,"device_ids":`...)
+	b = appendJSONList(b, v, g.devs)
+	b = append(b, `,"direct_ip":`...)
+	b = strconv.AppendBool(b, g.direct)
+	if k.Day != "" {
+		b = append(b, `,"day":`...)
+		b = appendJSONString(b, k.Day)
+	}
+	return append(b, "}\n"...)
+}
+
+func appendJSONList(b []byte, v *values, list []seenVal) []byte {
+	b = append(b, '[')
+	for i, x := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, v.str(x.ref))
+	}
+	return append(b, ']')
+}
+
+// AppendTime appends t in UTC (RFC 3339, "Z") with at least prec fraction digits, more when t
+// needs them, at most 9: the log's own precision is kept (".100" stays ".100").
+func AppendTime(b []byte, t time.Time, prec int8) []byte {
+	t = t.UTC()
+	need := int8(0)
+	if ns := t.Nanosecond(); ns != 0 {
+		need = 9
+		for ns%10 == 0 {
+			ns /= 10
+			need--
+		}
+	}
+	prec = max(prec, int8(0), need)
+	if prec == 0 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05Z07:00")
+	}
+	b = t.AppendFormat(b, "2006-01-02T15:04:05")
+	b = append(b, '.')
+	ns := t.Nanosecond()
+	var d [9]byte
+	for i := 8; i >= 0; i-- {
+		d[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	b = append(b, d[:min(int(prec), 9)]...)
+	return append(b, 'Z')
+}
+
+// appendJSONString quotes s as encoding/json does. Plain printable ASCII (nearly every value) is
+// copied; anything else is left to encoding/json, so the escaping rules are exactly its own.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
