@@ -133,7 +133,10 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 }
 
 // split reads the stream after what the line source holds and sends blocks of whole lines.
-// A read error is left in fs.src.err, as the serial path does.
+// A read error is left in fs.src.err, as the serial path does. It is one loop over the
+// stream, long because the state a block boundary needs (a carried partial line, a header line
+// that ends the block, a line too long for any block) is local to that loop: split apart, the
+// pieces would pass that state back and forth.
 func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelState, work chan<- *block) error {
 	src := fs.src
 	r, maxLine, blockSize := src.r, src.maxLine, fs.blockSize()

@@ -113,73 +113,18 @@ func (d *Directory) batchGet(ctx context.Context, keys []map[string]types.Attrib
 // absent from the directory; gone organisations resolve nothing.
 func (d *Directory) Resolve(ctx context.Context, accounts []string) (map[string]string, error) {
 	norm := map[string]string{} // input -> normalised
-	var emails []map[string]types.AttributeValue
-	aliases := map[string]bool{}
 	for _, a := range accounts {
-		n := strings.ToLower(strings.TrimSpace(a))
-		if n == "" {
-			continue
-		}
-		if _, dup := norm[a]; dup {
-			continue
-		}
-		norm[a] = n
-		if strings.Contains(n, "@") {
-			emails = append(emails, acctKey(n))
-		} else {
-			aliases[n] = true
+		if n := strings.ToLower(strings.TrimSpace(a)); n != "" {
+			norm[a] = n
 		}
 	}
-	candidate := map[string]string{} // normalised account -> ODS, before org checks
-	err := d.batchGet(ctx, dedupeKeys(emails), func(item map[string]types.AttributeValue) error {
-		var a account
-		if err := attributevalue.UnmarshalMap(item, &a); err != nil {
-			return fmt.Errorf("decode account %v: %w", item["PK"], err)
-		}
-		if !a.Gone {
-			candidate[a.Email] = a.ODS
-		}
-		return nil
-	})
+	candidate, err := d.accountOwners(ctx, norm)
 	if err != nil {
-		return nil, fmt.Errorf("resolve accounts: %w", err)
+		return nil, err
 	}
-	for alias := range aliases {
-		ods, err := d.byLocalPart(ctx, alias)
-		if err != nil {
-			return nil, err
-		}
-		if ods != "" {
-			candidate[alias] = ods
-		}
-	}
-	// Sub-domain fallback for addresses the directory does not hold.
-	domains := map[string]bool{}
-	for _, n := range norm {
-		if _, ok := candidate[n]; !ok && strings.Contains(n, "@") {
-			domains[domainOf(n)] = true
-		}
-	}
-	subKeys := make([]map[string]types.AttributeValue, 0, len(domains))
-	for dom := range domains {
-		if dom != "" {
-			subKeys = append(subKeys, subdomainKey(dom))
-		}
-	}
-	bySub := map[string]string{}
-	err = d.batchGet(ctx, subKeys, func(item map[string]types.AttributeValue) error {
-		var s struct {
-			Domain string `dynamodbav:"domain"`
-			ODS    string `dynamodbav:"ods"`
-		}
-		if err := attributevalue.UnmarshalMap(item, &s); err != nil {
-			return fmt.Errorf("decode subdomain %v: %w", item["PK"], err)
-		}
-		bySub[s.Domain] = s.ODS
-		return nil
-	})
+	bySub, err := d.subdomainOwners(ctx, norm, candidate)
 	if err != nil {
-		return nil, fmt.Errorf("resolve sub-domains: %w", err)
+		return nil, err
 	}
 	odsSet := make([]string, 0, len(candidate)+len(bySub))
 	for _, o := range candidate {
@@ -210,6 +155,77 @@ func (d *Directory) Resolve(ctx context.Context, accounts []string) (map[string]
 		}
 	}
 	return out, nil
+}
+
+// accountOwners looks up the owner the directory gives each (normalised) account: addresses by
+// their own entry, alias-only accounts by their local part. Gone accounts own nothing.
+func (d *Directory) accountOwners(ctx context.Context, norm map[string]string) (map[string]string, error) {
+	var emails []map[string]types.AttributeValue
+	aliases := map[string]bool{}
+	for _, n := range norm {
+		if strings.Contains(n, "@") {
+			emails = append(emails, acctKey(n))
+		} else {
+			aliases[n] = true
+		}
+	}
+	owners := map[string]string{} // normalised account -> ODS, before org checks
+	err := d.batchGet(ctx, dedupeKeys(emails), func(item map[string]types.AttributeValue) error {
+		var a account
+		if err := attributevalue.UnmarshalMap(item, &a); err != nil {
+			return fmt.Errorf("decode account %v: %w", item["PK"], err)
+		}
+		if !a.Gone {
+			owners[a.Email] = a.ODS
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve accounts: %w", err)
+	}
+	for alias := range aliases {
+		ods, err := d.byLocalPart(ctx, alias)
+		if err != nil {
+			return nil, err
+		}
+		if ods != "" {
+			owners[alias] = ods
+		}
+	}
+	return owners, nil
+}
+
+// subdomainOwners maps the domains of the addresses the directory does not hold to the
+// organisation whose sub-domain each is.
+func (d *Directory) subdomainOwners(ctx context.Context, norm, known map[string]string) (map[string]string, error) {
+	domains := map[string]bool{}
+	for _, n := range norm {
+		if _, ok := known[n]; !ok && strings.Contains(n, "@") {
+			domains[domainOf(n)] = true
+		}
+	}
+	subKeys := make([]map[string]types.AttributeValue, 0, len(domains))
+	for dom := range domains {
+		if dom != "" {
+			subKeys = append(subKeys, subdomainKey(dom))
+		}
+	}
+	bySub := map[string]string{}
+	err := d.batchGet(ctx, subKeys, func(item map[string]types.AttributeValue) error {
+		var s struct {
+			Domain string `dynamodbav:"domain"`
+			ODS    string `dynamodbav:"ods"`
+		}
+		if err := attributevalue.UnmarshalMap(item, &s); err != nil {
+			return fmt.Errorf("decode subdomain %v: %w", item["PK"], err)
+		}
+		bySub[s.Domain] = s.ODS
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve sub-domains: %w", err)
+	}
+	return bySub, nil
 }
 
 // byLocalPart returns the ODS of the only live directory account whose local part is local, or

@@ -249,35 +249,7 @@ func (d *Directory) importOrgs(ctx context.Context, r io.Reader, file string, no
 			bad(line, "%s: missing name", o.ODS)
 			continue
 		}
-		reason := ""
-		for _, e := range strings.Split(f.get(rec, "la_emails"), ";") {
-			if strings.TrimSpace(e) == "" {
-				continue
-			}
-			n, ok := normEmail(e)
-			if !ok {
-				reason = fmt.Sprintf("%s: invalid email %q in la_emails", o.ODS, strings.TrimSpace(e))
-				break
-			}
-			o.LAEmails = append(o.LAEmails, n)
-		}
-		if pla := f.get(rec, "pla_email"); reason == "" && pla != "" {
-			n, ok := normEmail(pla)
-			if !ok {
-				reason = fmt.Sprintf("%s: invalid pla_email %q", o.ODS, pla)
-			}
-			o.PLAEmail = n
-		}
-		if sub := strings.ToLower(strings.TrimSuffix(f.get(rec, "subdomain"), ".")); reason == "" && sub != "" {
-			switch owner, taken := subOwner[sub]; {
-			case !validDomain(sub):
-				reason = fmt.Sprintf("%s: invalid subdomain %q", o.ODS, sub)
-			case taken:
-				reason = fmt.Sprintf("%s: subdomain %s already belongs to %s", o.ODS, sub, owner)
-			default:
-				o.Subdomain = sub
-			}
-		}
+		reason := orgContacts(&o, f, rec, subOwner)
 		if reason != "" {
 			bad(line, "%s", reason)
 			continue
@@ -285,33 +257,76 @@ func (d *Directory) importOrgs(ctx context.Context, r io.Reader, file string, no
 		delete(keep, store.Key("ORG", o.ODS))
 		firstLine[o.ODS] = line
 		known[o.ODS] = true
-		item, err := attributevalue.MarshalMap(o)
-		if err != nil {
+		if err := putOrg(w, o, res, now); err != nil {
 			w.close()
-			return fmt.Errorf("encode organisation %s: %w", o.ODS, err)
+			return err
 		}
-		withAttrs(item, orgKey(o.ODS), map[string]types.AttributeValue{
-			"type": store.S("org"), "GSI1PK": store.S("ORGS"), "GSI1SK": store.S(o.ODS),
-			"gone": &types.AttributeValueMemberBOOL{Value: false}, "import_id": store.S(res.ImportID),
-			"imported_at": store.S(now.Format(time.RFC3339)),
-		})
-		if len(o.LAEmails) == 0 {
-			item["la_emails"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
-		}
-		w.put(o.ODS, item)
-		res.Orgs++
 		if o.Subdomain != "" {
 			subOwner[o.Subdomain] = o.ODS
-			w.put("sub:"+o.Subdomain, withAttrs(subdomainKey(o.Subdomain), map[string]types.AttributeValue{
-				"type": store.S("subdomain"), "GSI1PK": store.S(store.Key("SUBDOMAIN", o.Subdomain)),
-				"GSI1SK": store.S(o.ODS), "domain": store.S(o.Subdomain), "ods": store.S(o.ODS),
-				"import_id": store.S(res.ImportID),
-			}))
-			res.Subdomains++
 		}
 	}
 	if err := w.close(); err != nil {
 		return fmt.Errorf("import %s: %w", file, err)
+	}
+	return nil
+}
+
+// orgContacts reads an organisation row's LA and PLA addresses and sub-domain into o; a
+// non-empty result is why the row is bad. subOwner holds the sub-domains earlier rows took.
+func orgContacts(o *orgRow, f *csvFile, rec []string, subOwner map[string]string) string {
+	for _, e := range strings.Split(f.get(rec, "la_emails"), ";") {
+		if strings.TrimSpace(e) == "" {
+			continue
+		}
+		n, ok := normEmail(e)
+		if !ok {
+			return fmt.Sprintf("%s: invalid email %q in la_emails", o.ODS, strings.TrimSpace(e))
+		}
+		o.LAEmails = append(o.LAEmails, n)
+	}
+	if pla := f.get(rec, "pla_email"); pla != "" {
+		n, ok := normEmail(pla)
+		if !ok {
+			return fmt.Sprintf("%s: invalid pla_email %q", o.ODS, pla)
+		}
+		o.PLAEmail = n
+	}
+	if sub := strings.ToLower(strings.TrimSuffix(f.get(rec, "subdomain"), ".")); sub != "" {
+		switch owner, taken := subOwner[sub]; {
+		case !validDomain(sub):
+			return fmt.Sprintf("%s: invalid subdomain %q", o.ODS, sub)
+		case taken:
+			return fmt.Sprintf("%s: subdomain %s already belongs to %s", o.ODS, sub, owner)
+		default:
+			o.Subdomain = sub
+		}
+	}
+	return ""
+}
+
+// putOrg writes a good organisation row, and its sub-domain item when it has one.
+func putOrg(w *writer, o orgRow, res *Result, now time.Time) error {
+	item, err := attributevalue.MarshalMap(o)
+	if err != nil {
+		return fmt.Errorf("encode organisation %s: %w", o.ODS, err)
+	}
+	withAttrs(item, orgKey(o.ODS), map[string]types.AttributeValue{
+		"type": store.S("org"), "GSI1PK": store.S("ORGS"), "GSI1SK": store.S(o.ODS),
+		"gone": &types.AttributeValueMemberBOOL{Value: false}, "import_id": store.S(res.ImportID),
+		"imported_at": store.S(now.Format(time.RFC3339)),
+	})
+	if len(o.LAEmails) == 0 {
+		item["la_emails"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+	}
+	w.put(o.ODS, item)
+	res.Orgs++
+	if o.Subdomain != "" {
+		w.put("sub:"+o.Subdomain, withAttrs(subdomainKey(o.Subdomain), map[string]types.AttributeValue{
+			"type": store.S("subdomain"), "GSI1PK": store.S(store.Key("SUBDOMAIN", o.Subdomain)),
+			"GSI1SK": store.S(o.ODS), "domain": store.S(o.Subdomain), "ods": store.S(o.ODS),
+			"import_id": store.S(res.ImportID),
+		}))
+		res.Subdomains++
 	}
 	return nil
 }

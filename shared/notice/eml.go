@@ -24,6 +24,8 @@ const (
 
 // EML is the complete MIME message: multipart/mixed of multipart/alternative (text, HTML) and
 // the CSV attachment. It is exactly what `sunset preview` writes and what a mail client shows.
+// It writes the message top to bottom, headers then parts, in one function so that the order
+// on the wire is the order on the page.
 func (e *Email) EML() ([]byte, error) {
 	var b bytes.Buffer
 	hdr := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }

@@ -187,7 +187,9 @@ func (s *Sender) renderer(rec *campaign.Record) (*notice.Renderer, error) {
 }
 
 // Send delivers one claimed notice. An error means "try again later" (the notice is still
-// claimed) unless it wraps ErrSendingStopped, when nothing more should be sent now.
+// claimed) unless it wraps ErrSendingStopped, when nothing more should be sent now. Its
+// length is the sequence of guards the at-most-once promise rests on (claimed, campaign active,
+// someone reachable, time left, lease, send, mark), kept in one place so the order is visible.
 func (s *Sender) Send(ctx context.Context, k Key) (Outcome, error) {
 	log := s.cfg.Logger.With("campaign", k.Campaign, "org", k.Org, "stage", k.Stage)
 	n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
