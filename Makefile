@@ -19,11 +19,11 @@ local-env: ## print the exports that point the AWS SDK and the CLI at the local 
 	@$(GO) run ./infra/local/stack env
 
 # test stops the stack afterwards only if it was not already running: a developer's stack stays up.
-test: ## local-up, go vet, every test with -race against the local stack, local-down
+test: ## lint, then every test with -race against the local stack (started if need be, stopped after)
 	@was_up=$$(ls infra/local/.run/*.pid >/dev/null 2>&1 && echo yes); \
 	$(MAKE) --no-print-directory local-up || exit $$?; \
 	status=0; \
-	$(GO) vet ./... || status=$$?; \
+	$(MAKE) --no-print-directory lint || status=$$?; \
 	if [ $$status -eq 0 ]; then \
 	  env $(LOCAL_ENV) SUNSET_REQUIRE_LOCAL=1 $(GO) test -race -count=1 ./... || status=$$?; \
 	fi; \
@@ -46,11 +46,13 @@ build: ## build every Lambda as bootstrap for provided.al2023/arm64 into .build/
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-lint: ## gofmt, go vet, staticcheck, go mod tidy leaves no diff
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+lint: ## gofmt, go vet, staticcheck, go mod tidy leaves no diff, cfn-lint template.yaml (when installed)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
+	@if command -v cfn-lint >/dev/null 2>&1; then echo cfn-lint template.yaml; cfn-lint template.yaml; \
+	else echo "cfn-lint is not installed: template.yaml not linted (pip install cfn-lint)"; fi
 
 fuzz: ## fuzz every parser for 20s each
 	@for f in $$($(GO) test ./shared/connlog -list 'Fuzz.*' | grep ^Fuzz); do \

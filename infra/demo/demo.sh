@@ -13,6 +13,8 @@ go run ./infra/local/stack health
 # logs), then the daily run on successive dates. Data: infra/demo/data (gen_logs.py made the logs).
 eval "$(go run ./infra/local/stack env)"
 export SUNSET_LOCAL=1
+# DEMO_TABLE: another table of the local stack (infra/demo_test.go runs the demo on its own).
+export SUNSET_TABLE=${DEMO_TABLE:-$SUNSET_TABLE}
 data=infra/demo/data
 campaign=demo-legacy-hostnames-2021
 mkdir -p .demo
