@@ -1,9 +1,8 @@
-package findingstest_test
+package findings_test
 
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -12,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
@@ -114,22 +112,3 @@ func plain(t *testing.T, it map[string]types.AttributeValue) map[string]any {
 	return m
 }
 
-func ptr(s string) *string { return &s }
-
-func at(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-func day(s string) calendar.Date {
-	d, err := calendar.Parse(s)
-	if err != nil {
-		panic(err)
-	}
-	return d
-}
-
-var expires = time.Date(2022, 3, 6, 0, 0, 0, 0, time.UTC)
