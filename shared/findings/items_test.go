@@ -111,4 +111,3 @@ func plain(t *testing.T, it map[string]types.AttributeValue) map[string]any {
 	}
 	return m
 }
-
