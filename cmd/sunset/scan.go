@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -30,8 +31,9 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 	mapping := fl.String("map", "", "jsonl/csv field mapping `k=v,...` (account, hostname, time, client_ip, protocol, status, user_agent, device_id, server, port, path); overrides the campaign's mapping")
 	quiet := fl.Bool("quiet", false, "do not print the per-file summary on stderr")
 	byDay := fl.Bool("by-day", false, "split findings by UTC day (as ingestion stores them)")
+	fields := fl.String("fields", "", "the field `LIST` of --format's files that lack a #Fields header, as that line writes it, or default; overrides the campaign's")
 	fl.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: sunset scan --campaign FILE [--format F] [--map k=v,...] [--quiet] LOG...  (- reads stdin)")
+		fmt.Fprintln(env.stderr, "Usage: sunset scan --campaign FILE [--format F [--fields LIST]] [--map k=v,...] [--by-day] [--quiet] LOG...  (- reads stdin)")
 		fmt.Fprintln(env.stderr, "Prints one JSON finding per line on stdout and a summary per file on stderr.")
 		fl.PrintDefaults()
 	}
@@ -50,10 +52,25 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset scan: --format: %v\n", err)
 		return 2
 	}
+	if *fields != "" && f == connlog.FormatAuto {
+		fmt.Fprintln(env.stderr, "sunset scan: --fields needs --format: the list is that format's")
+		return 2
+	}
 	rules, err := env.scanRules(*campaignPath)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
 		return 2
+	}
+	if *fields != "" {
+		if _, err := connlog.DeclaredFields(string(f), *fields); err != nil {
+			fmt.Fprintf(env.stderr, "sunset scan: --fields: %v\n", err)
+			return 2
+		}
+		rules.Fields = maps.Clone(rules.Fields)
+		if rules.Fields == nil {
+			rules.Fields = map[string]string{}
+		}
+		rules.Fields[string(f)] = *fields
 	}
 	if *mapping != "" {
 		m, err := parseMapping(*mapping)

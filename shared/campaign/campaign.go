@@ -29,6 +29,9 @@ type Campaign struct {
 	// Mapping maps Sunset's field names (account, hostname, time, client_ip, protocol, status,
 	// user_agent, server_ip) to columns of jsonl/csv logs.
 	Mapping map[string]string `yaml:"mapping" json:"mapping,omitempty"`
+	// Formats says, per log format, what its files may lack: the field list of files that come
+	// without their "#Fields:" header (formats: {iis: {fields: "date time s-ip ..."}}).
+	Formats map[string]FormatOptions `yaml:"formats" json:"formats,omitempty"`
 
 	// AudienceSource is "findings" (organisations with accounts seen on a legacy hostname) or
 	// "roster" (every organisation listed in Roster, each with its own deadline).
@@ -64,6 +67,13 @@ type Campaign struct {
 	file   string         // the name Parse was given, for messages
 	lines  map[string]int // key path -> line, for messages
 	roster []RosterEntry  // the roster read by Load, written by Store.Apply
+}
+
+// FormatOptions are what a campaign says about one log format.
+type FormatOptions struct {
+	// Fields is the format's field list as its own "#Fields:" line writes it (spaces for IIS,
+	// commas for Exchange), or "default" for the product's default list (docs/scanning.md).
+	Fields string `yaml:"fields" json:"fields"`
 }
 
 // Hostname is a legacy hostname and its replacement.
@@ -141,6 +151,12 @@ func (c *Campaign) Today(t time.Time) calendar.Date { return calendar.In(t, c.Lo
 // ScanRules is what the scanner needs from the campaign.
 func (c *Campaign) ScanRules() connlog.Rules {
 	r := connlog.Rules{IgnoreAccounts: c.IgnoreAccounts, Mapping: c.Mapping, Endpoints: c.Endpoints}
+	for name, o := range c.Formats {
+		if r.Fields == nil {
+			r.Fields = map[string]string{}
+		}
+		r.Fields[name] = o.Fields
+	}
 	for _, h := range c.Hostnames {
 		r.Hostnames = append(r.Hostnames, h.Name)
 	}

@@ -28,6 +28,12 @@ var diffFields = []diffField{
 	{"Endpoints", "endpoints", func(c *Campaign) any { return omitEmpty(c.Endpoints) }},
 	{"IgnoreAccounts", "ignore_accounts", func(c *Campaign) any { return omitEmpty(c.IgnoreAccounts) }},
 	{"Mapping", "mapping", func(c *Campaign) any { return omitEmpty(c.Mapping) }},
+	{"Formats", "formats", func(c *Campaign) any {
+		if len(c.Formats) == 0 {
+			return nil
+		}
+		return c.Formats
+	}},
 	{"AudienceSource", "audience_source", func(c *Campaign) any { return c.AudienceSource }},
 	{"Roster", "roster", func(c *Campaign) any { return omitEmpty(c.Roster) }},
 	{"MaxExtensionDays", "max_extension_days", func(c *Campaign) any { return c.MaxExtensionDays }},

@@ -76,7 +76,14 @@ func change(t *testing.T, v reflect.Value) {
 		for _, k := range v.MapKeys() {
 			m.SetMapIndex(k, v.MapIndex(k))
 		}
-		m.SetMapIndex(reflect.ValueOf("added-key"), reflect.ValueOf("added"))
+		val := reflect.New(v.Type().Elem()).Elem()
+		switch val.Kind() {
+		case reflect.String:
+			val.SetString("added")
+		case reflect.Struct:
+			val.Field(0).SetString("added")
+		}
+		m.SetMapIndex(reflect.ValueOf("added-key"), val)
 		v.Set(m)
 	case reflect.Struct:
 		switch x := v.Addr().Interface().(type) {

@@ -3,12 +3,12 @@ package campaign
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"path"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -169,11 +169,16 @@ func (p *parser) validateHostnames(c *Campaign) {
 			p.errf(key+".replacement.port", "%d is not a port (1-65535)", r.Port)
 		}
 	}
+	canonical := map[string]string{} // connlog.EndpointKey -> the key that first gave it
 	for _, k := range sortedKeys(c.Endpoints) {
 		v := c.Endpoints[k]
 		key := fmt.Sprintf("endpoints[%q]", k)
-		if !validEndpoint(k) {
-			p.errf(key, "%q is not an ip or ip:port", k)
+		if ck, ok := connlog.EndpointKey(k); !ok {
+			p.errf(key, "%q is not an ip or ip:port (a zone such as %%12 is allowed and ignored)", k)
+		} else if first, dup := canonical[ck]; dup && c.Endpoints[first] != v {
+			p.errf(key, "%q is the same address as %q, which maps to %s", k, first, c.Endpoints[first])
+		} else if !dup {
+			canonical[ck] = k
 		}
 		if !names[v] {
 			p.errf(key, "%q is not one of the campaign's hostnames", v)
@@ -181,7 +186,8 @@ func (p *parser) validateHostnames(c *Campaign) {
 	}
 }
 
-// validateScanning: ignore globs compile and mapping keys are fields the scanner knows.
+// validateScanning: ignore globs compile, declared field lists are lists of formats that have
+// them, and mapping keys are fields the scanner knows.
 func (p *parser) validateScanning(c *Campaign) {
 	for i, g := range c.IgnoreAccounts {
 		key := fmt.Sprintf("ignore_accounts[%d]", i)
@@ -189,6 +195,11 @@ func (p *parser) validateScanning(c *Campaign) {
 			p.errf(key, "empty pattern")
 		} else if _, err := path.Match(strings.ToLower(g), ""); err != nil {
 			p.errf(key, "%q is not a valid glob (*, ?, [...])", g)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Formats)) {
+		if _, err := connlog.DeclaredFields(name, c.Formats[name].Fields); err != nil {
+			p.errf(fmt.Sprintf("formats[%q].fields", name), "%v", err)
 		}
 	}
 	for _, k := range sortedKeys(c.Mapping) {
@@ -291,18 +302,6 @@ func describeOffset(s Stage) string {
 		return fmt.Sprintf("%d days before", *s.DaysBefore)
 	}
 	return fmt.Sprintf("%d days after", *s.DaysAfter)
-}
-
-func validEndpoint(s string) bool {
-	if net.ParseIP(s) != nil {
-		return true
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil || net.ParseIP(host) == nil {
-		return false
-	}
-	n, err := strconv.Atoi(port)
-	return err == nil && n >= 1 && n <= 65535
 }
 
 func sortedKeys(m map[string]string) []string {

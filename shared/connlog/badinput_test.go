@@ -106,9 +106,38 @@ func TestRandomBytesUnknownFormat(t *testing.T) {
 	if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "test.log") {
 		t.Errorf("err = %v", err)
 	}
-	_, _, err = scanString(t, Options{}, "")
-	if !errors.Is(err, ErrUnknownFormat) {
-		t.Errorf("empty: err = %v", err)
+}
+
+// A file with no data line is a clean outcome, not an unknown format: 0 bytes, blank lines,
+// byte order marks, or '#' lines that name no format (issue #12). One whose headers name a
+// format is that format, with no events.
+func TestEmptyAndHeaderOnlyFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name, data string
+		format     Format
+		lines      int64
+	}{
+		{"0 bytes", "", FormatEmpty, 0},
+		{"blank lines", "\n\r\n  \n", FormatEmpty, 3},
+		{"a byte order mark", "\xEF\xBB\xBF", FormatEmpty, 1},
+		{"comments", "#exported by a tool\n# nothing else\n", FormatEmpty, 2},
+		{"IIS headers on rotation", "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n#Date: 2021-08-02 00:00:00\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status\n", FormatIIS, 4},
+		{"IIS headers, BOM and CRLF", "\xEF\xBB\xBF#Software: Microsoft Internet Information Services 10.0\r\n#Fields: date time s-ip\r\n", FormatIIS, 2},
+		{"HttpProxy headers", "#Software: Microsoft Exchange Server\n#Log-type: HttpProxy Logs\n#Fields: DateTime,UrlHost\n", FormatHTTPProxy, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, gz := range []bool{false, true} {
+				data := []byte(tc.data)
+				if gz {
+					data = gzipBytes(t, data)
+				}
+				s, _ := NewScanner(testRules(), Options{})
+				sum, err := s.Scan(context.Background(), "f", bytes.NewReader(data))
+				if err != nil || sum.Format != tc.format || sum.Lines != tc.lines || sum.Events != 0 || sum.Malformed != 0 {
+					t.Errorf("gzip %v: %+v, %v; want format %s, %d lines, no events, no error", gz, sum, err, tc.format, tc.lines)
+				}
+			}
+		})
 	}
 }
 

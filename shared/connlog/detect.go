@@ -7,14 +7,14 @@ import (
 
 // detect names the format of a stream from its first bytes: "#" headers first, then the shape of
 // the first data line.
-func detect(head []byte, mapping map[string]string) Format {
+func detect(head []byte, mapping map[string]string, declared map[Format][]string) Format {
 	var fields string
 	lines := bytes.Split(head, []byte("\n"))
 	if len(lines) > 1 {
 		lines = lines[:len(lines)-1] // the last one may be cut short
 	}
 	for i, l := range lines {
-		l = bytes.TrimRight(l, "\r")
+		l = trimBOM(bytes.TrimRight(l, "\r"))
 		if len(bytes.TrimSpace(l)) == 0 {
 			continue
 		}
@@ -55,9 +55,23 @@ func detect(head []byte, mapping map[string]string) Format {
 		if fields != "" {
 			return FormatUnknown
 		}
+		if f := detectDeclared(l, lines[i:], declared); f != "" {
+			return f
+		}
 		return detectDataLine(l, mapping)
 	}
 	return FormatUnknown
+}
+
+// hasDataLine reports whether head holds a line that is not blank and not a '#' header.
+func hasDataLine(head []byte) bool {
+	for l := range bytes.SplitSeq(head, []byte("\n")) {
+		l = bytes.TrimSpace(trimBOM(bytes.TrimSpace(l)))
+		if len(l) > 0 && l[0] != '#' {
+			return true
+		}
+	}
+	return false
 }
 
 func detectDataLine(l []byte, mapping map[string]string) Format {
@@ -75,6 +89,11 @@ func detectDataLine(l []byte, mapping map[string]string) Format {
 		case "http", "https", "h2", "grpcs", "ws", "wss":
 			if _, _, ok := parseTime(toks[1]); ok {
 				return FormatALB
+			}
+		default:
+			// Classic ELB: the time first, then the load balancer's name and the client ip:port.
+			if _, _, ok := parseTime(toks[0]); ok && bytes.IndexByte(toks[0], 'T') > 0 && bytes.IndexByte(toks[2], ':') > 0 && bytes.Count(t, []byte{'"'}) >= 2 {
+				return FormatELB
 			}
 		}
 	}
@@ -145,14 +164,22 @@ func newParser(f Format, fs *fileScan) parser {
 		return newMailParser(fs, ProtoPOP)
 	case FormatSMTPReceive:
 		return newSMTPParser(fs)
-	case FormatALB:
-		return &lbParser{fs: fs, nlb: false}
-	case FormatNLB:
-		return &lbParser{fs: fs, nlb: true}
+	case FormatALB, FormatNLB, FormatELB:
+		return &lbParser{fs: fs, kind: f}
 	case FormatJSONL:
 		return &mappedParser{fs: fs, json: true}
 	case FormatCSV:
 		return &mappedParser{fs: fs}
+	case FormatEmpty:
+		return emptyParser{}
 	}
 	return nil
 }
+
+// emptyParser reads a file that has no data line: the lines are counted, nothing else.
+type emptyParser struct{}
+
+func (emptyParser) prefilter() bool        { return false }
+func (emptyParser) quick(line) quickResult { return parseFully }
+func (emptyParser) parse(line)             {}
+func (emptyParser) finish()                {}

@@ -132,6 +132,9 @@ func (p *mailParser) columns(n []string) {
 	p.cmd = colIndex(n, "command")
 	p.params = colIndex(n, "parameters")
 	p.ctx = colIndex(n, "context")
+	// The outcome of a login is in the context, the last column: a row without it says
+	// nothing certain. The client address and sizes are evidence only.
+	p.hdr.need = declared(p.dt, p.sid, p.sip, p.user, p.cmd, p.params, p.ctx)
 }
 
 func (p *mailParser) parse(ln line) {
@@ -277,6 +280,9 @@ func (p *smtpParser) columns(n []string) {
 	p.ev = colIndex(n, "event")
 	p.data = colIndex(n, "data")
 	p.ctx = colIndex(n, "context")
+	// data and context are empty on most lines of a session; a row without them carries no
+	// authentication outcome, which is what an empty value says too.
+	p.hdr.need = declared(p.dt, p.sid, p.local, p.remote, p.ev)
 }
 
 func (p *smtpParser) parse(ln line) {

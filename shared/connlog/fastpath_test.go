@@ -97,3 +97,111 @@ func TestIISProtocolMemo(t *testing.T) {
 		}
 	}
 }
+
+// The fast paths give the full parse's answer on IPv6 server and client addresses: zone
+// indexes, other spellings of one address, IPv4-mapped addresses, bracketed host headers and
+// ports; every line whose server address is mapped resolves, whichever path reads it, serial
+// or parallel.
+func TestFastPathsOnIPv6(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	sips := []string{"fe80::1c2d:3e4f:5a6b:7c8d", "fe80::1c2d:3e4f:5a6b:7c8d%12", "FE80::1C2D:3E4F:5A6B:7C8D%7", "fe80:0:0:0:1c2d:3e4f:5a6b:7c8d",
+		"fe80::1c2d:3e4f:5a6b:7c8e%12", "::ffff:10.20.0.14", "10.20.0.14", "2001:db8::99", "2001:DB8:0::99%eth0", "10.30.0.1", "-"}
+	hosts := []string{"-", "-", "[fe80::1c2d:3e4f:5a6b:7c8d%12]", "[fe80::1c2d:3e4f:5a6b:7c8d]:443", "fe80::1c2d:3e4f:5a6b:7c8d", "[::ffff:10.20.0.14]",
+		"mail.nhs.net", "outlook.office365.com", "[2001:db8::99]:993", "10.20.0.14"}
+	queries := []string{"-", "Cmd=Ping&DeviceId=D1", "Log=V1_HH:[fe80::1c2d:3e4f:5a6b:7c8d%252]_", "Log=V1_HH:eas.nhs.net_", "Log=V1_HH:2001:db8::99_"}
+	cips := []string{"2001:db8:1::10", "2001:db8:1::10%3", "fe80::9%eth1", "198.51.100.7", "::ffff:198.51.100.8"}
+	var b strings.Builder
+	for i := 0; i < 20000; i++ {
+		if i%500 == 0 {
+			if rng.Intn(2) == 0 {
+				b.WriteString("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs-host sc-status\n")
+			} else {
+				b.WriteString("#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status\n")
+			}
+		}
+		line := fmt.Sprintf("2021-08-04 08:%02d:%02d %s GET /%s/ %s %s u%d@nhs.net %s UA/%d", rng.Intn(60), rng.Intn(60),
+			sips[rng.Intn(len(sips))], []string{"owa", "ews", "Microsoft-Server-ActiveSync"}[rng.Intn(3)], queries[rng.Intn(len(queries))],
+			[]string{"443", "993", "444"}[rng.Intn(3)], rng.Intn(30), cips[rng.Intn(len(cips))], rng.Intn(3))
+		if strings.Contains(b.String()[strings.LastIndex(b.String(), "#Fields"):], "cs-host") {
+			line += " " + hosts[rng.Intn(len(hosts))]
+		}
+		b.WriteString(line + " " + []string{"200", "401"}[rng.Intn(2)] + "\n")
+	}
+	data := b.String()
+	run := func(noPrefilter bool, workers int) (Summary, []Finding) {
+		s, _ := NewScanner(caseRules(), Options{Workers: workers})
+		s.noPrefilter, s.testBlock = noPrefilter, 4096
+		sum, err := s.Scan(context.Background(), "v6", strings.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, s.Findings()
+	}
+	s0, f0 := run(true, 1)
+	if s0.Events < 5000 || s0.Unresolved < 1000 || s0.Malformed != 0 {
+		t.Fatalf("fixture does not exercise the paths: %+v", s0)
+	}
+	for _, f := range f0 {
+		for _, ip := range f.ClientIPs {
+			if strings.Contains(ip, "%") {
+				t.Fatalf("a client address kept its zone: %q", ip)
+			}
+		}
+	}
+	for _, workers := range []int{1, 2, 3} {
+		s1, f1 := run(false, workers)
+		if d := cmp.Diff(s0, s1); d != "" {
+			t.Errorf("workers %d: summary differs (-full +fast):\n%s", workers, d)
+		}
+		if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
+			t.Errorf("workers %d: findings differ (-full +fast):\n%s", workers, d)
+		}
+	}
+}
+
+// The HttpProxy quick check gives the full parse's answer on short and long rows and on IPv6
+// host headers.
+func TestHTTPProxyFastPathOnShortRows(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	names := strings.Split(DefaultFields[FormatHTTPProxy], ",")
+	col := func(n string) int { return colIndex(names, n) }
+	hosts := []string{"mail.nhs.net", "outlook.office365.com", "[fe80::1c2d:3e4f:5a6b:7c8d%12]", "10.20.0.14", "[2001:db8::99]:993", ""}
+	var b strings.Builder
+	b.WriteString("#Software: Microsoft Exchange Server\n#Log-type: HttpProxy Logs\n#Fields: " + strings.Join(names, ",") + "\n")
+	for i := 0; i < 5000; i++ {
+		r := make([]string, len(names))
+		r[col("DateTime")] = fmt.Sprintf("2021-08-02T10:%02d:%02dZ", rng.Intn(60), rng.Intn(60))
+		r[col("Protocol")] = []string{"Eas", "Owa", "Ews"}[rng.Intn(3)]
+		r[col("UrlHost")] = hosts[rng.Intn(len(hosts))]
+		r[col("AuthenticatedUser")] = fmt.Sprintf("u%d@nhs.net", rng.Intn(20))
+		r[col("ClientIpAddress")] = []string{"198.51.100.1", "2001:db8:1::10%4", "[2001:db8:1::11]:5000"}[rng.Intn(3)]
+		r[col("HttpStatus")] = []string{"200", "401", "x"}[rng.Intn(3)]
+		r[col("RoutingStatus")] = []string{"", "CafeV1"}[rng.Intn(2)]
+		n := len(names) - rng.Intn(62) + rng.Intn(4) // short, whole and long rows
+		for len(r) < n {
+			r = append(r, []string{"", "extra"}[rng.Intn(2)])
+		}
+		b.WriteString(strings.Join(r[:n], ",") + "\n")
+	}
+	data := b.String()
+	run := func(noPrefilter bool) (Summary, []Finding) {
+		s, _ := NewScanner(caseRules(), Options{})
+		s.noPrefilter = noPrefilter
+		sum, err := s.Scan(context.Background(), "proxy", strings.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum, s.Findings()
+	}
+	s0, f0 := run(true)
+	if s0.Events < 500 || s0.Malformed < 500 {
+		t.Fatalf("fixture does not exercise the paths: %+v", s0)
+	}
+	s1, f1 := run(false)
+	if d := cmp.Diff(s0, s1); d != "" {
+		t.Errorf("summary differs (-full +fast):\n%s", d)
+	}
+	if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
+		t.Errorf("findings differ (-full +fast):\n%s", d)
+	}
+}

@@ -59,7 +59,7 @@ func TestGoldenFormats(t *testing.T) {
 	}
 	want := map[string]Format{
 		"iis.log": FormatIIS, "httpproxy.log": FormatHTTPProxy, "imap4.log": FormatIMAP4, "pop3.log": FormatPOP3,
-		"smtp-receive.log": FormatSMTPReceive, "alb.log": FormatALB, "nlb.log": FormatNLB,
+		"smtp-receive.log": FormatSMTPReceive, "alb.log": FormatALB, "nlb.log": FormatNLB, "elb.log": FormatELB,
 		"mapped.jsonl": FormatJSONL, "mapped.csv": FormatCSV,
 	}
 	for _, path := range files {

@@ -11,6 +11,7 @@ import (
 // SMTP Receive), which may be redeclared mid-file.
 type csvHeader struct {
 	names   []string
+	need    []int // columns a row must have (see rowFit); the parser sets them with the columns
 	fields  [][]byte
 	scratch []byte
 }
@@ -56,10 +57,44 @@ func (h *csvHeader) split(b []byte) (f [][]byte, reason string) {
 	if !ok {
 		return nil, "unterminated quoted field"
 	}
-	if len(h.fields) < len(h.names) {
-		return nil, fmt.Sprintf("%d fields where #Fields declares %d", len(h.fields), len(h.names))
+	return rowFit(h.fields, h.names, h.need)
+}
+
+// rowFit checks a row of n fields against a header of names, and returns it cut to the header.
+// Writers leave trailing empty fields off a row (Exchange does, for the last columns of an
+// HttpProxy log): a short row is read with its missing fields empty when every needed column
+// (need: indexes into names) is present, and is malformed, naming the first missing one,
+// otherwise. A long row is read only when its extra fields are empty (a trailing separator): an
+// extra value means a separator inside an unquoted value shifted every column after it, and
+// reading it by position would take one column for another.
+func rowFit(f [][]byte, names []string, need []int) ([][]byte, string) {
+	switch {
+	case len(f) < len(names):
+		for _, i := range need {
+			if i >= len(f) {
+				return nil, fmt.Sprintf("%d fields where the header declares %d: no %s", len(f), len(names), names[i])
+			}
+		}
+	case len(f) > len(names):
+		for _, x := range f[len(names):] {
+			if len(bytes.TrimSpace(x)) > 0 {
+				return nil, fmt.Sprintf("%d fields where the header declares %d", len(f), len(names))
+			}
+		}
+		f = f[:len(names)]
 	}
-	return h.fields, ""
+	return f, ""
+}
+
+// declared lists the column indexes that the header declares (>= 0).
+func declared(cols ...int) []int {
+	var out []int
+	for _, c := range cols {
+		if c >= 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // proxyParser reads Exchange HttpProxy logs: UrlHost is the hostname the client asked for,
@@ -81,13 +116,23 @@ func (p *proxyParser) quick(ln line) quickResult {
 	}
 	// UrlHost sits early in the record; walk to it unless a quote makes that unsafe.
 	h, ok := csvFieldQuick(b, p.host)
-	if !ok {
+	if !ok || len(h) == 0 || looksLikeIP(normHost(string(h))) {
 		return parseFully
 	}
-	if len(h) > 0 && !looksLikeIP(normHost(string(h))) {
-		return quickNotLegacy
+	// Not a legacy host: only a row the full parse would count as malformed is left to it. A
+	// whole row (no quote, every declared field) with a time and a status is not.
+	if p.dt < 0 || bytes.IndexByte(b, '"') >= 0 || bytes.Count(b, []byte{','})+1 != len(p.hdr.names) {
+		return parseFully
 	}
-	return parseFully
+	if st, ok := csvFieldQuick(b, p.status); p.status >= 0 && (!ok || !isDigits(strings.TrimSpace(view(st)))) {
+		return parseFully
+	}
+	if dt, ok := csvFieldQuick(b, p.dt); !ok {
+		return parseFully
+	} else if _, _, ok := parseTime(dt); !ok {
+		return parseFully
+	}
+	return quickNotLegacy
 }
 
 // csvFieldQuick returns field i when no quote precedes it.
@@ -122,6 +167,8 @@ func (p *proxyParser) columns(n []string) {
 	p.cip = colIndex(n, "ClientIpAddress")
 	p.status = colIndex(n, "HttpStatus")
 	p.query = colIndex(n, "UrlQuery")
+	// A row is judged by its time, hostname, account and status; the rest is evidence.
+	p.hdr.need = declared(p.dt, p.host, p.user, p.status)
 }
 
 func (p *proxyParser) parse(ln line) {
@@ -133,6 +180,13 @@ func (p *proxyParser) parse(ln line) {
 	t, prec, ok := parseTime(field(f, p.dt))
 	if !ok {
 		fs.malformed("bad or missing DateTime")
+		return
+	}
+	status := strings.TrimSpace(string(field(f, p.status)))
+	if p.status >= 0 && !isDigits(status) {
+		// A value's comma left unquoted shifts every later column: the status is the check
+		// that the columns are where the header says.
+		fs.malformed("HttpStatus is not a status code (a value's comma left unquoted shifts the columns)")
 		return
 	}
 	q := field(f, p.query)
@@ -156,7 +210,7 @@ func (p *proxyParser) parse(ln line) {
 		Protocol:  proto,
 		ClientIP:  cip,
 		UserAgent: string(field(f, p.ua)),
-		Success:   !httpFailure(strings.TrimSpace(string(field(f, p.status))))}}
+		Success:   !httpFailure(status)}}
 	if q != nil {
 		e.DeviceID = string(queryValue(q, "DeviceId"))
 	}

@@ -102,7 +102,7 @@ func (p *iisParser) quick(ln line) quickResult {
 		if !looksLikeIP(n) {
 			return quickNotLegacy
 		}
-		if c.endpointIP[n] {
+		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
 		}
 	}
@@ -114,7 +114,7 @@ func (p *iisParser) quick(ln line) quickResult {
 		if n != "" && !looksLikeIP(n) {
 			return quickNotLegacy
 		}
-		if c.endpointIP[n] {
+		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
 		}
 	}

@@ -18,9 +18,14 @@ import (
 // connection_time tls_handshake_time received_bytes sent_bytes incoming_tls_alert
 // chosen_cert_arn chosen_cert_serial tls_cipher tls_protocol_version tls_named_group
 // domain_name ...
+//
+// Classic ELB: time elb client:port backend:port request_processing_time
+// backend_processing_time response_processing_time elb_status_code backend_status_code
+// received_bytes sent_bytes "request" "user_agent" ssl_cipher ssl_protocol (the last three
+// since 2015; TCP listeners log "- - - " as the request). The hostname is the request URL's.
 type lbParser struct {
 	fs     *fileScan
-	nlb    bool
+	kind   Format // FormatALB, FormatNLB or FormatELB
 	fields [][]byte
 }
 
@@ -41,8 +46,12 @@ func (p *lbParser) parse(ln line) {
 		return
 	}
 	f := p.fields
-	if p.nlb {
+	switch p.kind {
+	case FormatNLB:
 		p.parseNLB(f)
+		return
+	case FormatELB:
+		p.parseELB(f)
 		return
 	}
 	if len(f) < 19 {
@@ -103,6 +112,42 @@ func (p *lbParser) parseNLB(f [][]byte) {
 	// A handshake that did not complete, or a TLS alert from the client, is a failed connection.
 	failed := len(dash(f[8])) == 0 || len(dash(f[11])) != 0
 	e := &event{Event: agg.Event{Time: t, Prec: prec, Protocol: protocolFromPort(dport), ClientIP: cip, Success: !failed}}
+	fs.outcome(e, host, direct, res)
+}
+
+func (p *lbParser) parseELB(f [][]byte) {
+	fs := p.fs
+	if len(f) < 12 {
+		fs.malformed(fmt.Sprintf("%d fields, a Classic ELB entry has at least 12", len(f)))
+		return
+	}
+	t, prec, ok := parseTime(f[0])
+	if !ok {
+		fs.malformed("bad time")
+		return
+	}
+	// request is "METHOD scheme://host:port/path?query HTTP/x", or "- - - " (TCP listener).
+	var url string
+	if parts := strings.SplitN(string(f[11]), " ", 3); len(parts) >= 2 {
+		url = parts[1]
+	}
+	reqHost, reqPort := urlHostPort(url)
+	host, direct, res := fs.rules.resolve(reqHost, "", "", reqPort)
+	if res != legacy {
+		fs.outcome(nil, host, direct, res)
+		return
+	}
+	cip, _ := splitHostPort(string(f[2]))
+	var ua []byte
+	if len(f) > 12 {
+		ua = dash(f[12])
+	}
+	e := &event{Event: agg.Event{
+		Time: t, Prec: prec,
+		Protocol:  protocolFromPath(url),
+		ClientIP:  cip,
+		UserAgent: string(ua),
+		Success:   !httpFailure(string(f[7]))}}
 	fs.outcome(e, host, direct, res)
 }
 

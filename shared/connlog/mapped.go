@@ -15,6 +15,7 @@ type mappedParser struct {
 	json   bool
 	names  []string // CSV header
 	cols   map[string]int
+	need   []int // columns a CSV row must have (rowFit)
 	fields [][]byte
 	scr    []byte
 }
@@ -63,12 +64,15 @@ func (p *mappedParser) parse(ln line) {
 			if p.cols["hostname"] < 0 && p.cols["server"] < 0 {
 				fs.malformed("CSV header has neither a hostname nor a server column")
 			}
+			p.need = declared(p.cols["time"], p.cols["hostname"], p.cols["server"], p.cols["port"], p.cols["account"], p.cols["status"])
 			return
 		}
-		if len(p.fields) != len(p.names) {
-			fs.malformed("field count differs from the header")
+		f, reason := rowFit(p.fields, p.names, p.need)
+		if reason != "" {
+			fs.malformed(reason)
 			return
 		}
+		p.fields = f
 		get = func(key string) string { return strings.TrimSpace(string(field(p.fields, p.cols[key]))) }
 	}
 	ts := get("time")

@@ -262,7 +262,7 @@ func trackHeaders(h *iisHeaderState, data []byte, maxLine int) {
 }
 
 // headerStart returns the offset of the first '#' at or after from that starts a line (follows a
-// newline), or -1. It looks for the '#', rare in data lines, not for the newline before it: the
+// newline, or a newline and a byte order mark), or -1. It looks for the '#', rare in data lines, not for the newline before it: the
 // reader, which also inflates gzip, runs it over every block.
 func headerStart(data []byte, from int) int {
 	for from < len(data) {
@@ -271,7 +271,7 @@ func headerStart(data []byte, from int) int {
 			return -1
 		}
 		at := from + i
-		if at > 0 && data[at-1] == '\n' {
+		if at > 0 && data[at-1] == '\n' || at >= 3 && bytes.Equal(data[at-3:at], bom) && (at == 3 || data[at-4] == '\n') {
 			return at
 		}
 		from = at + 1

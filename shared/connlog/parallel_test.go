@@ -162,26 +162,29 @@ func TestValueTableBounded(t *testing.T) {
 	}
 }
 
-// headerStart finds what bytes.Index(data[from-1:], "\n#") finds, on data full of newlines and '#'.
+// headerStart finds the first '#' at or after from that starts a line: after a newline, or
+// after a byte order mark that starts a line (or the data), on data full of newlines, '#' and
+// byte order marks.
 func TestHeaderStart(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
-	alphabet := []byte("\n#a ")
+	tokens := []string{"\n", "#", "a", " ", "\xEF\xBB\xBF", "\xBF"}
 	for i := 0; i < 20000; i++ {
-		data := make([]byte, rng.Intn(40))
-		for j := range data {
-			data[j] = alphabet[rng.Intn(len(alphabet))]
+		var b []byte
+		for n := rng.Intn(20); n > 0; n-- {
+			b = append(b, tokens[rng.Intn(len(tokens))]...)
 		}
-		from := rng.Intn(len(data) + 1)
+		from := rng.Intn(len(b) + 1)
 		want := -1
-		if from > 0 {
-			if k := bytes.Index(data[from-1:], []byte("\n#")); k >= 0 {
-				want = from + k
+		for at := from; at < len(b); at++ {
+			lineStart := func(p int) bool { return p > 0 && b[p-1] == '\n' }
+			bomStart := at >= 3 && string(b[at-3:at]) == "\xEF\xBB\xBF" && (at == 3 || b[at-4] == '\n')
+			if b[at] == '#' && (lineStart(at) || bomStart) {
+				want = at
+				break
 			}
-		} else if k := bytes.Index(data, []byte("\n#")); k >= 0 {
-			want = k + 1
 		}
-		if got := headerStart(data, from); got != want {
-			t.Fatalf("headerStart(%q, %d) = %d, want %d", data, from, got, want)
+		if got := headerStart(b, from); got != want {
+			t.Fatalf("headerStart(%q, %d) = %d, want %d", b, from, got, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package connlog
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"path"
@@ -27,6 +28,12 @@ type Rules struct {
 	// protocol, status, user_agent, device_id, server (ip or ip:port), port, path. A key left out
 	// defaults to a column of the same name.
 	Mapping map[string]string
+	// Fields declares, per format name ("iis", "exchange-httpproxy", ...), the field list of
+	// files that come without a "#Fields:" header, written as that format's "#Fields:" line
+	// writes it (spaces for IIS, commas for Exchange), or "default" for DefaultFields. A file
+	// with its own header uses its own. Header-less lines that fit a declared list are
+	// detected as that format.
+	Fields map[string]string
 }
 
 // MappingKeys are the keys Rules.Mapping understands.
@@ -42,10 +49,12 @@ type rules struct {
 	ignore     []string          // lower-cased globs
 	ignoreLit  []string          // per glob: its literal prefix (before any * ? [ \\), a cheap first check
 	mapping    map[string]string
+	fields     map[Format][]string
 	hostNeedle [][]byte        // lower-case byte strings whose presence makes a line a candidate
 	nameNeedle [][]byte        // the hostname part of hostNeedle only (for parsers that check addresses themselves)
 	endpointIP map[string]bool // every address in endpoints, lower-case, without port
 	addrs      [][]byte        // the same, as a list: a few are faster to compare than to hash
+	addrSet    map[netip.Addr]bool
 }
 
 func compileRules(r Rules) (*rules, error) {
@@ -61,7 +70,7 @@ func compileRules(r Rules) (*rules, error) {
 		c.hosts[n] = n
 	}
 	for k, v := range r.Endpoints {
-		key, ok := normEndpointKey(k)
+		key, ok := EndpointKey(k)
 		if !ok {
 			return nil, fmt.Errorf("endpoints: %q is not an ip or ip:port", k)
 		}
@@ -99,11 +108,18 @@ func compileRules(r Rules) (*rules, error) {
 		}
 		c.mapping[k] = v
 	}
+	var err error
+	if c.fields, err = compileFields(r.Fields); err != nil {
+		return nil, err
+	}
 	c.hostNeedle, c.nameNeedle = c.needles()
-	c.endpointIP = map[string]bool{}
+	c.endpointIP, c.addrSet = map[string]bool{}, map[netip.Addr]bool{}
 	for k := range c.endpoints {
 		ip, _ := splitHostPort(k)
 		c.endpointIP[strings.ToLower(ip)] = true
+		if a, err := netip.ParseAddr(ip); err == nil {
+			c.addrSet[a] = true
+		}
 	}
 	for ip := range c.endpointIP {
 		c.addrs = append(c.addrs, []byte(ip))
@@ -193,14 +209,21 @@ func normHost(h string) string {
 	return h
 }
 
-// normEndpointKey turns "10.20.0.11:993" / "10.20.0.13" / "[::1]:993" into the canonical lookup key.
-func normEndpointKey(k string) (string, bool) {
+// EndpointKey is the canonical form of an endpoints key: "10.20.0.11:993", "10.20.0.13",
+// "[fe80::1]:993" or "fe80::1", as netip writes them (port 1-65535). A zone index ("fe80::1%12") names the
+// interface of the server that logged, not another server, so it is dropped, here and in every
+// address read from a log: "fe80::1%12" and "fe80::1" are one endpoint. An IPv4-mapped IPv6
+// address is its IPv4 address. ok is false for anything that is not an ip or ip:port.
+func EndpointKey(k string) (key string, ok bool) {
 	k = strings.TrimSpace(k)
 	if ap, err := netip.ParseAddrPort(k); err == nil {
-		return ap.String(), true
+		if ap.Port() == 0 {
+			return "", false
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port()).String(), true
 	}
 	if a, err := netip.ParseAddr(k); err == nil {
-		return a.String(), true
+		return a.Unmap().WithZone("").String(), true
 	}
 	return "", false
 }
@@ -291,9 +314,26 @@ func (c *rules) resolve(explicit, hh, serverIP, serverPort string) (host string,
 	return "", false, unresolved
 }
 
-// isEndpointAddr reports whether b (an address as a log writes it, any case, no port) is the
-// address of one of the endpoints.
+// isEndpointAddr reports whether b (an address as a log writes it, any case, no port, perhaps
+// with a zone index) is the address of one of the endpoints: the answer the full parse gets
+// from netip, faster for the usual case. Text is compared first; an IPv6 address, whose text a
+// log may write in several ways ("fe80:0:0::1", "::ffff:10.20.0.11"), is parsed when the text
+// does not match.
 func (c *rules) isEndpointAddr(b []byte) bool {
+	if i := bytes.IndexByte(b, '%'); i >= 0 {
+		b = b[:i]
+	}
+	if c.textEndpointAddr(b) {
+		return true
+	}
+	if len(c.addrSet) == 0 || bytes.IndexByte(b, ':') < 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(view(b))
+	return err == nil && c.addrSet[a.Unmap()]
+}
+
+func (c *rules) textEndpointAddr(b []byte) bool {
 	if len(c.addrs) > 8 {
 		var low [64]byte // an address is at most 45 bytes
 		if len(b) > len(low) {

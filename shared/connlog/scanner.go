@@ -21,24 +21,29 @@ type Format string
 
 // The formats the scanner reads. FormatAuto detects the format from headers and line shape.
 const (
-	FormatAuto          Format = ""
-	FormatIIS           Format = "iis"
-	FormatHTTPProxy     Format = "exchange-httpproxy"
-	FormatIMAP4         Format = "exchange-imap4"
-	FormatPOP3          Format = "exchange-pop3"
-	FormatSMTPReceive   Format = "exchange-smtp-receive"
-	FormatALB           Format = "alb"
-	FormatNLB           Format = "nlb"
-	FormatJSONL         Format = "jsonl"
-	FormatCSV           Format = "csv"
-	FormatUnknown       Format = "unknown"
+	FormatAuto        Format = ""
+	FormatIIS         Format = "iis"
+	FormatHTTPProxy   Format = "exchange-httpproxy"
+	FormatIMAP4       Format = "exchange-imap4"
+	FormatPOP3        Format = "exchange-pop3"
+	FormatSMTPReceive Format = "exchange-smtp-receive"
+	FormatALB         Format = "alb"
+	FormatNLB         Format = "nlb"
+	FormatELB         Format = "elb"
+	FormatJSONL       Format = "jsonl"
+	FormatCSV         Format = "csv"
+	FormatUnknown     Format = "unknown"
+	// FormatEmpty is the format of a file with no data line (0 bytes, blank lines, byte order
+	// marks or '#' lines only) that names no format: nothing to read, which is no error (IIS
+	// writes header-only files on rotation; empty objects land in buckets).
+	FormatEmpty         Format = "empty"
 	defaultMaxLine             = 1 << 20
 	defaultMaxSessions         = 10000
 	maxMalformedSamples        = 5
 )
 
 // Formats lists every format a caller can force.
-var Formats = []Format{FormatIIS, FormatHTTPProxy, FormatIMAP4, FormatPOP3, FormatSMTPReceive, FormatALB, FormatNLB, FormatJSONL, FormatCSV}
+var Formats = []Format{FormatIIS, FormatHTTPProxy, FormatIMAP4, FormatPOP3, FormatSMTPReceive, FormatALB, FormatNLB, FormatELB, FormatJSONL, FormatCSV}
 
 // ParseFormat validates a format name ("" or "auto" = detect).
 func ParseFormat(s string) (Format, error) {
@@ -173,17 +178,22 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 	fs := &fileScan{Scanner: s, sum: &sum}
 	var needles [][]byte
 	fs.src = newLineSource(src, s.opts.MaxLineBytes)
-	fs.src.skipBOM()
 	format := s.opts.Format
 	if format == FormatAuto {
-		format = detect(fs.src.peek(64<<10), s.rules.mapping)
-		fs.src.skipBOM()
+		head := fs.src.peek(64 << 10)
+		format = detect(head, s.rules.mapping, s.rules.fields)
+		if format == FormatUnknown && fs.src.eof && fs.src.end-fs.src.start < 64<<10 && !hasDataLine(head) {
+			format = FormatEmpty
+		}
 	}
 	sum.Format = format
 	p := newParser(format, fs)
+	if d, ok := p.(declarer); ok && s.rules.fields[format] != nil {
+		d.declare(s.rules.fields[format])
+	}
 	if p == nil {
 		sum.Bytes = cr.n
-		return sum, fmt.Errorf("scan %s: %w (expected one of: %s)", name, ErrUnknownFormat, formatList())
+		return sum, fmt.Errorf("scan %s: %w (expected one of: %s; a file without its #Fields header needs its field list declared: formats in the campaign, or --format with --fields)", name, ErrUnknownFormat, formatList())
 	}
 	if p.prefilter() && !s.noPrefilter {
 		needles = s.rules.hostNeedle
@@ -336,7 +346,7 @@ func (fs *fileScan) emit(e *event) {
 		fs.sum.Ignored++
 		return
 	}
-	e.ClientIP = clean(e.ClientIP, 64)
+	e.ClientIP = clean(stripZone(e.ClientIP), 64)
 	if !e.uaClean {
 		e.UserAgent = fs.uas.getString(e.UserAgent, cleanUserAgent)
 	}
@@ -356,6 +366,15 @@ func (fs *fileScan) emit(e *event) {
 }
 
 func cleanUserAgent(s string) string { return clean(redact(s), 512) }
+
+// stripZone drops an IPv6 zone index ("fe80::1%12"): it names the interface of the server
+// that logged, not the client.
+func stripZone(ip string) string {
+	if i := strings.IndexByte(ip, '%'); i > 0 && strings.IndexByte(ip[:i], ':') >= 0 {
+		return ip[:i]
+	}
+	return ip
+}
 
 // clean makes a kept value valid UTF-8, trimmed and bounded in length.
 func clean(s string, n int) string {

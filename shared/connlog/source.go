@@ -91,11 +91,17 @@ func (s *lineSource) peek(n int) []byte {
 	return s.buf[s.start:min(s.end, s.start+n)]
 }
 
-// skipBOM drops a UTF-8 byte order mark at the current position.
-func (s *lineSource) skipBOM() {
-	if bytes.HasPrefix(s.buf[s.start:s.end], []byte("\xEF\xBB\xBF")) {
-		s.start += 3
+// bom is the UTF-8 byte order mark. Windows tools and exporters write one at the start of a
+// file (and concatenated files or gzip members carry it to the start of a line inside one).
+var bom = []byte("\xEF\xBB\xBF")
+
+// trimBOM drops a byte order mark at the start of a line. A careful reader of a log treats it
+// as no character at all: the line is what follows it.
+func trimBOM(b []byte) []byte {
+	for len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		b = b[3:]
 	}
+	return b
 }
 
 // line is one line without its terminator ("\r\n" or "\n").
@@ -159,6 +165,9 @@ func (s *lineSource) make(a, b int) line {
 	e := b
 	if e > a && s.buf[e-1] == '\r' {
 		e--
+	}
+	for e-a >= 3 && s.buf[a] == 0xEF && s.buf[a+1] == 0xBB && s.buf[a+2] == 0xBF {
+		a += 3
 	}
 	ln := line{b: s.buf[a:e], candidate: s.probes == nil}
 	for i := range s.probes {
