@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -174,4 +175,53 @@ func TestObjectFromEventDecodesKeys(t *testing.T) {
 			t.Errorf("%s: %+v %v", raw, o, err)
 		}
 	}
+}
+
+// An empty object and a header-only IIS file (written on log rotation) are clean outcomes:
+// acknowledged, recorded as done with no events, and a redelivery finds them done (never
+// retried into the dead-letter queue).
+func TestHandlerRecordsEmptyAndHeaderOnlyObjectsAsDone(t *testing.T) {
+	ctx := context.Background()
+	client := fakeS3(t)
+	const bucket = "bkt"
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	objects := map[string][]byte{
+		"logs/empty.log":            nil,
+		"logs/u_ex210802_x.log":     []byte("\xEF\xBB\xBF#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2021-08-02 00:00:00\r\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status\r\n"),
+		"logs/empty-gzipped.log.gz": gzipped(nil),
+	}
+	in, db, table := setup(t)
+	h := &ingest.Handler{Ingester: in, Campaigns: liveCampaigns{testCampaign(t)}, S3: client, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	want := map[string]connlog.Format{"logs/empty.log": connlog.FormatEmpty, "logs/u_ex210802_x.log": connlog.FormatIIS, "logs/empty-gzipped.log.gz": connlog.FormatEmpty}
+	for key, data := range objects {
+		put, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		etag := strings.Trim(aws.ToString(put.ETag), `"`)
+		body := fmt.Sprintf(`{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":%q},"object":{"key":%q,"eTag":%q}}}]}`, bucket, key, etag)
+		for attempt := 1; attempt <= 2; attempt++ {
+			resp, err := h.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m", Body: body}}})
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("%s attempt %d: %+v, %v; want it acknowledged", key, attempt, resp, err)
+			}
+		}
+		f, err := findings.NewReader(db, table).File(ctx, bucket+"/"+key+"#etag:"+etag, "legacy-hostnames-2021")
+		if err != nil || f == nil {
+			t.Fatalf("%s: no ledger entry: %v", key, err)
+		}
+		if f.State != findings.StateDone || f.Format != string(want[key]) || f.Events != 0 || f.Error != "" || f.Writes != 0 {
+			t.Errorf("%s: recorded %+v; want done, format %s, no events, no error", key, f, want[key])
+		}
+	}
+}
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
 }
