@@ -155,6 +155,11 @@ func NewScanner(r Rules, opts Options) (*Scanner, error) {
 // unattributed findings last (by hostname, protocol, client IP).
 func (s *Scanner) Findings() []Finding { return s.table.Findings() }
 
+// Len is the number of findings so far; TableBytes the memory their table holds. It is safe to
+// call both while a Scan runs (to watch memory).
+func (s *Scanner) Len() int        { return s.table.Len() }
+func (s *Scanner) TableBytes() int { return s.table.Bytes() }
+
 // Scan reads one file to its end and folds its events into the scanner's findings. name is used in
 // errors and the summary. Gzip is detected by its magic bytes. The summary is valid (counts so
 // far) even when err is not nil; events read before an error are kept.

@@ -13,8 +13,9 @@ import (
 // writing out a large table costs little time and no memory beyond a write buffer.
 func (a *Table) WriteJSONLines(w io.Writer) error {
 	buf := make([]byte, 0, 64<<10)
-	for _, x := range a.sorted() {
-		buf = appendJSON(buf, x)
+	d := decoder{t: a}
+	for _, o := range a.sorted() {
+		buf = appendJSON(buf, d.decode(o))
 		if len(buf) >= 60<<10 {
 			if _, err := w.Write(buf); err != nil {
 				return err
@@ -32,8 +33,9 @@ func (a *Table) WriteJSONLines(w io.Writer) error {
 
 // appendJSON appends the JSON line of one finding, as Finding.MarshalJSON and json.Encoder make
 // it (same field order, escaping and time layout).
-func appendJSON(b []byte, x keyedAggregate) []byte {
-	k, g, v := x.k, x.g, x.vals
+func appendJSON(b []byte, x keyed) []byte {
+	k, g, v := x.k, x.r, &x.sh.vals
+	ips, uas, devs := x.sh.lists3(g)
 	b = append(b, `{"account":`...)
 	if k.Account != "" {
 		b = appendJSONString(b, k.Account)
@@ -49,15 +51,15 @@ func appendJSON(b []byte, x keyedAggregate) []byte {
 	b = append(b, `","last_seen":"`...)
 	b = AppendTime(b, g.lastSeen(), g.lastPrec)
 	b = append(b, `","successes":`...)
-	b = strconv.AppendInt(b, g.successes, 10)
+	b = strconv.AppendUint(b, uint64(g.successes), 10)
 	b = append(b, `,"failures":`...)
-	b = strconv.AppendInt(b, g.failures, 10)
+	b = strconv.AppendUint(b, uint64(g.failures), 10)
 	b = append(b, `,"client_ips":`...)
-	b = appendJSONList(b, v, g.ips)
+	b = appendJSONList(b, v, ips)
 	b = append(b, `,"user_agents":`...)
-	b = appendJSONList(b, v, g.uas)
+	b = appendJSONList(b, v, uas)
 	b = append(b, `,"device_ids":`...)
-	b = appendJSONList(b, v, g.devs)
+	b = appendJSONList(b, v, devs)
 	b = append(b, `,"direct_ip":`...)
 	b = strconv.AppendBool(b, g.direct)
 	if k.Day != "" {
@@ -73,7 +75,11 @@ func appendJSONList(b []byte, v *values, list []seenVal) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, v.str(x.ref))
+		if r := x.vref(); r&isInterned != 0 {
+			b = appendJSONString(b, v.tab.str(uint32(r)))
+		} else {
+			b = append(appendV4(append(b, '"'), uint32(r)), '"') // digits and dots: nothing to escape
+		}
 	}
 	return append(b, ']')
 }

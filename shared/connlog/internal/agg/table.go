@@ -1,178 +1,185 @@
 package agg
 
 import (
-	"encoding/binary"
 	"hash/maphash"
-	"slices"
 	"strings"
 	"sync"
 	"time"
-	"unsafe"
 )
 
-// aggregate is a finding being built. It is kept small: memory grows with distinct findings.
-type aggregate struct {
-	key string // account, hostname, protocol, client ip, day (see appendKeyPart); in keyBuf when it fits
-	// keyBuf holds a short key inside the aggregate, so that the table's key comparison reads
-	// the memory that the update reads next, not a separate allocation.
-	keyBuf [48]byte
-	// first and last seen as Unix seconds and nanoseconds (UTC, like every event time): exact for
-	// any time.Time, compared as integers, and 16 bytes smaller than two time.Time values.
-	firstSec, lastSec   int64
-	firstNs, lastNs     int32
-	successes, failures int64
-	ips, uas, devs      []seenVal // most recent first; in inl until they outgrow it
-	// inl holds the start of the lists (two client IPs, a user agent, a device id: enough for
-	// most findings) inside the aggregate, so that an update reads one object, not four.
-	inl                 [4]seenVal
-	lastFile            int  // generation of the last file that touched it, for per-file counts
-	firstPrec, lastPrec int8 // fraction digits the log used, for JSON
-	direct              bool
-}
-
-func (g *aggregate) firstSeen() time.Time { return time.Unix(g.firstSec, int64(g.firstNs)).UTC() }
-func (g *aggregate) lastSeen() time.Time  { return time.Unix(g.lastSec, int64(g.lastNs)).UTC() }
-
-// Table folds events into findings. It is split into shards, each behind its own lock, so
-// that parallel workers rarely wait for each other. An attributed finding's shard is
-// chosen by its account, so the findings of one account (which share client addresses and device
-// ids) share one shard's value table.
+// Table folds events into findings. It is split into shards, each behind its own lock, so that
+// parallel workers rarely wait for each other; an attributed finding's shard is chosen by its
+// account, so the findings of one account (which share client addresses and device ids) share
+// one shard's tables. Everything a shard holds is in pointer-free arrays (see doc.go).
 type Table struct {
 	byDay   bool
 	seed    maphash.Seed
-	shards  [aggShards]aggShard
-	scratch []byte // for Add; parallel workers bring a Scratch to AddBatch
+	shards  [shards]shard
+	scratch Scratch // for Add; parallel workers bring their own to AddBatch
 }
 
-const aggShards = 16
+const shards = 16
 
-type aggShard struct {
-	mu   sync.Mutex
-	m    map[string]*aggregate // by encoded key
-	vals values
-	_    [64]byte // keep shards' locks off each other's cache lines
+// shardOf is the shard of a name's hash: bits 20-23, apart from the low bits the shard's index
+// probes with and the top bits it tags with.
+func shardOf(h uint32) uint32 { return h >> 20 & (shards - 1) }
+
+// key identifies a finding within its shard: the account (or, unattributed, the client
+// address) as an id of the shard's names table, the hostname and protocol as ids of its small
+// tables, and the UTC day (days since 1970) when the table splits by day.
+type key struct {
+	name  uint32
+	host  uint16
+	proto uint16
+	day   int32
+}
+
+// rec is a finding being built: 112 bytes, no pointers.
+type rec struct {
+	k        key
+	lastFile uint32 // the last file that touched it, for per-file counts
+	// first and last seen as Unix seconds and nanoseconds (UTC, like every event time): exact
+	// for any time.Time, compared as integers, 16 bytes smaller than two time.Time values.
+	firstSec, lastSec   int64
+	firstNs, lastNs     int32
+	successes, failures uint32 // saturating
+	firstPrec, lastPrec int8   // fraction digits the log used, for JSON
+	direct              bool
+	// The lists (client addresses, user agents, device ids), most recent first: n entries in
+	// the inline area (h 0) or in chunk h-1 of the shard's list pool. A list only ever grows,
+	// one entry at a time, so its capacity follows from n (capOf).
+	nIP, nUA, nDev uint8
+	hIP, hUA, hDev uint32
+	inl            [4]seenVal // inline: addresses [0:2], user agent [2:3], device id [3:4]
+}
+
+type shard struct {
+	mu     sync.Mutex
+	idx    index      // hash of key -> record
+	recs   paged[rec] // the findings
+	names  strTab     // 'a'+account or 'u'+client address
+	vals   values     // list values that do not pack
+	lists  listPool   // lists that outgrew their record
+	hosts  []string   // small tables: a campaign has few legacy hostnames, and few protocols exist
+	protos []string
+	_      [64]byte // keep shards' locks off each other's cache lines
 }
 
 // New is an empty table; byDay splits findings by the UTC day of their events.
 func New(byDay bool) *Table {
-	a := &Table{byDay: byDay, seed: maphash.MakeSeed()}
-	for i := range a.shards {
-		a.shards[i].m = map[string]*aggregate{}
-		a.shards[i].vals = values{ids: map[string]uint32{}}
+	t := &Table{byDay: byDay, seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].names.seed, t.shards[i].vals.tab.seed = t.seed, t.seed
 	}
-	return a
+	return t
 }
 
-// appendKeyPart appends a length-prefixed part, so that no value can run into the next one.
-func appendKeyPart[T string | []byte](b []byte, v T) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+// prep is what an event needs before its shard's lock is taken: its name (prefixed), hashes,
+// day and value references. Computing them outside the lock lets workers overlap.
+type prep struct {
+	name       []byte // in the scratch buffer
+	hash       uint32
+	day        int32
+	ip, ua, dv pval // the client address, user agent, device id
 }
 
-// decodeKey splits an encoded key back into its parts.
-func decodeKey(k string) Key {
-	var parts [5]string
-	for i := range parts {
-		n, w := binary.Uvarint([]byte(k))
-		parts[i], k = k[w:w+int(n)], k[w+int(n):]
+// Scratch is a caller's memory for Add and AddBatch; the zero value is ready. A parallel worker
+// keeps its own.
+type Scratch struct {
+	names []byte
+	preps []prep
+	order []int32 // event indices grouped by shard
+}
+
+func (t *Table) prepare(e *Event, buf []byte) (prep, []byte) {
+	start := len(buf)
+	if e.Account != "" {
+		buf = append(append(buf, 'a'), e.Account...)
+	} else {
+		buf = append(append(buf, 'u'), e.ClientIP...)
 	}
-	return Key{Account: parts[0], Hostname: parts[1], Protocol: parts[2], ClientIP: parts[3], Day: parts[4]}
+	p := prep{name: buf[start:], ip: t.prepValue(e.ClientIP), ua: t.prepValue(e.UserAgent), dv: t.prepValue(e.DeviceID)}
+	p.hash = uint32(maphash.Bytes(t.seed, p.name))
+	if t.byDay {
+		p.day = unixDay(e.Time)
+	}
+	return p, buf
+}
+
+// unixDay is the UTC day of t, in days since 1970-01-01.
+func unixDay(t time.Time) int32 {
+	s := t.Unix()
+	d := s / 86400
+	if s%86400 < 0 {
+		d--
+	}
+	return int32(d)
+}
+
+// prepValue prepares a list value: packed, or the hash of an interned one.
+func (t *Table) prepValue(s string) pval {
+	if r, ok := packV4(s); ok {
+		return pval{ref: vref(r), packed: true}
+	}
+	return pval{hash: uint32(maphash.String(t.seed, s))}
 }
 
 // Add folds e in and reports whether this is the first event of its finding in file (a number
-// the caller gives each file it scans, for per-file counts). Looking up a finding that exists
-// allocates nothing. It is for one goroutine; parallel workers use AddBatch.
-func (a *Table) Add(e *Event, file int) bool { return a.addWith(e, file, &a.scratch) }
-
-// addWith is Add with the caller's scratch buffer for the key.
-func (a *Table) addWith(e *Event, gen int, scratch *[]byte) bool {
-	k := a.appendKey((*scratch)[:0], e)
-	*scratch = k
-	// The lists' value references are computed here, outside the shard's lock.
-	hs := a.valueRefs(e)
-	sh := &a.shards[a.shardOf(e, k)]
+// the caller gives each file it scans, for per-file counts). It is for one goroutine; parallel
+// workers use AddBatch.
+func (t *Table) Add(e *Event, file int) bool {
+	p, buf := t.prepare(e, t.scratch.names[:0])
+	t.scratch.names = buf
+	sh := &t.shards[shardOf(p.hash)]
 	sh.mu.Lock()
-	first := sh.add(k, e, &hs, gen)
+	first := sh.add(e, &p, uint32(file))
 	sh.mu.Unlock()
 	return first
 }
 
-// appendKey appends e's encoded key to b.
-func (a *Table) appendKey(b []byte, e *Event) []byte {
-	k := appendKeyPart(appendKeyPart(appendKeyPart(b, e.Account), e.Host), e.Protocol)
-	if e.Account == "" {
-		k = appendKeyPart(k, e.ClientIP)
-	} else {
-		k = append(k, 0)
-	}
-	if a.byDay {
-		var d [32]byte
-		k = appendKeyPart(k, e.Time.UTC().AppendFormat(d[:0], time.DateOnly))
-	} else {
-		k = append(k, 0)
-	}
-	return k
-}
-
-// shardOf is the shard of e, whose encoded key is k.
-func (a *Table) shardOf(e *Event, k []byte) int {
-	if e.Account != "" {
-		return int(maphash.String(a.seed, e.Account) % aggShards)
-	}
-	return int(maphash.Bytes(a.seed, k) % aggShards)
-}
-
-func (a *Table) valueRefs(e *Event) [3]uint64 {
-	return [3]uint64{a.valueRef(e.ClientIP), a.valueRef(e.UserAgent), a.valueRef(e.DeviceID)}
-}
-
-// Scratch is a parallel worker's memory for AddBatch; the zero value is ready.
-type Scratch struct {
-	keys  []byte
-	ends  []int // end of each event's key in keys
-	shard []uint8
-	hs    [][3]uint64
-	order []int32 // event indices grouped by shard
-}
-
 // AddBatch folds evs in (as Add each) and returns how many were the first event of their
-// finding in file. It is safe for concurrent use, each caller with its own Scratch. Events are grouped by shard first, so that each shard's lock is taken
-// once per batch rather than once per event.
-func (a *Table) AddBatch(evs []Event, gen int, bs *Scratch) int {
-	bs.keys, bs.ends, bs.shard, bs.hs = bs.keys[:0], bs.ends[:0], bs.shard[:0], bs.hs[:0]
-	var count [aggShards + 1]int
+// finding in file. It is safe for concurrent use, each caller with its own Scratch: events are
+// grouped by shard first, so that each shard's lock is taken once per batch.
+func (t *Table) AddBatch(evs []Event, file int, s *Scratch) int {
+	s.names, s.preps = s.names[:0], s.preps[:0]
+	var count [shards + 1]int
 	for i := range evs {
-		e := &evs[i]
-		start := len(bs.keys)
-		bs.keys = a.appendKey(bs.keys, e)
-		n := a.shardOf(e, bs.keys[start:])
-		bs.ends = append(bs.ends, len(bs.keys))
-		bs.shard = append(bs.shard, uint8(n))
-		bs.hs = append(bs.hs, a.valueRefs(e))
-		count[n+1]++
+		var p prep
+		p, s.names = t.prepare(&evs[i], s.names)
+		s.preps = append(s.preps, p)
+		count[shardOf(p.hash)+1]++
 	}
-	for n := 1; n <= aggShards; n++ {
+	// The names were appended to one buffer that may have moved while it grew: point each
+	// prep's name at its final place.
+	off := 0
+	for i := range s.preps {
+		n := len(s.preps[i].name)
+		s.preps[i].name = s.names[off : off+n]
+		off += n
+	}
+	for n := 1; n <= shards; n++ {
 		count[n] += count[n-1] // count[n] is now where shard n's events start
 	}
-	bs.order = slices.Grow(bs.order[:0], len(evs))[:len(evs)]
+	if cap(s.order) < len(evs) {
+		s.order = make([]int32, len(evs))
+	}
+	s.order = s.order[:len(evs)]
 	next := count
-	for i, n := range bs.shard {
-		bs.order[next[n]] = int32(i)
+	for i := range s.preps {
+		n := shardOf(s.preps[i].hash)
+		s.order[next[n]] = int32(i)
 		next[n]++
 	}
 	firsts := 0
-	for n := range aggShards {
-		idx := bs.order[count[n]:count[n+1]]
+	for n := range shards {
+		idx := s.order[count[n]:count[n+1]]
 		if len(idx) == 0 {
 			continue
 		}
-		sh := &a.shards[n]
+		sh := &t.shards[n]
 		sh.mu.Lock()
 		for _, i := range idx {
-			start := 0
-			if i > 0 {
-				start = bs.ends[i-1]
-			}
-			if sh.add(bs.keys[start:bs.ends[i]], &evs[i], &bs.hs[i], gen) {
+			if sh.add(&evs[i], &s.preps[i], uint32(file)) {
 				firsts++
 			}
 		}
@@ -181,134 +188,161 @@ func (a *Table) AddBatch(evs []Event, gen int, bs *Scratch) int {
 	return firsts
 }
 
-// valueRef is the reference a list entry keeps of s: packed, or for an interned value its hash
-// (the id is filled in when the value is interned).
-func (a *Table) valueRef(s string) uint64 {
-	if r, ok := packValue(s); ok {
-		return r
+// small is the id of s in a small table, adding it if need be.
+func small(tab *[]string, s string) uint16 {
+	for i, x := range *tab {
+		if x == s {
+			return uint16(i)
+		}
 	}
-	return interned | uint64(uint32(maphash.String(a.seed, s))>>1)<<32
+	*tab = append(*tab, strings.Clone(s))
+	return uint16(len(*tab) - 1)
 }
 
-// add folds e into its finding; hs are the valueRef of e's client IP, user agent and device id.
-func (sh *aggShard) add(k []byte, e *Event, hs *[3]uint64, gen int) bool {
+func hashKey(k key) uint32 {
+	x := uint64(k.name)<<32 | uint64(k.host)<<16 | uint64(k.proto)
+	x ^= uint64(uint32(k.day)) * 0x9E3779B97F4A7C15
+	x *= 0xbf58476d1ce4e5b9
+	return uint32(x >> 32)
+}
+
+// add folds e into its finding; p is e prepared.
+func (sh *shard) add(e *Event, p *prep, file uint32) bool {
+	k := key{name: sh.names.intern(p.name, p.hash), host: small(&sh.hosts, e.Host), proto: small(&sh.protos, e.Protocol), day: p.day}
+	h := hashKey(k)
+	r := sh.find(k, h)
 	sec, ns := e.Time.Unix(), int32(e.Time.Nanosecond())
-	g := sh.m[string(k)]
-	if g == nil {
-		g = &aggregate{firstSec: sec, lastSec: sec, firstNs: ns, lastNs: ns, firstPrec: e.Prec, lastPrec: e.Prec}
-		g.ips, g.uas, g.devs = g.inl[0:0:2], g.inl[2:2:3], g.inl[3:3:4]
-		if len(k) <= len(g.keyBuf) {
-			// The bytes are never written again: the string stays immutable.
-			g.key = unsafe.String(&g.keyBuf[0], copy(g.keyBuf[:], k))
-		} else {
-			g.key = string(k)
-		}
-		sh.m[g.key] = g
+	if r == nil {
+		id := sh.recs.add()
+		r = sh.recs.at(id)
+		*r = rec{k: k, firstSec: sec, lastSec: sec, firstNs: ns, lastNs: ns, firstPrec: e.Prec, lastPrec: e.Prec, lastFile: file - 1}
+		sh.idx.insert(h, id, sh.rehash)
 	}
 	switch {
-	case sec < g.firstSec || (sec == g.firstSec && ns < g.firstNs):
-		g.firstSec, g.firstNs, g.firstPrec = sec, ns, e.Prec
-	case sec == g.firstSec && ns == g.firstNs:
-		g.firstPrec = max(g.firstPrec, e.Prec)
+	case sec < r.firstSec || (sec == r.firstSec && ns < r.firstNs):
+		r.firstSec, r.firstNs, r.firstPrec = sec, ns, e.Prec
+	case sec == r.firstSec && ns == r.firstNs:
+		r.firstPrec = max(r.firstPrec, e.Prec)
 	}
 	switch {
-	case sec > g.lastSec || (sec == g.lastSec && ns > g.lastNs):
-		g.lastSec, g.lastNs, g.lastPrec = sec, ns, e.Prec
-	case sec == g.lastSec && ns == g.lastNs:
-		g.lastPrec = max(g.lastPrec, e.Prec)
+	case sec > r.lastSec || (sec == r.lastSec && ns > r.lastNs):
+		r.lastSec, r.lastNs, r.lastPrec = sec, ns, e.Prec
+	case sec == r.lastSec && ns == r.lastNs:
+		r.lastPrec = max(r.lastPrec, e.Prec)
 	}
 	if e.Success {
-		g.successes++
-	} else {
-		g.failures++
+		if r.successes != ^uint32(0) {
+			r.successes++
+		}
+	} else if r.failures != ^uint32(0) {
+		r.failures++
 	}
-	g.direct = g.direct || e.Direct
+	r.direct = r.direct || e.Direct
 	un := e.Time.UnixNano()
-	g.ips = sh.vals.recent(g.ips, e.ClientIP, hs[0], un, MaxClientIPs)
-	g.uas = sh.vals.recent(g.uas, e.UserAgent, hs[1], un, MaxUserAgents)
-	g.devs = sh.vals.recent(g.devs, e.DeviceID, hs[2], un, MaxDeviceIDs)
-	first := g.lastFile != gen
-	g.lastFile = gen
+	if e.ClientIP != "" {
+		sh.update(r, &r.nIP, &r.hIP, ipList, e.ClientIP, &p.ip, un)
+	}
+	if e.UserAgent != "" {
+		sh.update(r, &r.nUA, &r.hUA, uaList, e.UserAgent, &p.ua, un)
+	}
+	if e.DeviceID != "" {
+		sh.update(r, &r.nDev, &r.hDev, devList, e.DeviceID, &p.dv, un)
+	}
+	first := r.lastFile != file
+	r.lastFile = file
 	return first
 }
 
-// keyedAggregate is a finding with its key decoded, for sorting.
-type keyedAggregate struct {
-	k    Key
-	g    *aggregate
-	vals *values // the table its lists' ids index
-}
-
-// sorted returns every finding in output order: by account, hostname, protocol, day;
-// unattributed last, by hostname, protocol, client IP, day.
-func (a *Table) sorted() []keyedAggregate {
-	n := 0
-	for i := range a.shards {
-		n += len(a.shards[i].m)
+// find is the record of k (hash h), or nil.
+func (sh *shard) find(k key, h uint32) *rec {
+	if len(sh.idx.slots) == 0 {
+		return nil
 	}
-	all := make([]keyedAggregate, 0, n)
-	for i := range a.shards {
-		sh := &a.shards[i]
-		for _, g := range sh.m {
-			all = append(all, keyedAggregate{decodeKey(g.key), g, &sh.vals})
+	mask, tag := uint32(len(sh.idx.slots)-1), h&tagMask
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := sh.idx.slots[i]
+		if sl == 0 {
+			return nil
+		}
+		if sl&tagMask == tag {
+			if r := sh.recs.at(sl&idMask - 1); r.k == k {
+				return r
+			}
 		}
 	}
-	slices.SortFunc(all, func(x, y keyedAggregate) int { return keyCompare(x.k, y.k) })
-	return all
+}
+
+func (sh *shard) rehash(id uint32) uint32 { return hashKey(sh.recs.at(id).k) }
+
+// listKind is one of a record's three lists: where it starts in the inline area, how many
+// entries fit there, and its cap.
+type listKind struct{ inl, inlCap, max int }
+
+var (
+	ipList  = listKind{0, 2, MaxClientIPs}
+	uaList  = listKind{2, 1, MaxUserAgents}
+	devList = listKind{3, 1, MaxDeviceIDs}
+)
+
+// capOf is the capacity of a list of kind k holding n entries: lists grow one entry at a time
+// through the inline area and then nextCap, so it is the first of those capacities >= n.
+func (k listKind) capOf(n int) uint8 {
+	c := uint8(k.inlCap)
+	for int(c) < n {
+		c = nextCap(c, k.max)
+	}
+	return c
+}
+
+// list is the entries of one of r's lists.
+func (sh *shard) list(r *rec, n uint8, h uint32, k listKind) []seenVal {
+	if h == 0 {
+		return r.inl[k.inl : k.inl+int(n) : k.inl+k.inlCap]
+	}
+	return sh.lists.slice(h-1, k.capOf(int(n)))[:n]
+}
+
+// update folds value s (prepared as p, seen at t) into one of r's lists, moving the list to a
+// larger chunk when it is full and below its cap.
+func (sh *shard) update(r *rec, n *uint8, h *uint32, k listKind, s string, p *pval, t int64) {
+	list := sh.list(r, *n, *h, k)
+	list = sh.vals.recent(list, s, *p, t, k.max, func(l []seenVal) []seenVal {
+		if len(l) < cap(l) {
+			return l[:len(l)+1]
+		}
+		c := uint8(cap(l))
+		nc := nextCap(c, k.max)
+		nh, chunk := sh.lists.get(nc)
+		copy(chunk, l)
+		if *h != 0 {
+			sh.lists.put(*h-1, c)
+		}
+		*h = nh + 1
+		return chunk[:len(l)+1]
+	})
+	*n = uint8(len(list))
 }
 
 // Len is the number of findings.
-func (a *Table) Len() int {
+func (t *Table) Len() int {
 	n := 0
-	for i := range a.shards {
-		sh := &a.shards[i]
+	for i := range t.shards {
+		sh := &t.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += int(sh.recs.n)
 		sh.mu.Unlock()
 	}
 	return n
 }
 
-// Findings returns copies of all findings in output order: by account, hostname, protocol,
-// day; unattributed last, by hostname, protocol, client IP, day.
-func (a *Table) Findings() []Finding {
-	all := a.sorted()
-	out := make([]Finding, len(all))
-	for i, x := range all {
-		g, v := x.g, x.vals
-		f := Finding{Hostname: x.k.Hostname, Protocol: x.k.Protocol, Day: x.k.Day,
-			FirstSeen: g.firstSeen(), LastSeen: g.lastSeen(), firstPrec: g.firstPrec, lastPrec: g.lastPrec,
-			Successes: g.successes, Failures: g.failures, DirectIP: g.direct,
-			ClientIPs: v.strings(g.ips), UserAgents: v.strings(g.uas), DeviceIDs: v.strings(g.devs)}
-		if x.k.Account != "" {
-			acct := x.k.Account
-			f.Account = &acct
-		}
-		out[i] = f
+// Bytes is roughly the memory the table holds (its arrays, not the Go runtime's overhead).
+func (t *Table) Bytes() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += sh.recs.bytes(recSize) + len(sh.idx.slots)*4 + sh.names.bytes() + sh.vals.tab.bytes() + sh.lists.bytes()
+		sh.mu.Unlock()
 	}
-	return out
-}
-
-// keyCompare orders keys for output: by account, hostname, protocol, client IP, day; keys
-// without an account (unattributed) last.
-func keyCompare(a, b Key) int {
-	if (a.Account == "") != (b.Account == "") {
-		if a.Account != "" {
-			return -1
-		}
-		return 1
-	}
-	if c := strings.Compare(a.Account, b.Account); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Hostname, b.Hostname); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.ClientIP, b.ClientIP); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Day, b.Day)
+	return n
 }

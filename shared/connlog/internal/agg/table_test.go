@@ -2,9 +2,11 @@ package agg
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,23 +67,23 @@ func TestFirstLastRoundTrip(t *testing.T) {
 
 // TestRecentMatchesReference folds random event sequences (mostly repeating the previous value,
 // as logs do, in and out of time order) through values.recent and checks each list against its
-// definition: the n values with the latest times, most recent first, ties by value. References
-// come from valueRef (short numeric values packed, others interned by maphash) and from
-// collidingRef, under which values of one length collide.
+// definition: the n values with the latest times, most recent first, ties by value. Values come
+// prepared by the table's own prepValue and by collidingValue, under which every interned value
+// of one length has the same hash, so the value table must tell them apart by their bytes.
 func TestRecentMatchesReference(t *testing.T) {
 	a := New(false)
-	refs := map[string]func(string) uint64{"valueRef": a.valueRef, "colliding": collidingRef}
-	for name, refOf := range refs {
+	preps := map[string]func(string) pval{"prepValue": a.prepValue, "colliding": collidingValue}
+	for name, prepOf := range preps {
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(11))
 			for round := 0; round < 300; round++ {
 				n := 1 + rng.Intn(10)
 				distinct := 1 + rng.Intn(30)
-				tab := values{ids: map[string]uint32{}}
-				// The list starts in a small array shared with a neighbour, as in an aggregate's
-				// inl: growing must move it out, never write past its capacity.
+				var tab values
+				// The list starts in a small array shared with a neighbour, as in a record's
+				// inline area: growing must move it out, never write past its capacity.
 				var inl [4]seenVal
-				sentinel := seenVal{t: -1, ref: interned | 7<<32 | 1<<31}
+				sentinel := mkSeen(77, isInterned|7)
 				inl[2], inl[3] = sentinel, sentinel
 				list := inl[0:0:2]
 				latest := map[string]int64{}
@@ -89,11 +91,11 @@ func TestRecentMatchesReference(t *testing.T) {
 				for i := 0; i < 200; i++ {
 					v := prev
 					if v == "" || rng.Intn(4) == 0 {
-						// short, long and NUL-padded values; addresses and numbers that pack, and
-						// numbers one digit too long to pack
+						// short, long and NUL-padded values; addresses that pack, and digits and
+						// dots that do not
 						k := rng.Intn(distinct)
 						v = []string{fmt.Sprintf("v%d", k), fmt.Sprintf("a-value-too-long-for-short-%d", k), fmt.Sprintf("v%d\x00", k/2), fmt.Sprintf("v%-15d", k),
-							fmt.Sprintf("10.0.%d.1", k), fmt.Sprintf("%015d", k), fmt.Sprintf("%016d", k), fmt.Sprintf("%d.", k)}[k%8]
+							fmt.Sprintf("10.0.%d.1", k), fmt.Sprintf("%015d", k), fmt.Sprintf("10.0.0.%03d", k), fmt.Sprintf("%d.", k)}[k%8]
 					}
 					prev = v
 					now += int64(rng.Intn(3))
@@ -101,7 +103,7 @@ func TestRecentMatchesReference(t *testing.T) {
 					if rng.Intn(5) == 0 {
 						ts -= int64(rng.Intn(40)) // out of order
 					}
-					list = tab.recent(list, v, refOf(v), ts, n)
+					list = tab.recent(list, v, prepOf(v), ts, n, growTo(n))
 					if ts > latest[v] {
 						latest[v] = ts
 					}
@@ -110,21 +112,19 @@ func TestRecentMatchesReference(t *testing.T) {
 						t.Fatalf("round %d event %d: list %q, want %q", round, i, got, want)
 					}
 					for _, x := range list {
-						v := tab.str(x.ref)
-						want := refOf(v)
-						if x.ref&interned != 0 {
-							x.ref &^= 0xffffffff // the id
-						}
-						if x.ref != want || x.t != latest[v] {
-							t.Fatalf("entry %q: ref %x, time %d; want %x, %d", v, x.ref, x.t, want, latest[v])
+						v := string(tab.appendStr(nil, x.vref()))
+						_, packs := packV4(v)
+						packs = packs && name == "prepValue" // collidingValue interns everything
+						if packs == (x.vref()&isInterned != 0) || x.t() != latest[v] {
+							t.Fatalf("entry %q: ref %x, time %d; want packed %v, time %d", v, x.vref(), x.t(), packs, latest[v])
 						}
 					}
 				}
 				if inl[2] != sentinel || inl[3] != sentinel {
 					t.Fatalf("list wrote past its capacity: %+v", inl)
 				}
-				if held := countInterned(list); len(tab.ids) != held {
-					t.Fatalf("value table holds %d values for a list of %d interned ones", len(tab.ids), held)
+				if held := countInterned(list); liveValues(&tab) != held {
+					t.Fatalf("value table holds %d values for a list of %d interned ones", liveValues(&tab), held)
 				}
 			}
 		})
@@ -180,55 +180,71 @@ func TestAggregateKeyStorage(t *testing.T) {
 func countInterned(list []seenVal) int {
 	n := 0
 	for _, x := range list {
-		if x.ref&interned != 0 {
+		if x.vref()&isInterned != 0 {
 			n++
 		}
 	}
 	return n
 }
 
-// packValue and unpackValue round-trip exactly the values of at most 15 digits and dots.
-func TestPackValue(t *testing.T) {
+// packV4 packs exactly the addresses appendV4 writes back the same: four decimal bytes without
+// leading zeros. Anything else is interned.
+func TestPackV4(t *testing.T) {
 	for _, tc := range []struct {
 		s    string
 		pack bool
 	}{
-		{"10.20.0.11", true}, {"255.255.255.255", true}, {"0", true}, {".", true}, {"000000000000000", true},
-		{"", false}, {"1234567890123456", false}, {"fe80::1", false}, {"10.0.0.1 ", false}, {"1/2", false}, {"١", false},
+		{"10.20.0.11", true}, {"255.255.255.255", true}, {"0.0.0.0", true}, {"198.51.100.7", true},
+		{"", false}, {"0", false}, {".", false}, {"1.2.3", false}, {"1.2.3.4.5", false}, {"256.1.1.1", false}, {"01.2.3.4", false},
+		{"1.2.3.04", false}, {"1..2.3", false}, {"1.2.3.", false}, {".1.2.3", false}, {"1234.1.1.1", false}, {"fe80::1", false},
+		{"10.0.0.1 ", false}, {"000000000000000", false}, {"١.١.١.١", false},
 	} {
-		r, ok := packValue(tc.s)
+		r, ok := packV4(tc.s)
 		if ok != tc.pack {
-			t.Errorf("packValue(%q) packs = %v, want %v", tc.s, ok, tc.pack)
+			t.Errorf("packV4(%q) packs = %v, want %v", tc.s, ok, tc.pack)
 			continue
 		}
-		if ok && (r&interned != 0 || unpackValue(r) != tc.s) {
-			t.Errorf("packValue(%q) = %x, unpacks to %q", tc.s, r, unpackValue(r))
+		if got := string(appendV4(nil, r)); ok && got != tc.s {
+			t.Errorf("packV4(%q) = %x, writes back %q", tc.s, r, got)
 		}
 	}
-	seen := map[uint64]string{}
+	rng := rand.New(rand.NewSource(3))
 	for i := 0; i < 100000; i++ {
-		s := fmt.Sprint(i % 317)
-		for j := 0; j < i%4; j++ {
-			s += "." + fmt.Sprint(i%(7+j))
+		var b []byte
+		for n := rng.Intn(16); n > 0; n-- {
+			b = append(b, "0123456789.."[rng.Intn(12)])
 		}
-		if r, ok := packValue(s); ok {
-			if prev, dup := seen[r]; dup && prev != s {
-				t.Fatalf("%q and %q pack alike", prev, s)
+		s := string(b)
+		if r, ok := packV4(s); ok && string(appendV4(nil, r)) != s {
+			t.Fatalf("packV4(%q) writes back %q", s, appendV4(nil, r))
+		}
+	}
+}
+
+// Times outside what a list entry holds (before 1970, after 2116) are clamped, and every time
+// inside round-trips with the interned flag beside it.
+func TestSeenValTime(t *testing.T) {
+	for _, tc := range []struct{ in, want int64 }{{0, 0}, {1, 1}, {1628064000123456789, 1628064000123456789}, {-5, 0}, {1<<62 - 1, 1<<62 - 1}, {1 << 62, 1<<62 - 1}, {math.MaxInt64, 1<<62 - 1}} {
+		for _, r := range []vref{0, isInterned | 12345, 0xffffffff} {
+			e := mkSeen(tc.in, r)
+			if e.t() != tc.want || e.vref() != r {
+				t.Errorf("mkSeen(%d, %x) = %d, %x; want %d, %x", tc.in, r, e.t(), e.vref(), tc.want, r)
 			}
-			seen[r] = s
 		}
 	}
 }
 
 // A value dropped from every list is forgotten: a spray of distinct addresses and user agents
 // leaves the value table holding what the capped lists hold. IPv6 addresses and user agents
-// are interned; IPv4 addresses are packed into the lists and never enter it.
+// are interned; IPv4 addresses are packed into the lists and never enter it. With 50,000
+// values, dead bytes outgrow live ones more than once: the table compacts and lists still
+// read back.
 func TestValueTableBounded(t *testing.T) {
 	a := New(false)
 	base := time.Date(2021, 8, 2, 1, 0, 0, 0, time.UTC)
-	for i := range 5000 {
+	for i := range 50000 {
 		ts := base.Add(time.Duration(i) * time.Second)
-		a.Add(&Event{Time: ts, Account: "a@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("2001:db8::%x", i), UserAgent: fmt.Sprintf("UA/%d", i), Success: true}, 1)
+		a.Add(&Event{Time: ts, Account: "a@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("2001:db8::%x", i), UserAgent: fmt.Sprintf("UA/%d/%s", i, strings.Repeat("x", 40)), Success: true}, 1)
 		a.Add(&Event{Time: ts, Account: "b@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("198.51.%d.%d", i/256, i%256), Success: true}, 1)
 	}
 	fs := a.Findings()
@@ -237,9 +253,40 @@ func TestValueTableBounded(t *testing.T) {
 	}
 	n := 0
 	for i := range a.shards {
-		n += len(a.shards[i].vals.ids)
+		n += liveValues(&a.shards[i].vals)
 	}
 	if n != MaxClientIPs+MaxUserAgents {
 		t.Errorf("value table holds %d values, want %d", n, MaxClientIPs+MaxUserAgents)
 	}
+	if fs[0].ClientIPs[0] != "2001:db8::c34f" || !strings.HasPrefix(fs[0].UserAgents[0], "UA/49999/") || fs[1].ClientIPs[0] != "198.51.195.79" {
+		t.Errorf("most recent values: %q %q %q", fs[0].ClientIPs[0], fs[0].UserAgents[0], fs[1].ClientIPs[0])
+	}
+	for i := range a.shards {
+		if d := a.shards[i].vals.tab.dead; d > 1<<20+1<<10 {
+			t.Errorf("shard %d: %d dead bytes kept: compaction did not run", i, d)
+		}
+	}
+}
+
+// growTo is a list's growth as a slice of its own (1, 2, 4, ... n), for tests of recent alone.
+func growTo(n int) func([]seenVal) []seenVal {
+	return func(l []seenVal) []seenVal {
+		if len(l) < cap(l) {
+			return l[:len(l)+1]
+		}
+		nl := make([]seenVal, len(l)+1, min(n, max(1, 2*len(l))))
+		copy(nl, l)
+		return nl
+	}
+}
+
+// liveValues counts the values some list holds.
+func liveValues(v *values) int {
+	n := 0
+	for id := range v.tab.refs.n {
+		if *v.tab.refs.at(id) > 0 {
+			n++
+		}
+	}
+	return n
 }

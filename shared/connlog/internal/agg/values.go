@@ -2,99 +2,138 @@ package agg
 
 import (
 	"sort"
+	"strconv"
 	"strings"
+	"unsafe"
 )
 
-// seenVal is one entry of a finding's capped list: a value (see valueRef) and when it was last
-// seen.
-type seenVal struct {
-	t   int64  // Unix nanoseconds
-	ref uint64 // the value: packed, or interned (hash and id)
+// seenVal is one entry of a finding's capped list: a value and when it was last seen, in 12
+// bytes. The time is Unix nanoseconds in 62 bits (times before 1970 or after 2116, which no log
+// has, are clamped), the top bit of hi says whether ref is an interned value's id or an IPv4
+// address in its four bytes.
+type seenVal struct{ hi, lo, ref uint32 }
+
+func mkSeen(t int64, r vref) seenVal {
+	t = min(max(t, 0), 1<<62-1)
+	hi := uint32(uint64(t) >> 32)
+	if r&isInterned != 0 {
+		hi |= 1 << 31
+	}
+	return seenVal{hi: hi, lo: uint32(t), ref: uint32(r)}
 }
 
-// A value reference is exact for short values: a value of at most 15 digits and dots (an IPv4
-// address: nearly every client address) is packed into the reference itself, four bits a
-// character, so that comparing two is comparing two integers and the value takes no room in the
-// value table. Any other value is interned: its reference is interned | hash<<32 | id, and a
-// list is searched by comparing hashes, the value itself (elsewhere in memory) being read only
-// to confirm a match.
-const interned = 1 << 63
+func (e seenVal) t() int64 { return int64(uint64(e.hi&^(1<<31))<<32 | uint64(e.lo)) }
 
-// packValue returns s packed (first character in the lowest four bits, 0 after the last), and
-// whether it packs.
-func packValue(s string) (uint64, bool) {
-	if len(s) == 0 || len(s) > 15 {
+func (e seenVal) vref() vref {
+	r := vref(e.ref)
+	if e.hi>>31 != 0 {
+		r |= isInterned
+	}
+	return r
+}
+
+// vref is a value as a list refers to it. An IPv4 address in canonical dotted form (nearly
+// every client address) is its four bytes: comparing two is comparing two integers, and it
+// takes no room in the value table. Any other value is interned: isInterned | id.
+type vref uint64
+
+const isInterned vref = 1 << 32
+
+// pval is a value prepared before its shard's lock is taken: its reference when it packs, else
+// the hash its table finds it by.
+type pval struct {
+	ref    vref
+	hash   uint32
+	packed bool
+}
+
+// packV4 returns s, when it is an IPv4 address written as Go writes one (four decimal bytes,
+// no leading zeros), as its four bytes: exact, since unpackV4 writes it back the same.
+func packV4(s string) (uint32, bool) {
+	if len(s) < 7 || len(s) > 15 {
 		return 0, false
 	}
-	var r uint64
-	for i := len(s) - 1; i >= 0; i-- {
+	var r uint32
+	parts, n, digits := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if digits == 0 || n > 255 || parts == 4 {
+				return 0, false
+			}
+			r, parts, n, digits = r<<8|uint32(n), parts+1, 0, 0
+			continue
+		}
 		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			r = r<<4 | uint64(c-'0'+1)
-		case c == '.':
-			r = r<<4 | 11
-		default:
-			return 0, false
+		if c < '0' || c > '9' || digits == 3 || (digits > 0 && n == 0) {
+			return 0, false // not a digit, too long, or a leading zero
 		}
+		n, digits = n*10+int(c-'0'), digits+1
 	}
-	return r, true
+	return r, parts == 4
 }
 
-// unpackValue is the string packValue packed into r.
-func unpackValue(r uint64) string {
+// appendV4 appends the address packV4 packed into r.
+func appendV4(b []byte, r uint32) []byte {
+	for i := 3; i >= 0; i-- {
+		b = strconv.AppendUint(b, uint64(r>>(8*i)&0xff), 10)
+		if i > 0 {
+			b = append(b, '.')
+		}
+	}
+	return b
+}
+
+// values interns the strings kept in findings' lists that do not pack (user agents, device
+// ids, IPv6 addresses), with reference counts so that a value dropped from every list is
+// forgotten: the table follows what the findings hold, not what went by.
+type values struct{ tab strTab }
+
+// lookup is the reference of s (prepared as p) if some list of the shard may hold it.
+func (v *values) lookup(s string, p pval) (vref, bool) {
+	if p.packed {
+		return p.ref, true
+	}
+	id, ok := v.tab.find(sb(s), p.hash)
+	return isInterned | vref(id), ok
+}
+
+// hold returns the reference a new entry keeps of s, one more holder of an interned value;
+// known and ok are lookup's answer.
+func (v *values) hold(s string, p pval, known vref, ok bool) vref {
+	if p.packed {
+		return p.ref
+	}
+	id := uint32(known)
+	if !ok {
+		id = v.tab.add(sb(s), p.hash)
+	}
+	v.tab.addRef(id)
+	return isInterned | vref(id)
+}
+
+// release drops a list's hold on the value of r (nothing to do for a packed value).
+func (v *values) release(r vref) {
+	if r&isInterned != 0 {
+		v.tab.release(uint32(r))
+	}
+}
+
+// compare compares the value of r with s, without building the value's string.
+func (v *values) compare(r vref, s string) int {
+	if r&isInterned != 0 {
+		return strings.Compare(v.tab.str(uint32(r)), s)
+	}
 	var b [15]byte
-	n := 0
-	for ; r != 0; r >>= 4 {
-		if d := r & 0xf; d == 11 {
-			b[n] = '.'
-		} else {
-			b[n] = byte('0' + d - 1)
-		}
-		n++
-	}
-	return string(b[:n])
+	v4 := appendV4(b[:0], uint32(r))
+	return strings.Compare(unsafe.String(&v4[0], len(v4)), s)
 }
 
-// values interns the strings kept in findings' lists (client IPs, user agents, device ids), with
-// reference counts so that a value dropped from every list is forgotten: the table follows what
-// the findings hold, not what went by.
-type values struct {
-	ids  map[string]uint32
-	strs []string
-	refs []int32
-	free []uint32
-}
-
-func (v *values) acquire(s string) uint32 {
-	if id, ok := v.ids[s]; ok {
-		v.refs[id]++
-		return id
+// appendStr appends the value of r.
+func (v *values) appendStr(b []byte, r vref) []byte {
+	if r&isInterned != 0 {
+		return append(b, v.tab.str(uint32(r))...)
 	}
-	s = strings.Clone(s) // s may point into a read buffer
-	var id uint32
-	if n := len(v.free); n > 0 {
-		id, v.free = v.free[n-1], v.free[:n-1]
-		v.strs[id], v.refs[id] = s, 1
-	} else {
-		id = uint32(len(v.strs))
-		v.strs, v.refs = append(v.strs, s), append(v.refs, 1)
-	}
-	v.ids[s] = id
-	return id
-}
-
-// release drops a list's hold on the value of ref (nothing to do for a packed value).
-func (v *values) release(ref uint64) {
-	if ref&interned == 0 {
-		return
-	}
-	id := uint32(ref)
-	if v.refs[id]--; v.refs[id] == 0 {
-		delete(v.ids, v.strs[id])
-		v.strs[id] = ""
-		v.free = append(v.free, id)
-	}
+	return appendV4(b, uint32(r))
 }
 
 func (v *values) strings(list []seenVal) []string {
@@ -103,106 +142,130 @@ func (v *values) strings(list []seenVal) []string {
 	}
 	out := make([]string, len(list))
 	for i, x := range list {
-		out[i] = v.str(x.ref)
+		out[i] = string(v.appendStr(nil, x.vref()))
 	}
 	return out
 }
 
-// str is the value of ref.
-func (v *values) str(ref uint64) string {
-	if ref&interned == 0 {
-		return unpackValue(ref)
-	}
-	return v.strs[uint32(ref)]
-}
-
-// hold returns the reference an entry keeps of s, whose valueRef is ref, interning s if need be.
-func (v *values) hold(s string, ref uint64) uint64 {
-	if ref&interned == 0 {
-		return ref
-	}
-	return ref&^0xffffffff | uint64(v.acquire(s))
-}
-
 // recent keeps list distinct, ordered most recent first (ties by value), at most n long. The
 // result does not depend on the order events arrive in. Lists grow to exactly n, never beyond:
-// memory per finding is what bounds the scanner's memory. ref is s's valueRef: entries whose
-// reference differs (packed) or whose hash differs (interned) are passed over without reading
-// their value.
-func (v *values) recent(list []seenVal, s string, ref uint64, t int64, n int) []seenVal {
+// memory per finding is what bounds the scanner's memory. grow lengthens the list by one
+// (moving it to a larger chunk when it is full). s is looked up once, so the list is searched
+// by comparing references, never strings.
+func (v *values) recent(list []seenVal, s string, p pval, t int64, n int, grow func([]seenVal) []seenVal) []seenVal {
 	if s == "" {
 		return list
 	}
-	str := func(i int) string { return v.str(list[i].ref) }
-	is := func(i int) bool {
-		x := list[i].ref
-		if ref&interned == 0 {
-			return x == ref
-		}
-		return x>>32 == ref>>32 && v.strs[uint32(x)] == s
-	}
+	t = min(max(t, 0), 1<<62-1)
+	known, ok := v.lookup(s, p)
+	is := func(i int) bool { return ok && list[i].vref() == known }
 	// Fast path for logs read in time order: the value becomes (or stays) the most recent.
-	if len(list) > 0 && (t > list[0].t || (t == list[0].t && s <= str(0))) {
+	if len(list) > 0 && (t > list[0].t() || (t == list[0].t() && v.compare(list[0].vref(), s) >= 0)) {
 		if is(0) {
-			list[0].t = t
+			list[0] = mkSeen(t, known)
 			return list
 		}
 		i := 1
 		for ; i < len(list) && !is(i); i++ {
 		}
-		var held uint64
+		var held vref
 		if i < len(list) {
-			held = list[i].ref
+			held = list[i].vref()
 		} else { // new value: grow unless full, dropping the oldest
-			held = v.hold(s, ref)
+			held = v.hold(s, p, known, ok)
 			if len(list) < n {
-				list = growVals(list, n)
+				list = grow(list)
 			} else {
 				i = len(list) - 1
-				v.release(list[i].ref)
+				v.release(list[i].vref())
 			}
 		}
 		copy(list[1:i+1], list[:i])
-		list[0] = seenVal{t: t, ref: held}
+		list[0] = mkSeen(t, held)
 		return list
 	}
 	i := 0
 	for ; i < len(list) && !is(i); i++ {
 	}
-	var held uint64
+	var held vref
 	if i < len(list) {
-		if t <= list[i].t {
+		if t <= list[i].t() {
 			return list
 		}
-		held = list[i].ref
+		held = list[i].vref()
 		list = append(list[:i], list[i+1:]...)
 	} else {
 		if len(list) >= n {
 			last := len(list) - 1
-			if t < list[last].t || (t == list[last].t && s > str(last)) {
+			if t < list[last].t() || (t == list[last].t() && v.compare(list[last].vref(), s) < 0) {
 				return list
 			}
-			v.release(list[last].ref)
+			v.release(list[last].vref())
 			list = list[:last]
 		}
-		held = v.hold(s, ref)
+		held = v.hold(s, p, known, ok)
 	}
 	j := sort.Search(len(list), func(j int) bool {
-		return list[j].t < t || (list[j].t == t && v.str(list[j].ref) > s)
+		return list[j].t() < t || (list[j].t() == t && v.compare(list[j].vref(), s) > 0)
 	})
-	list = growVals(list, n)
+	list = grow(list)
 	copy(list[j+1:], list[j:])
-	list[j] = seenVal{t: t, ref: held}
+	list[j] = mkSeen(t, held)
 	return list
 }
 
-// growVals lengthens list by one, reallocating to at most n (1, 2, 4, ... n: most lists hold one
-// value).
-func growVals(list []seenVal, n int) []seenVal {
-	if len(list) < cap(list) {
-		return list[:len(list)+1]
+// A list lives in its finding's record while it fits (two client addresses, one user agent,
+// one device id) and in a chunk of the shard's list pool once it outgrows that: chunks come in
+// the sizes lists grow through (2, 4, 8, then the cap: 5 user agents, 10 addresses or devices),
+// and a chunk a list leaves goes back on its size's free list.
+var chunkSizes = [...]uint8{2, 4, 5, 8, 10}
+
+// sizeClass is the index of chunk size c (always one of chunkSizes: lists grow by nextCap).
+func sizeClass(c uint8) int {
+	for i, s := range chunkSizes {
+		if s >= c {
+			return i
+		}
 	}
-	l := make([]seenVal, len(list)+1, min(n, max(1, 2*len(list))))
-	copy(l, list)
-	return l
+	return len(chunkSizes) - 1
 }
+
+// nextCap is the capacity a full list of capacity c grows to, for a list of at most n.
+func nextCap(c uint8, n int) uint8 { return uint8(min(n, max(2, 2*int(c)))) }
+
+type listPool struct {
+	pages [][]seenVal
+	used  int
+	free  [len(chunkSizes)][]uint32
+}
+
+const listPage = 4096
+
+// get returns a chunk of c entries: its handle (page<<12 | offset) and the entries.
+func (p *listPool) get(c uint8) (uint32, []seenVal) {
+	k := sizeClass(c)
+	if n := len(p.free[k]); n > 0 {
+		h := p.free[k][n-1]
+		p.free[k] = p.free[k][:n-1]
+		return h, p.slice(h, c)
+	}
+	if len(p.pages) == 0 || p.used+int(c) > listPage {
+		p.pages = append(p.pages, make([]seenVal, listPage))
+		p.used = 0
+	}
+	h := uint32(len(p.pages)-1)<<12 | uint32(p.used)
+	p.used += int(c)
+	return h, p.slice(h, c)
+}
+
+func (p *listPool) slice(h uint32, c uint8) []seenVal {
+	off := h & (listPage - 1)
+	return p.pages[h>>12][off : off+uint32(c) : off+uint32(c)]
+}
+
+func (p *listPool) put(h uint32, c uint8) {
+	k := sizeClass(c)
+	p.free[k] = append(p.free[k], h)
+}
+
+func (p *listPool) bytes() int { return len(p.pages) * listPage * 12 }

@@ -10,29 +10,31 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// collidingRef is a valueRef that interns every value, with the length for a hash: all values
-// of one length collide, so that the tests exercise the comparison of values behind equal hashes.
-func collidingRef(s string) uint64 { return interned | uint64(min(len(s), 0xff))<<32 }
+// collidingValue prepares every value as interned, with its length for a hash: all values of
+// one length collide, so that the tests exercise the comparison of values behind equal hashes.
+func collidingValue(s string) pval { return pval{hash: uint32(len(s))} }
 
 // recent runs values.recent on a list of strings, for the tests.
 func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []int64) {
-	tab := values{ids: map[string]uint32{}}
+	var tab values
 	list := make([]seenVal, len(vals))
 	for i := range vals {
-		list[i] = seenVal{t: seen[i], ref: tab.hold(vals[i], collidingRef(vals[i]))}
+		p := collidingValue(vals[i])
+		known, ok := tab.lookup(vals[i], p)
+		list[i] = mkSeen(seen[i], tab.hold(vals[i], p, known, ok))
 	}
-	list = tab.recent(list, v, collidingRef(v), t, n)
+	list = tab.recent(list, v, collidingValue(v), t, n, growTo(n))
 	out := make([]int64, len(list))
 	for i, x := range list {
-		out[i] = x.t
+		out[i] = x.t()
 	}
 	// Every value in the list is held once; a value dropped from it is released.
-	if live := len(tab.ids); live != len(list) {
+	if live := liveValues(&tab); live != len(list) {
 		panic(fmt.Sprintf("value table holds %d values for a list of %d", live, len(list)))
 	}
 	for _, x := range list {
-		if id := uint32(x.ref); tab.refs[id] != 1 {
-			panic(fmt.Sprintf("%q held %d times", tab.strs[id], tab.refs[id]))
+		if id := uint32(x.ref); *tab.tab.refs.at(id) != 1 {
+			panic(fmt.Sprintf("%q held %d times", tab.tab.str(id), *tab.tab.refs.at(id)))
 		}
 	}
 	return tab.strings(list), out

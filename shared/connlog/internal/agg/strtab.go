@@ -1,0 +1,223 @@
+package agg
+
+import (
+	"bytes"
+	"hash/maphash"
+	"unsafe"
+)
+
+// strTab interns strings: each distinct string gets a small id, its bytes live once in an arena
+// of pages, and an open-addressing index of (hash, id) finds it. Everything it holds is
+// pointer-free, so a table of a million strings costs the garbage collector nothing.
+//
+// With reference counts (values), a string no list holds any more is dead: its id stays in the
+// index (a later lookup of the same string revives it) until dead bytes outweigh live ones and
+// compact drops them; ids stay stable across compactions, so references to live strings hold.
+// A string compact dropped has its id on the free list, for add to reuse.
+type strTab struct {
+	seed  maphash.Seed // hash: the callers' precomputed hashes are made with it too
+	idx   index
+	offs  paged[uint32] // id -> page<<16 | offset of the string in the arena
+	lens  paged[uint16]
+	refs  paged[int32] // counted tables only
+	arena [][]byte     // pages of arenaPage bytes
+	used  int          // bytes used in the last page
+	free  []uint32     // ids of strings dropped by compact, for reuse
+	live  int          // bytes of live strings (counted tables)
+	dead  int          // bytes of dead strings still in the arena
+}
+
+const arenaPage = 64 << 10
+
+// hash is the hash the table indexes s by.
+func (t *strTab) hash(s []byte) uint32 { return uint32(maphash.Bytes(t.seed, s)) }
+
+func (t *strTab) rehash(id uint32) uint32 { return t.hash(sb(t.str(id))) }
+
+// sb is s as bytes, without a copy (never written).
+func sb(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// str is the string of id: a view into the arena, valid while the table lives and is not
+// compacted.
+func (t *strTab) str(id uint32) string {
+	o := *t.offs.at(id)
+	b := t.arena[o>>16][o&0xffff:]
+	return unsafe.String(&b[0], int(*t.lens.at(id)))
+}
+
+// find returns the id of s, whose hash is h, if the table holds it (dead or alive).
+func (t *strTab) find(s []byte, h uint32) (uint32, bool) {
+	if len(t.idx.slots) == 0 {
+		return 0, false
+	}
+	mask, tag := uint32(len(t.idx.slots)-1), h&tagMask
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := t.idx.slots[i]
+		if sl == 0 {
+			return 0, false
+		}
+		if sl&tagMask == tag {
+			id := sl&idMask - 1
+			if int(*t.lens.at(id)) == len(s) && t.equal(id, s) {
+				return id, true
+			}
+		}
+	}
+}
+
+func (t *strTab) equal(id uint32, s []byte) bool {
+	o := *t.offs.at(id)
+	return bytes.Equal(t.arena[o>>16][o&0xffff:o&0xffff+uint32(len(s))], s)
+}
+
+// add stores s (not in the table) under hash h and returns its id.
+func (t *strTab) add(s []byte, h uint32) uint32 {
+	if len(s) > arenaPage {
+		s = s[:arenaPage] // callers bound their values far below this
+	}
+	if len(t.arena) == 0 || t.used+len(s) > arenaPage {
+		t.arena = append(t.arena, make([]byte, arenaPage))
+		t.used = 0
+	}
+	p := len(t.arena) - 1
+	copy(t.arena[p][t.used:], s)
+	var id uint32
+	if n := len(t.free); n > 0 {
+		id, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		id = t.offs.add()
+		t.lens.add()
+		t.refs.add()
+	}
+	*t.offs.at(id) = uint32(p)<<16 | uint32(t.used)
+	*t.lens.at(id) = uint16(len(s))
+	*t.refs.at(id) = 0
+	t.used += len(s)
+	t.idx.insert(h, id, t.rehash)
+	return id
+}
+
+// intern returns the id of s, adding it if need be.
+func (t *strTab) intern(s []byte, h uint32) uint32 {
+	if id, ok := t.find(s, h); ok {
+		return id
+	}
+	return t.add(s, h)
+}
+
+// addRef makes id one more holder's: a string just added, or a dead one, comes alive.
+func (t *strTab) addRef(id uint32) {
+	r := t.refs.at(id)
+	n := int(*t.lens.at(id))
+	if *r == -1 {
+		*r, t.dead = 0, t.dead-n
+	}
+	if *r == 0 {
+		t.live += n
+	}
+	*r++
+}
+
+// release drops one holder of id; a string nobody holds is dead (reference count -1).
+func (t *strTab) release(id uint32) {
+	r := t.refs.at(id)
+	if *r--; *r == 0 {
+		n := int(*t.lens.at(id))
+		*r, t.live, t.dead = -1, t.live-n, t.dead+n
+		if t.dead > 1<<20 && t.dead > t.live {
+			t.compact()
+		}
+	}
+}
+
+// compact rebuilds the arena with the live strings only, keeping their ids, and the index
+// with them.
+func (t *strTab) compact() {
+	old := t.arena
+	t.arena, t.used, t.dead = nil, 0, 0
+	for id := range t.offs.n {
+		if *t.refs.at(id) > 0 || *t.offs.at(id) == deadOff {
+			continue
+		}
+		t.free = append(t.free, id)
+		*t.offs.at(id) = deadOff
+	}
+	t.idx = index{slots: make([]uint32, t.idx.sizeFor(int(t.offs.n)-len(t.free)))}
+	for id := range t.offs.n {
+		o := *t.offs.at(id)
+		if o == deadOff {
+			continue
+		}
+		n := int(*t.lens.at(id))
+		if len(t.arena) == 0 || t.used+n > arenaPage {
+			t.arena = append(t.arena, make([]byte, arenaPage))
+			t.used = 0
+		}
+		p := len(t.arena) - 1
+		copy(t.arena[p][t.used:], old[o>>16][o&0xffff:o&0xffff+uint32(n)])
+		*t.offs.at(id) = uint32(p)<<16 | uint32(t.used)
+		t.used += n
+		t.idx.place(t.rehash(id), id)
+		t.idx.n++
+	}
+}
+
+// deadOff marks the offset of an id that compact dropped (it is on the free list).
+const deadOff = ^uint32(0)
+
+// bytes is roughly the memory the table holds.
+func (t *strTab) bytes() int {
+	return len(t.arena)*arenaPage + len(t.idx.slots)*4 + t.offs.bytes(4) + t.lens.bytes(2) + t.refs.bytes(4)
+}
+
+// index maps hashes to ids with linear probing in a power-of-two array of 4-byte slots, each
+// the hash's top 8 bits as a tag and id+1 below (0 is empty): half the memory of 8-byte slots,
+// and the tag still spares callers most key comparisons. Callers compare the candidates' keys
+// themselves. It grows at 3/4 full and never removes an entry; growing asks rehash for each
+// entry's hash again.
+type index struct {
+	slots []uint32
+	n     int
+}
+
+const (
+	tagMask = 0xff000000
+	idMask  = 1<<24 - 1 // 16.7 million ids per index: far more than a shard holds
+)
+
+func (x *index) sizeFor(n int) int {
+	size := 64
+	for size*3 < n*4+4 {
+		size *= 2
+	}
+	return size
+}
+
+// insert adds (h, id), which the index does not hold.
+func (x *index) insert(h, id uint32, rehash func(id uint32) uint32) {
+	if (x.n+1)*4 > len(x.slots)*3 {
+		x.grow(rehash)
+	}
+	x.place(h, id)
+	x.n++
+}
+
+func (x *index) place(h, id uint32) {
+	mask := uint32(len(x.slots) - 1)
+	i := h & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = h&tagMask | (id+1)&idMask
+}
+
+func (x *index) grow(rehash func(id uint32) uint32) {
+	old := x.slots
+	x.slots = make([]uint32, max(64, 2*len(old)))
+	for _, sl := range old {
+		if sl != 0 {
+			id := sl&idMask - 1
+			x.place(rehash(id), id)
+		}
+	}
+}
