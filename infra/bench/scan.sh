@@ -1,76 +1,51 @@
 #!/usr/bin/env bash
-# scan.sh: how fast `sunset scan` reads a large IIS W3C log, against mawk doing the same
-# aggregation, grep -cF for the legacy hostnames and zcat for the gzip case; plus peak RSS.
+# scan.sh: how fast and how lean `sunset scan` reads large IIS W3C logs, against mawk doing the
+# same aggregation, grep -cF for the legacy hostnames and zcat for the gzip case.
+#
+# Two workload shapes (infra/bench/genw3c): narrow, 20,000 accounts each with one home address
+# and one device; wide, 50,000 accounts over four legacy hostnames and five kinds of request,
+# with a client address and device id that change from request to request (many more findings,
+# and nearly every legacy event adds list values). Then one file of ~3M distinct findings, for
+# the bytes a finding costs.
+#
+# Every figure is the best of BENCH_RUNS (default 5) runs, interleaved (round 1: each tool once,
+# round 2: ...) so that load from other users of a shared machine falls on all tools alike.
+# CPU seconds (user+sys) per GB do not depend on how many cores are free; wall-clock MB/s do.
 # Generated logs go to $BENCH_DIR (default /tmp/sunset-bench), outside the repository.
-# Usage: infra/bench/scan.sh [LINES]   (default 3000000, ~500 MB)
+# Usage: infra/bench/scan.sh [LINES]   (default 3000000, ~700 MB a file)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 lines=${1:-${BENCH_LINES:-3000000}}
 dir=${BENCH_DIR:-/tmp/sunset-bench}
+runs=${BENCH_RUNS:-5}
 campaign="$root/infra/bench/campaign-bench.yaml"
 mkdir -p "$dir"
 
-for tool in mawk grep zcat gzip; do
-	command -v "$tool" >/dev/null || { echo "scan.sh: $tool is required" >&2; exit 1; }
+for tool in mawk grep zcat gzip /usr/bin/time; do
+	command -v "$tool" >/dev/null || { echo "scan.sh: $tool is required (GNU time: apt-get install time)" >&2; exit 1; }
 done
 
 echo "building sunset and the generator..." >&2
 (cd "$root" && go build -o "$dir/sunset" ./cmd/sunset && go build -o "$dir/genw3c" ./infra/bench/genw3c)
 
-for pct in 2 30; do
-	f="$dir/w3c-$lines-$pct.log"
+# gen NAME ARGS...: generate $dir/NAME.log (and .gz) unless present.
+gen() {
+	local name=$1 f="$dir/$1.log"
+	shift
 	if [ ! -s "$f" ]; then
 		echo "generating $f..." >&2
-		"$dir/genw3c" -lines "$lines" -legacy "0.$(printf '%02d' "$pct")" >"$f.tmp" && mv "$f.tmp" "$f"
+		"$dir/genw3c" "$@" >"$f.tmp" && mv "$f.tmp" "$f"
 	fi
 	if [ ! -s "$f.gz" ]; then
 		echo "compressing $f..." >&2
 		gzip -c -6 "$f" >"$f.gz.tmp" && mv "$f.gz.tmp" "$f.gz"
 	fi
-done
-
-# seconds OUT CMD... : wall-clock seconds of one run, stdout to OUT.
-seconds() {
-	local out=$1 s e
-	shift
-	s=$(date +%s.%N)
-	"$@" >"$out" 2>/dev/null || true
-	e=$(date +%s.%N)
-	echo "$e - $s" | bc -l
 }
-
-# Fairness: every tool reads the same file, from a warm page cache, and the runs are interleaved
-# (round 1: each tool once, round 2: ...) so that load from other users of this shared machine
-# falls on all of them alike; each tool keeps its best (least disturbed) run.
-# grep writes to a file: GNU grep stops at the first match when its output is /dev/null.
-# zcat writes to /dev/null, as `zcat file >/dev/null` (writing the log to a file would slow it).
-runs=${BENCH_RUNS:-3}
-declare -A best_t
-# race NAME OUT CMD... (one run, kept when it is the best so far)
-race() {
-	local name=$1 out=$2 t
-	shift 2
-	t=$(seconds "$out" "$@")
-	if [ -z "${best_t[$name]:-}" ] || [ "$(echo "$t < ${best_t[$name]}" | bc -l)" = 1 ]; then best_t[$name]=$t; fi
-}
-
-# peak_rss_mib CMD... : peak resident set size of CMD in MiB.
-peak_rss_mib() {
-	if /usr/bin/time -v true >/dev/null 2>&1; then
-		/usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident set size/ {printf "%.1f", $2/1024}'
-	else
-		"$@" >/dev/null 2>&1 &
-		local pid=$! hwm=0 v
-		while kill -0 "$pid" 2>/dev/null; do
-			v=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-			[ -n "$v" ] && [ "$v" -gt "$hwm" ] && hwm=$v
-			sleep 0.05
-		done
-		wait "$pid" || true
-		awk -v k="$hwm" 'BEGIN {printf "%.1f", k/1024}'
-	fi
-}
+gen "narrow-$lines-2" -lines "$lines" -legacy 0.02
+gen "narrow-$lines-30" -lines "$lines" -legacy 0.30
+gen "wide-$lines-30" -lines "$lines" -legacy 0.30 -wide
+gen "findings-$lines" -lines "$lines" -legacy 1 -wide -accounts 1000000
 
 # The same aggregation in mawk: key = (account, legacy hostname from the HH token, stem).
 awkprog='
@@ -84,47 +59,70 @@ BEGIN { split("imap.nhs.net pop.nhs.net smtp.nhs.net eas.nhs.net mail.nhs.net ou
 }
 END { for (k in n) c++; print c + 0 }'
 
+# measure NAME OUT CMD...: one run; keeps per NAME the best wall, best CPU and largest RSS.
+declare -A wall cpu rss
+measure() {
+	local name=$1 out=$2 m w c r
+	shift 2
+	m=$(/usr/bin/time -f '%e %U %S %M' "$@" 2>&1 >"$out" | tail -1)
+	read -r w u s r <<<"$m"
+	c=$(echo "$u + $s" | bc -l)
+	if [ -z "${wall[$name]:-}" ] || [ "$(echo "$w < ${wall[$name]}" | bc -l)" = 1 ]; then wall[$name]=$w; fi
+	if [ -z "${cpu[$name]:-}" ] || [ "$(echo "$c < ${cpu[$name]}" | bc -l)" = 1 ]; then cpu[$name]=$c; fi
+	if [ -z "${rss[$name]:-}" ] || [ "$r" -gt "${rss[$name]}" ]; then rss[$name]=$r; fi
+}
+
 scan=("$dir/sunset" scan --quiet --campaign "$campaign")
-mb() { awk -v b="$1" 'BEGIN {printf "%.0f", b/1048576}'; }
-rate() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b/1048576/s}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b/a}'; }
+grepcmd=(grep -cF -e imap.nhs.net -e pop.nhs.net -e smtp.nhs.net -e eas.nhs.net -e mail.nhs.net -e outlook.nhs.net)
+mbs() { awk -v b="$1" -v s="$2" 'BEGIN {printf "%.0f", b/1048576/s}'; }
+pergb() { awk -v b="$1" -v c="$2" 'BEGIN {printf "%.2f", c/(b/1e9)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
 
-verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "PASS" : "MISS"}'; }
-rss_ok() { awk -v v="$1" 'BEGIN {print (v < 64) ? "PASS" : "MISS"}'; }
-
-printf '\n%-24s %6s %11s %9s %9s %14s %14s %14s\n' "input ($lines lines)" "MB" "sunset MB/s" "mawk MB/s" "grep MB/s" "sunset/mawk" "sunset/grep" "peak RSS MiB"
-for pct in 2 30; do
-	f="$dir/w3c-$lines-$pct.log"
-	size=$(stat -L -c %s "$f")
-	cat "$f" >/dev/null # warm the page cache
-	best_t=()
+printf '\n| input (%s lines) | MB | findings | sunset MB/s | mawk MB/s | grep MB/s | sunset / mawk wall | sunset / grep | sunset CPU s/GB | mawk CPU s/GB | CPU vs mawk | peak RSS |\n' "$lines"
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+for f in "narrow-$lines-2" "narrow-$lines-30" "wide-$lines-30"; do
+	path="$dir/$f.log"
+	size=$(stat -L -c %s "$path")
+	cat "$path" >/dev/null # warm the page cache
+	wall=() cpu=() rss=()
 	for _ in $(seq "$runs"); do
-		race scan "$dir/out" "${scan[@]}" "$f"
-		race awk "$dir/out" mawk "$awkprog" "$f"
-		race grep "$dir/out" grep -cF -e imap.nhs.net -e pop.nhs.net -e smtp.nhs.net -e eas.nhs.net -e mail.nhs.net -e outlook.nhs.net "$f"
+		measure scan "$dir/out.jsonl" "${scan[@]}" "$path"
+		measure awk "$dir/out" mawk "$awkprog" "$path"
+		# grep writes to a file: GNU grep stops at the first match when its output is /dev/null.
+		measure grep "$dir/out" "${grepcmd[@]}" "$path"
 	done
-	rss=$(peak_rss_mib "${scan[@]}" "$f")
-	r_awk=$(ratio "${best_t[scan]}" "${best_t[awk]}")
-	r_grep=$(awk -v a="${best_t[scan]}" -v b="${best_t[grep]}" 'BEGIN {printf "%.0f", 100*b/a}')
-	printf '%-24s %6s %11s %9s %9s %14s %14s %14s\n' "w3c $pct% legacy" "$(mb "$size")" "$(rate "$size" "${best_t[scan]}")" \
-		"$(rate "$size" "${best_t[awk]}")" "$(rate "$size" "${best_t[grep]}")" "${r_awk}x $(verdict "$r_awk" 2)" \
-		"${r_grep}% $(verdict "$r_grep" 40)" "$rss $(rss_ok "$rss")"
+	n=$(wc -l <"$dir/out.jsonl")
+	printf '| %s | %.0f | %s | %s | %s | %s | %sx | %.0f%% | %s | %s | %s | %s MiB |\n' "$f" "$(echo "$size/1048576" | bc -l)" "$n" \
+		"$(mbs "$size" "${wall[scan]}")" "$(mbs "$size" "${wall[awk]}")" "$(mbs "$size" "${wall[grep]}")" \
+		"$(ratio "${wall[awk]}" "${wall[scan]}")" "$(echo "100*${wall[grep]}/${wall[scan]}" | bc -l)" \
+		"$(pergb "$size" "${cpu[scan]}")" "$(pergb "$size" "${cpu[awk]}")" "$(ratio "${cpu[scan]}" "${cpu[awk]}")" "$(mib "${rss[scan]}")"
 done
 
-printf '\n%-24s %8s %13s %11s %16s %14s\n' "gzip input" "MB (gz)" "sunset MB/s*" "zcat MB/s*" "sunset vs zcat" "peak RSS MiB"
-for pct in 2 30; do
-	f="$dir/w3c-$lines-$pct.log"
-	size=$(stat -L -c %s "$f")
-	cat "$f.gz" >/dev/null
-	best_t=()
+printf '\n| gzip input | MB (gz) | sunset MB/s* | zcat MB/s* | sunset / zcat wall | sunset CPU s/GB* | peak RSS |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|\n'
+for f in "narrow-$lines-30" "wide-$lines-30"; do
+	path="$dir/$f.log"
+	size=$(stat -L -c %s "$path")
+	cat "$path.gz" >/dev/null
+	wall=() cpu=() rss=()
 	for _ in $(seq "$runs"); do
-		race scan "$dir/out" "${scan[@]}" "$f.gz"
-		race zcat /dev/null zcat "$f.gz"
+		measure scan /dev/null "${scan[@]}" "$path.gz"
+		measure zcat /dev/null zcat "$path.gz"
 	done
-	rss=$(peak_rss_mib "${scan[@]}" "$f.gz")
-	r=$(ratio "${best_t[scan]}" "${best_t[zcat]}")
-	printf '%-24s %8s %13s %11s %16s %14s\n' "w3c $pct% legacy .gz" "$(mb "$(stat -L -c %s "$f.gz")")" "$(rate "$size" "${best_t[scan]}")" \
-		"$(rate "$size" "${best_t[zcat]}")" "${r}x $(verdict "$r" 1)" "$rss $(rss_ok "$rss")"
+	printf '| %s.gz | %.0f | %s | %s | %sx | %s | %s MiB |\n' "$f" "$(echo "$(stat -L -c %s "$path.gz")/1048576" | bc -l)" \
+		"$(mbs "$size" "${wall[scan]}")" "$(mbs "$size" "${wall[zcat]}")" "$(ratio "${wall[zcat]}" "${wall[scan]}")" \
+		"$(pergb "$size" "${cpu[scan]}")" "$(mib "${rss[scan]}")"
 done
-echo "* MB/s of uncompressed log. Ratios above 1 mean sunset is faster. Best of $runs interleaved runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)."
-echo "Targets: >= 2x mawk, >= 40% of grep -cF, gzip no slower than zcat (>= 1x), peak RSS < 64 MiB."
+echo "* MB of uncompressed log."
+
+# Bytes a finding costs: one file of ~3M distinct findings, scanned once.
+path="$dir/findings-$lines.log"
+wall=() cpu=() rss=()
+measure scan "$dir/out.jsonl" "${scan[@]}" "$path"
+n=$(wc -l <"$dir/out.jsonl")
+printf '\n%s distinct findings in one file: peak RSS %s MiB, %.0f bytes a finding; %s CPU s.\n' "$n" "$(mib "${rss[scan]}")" \
+	"$(echo "${rss[scan]}*1024/$n" | bc -l)" "${cpu[scan]}"
+echo "Best of $runs interleaved runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Targets at 30% legacy: CPU s/GB at most half of mawk's (CPU vs mawk <= 0.50), >= 3x mawk wall, >= 80% of grep -cF, gzip >= 2x zcat; peak RSS < 64 MiB narrow, < 150 MiB wide."
+rm -f "$dir/out" "$dir/out.jsonl"

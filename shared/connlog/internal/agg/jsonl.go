@@ -38,7 +38,7 @@ func appendJSON(b []byte, x keyed) []byte {
 	ips, uas, devs := x.sh.lists3(g)
 	b = append(b, `{"account":`...)
 	if k.Account != "" {
-		b = appendJSONString(b, k.Account)
+		b = appendJSONStringIf(b, k.Account, x.plainName)
 	} else {
 		b = append(b, "null"...)
 	}
@@ -76,7 +76,7 @@ func appendJSONList(b []byte, v *values, list []seenVal) []byte {
 			b = append(b, ',')
 		}
 		if r := x.vref(); r&isInterned != 0 {
-			b = appendJSONString(b, v.tab.str(uint32(r)))
+			b = appendJSONStringIf(b, v.tab.str(uint32(r)), v.tab.plain(uint32(r)))
 		} else {
 			b = append(appendV4(append(b, '"'), uint32(r)), '"') // digits and dots: nothing to escape
 		}
@@ -110,6 +110,16 @@ func AppendTime(b []byte, t time.Time, prec int8) []byte {
 	}
 	b = append(b, d[:min(int(prec), 9)]...)
 	return append(b, 'Z')
+}
+
+// appendJSONStringIf is appendJSONString for a string known to be plainJSON when plain is set.
+func appendJSONStringIf(b []byte, s string, plain bool) []byte {
+	if plain {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return appendJSONString(b, s)
 }
 
 // appendJSONString quotes s as encoding/json does. Plain printable ASCII (nearly every value) is

@@ -15,9 +15,10 @@ func (r *rec) lastSeen() time.Time  { return time.Unix(r.lastSec, int64(r.lastNs
 
 // keyed is a finding with its key decoded, for output.
 type keyed struct {
-	k  Key
-	r  *rec
-	sh *shard
+	k         Key
+	r         *rec
+	sh        *shard
+	plainName bool // the account needs no JSON escaping
 }
 
 // lists are r's three lists.
@@ -109,6 +110,7 @@ func (d *decoder) decode(o order) keyed {
 	sh := &d.t.shards[o.sh]
 	r := sh.recs.at(o.id)
 	k := Key{Hostname: sh.hosts[r.k.host], Protocol: sh.protos[r.k.proto]}
+	plain := sh.names.plain(r.k.name)
 	if n := sh.names.str(r.k.name); n[0] == 'a' {
 		k.Account = n[1:]
 	} else {
@@ -125,7 +127,7 @@ func (d *decoder) decode(o order) keyed {
 		}
 		k.Day = day
 	}
-	return keyed{k: k, r: r, sh: sh}
+	return keyed{k: k, r: r, sh: sh, plainName: plain}
 }
 
 // rank replaces each key's value with its place in sorted order.

@@ -15,10 +15,11 @@ import (
 // compact drops them; ids stay stable across compactions, so references to live strings hold.
 // A string compact dropped has its id on the free list, for add to reuse.
 type strTab struct {
-	seed  maphash.Seed // hash: the callers' precomputed hashes are made with it too
-	idx   index
-	offs  paged[uint32] // id -> page<<16 | offset of the string in the arena
-	lens  paged[uint16]
+	seed maphash.Seed // hash: the callers' precomputed hashes are made with it too
+	idx  index
+	offs paged[uint32] // id -> page<<16 | offset of the string in the arena
+	lens paged[uint16] // the length, and in the top bit whether the string is plainJSON
+
 	refs  paged[int32] // counted tables only
 	arena [][]byte     // pages of arenaPage bytes
 	used  int          // bytes used in the last page
@@ -28,6 +29,29 @@ type strTab struct {
 }
 
 const arenaPage = 64 << 10
+
+// plainBit marks a length whose string is plainJSON; maxLen is the longest string kept.
+const (
+	plainBit = 1 << 15
+	maxLen   = plainBit - 1
+)
+
+func (t *strTab) len(id uint32) int { return int(*t.lens.at(id) &^ plainBit) }
+
+// plain reports whether string id is plainJSON, as found when it was added.
+func (t *strTab) plain(id uint32) bool { return *t.lens.at(id)&plainBit != 0 }
+
+// plainJSON reports whether encoding/json writes s as it is between quotes: printable ASCII
+// without '"', '\\', '<', '>' or '&'. Strings are written out many times and added once, so the
+// check is made once.
+func plainJSON[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
 
 // hash is the hash the table indexes s by.
 func (t *strTab) hash(s []byte) uint32 { return uint32(maphash.Bytes(t.seed, s)) }
@@ -42,7 +66,7 @@ func sb(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 func (t *strTab) str(id uint32) string {
 	o := *t.offs.at(id)
 	b := t.arena[o>>16][o&0xffff:]
-	return unsafe.String(&b[0], int(*t.lens.at(id)))
+	return unsafe.String(&b[0], t.len(id))
 }
 
 // find returns the id of s, whose hash is h, if the table holds it (dead or alive).
@@ -58,7 +82,7 @@ func (t *strTab) find(s []byte, h uint32) (uint32, bool) {
 		}
 		if sl&tagMask == tag {
 			id := sl&idMask - 1
-			if int(*t.lens.at(id)) == len(s) && t.equal(id, s) {
+			if t.len(id) == len(s) && t.equal(id, s) {
 				return id, true
 			}
 		}
@@ -72,8 +96,8 @@ func (t *strTab) equal(id uint32, s []byte) bool {
 
 // add stores s (not in the table) under hash h and returns its id.
 func (t *strTab) add(s []byte, h uint32) uint32 {
-	if len(s) > arenaPage {
-		s = s[:arenaPage] // callers bound their values far below this
+	if len(s) > maxLen {
+		s = s[:maxLen] // callers bound their values far below this
 	}
 	if len(t.arena) == 0 || t.used+len(s) > arenaPage {
 		t.arena = append(t.arena, make([]byte, arenaPage))
@@ -90,7 +114,11 @@ func (t *strTab) add(s []byte, h uint32) uint32 {
 		t.refs.add()
 	}
 	*t.offs.at(id) = uint32(p)<<16 | uint32(t.used)
-	*t.lens.at(id) = uint16(len(s))
+	l := uint16(len(s))
+	if plainJSON(s) {
+		l |= plainBit
+	}
+	*t.lens.at(id) = l
 	*t.refs.at(id) = 0
 	t.used += len(s)
 	t.idx.insert(h, id, t.rehash)
@@ -108,7 +136,7 @@ func (t *strTab) intern(s []byte, h uint32) uint32 {
 // addRef makes id one more holder's: a string just added, or a dead one, comes alive.
 func (t *strTab) addRef(id uint32) {
 	r := t.refs.at(id)
-	n := int(*t.lens.at(id))
+	n := t.len(id)
 	if *r == -1 {
 		*r, t.dead = 0, t.dead-n
 	}
@@ -122,7 +150,7 @@ func (t *strTab) addRef(id uint32) {
 func (t *strTab) release(id uint32) {
 	r := t.refs.at(id)
 	if *r--; *r == 0 {
-		n := int(*t.lens.at(id))
+		n := t.len(id)
 		*r, t.live, t.dead = -1, t.live-n, t.dead+n
 		if t.dead > 1<<20 && t.dead > t.live {
 			t.compact()
@@ -148,7 +176,7 @@ func (t *strTab) compact() {
 		if o == deadOff {
 			continue
 		}
-		n := int(*t.lens.at(id))
+		n := t.len(id)
 		if len(t.arena) == 0 || t.used+n > arenaPage {
 			t.arena = append(t.arena, make([]byte, arenaPage))
 			t.used = 0
