@@ -27,7 +27,7 @@ func init() {
 // the collector works harder; it never fails a scan.
 const (
 	scanMemoryLimit = 48 << 20
-	scanHeadroom    = 24 << 20
+	scanHeadroom    = 16 << 20
 )
 
 func runScan(ctx context.Context, env *cliEnv, args []string) int {
