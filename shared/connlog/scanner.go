@@ -79,7 +79,27 @@ type Options struct {
 	// W3C logs), alongside the one that reads it; findings and summaries are the same as with one.
 	// Zero means runtime.GOMAXPROCS(0); 1 reads and parses in the calling goroutine only.
 	Workers int
+	// MaxFindings bounds the findings the table holds (0: no bound), and so its memory: a
+	// finding costs about 200 bytes (BytesPerFinding is the figure to plan with). Past it the
+	// scanner hands every finding so far to Flush as partial findings and starts an empty
+	// table, so a file of any number of distinct findings is read within a fixed memory. With a
+	// bound a file is read in one goroutine (Workers is ignored), so the parts are cut at the
+	// same events on every read of the same file: a writer that stores each part as its own
+	// contribution can write them again on a retry and count nothing twice.
+	MaxFindings int
+	// Flush receives the partial findings when MaxFindings is reached (required with it). An
+	// error stops the scan and is returned by Scan.
+	Flush func(partial []Finding) error
 }
+
+// BytesPerFinding is what a finding costs the scanner, to size MaxFindings from a memory
+// budget: measured at 205-212 bytes on wide workloads (docs/performance.md), with room for
+// the transient memory of writing a part out.
+const BytesPerFinding = 320
+
+// budgetCheck is how many events go by between two looks at the table's size: a table holds at
+// most MaxFindings + budgetCheck findings.
+const budgetCheck = 1024
 
 // LineError is a malformed line: its number and why. It never holds the line itself.
 type LineError struct {
@@ -110,6 +130,9 @@ type Summary struct {
 	// holds the first few.
 	Malformed      int64       `json:"malformed"`
 	MalformedLines []LineError `json:"malformed_lines,omitempty"`
+	// Flushes counts the partial findings handed to Options.Flush (Findings then counts the
+	// findings of every part: a key seen on both sides of a flush is in two parts).
+	Flushes int `json:"flushes,omitempty"`
 }
 
 // ErrUnknownFormat is returned (wrapped) when a file's format can not be detected.
@@ -147,6 +170,9 @@ func NewScanner(r Rules, opts Options) (*Scanner, error) {
 	}
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = defaultMaxSessions
+	}
+	if opts.MaxFindings > 0 && opts.Flush == nil {
+		return nil, fmt.Errorf("connlog options: MaxFindings needs a Flush")
 	}
 	return &Scanner{rules: c, opts: opts, table: agg.New(opts.ByDay)}, nil
 }
@@ -233,6 +259,9 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 }
 
 func (s *Scanner) workers() int {
+	if s.opts.MaxFindings > 0 {
+		return 1 // parts must fall at the same events on every read
+	}
 	if s.opts.Workers > 0 {
 		return s.opts.Workers
 	}
@@ -262,6 +291,10 @@ type fileScan struct {
 	batching bool
 	batch    []agg.Event
 	uas      memo // user agent -> redacted and cleaned
+	// sinceCheck counts events since the table's size was last checked against the budget;
+	// flushErr is Flush's error, which ends the scan.
+	sinceCheck int
+	flushErr   error
 }
 
 // parser reads one format.
@@ -298,6 +331,9 @@ func (fs *fileScan) run(ctx context.Context, p parser) error {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("scan %s: %w", fs.sum.Name, err)
 			}
+		}
+		if fs.flushErr != nil {
+			return fs.flushErr
 		}
 		fs.line(p, ln)
 	}
@@ -368,6 +404,27 @@ func (fs *fileScan) emit(e *event) {
 	if fs.table.Add(&e.Event, fs.gen) {
 		fs.sum.Findings++
 	}
+	if fs.opts.MaxFindings > 0 {
+		if fs.sinceCheck++; fs.sinceCheck == budgetCheck {
+			fs.sinceCheck = 0
+			if fs.table.Len() >= fs.opts.MaxFindings {
+				fs.flush()
+			}
+		}
+	}
+}
+
+// flush hands the findings so far to Options.Flush and starts an empty table.
+func (fs *fileScan) flush() {
+	if fs.flushErr != nil {
+		return
+	}
+	if err := fs.opts.Flush(fs.table.Findings()); err != nil {
+		fs.flushErr = fmt.Errorf("scan %s: flush part %d: %w", fs.sum.Name, fs.sum.Flushes, err)
+		return
+	}
+	fs.sum.Flushes++
+	fs.table = agg.New(fs.opts.ByDay)
 }
 
 func cleanUserAgent(s string) string { return clean(redact(s), 512) }

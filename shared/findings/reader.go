@@ -3,6 +3,7 @@ package findings
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,6 +148,7 @@ func decode(it map[string]types.AttributeValue) (Activity, error) {
 	if b, ok := it["direct_ip"].(*types.AttributeValueMemberBOOL); ok {
 		a.DirectIP = b.Value
 	}
+	var files []string
 	for name, v := range it {
 		if !strings.HasPrefix(name, srcPrefix) {
 			continue
@@ -162,7 +164,10 @@ func decode(it map[string]types.AttributeValue) (Activity, error) {
 		if err1 != nil || err2 != nil {
 			return a, fmt.Errorf("decode finding %s %s: contribution %s: bad time", store.Str(it["PK"]), store.Str(it["SK"]), name)
 		}
-		a.Sources++
+		if file, _, _ := strings.Cut(name[len(srcPrefix):], "_"); !slices.Contains(files, file) {
+			files = append(files, file)
+			a.Sources++
+		}
 		a.Successes += s
 		a.Failures += f
 		if a.FirstSeen.IsZero() || first.Before(a.FirstSeen) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,12 +52,22 @@ type Batch struct {
 	Owners map[string]string
 	// ExpiresAt is the findings' TTL (the campaign's end plus its retention).
 	ExpiresAt time.Time
+	// Part numbers the partial findings of a file too large for the scanner's memory budget
+	// (0: the first, or the only one). A file's parts are cut at the same places on every
+	// attempt, so each part's contribution is its own attribute, SET again on a retry: parts
+	// add up, and no part counts twice.
+	Part int
 }
 
-// SourceAttr is the name of the attribute holding source's contribution.
-func SourceAttr(source string) string {
+// SourceAttr is the name of the attribute holding part of source's contribution: the source's
+// own for part 0, with the part number after it for the others.
+func SourceAttr(source string, part int) string {
 	h := sha256.Sum256([]byte(source))
-	return srcPrefix + hex.EncodeToString(h[:8])
+	a := srcPrefix + hex.EncodeToString(h[:8])
+	if part > 0 {
+		a += "_" + strconv.Itoa(part)
+	}
+	return a
 }
 
 // Write records findings (from a Scanner with Options.ByDay) of one file: one UpdateItem per
@@ -122,7 +133,7 @@ func (w *Writer) update(b Batch, f *connlog.Finding) (*dynamodb.UpdateItemInput,
 		"first": store.S(f.FirstSeen.UTC().Format(time.RFC3339Nano)),
 		"last":  store.S(f.LastSeen.UTC().Format(time.RFC3339Nano)),
 	}}
-	names := map[string]string{"#type": "type", "#day": "day", "#src": SourceAttr(b.Source)}
+	names := map[string]string{"#type": "type", "#day": "day", "#src": SourceAttr(b.Source, b.Part)}
 	vals := map[string]types.AttributeValue{
 		":hostname": store.S(host), ":protocol": store.S(f.Protocol), ":day": store.S(f.Day),
 		":src": contrib, ":exp": store.TTL(b.ExpiresAt),

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -68,6 +69,10 @@ type Ingester struct {
 	clock    func() time.Time
 	// Options tune the scanners (ByDay is always set).
 	Options connlog.Options
+	// MaxFindings bounds the findings a scanner holds (0: no bound): past it they are written
+	// as a part and the scanner starts again (connlog.Options.MaxFindings), so any file is
+	// ingested within a fixed memory, exactly once.
+	MaxFindings int
 }
 
 // DB is the part of the DynamoDB client ingest uses.
@@ -116,31 +121,10 @@ func (in *Ingester) File(ctx context.Context, src Source, targets []Target) ([]O
 	if err != nil {
 		return outcomes, err
 	}
-	accounts := map[string]bool{}
-	for _, s := range scans {
-		for _, f := range s.findings {
-			if f.Account != nil && *f.Account != "" {
-				accounts[*f.Account] = true
-			}
-		}
-	}
-	list := make([]string, 0, len(accounts))
-	for a := range accounts {
-		list = append(list, a)
-	}
-	sort.Strings(list)
-	owners, err := in.resolver.Resolve(ctx, list)
-	if err != nil {
-		return outcomes, fmt.Errorf("ingest %s: %w", src.Name, err)
-	}
 	for i, t := range todo {
 		s := scans[i]
-		n, err := in.writer.Write(ctx, findings.Batch{Campaign: t.ID, Source: src.ID, Owners: owners, ExpiresAt: t.ExpiresAt}, s.findings)
-		if err != nil {
-			return outcomes, fmt.Errorf("ingest %s for %s: %w", src.Name, t.ID, err)
-		}
 		f := findings.FileFromSummary(src.ID, src.Name, t.ID, s.summary)
-		f.Writes = int64(n)
+		f.Writes = s.writes
 		if s.err != nil {
 			f.Error = s.err.Error()
 		}
@@ -155,10 +139,30 @@ func (in *Ingester) File(ctx context.Context, src Source, targets []Target) ([]O
 	return outcomes, nil
 }
 
+// part writes one part of a file's findings for target t: the owners of its accounts as the
+// directory says now, then one UpdateItem per finding (see findings.Batch.Part).
+func (in *Ingester) part(ctx context.Context, src Source, t Target, part int, fs []connlog.Finding) (int64, error) {
+	accounts := map[string]bool{}
+	for _, f := range fs {
+		if f.Account != nil && *f.Account != "" {
+			accounts[*f.Account] = true
+		}
+	}
+	owners, err := in.resolver.Resolve(ctx, slices.Sorted(maps.Keys(accounts)))
+	if err != nil {
+		return 0, fmt.Errorf("ingest %s: %w", src.Name, err)
+	}
+	n, err := in.writer.Write(ctx, findings.Batch{Campaign: t.ID, Source: src.ID, Owners: owners, ExpiresAt: t.ExpiresAt, Part: part}, fs)
+	if err != nil {
+		return int64(n), fmt.Errorf("ingest %s for %s: %w", src.Name, t.ID, err)
+	}
+	return int64(n), nil
+}
+
 type scanResult struct {
-	summary  connlog.Summary
-	findings []connlog.Finding
-	err      error // a data error: recorded, not retried
+	summary connlog.Summary
+	writes  int64 // finding writes, every part
+	err     error // a data error: recorded, not retried
 }
 
 // dataError reports whether a scan error is about the file's content (retrying can not help).
@@ -166,12 +170,25 @@ func dataError(err error) bool {
 	return errors.Is(err, connlog.ErrUnknownFormat) || errors.Is(err, connlog.ErrTruncated)
 }
 
-// scan reads the file once and feeds every target's scanner from that one stream.
+// scan reads the file once and feeds every target's scanner from that one stream; each
+// scanner's findings are written as it goes (a part each time it reaches MaxFindings) and
+// when the file ends.
 func (in *Ingester) scan(ctx context.Context, src Source, todo []Target) ([]scanResult, error) {
-	opts := in.Options
-	opts.ByDay = true
+	results := make([]scanResult, len(todo))
+	parts := make([]int, len(todo))
 	scanners := make([]*connlog.Scanner, len(todo))
 	for i, t := range todo {
+		opts := in.Options
+		opts.ByDay = true
+		if in.MaxFindings > 0 {
+			opts.MaxFindings = in.MaxFindings
+			opts.Flush = func(fs []connlog.Finding) error {
+				n, err := in.part(ctx, src, t, parts[i], fs)
+				results[i].writes += n
+				parts[i]++
+				return err
+			}
+		}
 		s, err := connlog.NewScanner(t.Rules, opts)
 		if err != nil {
 			return nil, fmt.Errorf("ingest %s: campaign %s: %w", src.Name, t.ID, err)
@@ -184,10 +201,9 @@ func (in *Ingester) scan(ctx context.Context, src Source, todo []Target) ([]scan
 	}
 	defer body.Close()
 
-	results := make([]scanResult, len(todo))
 	if len(todo) == 1 {
 		sum, err := scanners[0].Scan(ctx, src.Name, body)
-		results[0] = scanResult{summary: sum, err: err}
+		results[0].summary, results[0].err = sum, err
 	} else {
 		// One read, N scanners: each reads its own pipe; a scanner that stops early (unknown
 		// format) closes its pipe and is dropped from the fan-out.
@@ -200,7 +216,7 @@ func (in *Ingester) scan(ctx context.Context, src Source, todo []Target) ([]scan
 			go func() {
 				defer wg.Done()
 				sum, err := scanners[i].Scan(ctx, src.Name, pr)
-				results[i] = scanResult{summary: sum, err: err}
+				results[i].summary, results[i].err = sum, err
 				pr.CloseWithError(errScannerDone)
 			}()
 		}
@@ -217,7 +233,11 @@ func (in *Ingester) scan(ctx context.Context, src Source, todo []Target) ([]scan
 		if err := results[i].err; err != nil && !dataError(err) {
 			return nil, fmt.Errorf("ingest %s for %s: %w", src.Name, todo[i].ID, err)
 		}
-		results[i].findings = scanners[i].Findings()
+		n, err := in.part(ctx, src, todo[i], parts[i], scanners[i].Findings())
+		results[i].writes += n
+		if err != nil {
+			return nil, err
+		}
 	}
 	return results, nil
 }

@@ -375,3 +375,54 @@ func TestSeveralCampaignsAndUnknownFormat(t *testing.T) {
 	}
 	_ = outs
 }
+
+// wideLog generates n legacy lines over distinct accounts (account i of n/2), on two days.
+func wideLog(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(iisHeader)
+	for i := range n {
+		status := 200
+		if i%5 == 0 {
+			status = 401
+		}
+		fmt.Fprintf(&b, "2021-08-0%d %02d:%02d:%02d 10.0.0.1 GET /owa/ - 443 acct%05d@nhs.net 198.51.100.%d Mozilla/5.0 imap.nhs.net %d\n",
+			1+i%2, (i/3600)%24, (i/60)%60, i%60, i*7919%(n/2), i%200, status)
+	}
+	return b.Bytes()
+}
+
+// A file with more findings than a scanner may hold is written in parts: every finding is
+// stored once (one item per key), with the counts of one unbounded ingest; a crash part way,
+// then a retry, counts nothing twice, since the parts fall at the same lines on every read.
+func TestBoundedScannerWritesParts(t *testing.T) {
+	data := wideLog(6000)
+	want := baseline(t, data)
+	if len(want) < 2500 {
+		t.Fatalf("fixture has %d findings", len(want))
+	}
+	bounded := func(in *ingest.Ingester) *ingest.Ingester { in.MaxFindings = 300; return in }
+	in, db, table := setup(t)
+	ctx := context.Background()
+	outs, err := bounded(in).File(ctx, memSource("b/k#v1", data), []ingest.Target{target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := outs[0].File; f.Writes <= int64(len(want)) || f.Events != 6000 {
+		t.Errorf("file = %+v; want more writes than findings (parts), every event", f)
+	}
+	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
+		t.Errorf("bounded ingest (-unbounded +bounded):\n%s", diff)
+	}
+
+	_, db2, table2 := setup(t)
+	crashing := bounded(withClient(t, table2, failAfter(int64(len(want)*2/3))))
+	if _, err := crashing.File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err == nil {
+		t.Fatal("the crashing ingest succeeded")
+	}
+	if _, err := bounded(withClient(t, table2)).File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, window(t, db2, table2)); diff != "" {
+		t.Errorf("crash, then retry (-unbounded +bounded):\n%s", diff)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 )
@@ -22,20 +25,42 @@ import (
 type Config struct {
 	// Table is the Sunset table (SUNSET_TABLE, required).
 	Table string
+	// MemoryMB is the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, set by Lambda;
+	// default 1024): the soft memory limit is 90% of it, and the scanners' findings are
+	// written out in parts before they hold 40% of it.
+	MemoryMB int
+	// MaxFindings overrides the findings a scanner holds before it writes a part
+	// (SUNSET_MAX_FINDINGS; default 40% of MemoryMB at connlog.BytesPerFinding).
+	MaxFindings int
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := lambdaenv.New(getenv)
-	c := Config{Table: e.Required("SUNSET_TABLE")}
+	c := Config{
+		Table:       e.Required("SUNSET_TABLE"),
+		MemoryMB:    e.Int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024, 128),
+		MaxFindings: e.Int("SUNSET_MAX_FINDINGS", 0, 0),
+	}
+	if c.MaxFindings == 0 {
+		c.MaxFindings = c.MemoryMB << 20 * 2 / 5 / connlog.BytesPerFinding
+	}
 	return c, e.Err()
 }
 
-// NewHandler is the ingest Lambda over the real table and bucket.
+// NewHandler is the ingest Lambda over the real table and bucket. It sets the process's soft
+// memory limit to 90% of the function's memory (unless GOMEMLIMIT is set): past it the
+// collector works harder, and the scanners' part writes keep the live heap well below it, so a
+// file of any size ends within the function's memory instead of failing into the queue's DLQ.
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(cfg.MemoryMB) << 20 * 9 / 10)
+	}
 	db := c.DynamoDB()
+	in := New(db, cfg.Table, directory.New(db, cfg.Table, time.Now), time.Now)
+	in.MaxFindings = cfg.MaxFindings
 	return &Handler{
-		Ingester:  New(db, cfg.Table, directory.New(db, cfg.Table, time.Now), time.Now),
+		Ingester:  in,
 		Campaigns: campaign.NewStore(db, cfg.Table, time.Now),
 		S3:        s3.NewFromConfig(c.Config()),
 		Log:       log,

@@ -1,7 +1,8 @@
 package agg
 
-// pageBits sets how many elements a page of a paged slice holds (4096).
-const pageBits = 12
+// pageBits sets how many elements a page of a paged slice holds (1024): small enough that an
+// empty table (16 shards, several arrays each) costs little, large enough to be few.
+const pageBits = 10
 
 // paged is a growable array of pointer-free elements in fixed-size pages. Growing it never
 // copies what it holds (a slice that doubles would, and would briefly need both copies: the

@@ -28,7 +28,7 @@ type strTab struct {
 	dead  int          // bytes of dead strings still in the arena
 }
 
-const arenaPage = 64 << 10
+const arenaPage = 16 << 10
 
 // plainBit marks a length whose string is plainJSON; maxLen is the longest string kept.
 const (

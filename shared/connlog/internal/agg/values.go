@@ -239,7 +239,7 @@ type listPool struct {
 	free  [len(chunkSizes)][]uint32
 }
 
-const listPage = 4096
+const listPage = 1024
 
 // get returns a chunk of c entries: its handle (page<<12 | offset) and the entries.
 func (p *listPool) get(c uint8) (uint32, []seenVal) {
