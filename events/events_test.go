@@ -19,6 +19,8 @@ var types = map[string]any{
 	"scheduled.json":     events.EventBridgeEvent{},
 	"ses-bounce.json":    events.SNSEvent{},
 	"ses-complaint.json": events.SNSEvent{},
+	"ses-send.json":      events.SNSEvent{},
+	"ses-delivery.json":  events.SNSEvent{},
 }
 
 func TestEveryEventRoundTrips(t *testing.T) {

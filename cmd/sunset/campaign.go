@@ -329,6 +329,9 @@ func showCampaign(ctx context.Context, env *cliEnv, local bool, id string, asJSO
 	c := r.Campaign
 	w := env.stdout
 	fmt.Fprintf(w, "%s — %s\nstatus %s, version %d (updated %s by %s)\n", c.ID, c.Title, r.Status, r.Version, r.UpdatedAt.Format(time.RFC3339), r.UpdatedBy)
+	if r.PauseReason != "" {
+		fmt.Fprintf(w, "paused automatically: %s (sunset campaign resume %s sends again)\n", r.PauseReason, c.ID)
+	}
 	fmt.Fprintf(w, "deadline %s, time zone %s, activity window %d days, extensions up to %d days, retention %d days\n",
 		describeDeadline(c), c.Timezone, c.ActivityWindowDays, c.MaxExtensionDays, c.RetentionDays)
 	for _, h := range c.Hostnames {

@@ -66,6 +66,9 @@ type Record struct {
 	Version   int       `json:"version"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by"`
+	// PauseReason says why Sunset paused the campaign by itself (AutoPause); empty for a
+	// campaign paused by a person, and cleared by any status change.
+	PauseReason string `json:"pause_reason,omitempty"`
 }
 
 // Version is one apply of a campaign: who, when, what changed.
@@ -97,8 +100,9 @@ type metaItem struct {
 	Status    Status `dynamodbav:"status"`
 	Version   int    `dynamodbav:"version"`
 	Spec      string `dynamodbav:"spec"`
-	UpdatedAt string `dynamodbav:"updated_at"`
-	UpdatedBy string `dynamodbav:"updated_by"`
+	UpdatedAt   string `dynamodbav:"updated_at"`
+	UpdatedBy   string `dynamodbav:"updated_by"`
+	PauseReason string `dynamodbav:"pause_reason"`
 }
 
 func recordOf(item map[string]types.AttributeValue) (*Record, error) {
@@ -111,7 +115,7 @@ func recordOf(item map[string]types.AttributeValue) (*Record, error) {
 		return nil, fmt.Errorf("read campaign spec: %w", err)
 	}
 	at, _ := time.Parse(time.RFC3339Nano, m.UpdatedAt)
-	return &Record{Campaign: c, Status: m.Status, Version: m.Version, UpdatedAt: at, UpdatedBy: m.UpdatedBy}, nil
+	return &Record{Campaign: c, Status: m.Status, Version: m.Version, UpdatedAt: at, UpdatedBy: m.UpdatedBy, PauseReason: m.PauseReason}, nil
 }
 
 // List returns every campaign, sorted by id.
@@ -219,7 +223,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, status Status, by stri
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      metaKey(id),
-		UpdateExpression:         aws.String("SET #s = :s, updated_at = :at, updated_by = :by"),
+		UpdateExpression:         aws.String("SET #s = :s, updated_at = :at, updated_by = :by REMOVE pause_reason"),
 		ConditionExpression:      aws.String("attribute_exists(PK) AND #s <> :cancelled"),
 		ExpressionAttributeNames: map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -234,6 +238,31 @@ func (s *Store) SetStatus(ctx context.Context, id string, status Status, by stri
 		return fmt.Errorf("set campaign %s %s: %w", id, status, err)
 	}
 	return nil
+}
+
+// AutoPause pauses an active campaign on Sunset's own authority (by names the function), with
+// the reason shown by campaign show and report. It returns false, changing nothing, when the
+// campaign is not active: a person's pause or cancel is never overwritten. Resuming is a
+// person's decision (SetStatus), which clears the reason.
+func (s *Store) AutoPause(ctx context.Context, id, by, reason string) (bool, error) {
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      metaKey(id),
+		UpdateExpression:         aws.String("SET #s = :paused, updated_at = :at, updated_by = :by, pause_reason = :r"),
+		ConditionExpression:      aws.String("#s = :active"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":paused": store.S(string(Paused)), ":active": store.S(string(Active)),
+			":at": store.S(s.clock().UTC().Format(time.RFC3339Nano)), ":by": store.S(by), ":r": store.S(reason),
+		},
+	})
+	if store.IsConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("auto-pause campaign %s: %w", id, err)
+	}
+	return true, nil
 }
 
 // Roster returns a roster campaign's organisations and deadlines, done ones included.

@@ -249,3 +249,42 @@ func sortRoster(in []RosterEntry) []RosterEntry {
 	}
 	return out
 }
+
+// AutoPause pauses an active campaign with its reason; it never overrides a person's pause or
+// cancel, and resuming clears the reason.
+func TestStoreAutoPause(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.AutoPause(ctx, c.ID, "sunset-feedback", "bounce rate 12%"); err != nil || ok {
+		t.Fatalf("auto-pause of a campaign never applied = %v %v, want false", ok, err)
+	}
+	if _, _, err := s.Apply(ctx, c, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.AutoPause(ctx, c.ID, "sunset-feedback", "bounce rate 12%"); err != nil || !ok {
+		t.Fatalf("auto-pause = %v %v, want true", ok, err)
+	}
+	r, err := s.Get(ctx, c.ID)
+	if err != nil || r.Status != Paused || r.PauseReason != "bounce rate 12%" || r.UpdatedBy != "sunset-feedback" {
+		t.Fatalf("after auto-pause: %+v %v", r, err)
+	}
+	if ok, err := s.AutoPause(ctx, c.ID, "sunset-feedback", "again"); err != nil || ok {
+		t.Errorf("second auto-pause = %v %v, want false (already paused)", ok, err)
+	}
+	if err := s.SetStatus(ctx, c.ID, Active, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Get(ctx, c.ID); r.Status != Active || r.PauseReason != "" {
+		t.Errorf("after resume: status %s reason %q, want active and no reason", r.Status, r.PauseReason)
+	}
+	if err := s.SetStatus(ctx, c.ID, Cancelled, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.AutoPause(ctx, c.ID, "sunset-feedback", "x"); ok {
+		t.Error("auto-pause changed a cancelled campaign")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/notice"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
@@ -20,8 +21,16 @@ type Suppressor interface {
 
 // Ledger is the part of the notice ledger feedback updates.
 type Ledger interface {
-	MarkDelivered(ctx context.Context, campaign, org, stage string, at time.Time) error
-	MarkBounced(ctx context.Context, campaign, org, stage, kind, address string, at time.Time) error
+	Observe(ctx context.Context, campaign, org, stage string, o ledger.Observation) (ledger.Observed, error)
+	MarkBounced(ctx context.Context, campaign, org, stage, kind string, addrs []string, at time.Time) (int, error)
+	MarkRejected(ctx context.Context, campaign, org, stage string) error
+	Count(ctx context.Context, campaign string, sends, bounces, complaints int64) (ledger.Stats, error)
+	Rebase(ctx context.Context, campaign string, st ledger.Stats) error
+}
+
+// Campaigns pauses a campaign whose bounce rate passed the limit (campaign.Store).
+type Campaigns interface {
+	AutoPause(ctx context.Context, id, by, reason string) (bool, error)
 }
 
 // Event is one SES event-publishing record (the fields Sunset reads).
@@ -31,6 +40,8 @@ type Event struct {
 	Bounce    *Bounce    `json:"bounce,omitempty"`
 	Complaint *Complaint `json:"complaint,omitempty"`
 	Delivery  *Delivery  `json:"delivery,omitempty"`
+	Send      *struct{}  `json:"send,omitempty"`
+	Reject    *Reject    `json:"reject,omitempty"`
 }
 
 // Mail is the original message an event is about.
@@ -76,22 +87,63 @@ type Delivery struct {
 	Recipients []string  `json:"recipients"`
 }
 
+// Reject is SES refusing to send a message it had accepted (a virus found, say).
+type Reject struct {
+	Reason string `json:"reason"`
+}
+
+// AutoPause is when feedback pauses a campaign by itself: when, over the sends since the last
+// auto-pause (at least MinSends recipients), the share that bounced permanently passes
+// BounceRate. BounceRate 0 turns it off.
+type AutoPause struct {
+	BounceRate float64
+	MinSends   int64
+}
+
 // Handler is the feedback Lambda's handler.
 type Handler struct {
-	suppress Suppressor
-	ledger   Ledger
-	log      *slog.Logger
+	suppress  Suppressor
+	ledger    Ledger
+	campaigns Campaigns
+	pause     AutoPause
+	metrics   *metrics.Recorder
+	clock     func() time.Time
+	log       *slog.Logger
 }
 
-// New returns a handler. logger may be nil (slog.Default()).
-func New(s Suppressor, l Ledger, logger *slog.Logger) *Handler {
-	if logger == nil {
-		logger = slog.Default()
+// Options are the handler's optional parts.
+type Options struct {
+	// Campaigns and AutoPause: with both, a campaign whose bounce rate passes the limit is
+	// paused; without Campaigns nothing is paused.
+	Campaigns Campaigns
+	AutoPause AutoPause
+	// Metrics gets the events by type, settled notices and suppressions (nil: none).
+	Metrics *metrics.Recorder
+	// Clock dates an auto-pause's reason; default time.Now.
+	Clock func() time.Time
+	// Logger: default slog.Default().
+	Logger *slog.Logger
+}
+
+// New returns a handler.
+func New(s Suppressor, l Ledger, o Options) *Handler {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	return &Handler{suppress: s, ledger: l, log: logger}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	return &Handler{suppress: s, ledger: l, campaigns: o.Campaigns, pause: o.AutoPause, metrics: o.Metrics, clock: o.Clock, log: o.Logger}
 }
 
-// Process applies one SES event.
+// eventMetric is the count each SES event type adds to.
+var eventMetric = map[string]metrics.Name{
+	"Send": metrics.FeedbackSend, "Delivery": metrics.FeedbackDelivery, "Bounce": metrics.FeedbackBounce,
+	"Complaint": metrics.FeedbackComplaint, "Reject": metrics.FeedbackReject,
+}
+
+// Process applies one SES event. Every write it makes is conditional or idempotent, so SNS
+// delivering the event twice changes nothing twice.
 func (h *Handler) Process(ctx context.Context, e Event) error {
 	k, test := noticeOf(e.Mail)
 	log := h.log.With("event", e.EventType, "ses_message_id", e.Mail.MessageID, "campaign", k.campaign, "org", k.org, "stage", k.stage)
@@ -99,39 +151,84 @@ func (h *Handler) Process(ctx context.Context, e Event) error {
 		log.Info("event about a test email: ignored")
 		return nil
 	}
+	if m, ok := eventMetric[e.EventType]; ok {
+		h.metrics.Add(k.campaign, m, 1)
+	}
 	switch e.EventType {
-	case "Bounce":
-		if e.Bounce == nil {
-			log.Error("bounce event without a bounce: skipped")
-			return nil
-		}
-		if e.Bounce.BounceType != "Permanent" {
-			log.Info("non-permanent bounce: no suppression", "bounce_type", e.Bounce.BounceType, "sub_type", e.Bounce.BounceSubType)
-			return nil
-		}
-		return h.suppressAll(ctx, log, k, suppression.Bounce, e.Bounce.BouncedRecipients, at(e.Bounce.Timestamp, e.Mail.Timestamp),
-			e.Bounce.BounceType+"/"+e.Bounce.BounceSubType)
-	case "Complaint":
-		if e.Complaint == nil {
-			log.Error("complaint event without a complaint: skipped")
-			return nil
-		}
-		return h.suppressAll(ctx, log, k, suppression.Complaint, e.Complaint.ComplainedRecipients, at(e.Complaint.Timestamp, e.Mail.Timestamp),
-			e.Complaint.ComplaintFeedbackType)
-	case "Delivery":
+	case "Send", "Delivery":
 		if !k.ok() {
-			log.Warn("delivery of a message that is no Sunset notice: ignored")
+			log.Warn("event about a message that is no Sunset notice: ignored")
 			return nil
 		}
 		when := e.Mail.Timestamp
 		if e.Delivery != nil {
 			when = at(e.Delivery.Timestamp, e.Mail.Timestamp)
 		}
-		return h.mark(log, h.ledger.MarkDelivered(ctx, k.campaign, k.org, k.stage, when))
+		obs, err := h.observe(ctx, log, k, e, ledger.Event(e.EventType), when)
+		if err != nil || !obs.First || e.EventType != "Send" {
+			return err
+		}
+		_, err = h.ledger.Count(ctx, k.campaign, int64(len(e.Mail.Destination)), 0, 0)
+		return err
+	case "Bounce":
+		if e.Bounce == nil {
+			log.Error("bounce event without a bounce: skipped")
+			return nil
+		}
+		when := at(e.Bounce.Timestamp, e.Mail.Timestamp)
+		if _, err := h.observe(ctx, log, k, e, ledger.EventBounce, when); err != nil {
+			return err
+		}
+		if e.Bounce.BounceType != "Permanent" {
+			log.Info("non-permanent bounce: no suppression", "bounce_type", e.Bounce.BounceType, "sub_type", e.Bounce.BounceSubType)
+			return nil
+		}
+		return h.suppressAll(ctx, log, k, suppression.Bounce, e.Bounce.BouncedRecipients, when,
+			e.Bounce.BounceType+"/"+e.Bounce.BounceSubType)
+	case "Complaint":
+		if e.Complaint == nil {
+			log.Error("complaint event without a complaint: skipped")
+			return nil
+		}
+		when := at(e.Complaint.Timestamp, e.Mail.Timestamp)
+		if _, err := h.observe(ctx, log, k, e, ledger.EventComplaint, when); err != nil {
+			return err
+		}
+		return h.suppressAll(ctx, log, k, suppression.Complaint, e.Complaint.ComplainedRecipients, when,
+			e.Complaint.ComplaintFeedbackType)
+	case "Reject":
+		obs, err := h.observe(ctx, log, k, e, ledger.EventReject, e.Mail.Timestamp)
+		if err != nil || obs.Settled || obs.Status != ledger.Sent {
+			return err
+		}
+		log.Error("SES rejected a notice the sender recorded as sent: marked failed")
+		return h.mark(log, h.ledger.MarkRejected(ctx, k.campaign, k.org, k.stage))
 	default:
 		log.Info("event type not handled: ignored")
 		return nil
 	}
+}
+
+// observe records the event on the notice, settling it if it was in doubt. An event about a
+// notice the ledger does not know (or no notice at all) records nothing and is not an error.
+func (h *Handler) observe(ctx context.Context, log *slog.Logger, k key, e Event, ev ledger.Event, when time.Time) (ledger.Observed, error) {
+	if !k.ok() {
+		return ledger.Observed{}, nil
+	}
+	obs, err := h.ledger.Observe(ctx, k.campaign, k.org, k.stage,
+		ledger.Observation{Event: ev, MessageID: e.Mail.MessageID, MailAt: e.Mail.Timestamp, At: when})
+	if errors.Is(err, ledger.ErrNotFound) {
+		log.Warn("event about a notice the ledger does not have: not recorded")
+		return ledger.Observed{}, nil
+	}
+	if err != nil {
+		return obs, fmt.Errorf("feedback %s: %w", e.EventType, err)
+	}
+	if obs.Settled {
+		h.metrics.Add(k.campaign, metrics.NoticesSettled, 1)
+		log.Warn("notice in doubt settled by SES's event", "status", obs.Status)
+	}
+	return obs, nil
 }
 
 func (h *Handler) suppressAll(ctx context.Context, log *slog.Logger, k key, kind string, rs []Recipient, when time.Time, detail string) error {
@@ -150,11 +247,56 @@ func (h *Handler) suppressAll(ctx context.Context, log *slog.Logger, k key, kind
 		}
 		addrs = append(addrs, a)
 	}
+	h.metrics.Add(k.campaign, metrics.AddressesSuppressed, float64(len(addrs)))
 	log.Warn("addresses suppressed", "kind", kind, "count", len(addrs))
 	if !k.ok() || len(addrs) == 0 {
 		return nil
 	}
-	return h.mark(log, h.ledger.MarkBounced(ctx, k.campaign, k.org, k.stage, kind, strings.Join(addrs, ", "), when))
+	fresh, err := h.ledger.MarkBounced(ctx, k.campaign, k.org, k.stage, kind, addrs, when)
+	if err := h.mark(log, err); err != nil || fresh == 0 {
+		return err
+	}
+	var bounces, complaints int64
+	if kind == suppression.Bounce {
+		bounces = int64(fresh)
+	} else {
+		complaints = int64(fresh)
+	}
+	st, err := h.ledger.Count(ctx, k.campaign, 0, bounces, complaints)
+	if err != nil || bounces == 0 {
+		return err
+	}
+	return h.checkBounceRate(ctx, log, k.campaign, st)
+}
+
+// checkBounceRate pauses the campaign when its bounce rate since the last auto-pause passes the
+// limit over enough sends, and starts the window again so that, once a person resumes it, the
+// campaign is judged on what it sends next.
+func (h *Handler) checkBounceRate(ctx context.Context, log *slog.Logger, campaign string, st ledger.Stats) error {
+	sends, bounces := st.Window()
+	if h.campaigns == nil || h.pause.BounceRate <= 0 || sends < max(h.pause.MinSends, 1) {
+		return nil
+	}
+	rate := float64(bounces) / float64(sends)
+	if rate <= h.pause.BounceRate {
+		return nil
+	}
+	reason := fmt.Sprintf("bounce rate %.1f%% (%d of %d recipients since %s) passed the %.1f%% limit on %s",
+		100*rate, bounces, sends, windowStart(st), 100*h.pause.BounceRate, h.clock().UTC().Format("2006-01-02 15:04 MST"))
+	paused, err := h.campaigns.AutoPause(ctx, campaign, "sunset-feedback (auto-pause)", reason)
+	if err != nil || !paused {
+		return err
+	}
+	h.metrics.Add(campaign, metrics.CampaignsAutoPaused, 1)
+	log.Error("campaign paused: bounce rate over the limit", "bounce_rate", rate, "bounces", bounces, "sends", sends)
+	return h.ledger.Rebase(ctx, campaign, st)
+}
+
+func windowStart(st ledger.Stats) string {
+	if st.BaselineSends == 0 {
+		return "the first send"
+	}
+	return "the last auto-pause"
 }
 
 // mark passes through write errors (retried) and logs the outcomes a retry cannot change.

@@ -1,6 +1,7 @@
 package feedback_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -15,30 +16,41 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/store"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
 type fixture struct {
-	db     *dynamodb.Client
-	table  string
-	ledger *ledger.Ledger
-	list   *suppression.List
-	h      *feedback.Handler
+	db        *dynamodb.Client
+	table     string
+	ledger    *ledger.Ledger
+	list      *suppression.List
+	campaigns *campaign.Store
+	metrics   *bytes.Buffer
+	h         *feedback.Handler
 }
 
 // setup: notice legacy-hostnames-2021/RX1/advance, sent to la.one@nhs.net and pla@nhs.net (the
 // notice the sample events are about).
-func setup(t *testing.T) *fixture {
+func setup(t *testing.T) *fixture { return newFixture(t, true) }
+
+// setupInDoubt: the same notice, leased by a sender that died before recording it.
+func setupInDoubt(t *testing.T) *fixture { return newFixture(t, false) }
+
+func newFixture(t *testing.T, sent bool) *fixture {
 	t.Helper()
 	db, table := localstacktest.DynamoDB(t)
 	now := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	f := &fixture{db: db, table: table, ledger: ledger.New(db, table, clock), list: suppression.New(db, table, clock)}
-	f.h = feedback.New(f.list, f.ledger, nil)
+	f := &fixture{db: db, table: table, ledger: ledger.New(db, table, clock), list: suppression.New(db, table, clock),
+		campaigns: campaign.NewStore(db, table, clock), metrics: &bytes.Buffer{}}
+	f.h = feedback.New(f.list, f.ledger, feedback.Options{Campaigns: f.campaigns, AutoPause: feedback.AutoPause{BounceRate: 0.08, MinSends: 10},
+		Metrics: metrics.New(f.metrics, "feedback", clock), Clock: clock})
 	ctx := context.Background()
 	n := ledger.Notice{Campaign: "legacy-hostnames-2021", Org: "RX1", Stage: "advance", Status: ledger.Claimed,
 		Deadline: calendar.Of(time.Date(2021, 9, 7, 0, 0, 0, 0, time.UTC)), PlannedFor: calendar.Of(now),
@@ -48,6 +60,9 @@ func setup(t *testing.T) *fixture {
 	}
 	if err := f.ledger.BeginSend(ctx, n.Campaign, n.Org, n.Stage); err != nil {
 		t.Fatal(err)
+	}
+	if !sent {
+		return f
 	}
 	if err := f.ledger.MarkSent(ctx, n.Campaign, n.Org, n.Stage, "0102017b0c2e2f4a", "abc"); err != nil {
 		t.Fatal(err)

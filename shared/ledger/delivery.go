@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +15,7 @@ import (
 )
 
 // This file is the delivery side of the ledger (issue #6): the send lease and SES feedback.
+// doubt.go settles what the lease leaves in doubt.
 
 // BeginSend takes the one right to send a claimed notice: it records send_started_at, on
 // condition that the notice is claimed and no sender has begun. A duplicate SQS delivery or a
@@ -38,46 +41,45 @@ func (l *Ledger) BeginSend(ctx context.Context, campaign, org, stage string) err
 	return nil
 }
 
-// MarkDelivered records SES's first delivery report of a sent notice (delivered_at).
-func (l *Ledger) MarkDelivered(ctx context.Context, campaign, org, stage string, at time.Time) error {
-	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(l.table),
-		Key:                       stageKey(campaign, org, stage),
-		UpdateExpression:          aws.String("SET delivered_at = if_not_exists(delivered_at, :at)"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": store.S(at.UTC().Format(time.RFC3339Nano))},
-	})
-	if store.IsConditionFailed(err) {
-		return fmt.Errorf("mark notice %s/%s/%s delivered: %w", campaign, org, stage, ErrNotFound)
+// MarkBounced records a permanent bounce or a complaint (kind) from addrs for a sent notice:
+// status suppressed, with kind and the addresses in error and feedback; sent_at and message_id
+// stay. It returns how many of addrs had not been recorded for this notice and kind before, so
+// a repeated SNS delivery counts nothing twice (the notice keeps the set of addresses).
+func (l *Ledger) MarkBounced(ctx context.Context, campaign, org, stage, kind string, addrs []string, at time.Time) (int, error) {
+	if len(addrs) == 0 {
+		return 0, nil
 	}
-	if err != nil {
-		return fmt.Errorf("mark notice %s/%s/%s delivered: %w", campaign, org, stage, err)
-	}
-	return nil
-}
-
-// MarkBounced records a permanent bounce or a complaint (kind) from address for a sent notice:
-// status suppressed, with kind and address in error and feedback. sent_at and message_id stay.
-func (l *Ledger) MarkBounced(ctx context.Context, campaign, org, stage, kind, address string, at time.Time) error {
-	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	set := kind + "_addresses"
+	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.table),
 		Key:                      stageKey(campaign, org, stage),
-		UpdateExpression:         aws.String("SET #s = :sup, #e = :r, feedback = :k, feedback_at = :at"),
+		UpdateExpression:         aws.String("SET #s = :sup, #e = :r, feedback = :k, feedback_at = :at ADD #set :a"),
 		ConditionExpression:      aws.String("#s IN (:sent, :sup)"),
-		ExpressionAttributeNames: map[string]string{"#s": "status", "#e": "error"},
+		ExpressionAttributeNames: map[string]string{"#s": "status", "#e": "error", "#set": set},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":sup": store.S(string(Suppressed)), ":sent": store.S(string(Sent)),
-			":r": store.S(kind + ": " + address), ":k": store.S(kind),
-			":at": store.S(at.UTC().Format(time.RFC3339Nano)),
+			":r": store.S(kind + ": " + strings.Join(addrs, ", ")), ":k": store.S(kind),
+			":at": store.S(at.UTC().Format(time.RFC3339Nano)), ":a": &types.AttributeValueMemberSS{Value: addrs},
 		},
+		ReturnValues: types.ReturnValueUpdatedOld,
 	})
 	if store.IsConditionFailed(err) {
-		return fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, kind, ErrNotClaimed)
+		return 0, fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, kind, ErrNotClaimed)
 	}
 	if err != nil {
-		return fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, kind, err)
+		return 0, fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, kind, err)
 	}
-	return nil
+	var before []string
+	if ss, ok := out.Attributes[set].(*types.AttributeValueMemberSS); ok {
+		before = ss.Value
+	}
+	fresh := 0
+	for _, a := range addrs {
+		if !slices.Contains(before, a) {
+			fresh++
+		}
+	}
+	return fresh, nil
 }
 
 // ReleaseSend gives the lease of BeginSend back, for a sender that knows SES did not accept

@@ -186,6 +186,9 @@ type noticeItem struct {
 	Error         string   `dynamodbav:"error"`
 	Domain        string   `dynamodbav:"domain"`
 	ExpiresAt     int64    `dynamodbav:"expires_at"`
+	SendStartedAt string   `dynamodbav:"send_started_at"`
+	SettledBy     string   `dynamodbav:"settled_by"`
+	Resends       []Resend `dynamodbav:"resends"`
 }
 
 func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
@@ -196,8 +199,9 @@ func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
 	n := Notice{
 		Campaign: m.Campaign, Org: m.Org, OrgName: m.OrgName, Stage: m.Stage, Status: m.Status,
 		FirstContact: m.FirstContact, Recipients: m.Recipients, MessageID: m.MessageID,
-		ContentSHA256: m.ContentSHA256, Error: m.Error, Domain: m.Domain,
+		ContentSHA256: m.ContentSHA256, Error: m.Error, Domain: m.Domain, SettledBy: m.SettledBy, Resends: m.Resends,
 	}
+	n.SendStartedAt, _ = time.Parse(time.RFC3339Nano, m.SendStartedAt)
 	n.Deadline, _ = calendar.Parse(m.Deadline)
 	n.PlannedFor, _ = calendar.Parse(m.PlannedFor)
 	n.ClaimedAt, _ = time.Parse(time.RFC3339Nano, m.ClaimedAt)
@@ -277,10 +281,13 @@ func (l *Ledger) query(ctx context.Context, in *dynamodb.QueryInput) ([]Notice, 
 	return out, err
 }
 
-// MarkSent records that a claimed notice was sent.
+// MarkSent records that a claimed notice was sent as messageID. It also succeeds when SES's
+// Send event for that very message settled the notice first (the feedback function can be
+// quicker than the sender's own write): the sender's record adds the content hash.
 func (l *Ledger) MarkSent(ctx context.Context, campaign, org, stage, messageID, contentSHA256 string) error {
-	return l.finish(ctx, campaign, org, stage, "sent", Sent,
+	return l.finishIf(ctx, campaign, org, stage, "sent", Sent,
 		"SET #s = :to, sent_at = :at, message_id = :m, content_sha256 = :h REMOVE #e",
+		"#s = :claimed OR (#s = :to AND message_id = :m)",
 		map[string]types.AttributeValue{":m": store.S(messageID), ":h": store.S(contentSHA256)})
 }
 
@@ -298,6 +305,10 @@ func (l *Ledger) MarkSuppressed(ctx context.Context, campaign, org, stage, reaso
 }
 
 func (l *Ledger) finish(ctx context.Context, campaign, org, stage, what string, to Status, update string, vals map[string]types.AttributeValue) error {
+	return l.finishIf(ctx, campaign, org, stage, what, to, update, "#s = :claimed", vals)
+}
+
+func (l *Ledger) finishIf(ctx context.Context, campaign, org, stage, what string, to Status, update, cond string, vals map[string]types.AttributeValue) error {
 	vals[":to"] = store.S(string(to))
 	vals[":claimed"] = store.S(string(Claimed))
 	vals[":at"] = store.S(l.clock().UTC().Format(time.RFC3339Nano))
@@ -305,7 +316,7 @@ func (l *Ledger) finish(ctx context.Context, campaign, org, stage, what string, 
 		TableName:                 aws.String(l.table),
 		Key:                       stageKey(campaign, org, stage),
 		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String("#s = :claimed"),
+		ConditionExpression:       aws.String(cond),
 		ExpressionAttributeNames:  map[string]string{"#s": "status", "#e": "error"},
 		ExpressionAttributeValues: vals,
 	})

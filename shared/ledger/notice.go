@@ -40,9 +40,34 @@ type Notice struct {
 	MessageID     string    `json:"message_id,omitempty"`
 	ContentSHA256 string    `json:"content_sha256,omitempty"`
 	Error         string    `json:"error,omitempty"`
+	// SendStartedAt is the sender's lease (BeginSend). A notice still claimed with it set is in
+	// doubt: the sender may or may not have handed it to SES.
+	SendStartedAt time.Time `json:"send_started_at,omitzero"`
+	// SettledBy names the SES event that settled an in-doubt notice ("Send", "Delivery",
+	// "Bounce", "Reject"); empty when the sender recorded the outcome itself.
+	SettledBy string `json:"settled_by,omitempty"`
+	// Resends is the audit of every release for resending (sunset reconcile --resend).
+	Resends []Resend `json:"resends,omitempty"`
 	// ExpiresAt is when DynamoDB's TTL removes the ledger items (they hold addresses): the
 	// campaign's RetainUntil. Set by the planner.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// InDoubt reports a notice the sender leased and never recorded: SES may have it.
+func (n Notice) InDoubt() bool { return n.Status == Claimed && !n.SendStartedAt.IsZero() }
+
+// Released reports a notice released for resending that no sender has leased since.
+func (n Notice) Released() bool {
+	return n.Status == Claimed && n.SendStartedAt.IsZero() && len(n.Resends) > 0
+}
+
+// Resend is one release of an in-doubt notice for sending again: who, when, why, and the lease
+// it replaced.
+type Resend struct {
+	At            time.Time `json:"at" dynamodbav:"at"`
+	By            string    `json:"by" dynamodbav:"by"`
+	Reason        string    `json:"reason" dynamodbav:"reason"`
+	SendStartedAt string    `json:"send_started_at" dynamodbav:"send_started_at"`
 }
 
 // Account is one affected account as a notice shows it: a legacy hostname and protocol it used,

@@ -18,9 +18,10 @@ type Campaigns interface {
 	Get(ctx context.Context, id string) (*campaign.Record, error)
 }
 
-// Ledger lists a campaign's notices (ledger.Ledger).
+// Ledger lists a campaign's notices and its delivery counts (ledger.Ledger).
 type Ledger interface {
 	List(ctx context.Context, campaign string) ([]ledger.Notice, error)
+	Stats(ctx context.Context, campaign string) (ledger.Stats, error)
 }
 
 // Suppressions reads the whole suppression list (suppression.List).
@@ -43,14 +44,28 @@ type Sources struct {
 
 // Report is a campaign's progress; its JSON is `sunset report --json`.
 type Report struct {
-	Campaign    string   `json:"campaign"`
-	Notices     []Notice `json:"notices"`
+	Campaign string `json:"campaign"`
+	// Status is the campaign's status; PauseReason says why Sunset paused it by itself.
+	Status      string `json:"status"`
+	PauseReason string `json:"pause_reason,omitempty"`
+	// Delivery is what SES's events say about the campaign's emails, per recipient.
+	Delivery Delivery `json:"delivery"`
+	Notices  []Notice `json:"notices"`
 	Unassigned  []string `json:"unassigned"`  // accounts seen on a legacy hostname that no organisation owns
 	Unreachable []string `json:"unreachable"` // organisations (ODS) every address of which is suppressed
 	Suppressed  []string `json:"suppressed"`  // addresses on the suppression list (all campaigns)
 	// SuppressedEntries is the suppression list behind Suppressed, with the reason and date the
 	// table shows. The JSON carries the addresses only.
 	SuppressedEntries []suppression.Entry `json:"-"`
+}
+
+// Delivery is a campaign's recipients sent to, bounced and complaining, as SES reported them
+// (the feedback function's counts), and the bounce rate since the last auto-pause.
+type Delivery struct {
+	Sends      int64   `json:"sends"`
+	Bounces    int64   `json:"bounces"`
+	Complaints int64   `json:"complaints"`
+	BounceRate float64 `json:"bounce_rate"`
 }
 
 // Notice is one ledger entry.
@@ -66,6 +81,12 @@ type Notice struct {
 	// last seen, successes, failures, ...): the report says exactly who was told about what.
 	Accounts []ledger.Account `json:"accounts"`
 	Error    string           `json:"error,omitempty"`
+	// InDoubt: leased by a sender that never recorded the outcome (sunset reconcile).
+	InDoubt bool `json:"in_doubt,omitempty"`
+	// SettledBy names the SES event that settled it after a sender's crash.
+	SettledBy string `json:"settled_by,omitempty"`
+	// Resends is every release for resending: who, when, why.
+	Resends []ledger.Resend `json:"resends,omitempty"`
 }
 
 // AccountCount is the number of distinct accounts the notice listed (an account seen on two
@@ -89,12 +110,16 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 	if err != nil {
 		return Report{}, err
 	}
+	stats, err := src.Ledger.Stats(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
 	pl, err := plans(ctx, src.Planner, rec.Campaign, id, now)
 	if err != nil {
 		return Report{}, err
 	}
-	r := Report{Campaign: id, Notices: []Notice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{},
-		SuppressedEntries: supp}
+	r := Report{Campaign: id, Status: string(rec.Status), PauseReason: rec.PauseReason, Delivery: delivery(stats),
+		Notices: []Notice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}, SuppressedEntries: supp}
 	suppressed := map[string]bool{}
 	for _, e := range supp {
 		r.Suppressed = append(r.Suppressed, e.Address)
@@ -111,7 +136,7 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 			continue
 		}
 		rn := Notice{Org: n.Org, OrgName: n.OrgName, Stage: n.Stage, Status: string(n.Status), To: n.Recipients,
-			MessageID: n.MessageID, Accounts: n.Accounts, Error: n.Error}
+			MessageID: n.MessageID, Accounts: n.Accounts, Error: n.Error, InDoubt: n.InDoubt(), SettledBy: n.SettledBy, Resends: n.Resends}
 		if rn.Accounts == nil {
 			rn.Accounts = []ledger.Account{} // a list in JSON, never null
 		}
@@ -146,6 +171,14 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 		return stageOrder(rec.Campaign.Stages, r.Notices[i].Stage) < stageOrder(rec.Campaign.Stages, r.Notices[j].Stage)
 	})
 	return r, nil
+}
+
+func delivery(st ledger.Stats) Delivery {
+	d := Delivery{Sends: st.Sends, Bounces: st.Bounces, Complaints: st.Complaints}
+	if sends, bounces := st.Window(); sends > 0 {
+		d.BounceRate = float64(bounces) / float64(sends)
+	}
+	return d
 }
 
 // plans is what dry-run plans know: the unassigned accounts and the organisations no address

@@ -180,7 +180,7 @@ func TestBuildErrors(t *testing.T) {
 
 func TestBuildEmpty(t *testing.T) {
 	r, err := Build(context.Background(), Sources{
-		Campaigns:    campaigntest.New(&campaign.Record{Campaign: demoCampaign()}),
+		Campaigns:    campaigntest.New(&campaign.Record{Campaign: demoCampaign(), Status: campaign.Active}),
 		Ledger:       ledgertest.New(),
 		Suppressions: fakeSuppressions{},
 		Planner:      &fakePlanner{},
@@ -193,7 +193,7 @@ func TestBuildEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Empty lists are [] in the JSON, never null.
-	if want := `{"campaign":"c1","notices":[],"unassigned":[],"unreachable":[],"suppressed":[]}`; string(b) != want {
+	if want := `{"campaign":"c1","status":"active","delivery":{"sends":0,"bounces":0,"complaints":0,"bounce_rate":0},"notices":[],"unassigned":[],"unreachable":[],"suppressed":[]}`; string(b) != want {
 		t.Errorf("JSON %s, want %s", b, want)
 	}
 }
@@ -300,13 +300,19 @@ func sample() Report {
 }
 
 // The JSON is the CLI's contract (issue 6): these keys, sent_at null until sent, error only
-// when there is one, and the suppression details left out.
+// when there is one, and the suppression details left out; the campaign's status, pause
+// reason and SES delivery counts (issue 13).
 func TestJSON(t *testing.T) {
-	b, err := json.Marshal(sample())
+	r := sample()
+	r.Status, r.PauseReason = "paused", "bounce rate 9.0% (9 of 100 recipients since the first send) passed the 8.0% limit on 2021-07-28 09:00 UTC"
+	r.Delivery = Delivery{Sends: 100, Bounces: 9, Complaints: 1, BounceRate: 0.09}
+	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"campaign":"c1",
+	want := `{"campaign":"c1","status":"paused",
+	"pause_reason":"bounce rate 9.0% (9 of 100 recipients since the first send) passed the 8.0% limit on 2021-07-28 09:00 UTC",
+	"delivery":{"sends":100,"bounces":9,"complaints":1,"bounce_rate":0.09},
 	"notices":[
 	  {"org":"A1","org_name":"Alpha","stage":"advance","status":"sent","to":["la@a.nhs.net","pla@a.nhs.net"],"sent_at":"2021-07-27T08:30:00Z","message_id":"m-a","accounts":[
 	    {"account":"one@nhs.net","hostname":"imap.nhs.net","protocol":"IMAP","last_seen":"2021-07-27T08:30:00Z","successes":3,"failures":1},
@@ -379,5 +385,34 @@ func TestWriteErrors(t *testing.T) {
 				t.Errorf("write: %v, want disk full", err)
 			}
 		})
+	}
+}
+
+// What a crash and an auto-pause leave behind reads plainly: the pause and its reason, SES's
+// counts, the notice in doubt, the one settled by an SES event and the one resent.
+func TestWriteTableAfterACrash(t *testing.T) {
+	at := time.Date(2021, 7, 27, 10, 0, 0, 0, time.UTC)
+	r := Report{Campaign: "c1", Status: "paused", PauseReason: "bounce rate 9.0% (9 of 100 recipients) passed the 8.0% limit",
+		Delivery: Delivery{Sends: 100, Bounces: 9, Complaints: 0, BounceRate: 0.09},
+		Notices: []Notice{
+			{Org: "A1", Stage: "advance", Status: "claimed", InDoubt: true},
+			{Org: "B2", Stage: "advance", Status: "sent", SentAt: &at, SettledBy: "Send"},
+			{Org: "C3", Stage: "advance", Status: "sent", SentAt: &at, Resends: []ledger.Resend{{At: at, By: "alice", Reason: "no SES record"}}},
+		}}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Campaign c1: 3 notices (2 sent, 1 claimed, 0 failed, 0 suppressed, 1 in doubt: sunset reconcile)\n",
+		"Paused automatically: bounce rate 9.0% (9 of 100 recipients) passed the 8.0% limit\n",
+		"SES events: 100 recipients sent to, 9 bounced, 0 complained; bounce rate 9.0%\n",
+		"A1         advance  in doubt",
+		"settled by SES's Send event",
+		"resent by alice on 2021-07-27: no SES record",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -37,14 +37,28 @@ func (r Report) WriteCSV(w io.Writer) error {
 func (r Report) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
 	counts := map[string]int{}
+	doubt := 0
 	for _, n := range r.Notices {
 		counts[n.Status]++
+		if n.InDoubt {
+			doubt++
+		}
 	}
 	var parts []string
 	for _, s := range []ledger.Status{ledger.Sent, ledger.Claimed, ledger.Failed, ledger.Suppressed} {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[string(s)], s))
 	}
-	fmt.Fprintf(ew, "Campaign %s: %d notices (%s)\n\n", r.Campaign, len(r.Notices), strings.Join(parts, ", "))
+	if doubt > 0 {
+		parts = append(parts, fmt.Sprintf("%d in doubt: sunset reconcile", doubt))
+	}
+	fmt.Fprintf(ew, "Campaign %s: %d notices (%s)\n", r.Campaign, len(r.Notices), strings.Join(parts, ", "))
+	if r.PauseReason != "" {
+		fmt.Fprintf(ew, "Paused automatically: %s\n", r.PauseReason)
+	}
+	if d := r.Delivery; d.Sends > 0 {
+		fmt.Fprintf(ew, "SES events: %d recipients sent to, %d bounced, %d complained; bounce rate %.1f%%\n", d.Sends, d.Bounces, d.Complaints, 100*d.BounceRate)
+	}
+	fmt.Fprintln(ew)
 	if len(r.Notices) > 0 {
 		tw := tabwriter.NewWriter(ew, 0, 2, 2, ' ', 0)
 		fmt.Fprintln(tw, "ORG\tNAME\tSTAGE\tSTATUS\tSENT (UTC)\tACCOUNTS\tTO\tNOTE")
@@ -53,7 +67,11 @@ func (r Report) WriteTable(w io.Writer) error {
 			if n.SentAt != nil {
 				sent = n.SentAt.Format("2006-01-02 15:04")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Org, n.OrgName, n.Stage, n.Status, sent, n.AccountCount(), strings.Join(n.To, ", "), n.Error)
+			status := n.Status
+			if n.InDoubt {
+				status = "in doubt"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", n.Org, n.OrgName, n.Stage, status, sent, n.AccountCount(), strings.Join(n.To, ", "), n.note())
 		}
 		tw.Flush()
 	}
@@ -85,4 +103,19 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// note is the table's last column: the error, then how a crash was settled and any resends.
+func (n Notice) note() string {
+	var parts []string
+	if n.Error != "" {
+		parts = append(parts, n.Error)
+	}
+	if n.SettledBy != "" {
+		parts = append(parts, "settled by SES's "+n.SettledBy+" event")
+	}
+	for _, rs := range n.Resends {
+		parts = append(parts, fmt.Sprintf("resent by %s on %s: %s", rs.By, rs.At.Format("2006-01-02"), rs.Reason))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -13,6 +14,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -48,7 +50,8 @@ func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Sender {
 	db, clock := c.DynamoDB(), time.Now
 	return New(c.SESv2(), ledger.New(db, cfg.Table, clock), campaign.NewStore(db, cfg.Table, clock),
 		suppression.New(db, cfg.Table, clock), clock,
-		Options{ConfigurationSet: cfg.ConfigurationSet, MaxRate: cfg.MaxRate, Instances: cfg.Instances, Logger: log})
+		Options{ConfigurationSet: cfg.ConfigurationSet, MaxRate: cfg.MaxRate, Instances: cfg.Instances, Logger: log,
+			Metrics: metrics.New(os.Stdout, "sender", clock)})
 }
 
 // Handle is the sender Lambda's handler: each SQS record is the planner's hand-off
@@ -57,6 +60,7 @@ func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Sender {
 // be sent (unreadable body) is logged and dropped. When SES stops sending, every record not yet
 // tried is returned too, and the error is logged so the alarm on sender errors fires.
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	defer s.flush()
 	var resp events.SQSEventResponse
 	var keys []Key
 	var ids []string
@@ -89,4 +93,14 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		s.cfg.Logger.Error("send batch", "error", err)
 	}
 	return resp, nil
+}
+
+// flush writes the invocation's metrics, with the account's send quota once it is known.
+func (s *Sender) flush() {
+	if s.quota > 0 {
+		s.cfg.Metrics.Set("", metrics.SendQuota, s.quota)
+	}
+	if err := s.cfg.Metrics.Flush(); err != nil {
+		s.cfg.Logger.Error("metrics not written", "error", err)
+	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/notice"
 )
 
@@ -92,6 +93,8 @@ type Options struct {
 	MinTimeLeft time.Duration
 	// Logger gets one line per outcome; default slog.Default().
 	Logger *slog.Logger
+	// Metrics counts outcomes per campaign, throttles and the quota (nil: none).
+	Metrics *metrics.Recorder
 }
 
 // Sender sends notices.
@@ -107,6 +110,7 @@ type Sender struct {
 	limitOnce sync.Once
 	limiter   *rate.Limiter
 	limitErr  error
+	quota     float64 // the account's MaxSendRate, for the SendQuota metric
 
 	mu        sync.Mutex
 	renderers map[string]*notice.Renderer // by campaign id and version
@@ -153,6 +157,7 @@ func (s *Sender) Rate(ctx context.Context) (float64, error) {
 		if out.SendQuota != nil && out.SendQuota.MaxSendRate > 0 {
 			r = out.SendQuota.MaxSendRate
 		}
+		s.quota = r
 		if s.cfg.MaxRate > 0 && s.cfg.MaxRate < r {
 			r = s.cfg.MaxRate
 		}
@@ -186,11 +191,31 @@ func (s *Sender) renderer(rec *campaign.Record) (*notice.Renderer, error) {
 	return r, nil
 }
 
+// ErrInDoubt wraps the error of a send whose outcome the sender cannot know (SES's call failed
+// without an answer): the notice stays leased, and SES's own events settle it.
+var ErrInDoubt = errors.New("in doubt")
+
+// outcomeMetric is the count each outcome adds to.
+var outcomeMetric = map[Outcome]metrics.Name{Sent: metrics.NoticesSent, Failed: metrics.NoticesFailed, Suppressed: metrics.NoticesSuppressed}
+
 // Send delivers one claimed notice. An error means "try again later" (the notice is still
-// claimed) unless it wraps ErrSendingStopped, when nothing more should be sent now. Its
-// length is the sequence of guards the at-most-once promise rests on (claimed, campaign active,
-// someone reachable, time left, lease, send, mark), kept in one place so the order is visible.
+// claimed) unless it wraps ErrSendingStopped, when nothing more should be sent now, or
+// ErrInDoubt, when it is never tried again without a person (sunset reconcile).
 func (s *Sender) Send(ctx context.Context, k Key) (Outcome, error) {
+	o, err := s.deliver(ctx, k)
+	if m, ok := outcomeMetric[o]; ok {
+		s.cfg.Metrics.Add(k.Campaign, m, 1)
+	}
+	if errors.Is(err, ErrInDoubt) {
+		s.cfg.Metrics.Add(k.Campaign, metrics.NoticesInDoubt, 1)
+	}
+	return o, err
+}
+
+// deliver is Send's work. Its length is the sequence of guards the at-most-once promise rests
+// on (claimed, campaign active, someone reachable, time left, lease, send, mark), kept in one
+// place so the order is visible.
+func (s *Sender) deliver(ctx context.Context, k Key) (Outcome, error) {
 	log := s.cfg.Logger.With("campaign", k.Campaign, "org", k.Org, "stage", k.Stage)
 	n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
 	if errors.Is(err, ledger.ErrNotFound) {
@@ -269,15 +294,21 @@ func (s *Sender) Send(ctx context.Context, k Key) (Outcome, error) {
 		return "", fmt.Errorf("send notice %s: %w", k, err)
 	case err != nil:
 		log.Error("SES call failed without an answer: the notice is in doubt and will not be resent", "error", err)
-		return "", fmt.Errorf("send notice %s (in doubt): %w", k, err)
+		return "", fmt.Errorf("send notice %s: %w: %w", k, ErrInDoubt, err)
 	}
 	// The window: SES has the message; until MarkSent lands a crash would leave it claimed.
 	// Record with a context that outlives a cancelled run, so a Ctrl-C cannot open it wider.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.ledger.MarkSent(mctx, k.Campaign, k.Org, k.Stage, id, e.SHA256()); err != nil {
-		// Never retry: the email is out. Say loudly which message it was.
-		log.Error("notice sent but not recorded: do not resend; record it by hand", "message_id", id, "error", err)
+		if n, gerr := s.ledger.Get(mctx, k.Campaign, k.Org, k.Stage); gerr == nil && n.MessageID == id {
+			log.Info("notice sent; SES's events recorded it first", "message_id", id, "status", n.Status)
+			return Sent, nil
+		}
+		// Never retry: the email is out, and SES's Send event will settle the notice. Say
+		// loudly which message it was.
+		log.Error("notice sent but not recorded: in doubt until SES's Send event settles it; do not resend", "message_id", id, "error", err)
+		s.cfg.Metrics.Add(k.Campaign, metrics.NoticesInDoubt, 1)
 		return Sent, nil
 	}
 	log.Info("notice sent", "message_id", id, "recipients", len(e.To), "template", e.Template)
@@ -404,6 +435,7 @@ func (s *Sender) send(ctx context.Context, in *sesv2.SendEmailInput) (string, er
 		if !isThrottle(err) || attempt == throttleRetries {
 			return "", err
 		}
+		s.cfg.Metrics.Add("", metrics.SendThrottles, 1)
 		if err := s.sleep(ctx, backoff); err != nil {
 			return "", fmt.Errorf("%w: %w", errNotCalled, err)
 		}

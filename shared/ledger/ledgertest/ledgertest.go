@@ -21,6 +21,7 @@ type Ledger struct {
 	order   []string // keys in the order the notices arrived: List keeps it
 	notices map[string]ledger.Notice
 	days    map[string]bool
+	stats   map[string]ledger.Stats
 	// Err, when set, is returned by every method instead of doing anything.
 	Err error
 }
@@ -107,6 +108,26 @@ func (l *Ledger) Get(_ context.Context, campaign, org, stage string) (*ledger.No
 		return nil, fmt.Errorf("get notice %s/%s/%s: %w", campaign, org, stage, ledger.ErrNotFound)
 	}
 	return &n, nil
+}
+
+// Stats are the delivery counts SetStats gave campaign (zero otherwise).
+func (l *Ledger) Stats(_ context.Context, campaign string) (ledger.Stats, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.Err != nil {
+		return ledger.Stats{}, l.Err
+	}
+	return l.stats[campaign], nil
+}
+
+// SetStats sets a campaign's delivery counts.
+func (l *Ledger) SetStats(campaign string, st ledger.Stats) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stats == nil {
+		l.stats = map[string]ledger.Stats{}
+	}
+	l.stats[campaign] = st
 }
 
 // Len is how many notices the ledger holds.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,7 +110,44 @@ type Email struct {
 		ContentType string `json:"contentType"`
 		Filename    string `json:"filename"`
 	} `json:"attachments"`
-	At int64 `json:"at"`
+	Headers []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"headers"`
+	At int64 `json:"at"` // seconds since the epoch
+}
+
+// Header is the value of the custom header name the message was sent with ("" if none).
+func (e Email) Header(name string) string {
+	for _, h := range e.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// SESEvent is the SNS delivery SES's event publishing would make about this message: an event
+// of eventType ("Send", "Delivery", ...) with SES's mail object (its message id, timestamp,
+// destination and headers), wrapped as the SNS subscription hands it to the feedback Lambda.
+// The emulator publishes no events, so tests that need SES's answer build it from what the
+// emulator really received.
+func (e Email) SESEvent(eventType string) []byte {
+	var dest []string
+	for _, a := range e.Destination.To {
+		dest = append(dest, strings.Trim(a[strings.LastIndex(a, "<")+1:], "<> "))
+	}
+	mail := map[string]any{
+		"timestamp": time.Unix(e.At, 0).UTC().Format(time.RFC3339Nano), "messageId": e.MessageID,
+		"destination": dest, "headersTruncated": false, "headers": e.Headers,
+	}
+	ev := map[string]any{"eventType": eventType, "mail": mail, strings.ToLower(eventType): map[string]any{}}
+	msg, _ := json.Marshal(ev)
+	sns, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
+		"EventSource": "aws:sns", "EventVersion": "1.0",
+		"Sns": map[string]any{"Type": "Notification", "MessageId": "sns-" + e.MessageID, "Message": string(msg)},
+	}}})
+	return sns
 }
 
 // SentEmails returns every email the SES emulator holds. The store is shared by all tests, so

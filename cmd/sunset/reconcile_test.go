@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/feedback"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+// crashingLedger is the real ledger, except that the sender "dies" after SES accepted each
+// message: MarkSent never lands, as when the process is killed between the two calls.
+type crashingLedger struct{ *ledger.Ledger }
+
+func (crashingLedger) MarkSent(context.Context, string, string, string, string, string) error {
+	return errors.New("the sender died before recording the send")
+}
+
+// A sender crashes between SendEmail and recording each of the day's notices, on the local
+// stack. SES's Send event, delivered to the feedback handler, settles one of them to sent with
+// no second email; the others stay in doubt, sunset reconcile lists them, and --resend (only
+// with a reason) sends exactly one more email for the one it names and keeps why.
+func TestCrashThenSettleOrReconcile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cli := newTestCLI(t, map[string]string{"USER": "alice"})
+	db, table := cli.useLocalStack()
+	t0 := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
+	cli.now = t0
+	id := "crash-" + localstacktest.Unique()
+	data := filepath.Join("..", "..", "infra", "demo", "data")
+	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "campaign.yaml")
+	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+id, 1)), 0o644)
+	must := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, errOut, code := cli.run(args...)
+		if code != wantCode {
+			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
+		}
+		return out + errOut
+	}
+	must(0, "directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
+	must(0, "campaign", "apply", file)
+	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
+	must(0, append([]string{"ingest", "--campaign", id}, logs...)...)
+
+	clock := func() time.Time { return t0 }
+	l := ledger.New(db, table, clock)
+	crashing := sender.New(cli.ses, crashingLedger{l}, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
+	res, err := planner.New(db, table, clock).Run(ctx, id, calendar.Of(t0), crashing)
+	if err != nil || len(res.Claimed) != 3 {
+		t.Fatalf("run: %d claimed, %v", len(res.Claimed), err)
+	}
+	emails := func(org string) []localstacktest.Email {
+		var out []localstacktest.Email
+		for _, m := range localstacktest.SentEmails(t) {
+			if m.Header("X-Sunset-Campaign") == id && m.Header("X-Sunset-Org") == org {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for _, n := range res.Claimed {
+		if got := len(emails(n.Org)); got != 1 {
+			t.Fatalf("%s: %d emails after the crash, want 1", n.Org, got)
+		}
+		if n, _ := l.Get(ctx, id, n.Org, n.Stage); !n.InDoubt() {
+			t.Fatalf("%s not in doubt after the crash: %+v", n.Org, n)
+		}
+	}
+
+	// SES's Send event for RX1's message settles RX1; no email is sent for it.
+	fb := feedback.New(suppression.New(db, table, clock), l, feedback.Options{})
+	rx1 := emails("RX1")[0]
+	if _, err := lambda.NewHandler(fb.Handle).Invoke(ctx, rx1.SESEvent("Send")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := l.Get(ctx, id, "RX1", "advance")
+	if err != nil || n.Status != ledger.Sent || n.MessageID != rx1.MessageID || n.SettledBy != "Send" {
+		t.Fatalf("RX1 after SES's Send event: %+v %v; want sent as %s", n, err, rx1.MessageID)
+	}
+	if got := len(emails("RX1")); got != 1 {
+		t.Errorf("RX1: %d emails, want exactly 1", got)
+	}
+
+	// Without an event: listed after the grace period, not before.
+	if out := must(0, "reconcile", "--campaign", id); !strings.Contains(out, "0 notices in doubt") {
+		t.Errorf("reconcile within the grace period:\n%s", out)
+	}
+	cli.now = t0.Add(2 * time.Hour)
+	out := must(0, "reconcile", "--campaign", id)
+	if !strings.Contains(out, "2 notices in doubt") || strings.Contains(out, "RX1 ") || !strings.Contains(out, "--resend --org") {
+		t.Errorf("reconcile:\n%s", out)
+	}
+	var listed []ledger.Notice
+	if err := json.Unmarshal([]byte(must(0, "reconcile", "--campaign", id, "--json")), &listed); err != nil || len(listed) != 2 {
+		t.Fatalf("reconcile --json: %d notices, %v", len(listed), err)
+	}
+	other := listed[0].Org
+
+	must(2, "reconcile", "--campaign", id, "--resend", "--org", other)                  // no reason
+	must(2, "reconcile", "--campaign", id, "--reason", "x")                             // reason without --resend
+	must(1, "reconcile", "--campaign", id, "--resend", "--org", "RX1", "--reason", "x") // settled: nothing to resend
+	out = must(0, "reconcile", "--campaign", id, "--resend", "--org", other, "--reason", "SES has no record of the message")
+	if !strings.Contains(out, "released by alice") || !strings.Contains(out, "and sent") {
+		t.Errorf("resend output:\n%s", out)
+	}
+	if got := len(emails(other)); got != 2 {
+		t.Errorf("%s: %d emails after --resend, want exactly 2 (the crashed one and the resend)", other, got)
+	}
+	n, _ = l.Get(ctx, id, other, listed[0].Stage)
+	if n.Status != ledger.Sent || len(n.Resends) != 1 || n.Resends[0].By != "alice" || n.Resends[0].Reason != "SES has no record of the message" ||
+		n.Resends[0].SendStartedAt != t0.Format(time.RFC3339Nano) {
+		t.Errorf("%s after resend: status %s, resends %+v", other, n.Status, n.Resends)
+	}
+	if out := must(0, "reconcile", "--campaign", id); !strings.Contains(out, "1 notice in doubt") {
+		t.Errorf("after one resend:\n%s", out)
+	}
+	must(1, "reconcile", "--campaign", id, "--resend", "--org", other, "--reason", "again") // no longer in doubt: nothing resent
+	if got := len(emails(other)); got != 2 {
+		t.Errorf("%s: %d emails, want still 2", other, got)
+	}
+}
