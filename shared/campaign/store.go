@@ -97,9 +97,9 @@ func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 }
 
 type metaItem struct {
-	Status    Status `dynamodbav:"status"`
-	Version   int    `dynamodbav:"version"`
-	Spec      string `dynamodbav:"spec"`
+	Status      Status `dynamodbav:"status"`
+	Version     int    `dynamodbav:"version"`
+	Spec        string `dynamodbav:"spec"`
 	UpdatedAt   string `dynamodbav:"updated_at"`
 	UpdatedBy   string `dynamodbav:"updated_by"`
 	PauseReason string `dynamodbav:"pause_reason"`

@@ -38,9 +38,9 @@ func statsKey(campaign string) map[string]types.AttributeValue {
 // Count adds to a campaign's delivery counts and returns them as they now are.
 func (l *Ledger) Count(ctx context.Context, campaign string, sends, bounces, complaints int64) (Stats, error) {
 	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        aws.String(l.table),
-		Key:              statsKey(campaign),
-		UpdateExpression: aws.String("SET #t = :t ADD sends :s, bounces :b, complaints :c"),
+		TableName:                aws.String(l.table),
+		Key:                      statsKey(campaign),
+		UpdateExpression:         aws.String("SET #t = :t ADD sends :s, bounces :b, complaints :c"),
 		ExpressionAttributeNames: map[string]string{"#t": "type"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":t": store.S("delivery-stats"), ":s": store.N(sends), ":b": store.N(bounces), ":c": store.N(complaints),

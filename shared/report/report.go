@@ -49,8 +49,8 @@ type Report struct {
 	Status      string `json:"status"`
 	PauseReason string `json:"pause_reason,omitempty"`
 	// Delivery is what SES's events say about the campaign's emails, per recipient.
-	Delivery Delivery `json:"delivery"`
-	Notices  []Notice `json:"notices"`
+	Delivery    Delivery `json:"delivery"`
+	Notices     []Notice `json:"notices"`
 	Unassigned  []string `json:"unassigned"`  // accounts seen on a legacy hostname that no organisation owns
 	Unreachable []string `json:"unreachable"` // organisations (ODS) every address of which is suppressed
 	Suppressed  []string `json:"suppressed"`  // addresses on the suppression list (all campaigns)
