@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 )
 
 // Config is the directory Lambda's environment.
@@ -47,11 +49,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 // NewHandler is the directory Lambda over the real table and bucket.
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 	return &Handler{
-		Dir:    New(c.DynamoDB(), cfg.Table, time.Now),
-		S3:     s3.NewFromConfig(c.Config()),
-		Prefix: cfg.Prefix,
-		Prune:  cfg.Prune,
-		Log:    log,
+		Dir:     New(c.DynamoDB(), cfg.Table, time.Now),
+		S3:      s3.NewFromConfig(c.Config()),
+		Prefix:  cfg.Prefix,
+		Prune:   cfg.Prune,
+		Log:     log,
+		Metrics: metrics.New(os.Stdout, "directory", time.Now),
 	}
 }
 
@@ -76,11 +79,18 @@ type Handler struct {
 	Prefix string // e.g. "directory/"
 	Prune  bool
 	Log    *slog.Logger
+	// Metrics counts rows imported and rejected (nil: none).
+	Metrics *metrics.Recorder
 }
 
 // Handle imports once per batch and fails the whole batch if the import fails (it is
 // idempotent, so the retry of every message is safe).
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	defer func() {
+		if err := h.Metrics.Flush(); err != nil {
+			h.Log.ErrorContext(ctx, "metrics not written", "error", err.Error())
+		}
+	}()
 	var resp events.SQSEventResponse
 	buckets := map[string]bool{}
 	for _, msg := range ev.Records {
@@ -139,6 +149,8 @@ func (h *Handler) importBucket(ctx context.Context, bucket string) error {
 	}
 	res, err := h.Dir.Import(ctx, in)
 	if res != nil {
+		h.Metrics.Add("", metrics.DirectoryRowsImported, float64(res.Orgs+res.Accounts))
+		h.Metrics.Add("", metrics.DirectoryRowsRejected, float64(res.BadRows))
 		h.Log.InfoContext(ctx, "directory imported", "import_id", res.ImportID, "orgs", res.Orgs, "subdomains", res.Subdomains,
 			"accounts", res.Accounts, "bad_rows", res.BadRows, "pruned_orgs", res.PrunedOrgs, "pruned_accounts", res.PrunedAccounts)
 		for _, b := range res.Bad {

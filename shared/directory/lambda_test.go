@@ -1,6 +1,7 @@
 package directory_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
+	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
 )
 
 // The directory Lambda imports both files of the prefix when either lands, read through a
@@ -39,7 +42,9 @@ func TestHandlerImportsBothFiles(t *testing.T) {
 	}
 	db, table := localstacktest.DynamoDB(t)
 	d := directory.New(db, table, clock)
-	h := &directory.Handler{Dir: d, S3: client, Prefix: "directory/", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var emf bytes.Buffer
+	h := &directory.Handler{Dir: d, S3: client, Prefix: "directory/", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: metrics.New(&emf, "directory", nil)}
 	s3ev := `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"sunset-data"},"object":{"key":"directory/accounts.csv"}}}]}`
 	payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: s3ev}}})
 	out, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
@@ -56,5 +61,9 @@ func TestHandlerImportsBothFiles(t *testing.T) {
 	}
 	if got["chris.wood@nhs.net"] != "RX1" || got["someone@rx1.nhs.net"] != "RX1" {
 		t.Errorf("after the Lambda's import: %v", got)
+	}
+	v := metricstest.Parse(t, emf.Bytes())
+	if imp, rej := v.Get("", metrics.DirectoryRowsImported), v.Get("", metrics.DirectoryRowsRejected); imp != 3+5 || rej != 8 {
+		t.Errorf("metrics: %g rows imported, %g rejected; want 8 (3 organisations, 5 accounts) and 8 (as TestImport lists them)", imp, rej)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 )
 
 // Config is the ingest Lambda's environment.
@@ -64,6 +65,7 @@ func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 		Campaigns: campaign.NewStore(db, cfg.Table, time.Now),
 		S3:        s3.NewFromConfig(c.Config()),
 		Log:       log,
+		Metrics:   metrics.New(os.Stdout, "ingest", time.Now),
 	}
 }
 
@@ -75,10 +77,18 @@ type Handler struct {
 	Campaigns Campaigns
 	S3        S3Getter
 	Log       *slog.Logger
+	// Metrics counts files, lines, legacy events, malformed lines and findings written (nil:
+	// none).
+	Metrics *metrics.Recorder
 }
 
 // Handle processes one SQS batch.
 func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	defer func() {
+		if err := h.Metrics.Flush(); err != nil {
+			h.Log.ErrorContext(ctx, "metrics not written", "error", err.Error())
+		}
+	}()
 	var resp events.SQSEventResponse
 	var targets []Target
 	loaded := false
@@ -128,14 +138,26 @@ func (h *Handler) message(ctx context.Context, msg events.SQSMessage, targets *[
 			continue
 		}
 		if err != nil {
+			h.Metrics.Add("", metrics.FilesFailed, 1)
 			errs = append(errs, err)
 			continue
 		}
+		read := false
 		for _, out := range outs {
 			f := out.File
+			if !out.Skipped {
+				read = true
+				h.Metrics.Add(out.Campaign, metrics.Lines, float64(f.Lines))
+				h.Metrics.Add(out.Campaign, metrics.LegacyEvents, float64(f.Events))
+				h.Metrics.Add(out.Campaign, metrics.MalformedLines, float64(f.Malformed))
+				h.Metrics.Add(out.Campaign, metrics.FindingsWritten, float64(f.Writes))
+			}
 			h.Log.InfoContext(ctx, "ingested", "object", o.ID(), "campaign", out.Campaign, "skipped", out.Skipped,
 				"format", f.Format, "lines", f.Lines, "events", f.Events, "findings", f.Findings, "writes", f.Writes,
 				"unresolved", f.Unresolved, "malformed", f.Malformed, "error", f.Error, "duration_ms", f.DurationMS)
+		}
+		if read {
+			h.Metrics.Add("", metrics.FilesIngested, 1)
 		}
 	}
 	return errors.Join(errs...)

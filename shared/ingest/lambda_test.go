@@ -27,6 +27,8 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
+	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
 )
 
 // fakeS3 is a real S3 API (gofakes3, in memory) on an httptest server, and a real S3 client
@@ -113,8 +115,9 @@ func TestHandlerIngestsTheObjectOfAnS3Event(t *testing.T) {
 	payload, _ := json.Marshal(sqsEv)
 
 	in, db, table := setup(t)
-	var logs bytes.Buffer
-	h := &ingest.Handler{Ingester: in, Campaigns: liveCampaigns{testCampaign(t)}, S3: client, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	var logs, emf bytes.Buffer
+	h := &ingest.Handler{Ingester: in, Campaigns: liveCampaigns{testCampaign(t)}, S3: client, Log: slog.New(slog.NewJSONHandler(&logs, nil)),
+		Metrics: metrics.New(&emf, "ingest", nil)}
 	invoke := func() events.SQSEventResponse {
 		t.Helper()
 		out, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
@@ -140,10 +143,24 @@ func TestHandlerIngestsTheObjectOfAnS3Event(t *testing.T) {
 		t.Errorf("file = %+v", f)
 	}
 	before := windowOf(t, db, table, "legacy-hostnames-2021")
-	// Redelivered: nothing changes.
+	// Redelivered: nothing changes, and nothing is counted twice.
 	invoke()
 	if after := windowOf(t, db, table, "legacy-hostnames-2021"); len(before) == 0 || !reflect.DeepEqual(before, after) {
 		t.Errorf("findings %d then %d", len(before), len(after))
+	}
+	v := metricstest.Parse(t, emf.Bytes())
+	for _, c := range []struct {
+		campaign string
+		name     metrics.Name
+		want     float64
+	}{
+		{"", metrics.FilesIngested, 1}, {"legacy-hostnames-2021", metrics.Lines, float64(f.Lines)},
+		{"legacy-hostnames-2021", metrics.LegacyEvents, 300}, {"legacy-hostnames-2021", metrics.FindingsWritten, float64(f.Writes)},
+		{"legacy-hostnames-2021", metrics.MalformedLines, float64(f.Malformed)},
+	} {
+		if got := v.Get(c.campaign, c.name); got != c.want {
+			t.Errorf("metric %q %s = %g, want %g", c.campaign, c.name, got, c.want)
+		}
 	}
 	_ = connlog.FormatIIS
 }

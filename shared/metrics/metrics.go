@@ -35,7 +35,7 @@ const (
 	// planner
 	PlannerRuns            Name = "PlannerRuns"            // scheduled runs that planned every live campaign
 	NoticesPlanned         Name = "NoticesPlanned"         // notices due today, per campaign
-	NoticesClaimed         Name = "NoticesClaimed"         // of those, claimed in the ledger by this run
+	NoticesClaimed         Name = "NoticesClaimed"         // of those, claimed by this run (a run whose hand-off fails counts them on its retry, as pending)
 	NoticesSuperseded      Name = "NoticesSuperseded"      // earlier stages marked superseded
 	AffectedOrganisations  Name = "AffectedOrganisations"  // organisations still affected today (funnel)
 	AffectedAccounts       Name = "AffectedAccounts"       // accounts still affected today (funnel)

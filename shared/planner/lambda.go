@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 )
 
 // Config is the planner Lambda's environment.
@@ -44,6 +46,7 @@ func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 		Live:       campaign.NewStore(db, cfg.Table, time.Now),
 		Dispatcher: &Queue{Client: sqs.NewFromConfig(c.Config()), URL: cfg.SendQueueURL},
 		Logger:     log,
+		Metrics:    metrics.New(os.Stdout, "planner", time.Now),
 	}
 }
 
@@ -59,16 +62,25 @@ type Handler struct {
 	Live       LiveCampaigns
 	Dispatcher Dispatcher
 	Logger     *slog.Logger
+	// Metrics gets each campaign's notices and funnel, and PlannerRuns once every live campaign
+	// was planned (nil: none).
+	Metrics *metrics.Recorder
 }
 
 // Handle runs one scheduled invocation. A campaign that fails does not stop the others; the
 // invocation fails (and the scheduler retries it) if any did, which is safe: claims are
-// idempotent and today's unsent claims are handed over again.
+// idempotent and today's unsent claims are handed over again. PlannerRuns counts only a run in
+// which every campaign was planned: the "planner did not run" alarm watches it.
 func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 	log := h.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	defer func() {
+		if err := h.Metrics.Flush(); err != nil {
+			log.Error("metrics not written", "error", err)
+		}
+	}()
 	live, err := h.Live.Live(ctx)
 	if err != nil {
 		return fmt.Errorf("scheduled run %s: %w", ev.ID, err)
@@ -86,11 +98,30 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 		for _, s := range res.Plan.Skipped {
 			reasons[s.Reason]++
 		}
+		h.count(c.ID, res, reasons[SkipLostClaim])
 		log.Info("planned campaign", "campaign", c.ID, "at", at.String(), "status", res.Plan.Status,
 			"claimed", len(res.Claimed), "dispatched", res.Dispatched, "skipped", reasons,
 			"unassigned", len(res.Plan.Unassigned), "unattributed", len(res.Plan.Unattributed))
 	}
+	if len(errs) == 0 {
+		h.Metrics.Add("", metrics.PlannerRuns, 1)
+	}
 	return errors.Join(errs...)
+}
+
+// count records one campaign's run: the notices due (claimed now, or claimed first by another
+// run), claimed, superseded and handed over again, and the funnel.
+func (h *Handler) count(id string, res Result, lost int) {
+	m := h.Metrics
+	m.Add(id, metrics.NoticesPlanned, float64(len(res.Claimed)+lost))
+	m.Add(id, metrics.NoticesClaimed, float64(len(res.Claimed)))
+	m.Add(id, metrics.NoticesSuperseded, float64(res.Superseded))
+	m.Add(id, metrics.NoticesPendingDispatch, float64(max(0, res.Dispatched-len(res.Claimed))))
+	f := res.Plan.Funnel
+	m.Set(id, metrics.AffectedOrganisations, float64(f.Affected))
+	m.Set(id, metrics.AffectedAccounts, float64(f.AffectedAccounts))
+	m.Set(id, metrics.NotifiedOrganisations, float64(f.Notified))
+	m.Set(id, metrics.FixedOrganisations, float64(f.Fixed))
 }
 
 // SQSSender is the part of the SQS client the queue dispatcher uses.

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
+	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
 )
 
 type liveList []*campaign.Campaign
@@ -54,9 +57,14 @@ func TestHandlerScheduledEvent(t *testing.T) {
 	// 07:00 UTC on 17 August is 08:00 in London: the run is for 17 August (reminder day).
 	w.p.Clock = func() time.Time { return time.Date(2021, 8, 17, 7, 0, 0, 0, time.UTC) }
 	q := &fakeSQS{fail: true}
-	h := &Handler{Planner: w.p, Live: liveList{w.camp}, Dispatcher: &Queue{Client: q, URL: "https://sqs/q"}}
+	var emf bytes.Buffer
+	h := &Handler{Planner: w.p, Live: liveList{w.camp}, Dispatcher: &Queue{Client: q, URL: "https://sqs/q"},
+		Metrics: metrics.New(&emf, "planner", nil)}
 	if _, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload); err == nil {
 		t.Fatal("a queue that rejects messages must fail the invocation")
+	}
+	if v := metricstest.Parse(t, emf.Bytes()); v.Get("", metrics.PlannerRuns) != 0 || v.Get("c1", metrics.NoticesClaimed) != 0 {
+		t.Errorf("a failed run counted: %v", v)
 	}
 	// The retry hands over the notices claimed by the failed attempt, claiming nothing twice.
 	q.fail = false
@@ -74,6 +82,22 @@ func TestHandlerScheduledEvent(t *testing.T) {
 	}
 	if n := w.notice("A1", "advance"); n.Status != ledger.Superseded {
 		t.Errorf("advance = %+v", n)
+	}
+	// The retry: two notices due, claimed by the failed attempt and handed over now; the two
+	// advance stages were superseded by the first attempt.
+	v := metricstest.Parse(t, emf.Bytes())
+	for _, c := range []struct {
+		campaign string
+		name     metrics.Name
+		want     float64
+	}{
+		{"", metrics.PlannerRuns, 1}, {"c1", metrics.NoticesPendingDispatch, 2}, {"c1", metrics.NoticesClaimed, 0},
+		{"c1", metrics.AffectedOrganisations, 2}, {"c1", metrics.AffectedAccounts, 2}, {"c1", metrics.NotifiedOrganisations, 2},
+		{"c1", metrics.FixedOrganisations, 0},
+	} {
+		if got := v.Get(c.campaign, c.name); got != c.want {
+			t.Errorf("metric %q %s = %g, want %g", c.campaign, c.name, got, c.want)
+		}
 	}
 }
 

@@ -74,6 +74,20 @@ type Plan struct {
 	Unassigned []ledger.Account `json:"unassigned"`
 	// Unattributed is legacy traffic with no account (load balancers), by client address.
 	Unattributed []ledger.Account `json:"unattributed"`
+	// Funnel is where the campaign stands on At.
+	Funnel Funnel `json:"funnel"`
+}
+
+// Funnel is a campaign's progress on a date, affected → notified → fixed: the organisations
+// (and their accounts) seen on a legacy hostname in the activity window before the date (for
+// a roster campaign: on the roster and not done), the organisations sent (or being sent) at
+// least one notice, and of those the ones no longer affected. The planner emits it as metrics every day; the
+// dashboard draws it.
+type Funnel struct {
+	Affected         int `json:"affected_organisations"`
+	AffectedAccounts int `json:"affected_accounts"`
+	Notified         int `json:"notified_organisations"`
+	Fixed            int `json:"fixed_organisations"`
 }
 
 // Due is a notice the plan would send.
@@ -104,9 +118,13 @@ type Skip struct {
 
 // Result is what Run did.
 type Result struct {
-	Plan       Plan            `json:"plan"`
-	Claimed    []ledger.Notice `json:"claimed"`
-	Dispatched int             `json:"dispatched"`
+	Plan    Plan            `json:"plan"`
+	Claimed []ledger.Notice `json:"claimed"`
+	// Superseded is how many earlier stages this run marked superseded.
+	Superseded int `json:"superseded"`
+	// Dispatched counts the notices handed to the sender: those claimed now and those claimed
+	// earlier on the same day that had not been sent.
+	Dispatched int `json:"dispatched"`
 }
 
 // Plan works out what a run on at would do, writing nothing.
@@ -141,8 +159,12 @@ func (p *Planner) Run(ctx context.Context, campaignID string, at calendar.Date, 
 		for _, s := range dn.Supersedes {
 			sn := n
 			sn.Stage, sn.Recipients, sn.Accounts, sn.FirstContact = s, nil, nil, false
-			if _, err := p.Ledger.MarkSuperseded(ctx, sn); err != nil {
+			marked, err := p.Ledger.MarkSuperseded(ctx, sn)
+			if err != nil {
 				return res, err
+			}
+			if marked {
+				res.Superseded++
 			}
 		}
 	}
@@ -186,6 +208,44 @@ type orgCase struct {
 	skip     SkipReason
 }
 
+// funnel counts where the campaign stands on at (see Funnel).
+func (st *state) funnel(at calendar.Date) Funnel {
+	var f Funnel
+	from := at.AddDays(-st.c.ActivityWindowDays)
+	accounts := map[string]bool{}
+	for _, oc := range st.cases {
+		affected := false
+		if st.c.AudienceSource == campaign.SourceRoster {
+			affected = oc.skip != SkipDone
+		}
+		for _, a := range oc.acts {
+			if !a.Day.Before(from) && !a.Day.After(at) {
+				affected = true
+				accounts[strings.ToLower(a.Account)] = true
+			}
+		}
+		notified := slices.ContainsFunc(oc.history, notifiedBy)
+		switch {
+		case affected:
+			f.Affected++
+			if notified {
+				f.Notified++
+			}
+		case notified:
+			f.Notified++
+			f.Fixed++
+		}
+	}
+	f.AffectedAccounts = len(accounts)
+	return f
+}
+
+// notifiedBy: the notice went out or is going (claimed today, or in doubt), or went out and
+// bounced afterwards.
+func notifiedBy(n ledger.Notice) bool {
+	return n.Status == ledger.Sent || n.Status == ledger.Claimed || !n.SentAt.IsZero()
+}
+
 // get is the case of ods, made with the campaign's deadline the first time it is asked for.
 func (st *state) get(ods string) *orgCase {
 	oc := st.cases[ods]
@@ -209,6 +269,7 @@ func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, 
 	if err := p.gather(ctx, st, at, &pl); err != nil {
 		return pl, nil, fmt.Errorf("plan %s: %w", id, err)
 	}
+	pl.Funnel = st.funnel(at)
 	dues, orgs, err := p.decideAll(ctx, st, at, &pl)
 	if err != nil {
 		return pl, nil, fmt.Errorf("plan %s: %w", id, err)

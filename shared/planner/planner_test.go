@@ -401,3 +401,35 @@ func TestPlanJSONShape(t *testing.T) {
 		t.Error("Plan wrote to the ledger")
 	}
 }
+
+// The funnel: affected organisations and accounts in the window, those notified, and those
+// notified and no longer seen; and Run's count of the stages it superseded.
+func TestFunnelAndSuperseded(t *testing.T) {
+	w := newWorld(t, campaignYAML)
+	w.seen("A1", "2021-07-01", "2021-08-20") // notified on 07-27, seen until 08-20
+	w.seen("B2", "2021-07-01", "2021-07-28") // notified on 07-27, quiet since 07-28
+	w.seen("C3", "2021-08-16", "2021-08-20") // found late: reminder due, advance superseded
+	w.f.acts = append(w.f.acts, findings.Activity{Account: "second@a1.nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP", Day: day("2021-08-20")})
+	w.d.owners["second@a1.nhs.net"] = "A1"
+	ctx := context.Background()
+	if _, err := w.p.Run(ctx, w.camp.ID, day("2021-07-27"), nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.p.Run(ctx, w.camp.ID, day("2021-08-17"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Superseded != 1 {
+		t.Errorf("superseded %d, want 1 (C3's advance)", res.Superseded)
+	}
+	// On 08-30, the 30-day window is 07-31..08-30: A1 (two accounts) and C3 are affected; B2,
+	// notified and quiet since 07-28, is fixed; A1 and C3 are notified too (claimed).
+	pl, err := w.p.Plan(ctx, w.camp.ID, day("2021-08-30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Funnel{Affected: 2, AffectedAccounts: 3, Notified: 3, Fixed: 1}
+	if pl.Funnel != want {
+		t.Errorf("funnel %+v, want %+v", pl.Funnel, want)
+	}
+}

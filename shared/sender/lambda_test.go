@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
+	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
 )
 
 // The sample hand-off drives the Lambda handler: sent once; a redelivery is a no-op; a bad
@@ -31,6 +34,8 @@ func TestHandleSample(t *testing.T) {
 		t.Fatalf("sample body %s", got)
 	}
 	s := newSender(t, e)
+	var emf bytes.Buffer
+	s.cfg.Metrics = metrics.New(&emf, "sender", nil)
 	h := lambda.NewHandler(s.Handle)
 	for range 2 {
 		out, err := h.Invoke(context.Background(), raw)
@@ -57,6 +62,7 @@ func TestHandleSample(t *testing.T) {
 	throttled := &types.TooManyRequestsException{Message: aws.String("slow down")}
 	opt, _ := inject(throttled, throttled, throttled, throttled, throttled)
 	s = newSender(t, e, opt)
+	s.cfg.Metrics = metrics.New(&emf, "sender", nil)
 	body, _ := json.Marshal(k2)
 	batch := events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "bad", Body: "{not json"},
@@ -68,5 +74,17 @@ func TestHandleSample(t *testing.T) {
 	}
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "throttled" {
 		t.Errorf("failures %+v, want only the throttled record", resp.BatchItemFailures)
+	}
+	// One sent (the redelivery is no second one), four throttles retried (the fifth is the
+	// give-up), the account's quota reported.
+	v := metricstest.Parse(t, emf.Bytes())
+	if got := v.Get(k.Campaign, metrics.NoticesSent); got != 1 {
+		t.Errorf("NoticesSent = %g, want 1", got)
+	}
+	if got := v.Get("", metrics.SendThrottles); got != 4 {
+		t.Errorf("SendThrottles = %g, want 4", got)
+	}
+	if got := v.Get("", metrics.SendQuota); got <= 0 {
+		t.Errorf("SendQuota = %g, want the emulator's quota", got)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
@@ -425,7 +427,7 @@ func (s *Sender) send(ctx context.Context, in *sesv2.SendEmailInput) (string, er
 		if err := s.limiter.Wait(ctx); err != nil {
 			return "", fmt.Errorf("%w: %w", errNotCalled, err)
 		}
-		out, err := s.ses.SendEmail(ctx, in)
+		out, err := s.ses.SendEmail(ctx, in, noSDKRetries)
 		if err == nil {
 			return aws.ToString(out.MessageId), nil
 		}
@@ -443,14 +445,22 @@ func (s *Sender) send(ctx context.Context, in *sesv2.SendEmailInput) (string, er
 	}
 }
 
+// noSDKRetries makes one SendEmail call one attempt. The SDK's retryer would also retry a
+// connection reset or a timeout after the request was written, when SES may already have
+// accepted the message: a second attempt could be a second email. Throttling, the one error
+// worth retrying, is retried by send's own loop, which knows SES said no.
+func noSDKRetries(o *sesv2.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 1) }
+
 // errNotCalled wraps a reason a send never reached SES.
 var errNotCalled = errors.New("SendEmail not called")
 
-// notAccepted: SES certainly did not take the message: it answered with an API error, or the
-// call was never made.
+// notAccepted: SES certainly did not take the message: it answered with an API error, the
+// call was never made, or the connection was never opened (no address, refused).
 func notAccepted(err error) bool {
 	var api smithy.APIError
-	return errors.As(err, &api) || errors.Is(err, errNotCalled)
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &api) || errors.Is(err, errNotCalled) || errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial")
 }
 
 func isStop(err error) bool {

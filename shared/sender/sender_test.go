@@ -1,11 +1,14 @@
 package sender
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +22,8 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
+	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -353,5 +358,52 @@ func TestSendTestTouchesNoLedger(t *testing.T) {
 	after, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
 	if after.Status != ledger.Claimed || after.MessageID != "" {
 		t.Errorf("send-test touched the ledger: %+v", after)
+	}
+}
+
+// SES's call fails with no answer (the connection dropped): the notice may have gone, so it
+// stays leased (in doubt), is counted, and a second sender does not send it; SES's Send event
+// or sunset reconcile settles it.
+func TestNoAnswerLeavesTheNoticeInDoubt(t *testing.T) {
+	e, k, to := setup(t)
+	opt, calls := inject(&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET})
+	// However many attempts the client allows, SendEmail is one attempt: a retry could be a
+	// second email.
+	s := newSender(t, e, opt, func(o *sesv2.Options) { o.RetryMaxAttempts = 5 })
+	var emf bytes.Buffer
+	s.cfg.Metrics = metrics.New(&emf, "sender", nil)
+	o, err := s.Send(context.Background(), k)
+	if !errors.Is(err, ErrInDoubt) || o != "" || calls.Load() != 1 {
+		t.Fatalf("Send = %q, %v after %d calls; want ErrInDoubt after 1", o, err, calls.Load())
+	}
+	n, _ := e.ledger.Get(context.Background(), k.Campaign, k.Org, k.Stage)
+	if !n.InDoubt() {
+		t.Fatalf("notice %+v, want in doubt", n)
+	}
+	if o, err := newSender(t, e).Send(context.Background(), k); o != AlreadyDone || err != nil {
+		t.Errorf("second sender: %q %v, want already-done (never a second email)", o, err)
+	}
+	if got := len(sentTo(t, to)); got != 0 {
+		t.Errorf("%d emails", got)
+	}
+	s.flush()
+	if got := metricstest.Parse(t, emf.Bytes()).Get(k.Campaign, metrics.NoticesInDoubt); got != 1 {
+		t.Errorf("NoticesInDoubt = %g, want 1", got)
+	}
+}
+
+// A connection that was never opened is not a send: the lease is given back and a later
+// attempt sends the notice.
+func TestRefusedConnectionIsNotADoubt(t *testing.T) {
+	e, k, to := setup(t)
+	opt, _ := inject(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	if o, err := newSender(t, e, opt).Send(context.Background(), k); errors.Is(err, ErrInDoubt) || err == nil || o != "" {
+		t.Fatalf("Send = %q, %v; want a retryable error, not in doubt", o, err)
+	}
+	if o, err := newSender(t, e).Send(context.Background(), k); o != Sent || err != nil {
+		t.Errorf("retry: %q %v, want sent", o, err)
+	}
+	if got := len(sentTo(t, to)); got != 1 {
+		t.Errorf("%d emails, want 1", got)
 	}
 }
