@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
+	"github.com/nhsmail-sunset/sunset/shared/deadletter"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
@@ -43,6 +45,9 @@ type cliEnv struct {
 	// scanRules reads a campaign file into scanner rules; its errors are campaign-file
 	// mistakes (exit 2).
 	scanRules func(path string) (connlog.Rules, error)
+	// sqs builds the SQS client and names the table its queues are named after (AWS only: the
+	// local stack has no SQS).
+	sqs func(ctx context.Context) (deadletter.SQS, string, error)
 }
 
 // processEnv is the environment of the real process: its files, variables, clock and AWS.
@@ -60,6 +65,20 @@ func processEnv() *cliEnv {
 			return nil, "", err
 		}
 		return c.DynamoDB(), table, nil
+	}
+	env.sqs = func(ctx context.Context) (deadletter.SQS, string, error) {
+		if awsclient.IsLocal(false, env.getenv) {
+			return nil, "", errors.New("the local stack has no SQS: dead-letter queues exist in AWS only")
+		}
+		c, err := awsclient.Load(ctx, false, env.getenv)
+		if err != nil {
+			return nil, "", err
+		}
+		table, err := awsclient.TableName(false, env.getenv)
+		if err != nil {
+			return nil, "", err
+		}
+		return sqs.NewFromConfig(c.Config()), table, nil
 	}
 	env.ses = func(ctx context.Context, local bool) (sender.SES, error) {
 		local = awsclient.IsLocal(local, env.getenv)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
+	"github.com/nhsmail-sunset/sunset/shared/deadletter"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
@@ -29,6 +30,7 @@ type testCLI struct {
 	db    *dynamodb.Client
 	table string
 	ses   sender.SES
+	sqs   deadletter.SQS // nil: a command that needs SQS fails the test
 }
 
 func newTestCLI(t *testing.T, vars map[string]string) *testCLI {
@@ -67,6 +69,12 @@ func (c *testCLI) run(args ...string) (stdout, stderr string, code int) {
 				return nil, "", errors.New("this test has no table (useLocalStack)")
 			}
 			return c.db, c.table, nil
+		},
+		sqs: func(context.Context) (deadletter.SQS, string, error) {
+			if c.sqs == nil {
+				return nil, "", errors.New("this test has no SQS")
+			}
+			return c.sqs, c.vars["SUNSET_TABLE"], nil
 		},
 		ses: func(context.Context, bool) (sender.SES, error) {
 			if c.ses == nil {

@@ -2,12 +2,16 @@ package feedback_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
@@ -155,5 +159,33 @@ func TestNoAutoPauseBelowTheMinimumOrTheLimit(t *testing.T) {
 				t.Errorf("paused: %s", r.PauseReason)
 			}
 		})
+	}
+}
+
+// Both shapes a dead-letter message can have are read, and replaying one applies it once.
+func TestFromDeadLetterAndReplay(t *testing.T) {
+	raw := sample(t, "ses-bounce.json")
+	var ev events.SNSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	envelope, _ := json.Marshal(map[string]string{"Type": "Notification", "MessageId": "x", "Message": ev.Records[0].SNS.Message})
+	for name, body := range map[string]string{"failed invocation": string(raw), "undelivered notification": string(envelope)} {
+		t.Run(name, func(t *testing.T) {
+			evs, err := feedback.FromDeadLetter(body)
+			if err != nil || len(evs) != 1 || evs[0].EventType != "Bounce" || strings.Contains(evs[0].Summary(), "@") {
+				t.Fatalf("FromDeadLetter = %+v, %v", evs, err)
+			}
+			f := setup(t)
+			if err := f.h.Replay(context.Background(), body); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := f.status(t); st != ledger.Suppressed {
+				t.Errorf("after replay: %s, want suppressed", st)
+			}
+		})
+	}
+	if _, err := feedback.FromDeadLetter(`{"hello":1}`); err == nil {
+		t.Error("a body that is neither shape was accepted")
 	}
 }
