@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -31,16 +29,14 @@ var loadConfig = map[string]func(getenv func(string) string) error{
 }
 
 // functionEnv is the environment template.yaml gives a function: Globals, then its own. A
-// reference (!Ref, !GetAtt) reads as the name it refers to, which is enough to be "set".
-func functionEnv(t *testing.T, globals map[string]any, r resource) map[string]string {
+// reference to a parameter reads as the parameter's default; one to a resource reads as the
+// resource's name, which is enough to be "set".
+func functionEnv(t *testing.T, function string) map[string]string {
 	t.Helper()
+	c := loadCFN(t)
 	env := map[string]string{}
-	for _, props := range []map[string]any{globals, r.Properties} {
-		e, _ := props["Environment"].(map[string]any)
-		vars, _ := e["Variables"].(map[string]any)
-		for k, v := range vars {
-			env[k] = fmt.Sprint(v)
-		}
+	for k, v := range functionEnvRaw(c, function) {
+		env[k] = templateValue(c, v, nil)
 	}
 	return env
 }
@@ -49,7 +45,7 @@ func functionEnv(t *testing.T, globals map[string]any, r resource) map[string]st
 // variables the Config loads; every variable the template sets is one the Config reads; and
 // taking away any variable the Config requires is refused with an error naming it.
 func TestTemplateEnvironmentMatchesEachConfig(t *testing.T) {
-	globals, res := readTemplate(t)
+	_, res := readTemplate(t)
 	functions := 0
 	for name, r := range res {
 		if r.Type != "AWS::Serverless::Function" {
@@ -61,7 +57,7 @@ func TestTemplateEnvironmentMatchesEachConfig(t *testing.T) {
 			if !ok {
 				t.Fatalf("no LoadConfig listed for %s in loadConfig", name)
 			}
-			env := functionEnv(t, globals, r)
+			env := functionEnv(t, name)
 			read := map[string]bool{}
 			if err := load(func(k string) string { read[k] = true; return env[k] }); err != nil {
 				t.Fatalf("Config refuses the template's environment: %v", err)
@@ -97,22 +93,16 @@ func TestFunctionsExitAtInitNamingTheMissingVariables(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every function")
 	}
-	globals, res := readTemplate(t)
-	bin := t.TempDir()
+	_, res := readTemplate(t)
+	bins := bootstraps(t)
 	for name, r := range res {
 		if r.Type != "AWS::Serverless::Function" {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			uri, _ := r.Properties["CodeUri"].(string)
-			exe := filepath.Join(bin, name)
-			build := exec.Command("go", "build", "-o", exe, ".")
-			build.Dir = filepath.Join("..", uri)
-			if b, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("build %s: %v\n%s", uri, err, b)
-			}
+			exe := bins[name]
 			var required []string
-			env := functionEnv(t, globals, r)
+			env := functionEnv(t, name)
 			for k := range env {
 				without := maps.Clone(env)
 				delete(without, k)

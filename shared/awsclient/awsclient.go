@@ -60,6 +60,10 @@ func Load(ctx context.Context, local bool, getenv func(string) string) (*Clients
 	return &Clients{cfg: cfg, local: local}, nil
 }
 
+// FromConfig hands out clients of an already loaded configuration, as it is (no local-stack
+// defaults): for tests that add middleware or endpoints to it.
+func FromConfig(cfg aws.Config) *Clients { return &Clients{cfg: cfg} }
+
 // Config is the loaded configuration, for clients of services this package does not name.
 func (c *Clients) Config() aws.Config { return c.cfg }
 

@@ -1,0 +1,247 @@
+package infra
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/feedback"
+	"github.com/nhsmail-sunset/sunset/shared/ingest"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+)
+
+// awsCalls is, for each function, every AWS action its code may call, as IAM names them. It
+// is the contract between the code and template.yaml: TestPoliciesAllowExactlyTheCallsOfTheCode
+// checks each function's policy allows these and nothing more, and
+// TestFunctionsCallOnlyWhatTheyDeclare runs every function's real handler (NewHandler, as its
+// main builds it) through a day of work and checks each call it made is listed here.
+var awsCalls = map[string][]string{
+	"IngestFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
+		"s3:GetObject", "s3:GetObjectVersion"}, // GetObject of a version needs both
+	"DirectoryFunction": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject"},
+	"PlannerFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem",
+		"sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
+	"SenderFunction":   {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount"},
+	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+}
+
+// iamAction is the IAM action an SDK call is authorised as.
+func iamAction(service, operation string) string {
+	prefix := map[string]string{"DynamoDB": "dynamodb", "SESv2": "ses", "S3": "s3", "SQS": "sqs"}[service]
+	if prefix == "" {
+		prefix = strings.ToLower(service)
+	}
+	switch operation {
+	case "SendMessageBatch":
+		operation = "SendMessage"
+	case "DeleteMessageBatch":
+		operation = "DeleteMessage"
+	}
+	return prefix + ":" + operation
+}
+
+// recorder notes every operation a client starts, before it is sent (so a call that then
+// fails is noted too).
+type recorder struct {
+	mu    sync.Mutex
+	calls map[string]bool
+}
+
+func (r *recorder) option(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("record", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		r.mu.Lock()
+		r.calls[iamAction(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))] = true
+		r.mu.Unlock()
+		return next.HandleInitialize(ctx, in)
+	}), middleware.Before)
+}
+
+// endpoints points each service at its local stand-in (ConfigSources, as the SDK reads
+// AWS_ENDPOINT_URL_<SERVICE>).
+type endpoints map[string]string
+
+func (e endpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	v, ok := e[sdkID]
+	return v, ok, nil
+}
+
+// A day of work through every function's real handler, each with its own recording clients:
+// the directory files and a log file land in S3 (gofakes3), the planner claims and hands off
+// (the hand-off fails: there is no SQS here, but the call is noted), the sender sends through
+// the SES emulator, feedback applies SES's events. Every call each made must be in awsCalls.
+func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(s3srv.Close)
+	eps := endpoints{"DynamoDB": localstack.Endpoint("dynamodb"), "SESv2": localstack.Endpoint("sesv2"), "S3": s3srv.URL, "SQS": "http://127.0.0.1:1"}
+	recorded := map[string]*recorder{}
+	clients := func(fn string) *awsclient.Clients {
+		r := &recorder{calls: map[string]bool{}}
+		recorded[fn] = r
+		cfg := localstacktest.Config()
+		cfg.RetryMaxAttempts = 1
+		cfg.ConfigSources = []any{eps}
+		cfg.APIOptions = append(cfg.APIOptions, r.option)
+		return awsclient.FromConfig(cfg)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	data := filepath.Join("demo", "data")
+	london, _ := time.LoadLocation("Europe/London")
+	today := time.Now().In(london)
+	id := "calls-" + localstacktest.Unique()
+
+	// The bucket, the directory and today's log.
+	s3c := awsclient.FromConfig(func() aws.Config { c := localstacktest.Config(); c.ConfigSources = []any{eps}; return c }())
+	bucket := "sunset-logs-test"
+	put := func(key string, body []byte) string {
+		t.Helper()
+		out, err := s3.NewFromConfig(s3c.Config()).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.VersionId)
+	}
+	if _, err := s3.NewFromConfig(s3c.Config()).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3.NewFromConfig(s3c.Config()).PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(data, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	put("directory/organisations.csv", read("orgs.csv"))
+	put("directory/accounts.csv", read("accounts.csv"))
+	logBody := strings.ReplaceAll(string(read("logs/1/iis-2021-07-19.log")), "2021-07-19", today.Format("2006-01-02"))
+	logVersion := put("logs/iis/today.log", []byte(logBody))
+
+	// The campaign: the demo's, with its advance notice due today.
+	spec := strings.Replace(string(read("campaign.yaml")), "id: demo-legacy-hostnames-2021", "id: "+id, 1)
+	spec = strings.Replace(spec, "shutdown: 2021-09-07", "shutdown: "+today.AddDate(0, 0, 42).Format("2006-01-02"), 1)
+	c, err := campaign.Parse([]byte(spec), "campaign.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := campaign.NewStore(db, table, time.Now).Apply(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	s3event := func(key, version string) events.SQSEvent {
+		ev := events.S3Event{Records: []events.S3EventRecord{{EventName: "ObjectCreated:Put", S3: events.S3Entity{
+			Bucket: events.S3Bucket{Name: bucket}, Object: events.S3Object{Key: key, VersionID: version}}}}}
+		b, _ := json.Marshal(ev)
+		return events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m-" + key, Body: string(b)}}}
+	}
+	noFailures := func(what string, resp events.SQSEventResponse, err error) {
+		t.Helper()
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("%s: %+v %v", what, resp, err)
+		}
+	}
+
+	dcfg, _ := directory.LoadConfig(func(k string) string {
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_DIRECTORY_PREFIX": "directory/", "SUNSET_DIRECTORY_PRUNE": "true"}[k]
+	})
+	resp, err := directory.NewHandler(dcfg, clients("DirectoryFunction"), quiet).Handle(ctx, s3event("directory/accounts.csv", ""))
+	noFailures("directory", resp, err)
+
+	icfg, _ := ingest.LoadConfig(func(k string) string { return map[string]string{"SUNSET_TABLE": table}[k] })
+	resp, err = ingest.NewHandler(icfg, clients("IngestFunction"), quiet).Handle(ctx, s3event("logs/iis/today.log", logVersion))
+	noFailures("ingest", resp, err)
+
+	pcfg, _ := planner.LoadConfig(func(k string) string {
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_SEND_QUEUE_URL": "http://127.0.0.1:1/123456789012/send"}[k]
+	})
+	if err := planner.NewHandler(pcfg, clients("PlannerFunction"), quiet).Handle(ctx, events.EventBridgeEvent{ID: "scheduled"}); err == nil {
+		t.Fatal("the planner handed off to an SQS that is not there without an error")
+	}
+	claimed, err := ledger.New(db, table, time.Now).List(ctx, id)
+	if err != nil || len(claimed) == 0 {
+		t.Fatalf("the planner claimed %d notices (%v): the day has no work to check", len(claimed), err)
+	}
+
+	scfg, _ := sender.LoadConfig(func(k string) string { return map[string]string{"SUNSET_TABLE": table}[k] })
+	var handOff events.SQSEvent
+	for _, n := range claimed {
+		b, _ := json.Marshal(planner.Message{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage})
+		handOff.Records = append(handOff.Records, events.SQSMessage{MessageId: n.Org, Body: string(b)})
+	}
+	resp, err = sender.NewHandler(scfg, clients("SenderFunction"), quiet).Handle(ctx, handOff)
+	noFailures("sender", resp, err)
+
+	fcfg, _ := feedback.LoadConfig(func(k string) string { return map[string]string{"SUNSET_TABLE": table}[k] })
+	fb := feedback.NewHandler(fcfg, clients("FeedbackFunction"), quiet)
+	sent := 0
+	for _, m := range localstacktest.SentEmails(t) {
+		if m.Header("X-Sunset-Campaign") != id {
+			continue
+		}
+		sent++
+		for _, kind := range []string{"Send", "Delivery"} {
+			var ev events.SNSEvent
+			json.Unmarshal(m.SESEvent(kind), &ev)
+			if err := fb.Handle(ctx, ev); err != nil {
+				t.Fatalf("feedback %s: %v", kind, err)
+			}
+		}
+	}
+	bounce, _ := os.ReadFile("../events/ses-bounce.json")
+	var bev events.SNSEvent
+	json.Unmarshal(bounce, &bev)
+	if err := fb.Handle(ctx, bev); err != nil {
+		t.Fatal(err)
+	}
+	if sent != len(claimed) {
+		t.Fatalf("%d emails for %d claimed notices", sent, len(claimed))
+	}
+
+	for fn, r := range recorded {
+		got := slices.Sorted(maps.Keys(r.calls))
+		if len(got) == 0 {
+			t.Errorf("%s made no AWS call: the recorder is not wired", fn)
+		}
+		for _, call := range got {
+			if !slices.Contains(awsCalls[fn], call) {
+				t.Errorf("%s calls %s, which awsCalls (and so its policy) does not list", fn, call)
+			}
+		}
+		t.Logf("%s: %s", fn, strings.Join(got, " "))
+	}
+	if len(recorded) != len(awsCalls) {
+		t.Errorf("ran %d functions, awsCalls lists %d", len(recorded), len(awsCalls))
+	}
+	_ = fmt.Sprint
+}
