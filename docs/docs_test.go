@@ -14,6 +14,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 )
 
@@ -206,7 +207,7 @@ func TestMentionedCommandsExist(t *testing.T) {
 					continue
 				}
 				subs := []string{""}
-				if (name == "campaign" || name == "directory") && len(fields) >= 3 {
+				if (name == "campaign" || name == "directory" || name == "dlq") && len(fields) >= 3 {
 					subs = strings.Split(fields[2], "|")
 				}
 				for _, sub := range subs {
@@ -305,6 +306,39 @@ func TestConfigurationPage(t *testing.T) {
 	for _, v := range vars {
 		if !strings.Contains(string(ops), "| `"+v[1]+"` |") {
 			t.Errorf("operations.md does not document %s", v[1])
+		}
+	}
+}
+
+// The operations page documents every metric the functions emit and every alarm of the
+// template (the runbook row a person paged for it reads).
+func TestOperationsPageCoversMetricsAndAlarms(t *testing.T) {
+	b, err := os.ReadFile("operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, n := range metrics.Names {
+		if !strings.Contains(text, "`"+string(n)+"`") {
+			t.Errorf("operations.md does not document the metric %s", n)
+		}
+	}
+	tmpl, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alarms := regexp.MustCompile(`(?m)^  ([A-Za-z]+Alarm):\n    Type: AWS::CloudWatch::Alarm`).FindAllStringSubmatch(string(tmpl), -1)
+	if len(alarms) == 0 {
+		t.Fatal("no alarms found in template.yaml")
+	}
+	perFunction := regexp.MustCompile(`^(Ingest|Directory|Planner|Sender|Feedback)(Errors|Throttles)Alarm$`)
+	for _, a := range alarms {
+		name := a[1]
+		if m := perFunction.FindStringSubmatch(name); m != nil {
+			name = "<Function>" + m[2] + "Alarm"
+		}
+		if !strings.Contains(text, "`"+name+"`") {
+			t.Errorf("operations.md has no runbook entry for %s", a[1])
 		}
 	}
 }

@@ -11,8 +11,10 @@
 // again, and MarkSent is conditional on the status too. The price is the one window: if the
 // process dies after the lease and before MarkSent (the SendEmail call and one DynamoDB write,
 // typically 50-200 ms), the notice stays "claimed" with send_started_at set. It is never sent
-// again automatically (it may or may not have gone out; SES's delivery events and the
-// report's "in doubt" rows let an operator check). The sender keeps the window small and
+// again automatically: it may or may not have gone out, so SES's own events about the message
+// settle it (package feedback, ledger.Observe) and `sunset reconcile` lists what they did not.
+// Each SendEmail is one SDK attempt: the SDK would retry a connection reset after the request
+// was written, which could be a second email. The sender keeps the window small and
 // rare: it does not take the lease with less than MinTimeLeft before its context's deadline,
 // so a Lambda timeout cannot fall inside it; a throttled send waits with the lease held rather
 // than dropping it; and a failure of MarkSent after a successful send is logged with the SES
