@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
@@ -164,5 +165,33 @@ func TestCampaignCommands(t *testing.T) {
 	out, _, _ = cli.run("plan", "--campaign", "cli-test", "--at", "2030-08-17", "--json")
 	if !strings.Contains(out, `"status": "cancelled"`) || !strings.Contains(out, `"due": []`) || !strings.Contains(out, `"reason": "cancelled"`) {
 		t.Errorf("plan of cancelled campaign: %s", out)
+	}
+}
+
+// A campaign Sunset paused by itself says so, and why, in campaign show and in the report; a
+// resume clears it.
+func TestAutoPauseIsShown(t *testing.T) {
+	t.Parallel()
+	cli := newTestCLI(t, map[string]string{"USER": "alice"})
+	db, table := cli.useLocalStack()
+	cli.now = time.Date(2030, 7, 1, 8, 0, 0, 0, time.UTC)
+	if _, _, code := cli.run("campaign", "apply", writeTemp(t, "campaign.yaml", cliCampaign)); code != 0 {
+		t.Fatal("apply failed")
+	}
+	reason := "bounce rate 12.0% (12 of 100 recipients since the first send) passed the 8.0% limit on 2030-07-01 08:00 UTC"
+	if ok, err := campaign.NewStore(db, table, cli.clock).AutoPause(context.Background(), "cli-test", "sunset-feedback (auto-pause)", reason); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	out, _, _ := cli.run("campaign", "show", "cli-test")
+	if !strings.Contains(out, "status paused") || !strings.Contains(out, "paused automatically: "+reason) {
+		t.Errorf("campaign show:\n%s", out)
+	}
+	out, _, _ = cli.run("report", "--campaign", "cli-test")
+	if !strings.Contains(out, "Paused automatically: "+reason) {
+		t.Errorf("report:\n%s", out)
+	}
+	cli.run("campaign", "resume", "cli-test")
+	if out, _, _ := cli.run("campaign", "show", "cli-test"); strings.Contains(out, "automatically") {
+		t.Errorf("after resume:\n%s", out)
 	}
 }

@@ -40,8 +40,13 @@ func runDLQ(ctx context.Context, env *cliEnv, args []string) int {
 	name := fl.String("queue", "", "the dead-letter queue: "+strings.Join(deadletter.Names(), ", "))
 	limit := fl.Int("max", 100, "at most this many messages")
 	asJSON := fl.Bool("json", false, "list: print JSON")
+	local := localFlag(fl)
 	if code, ok := parseFlags(fl, args[1:]); !ok {
 		return code
+	}
+	if *local {
+		fmt.Fprintf(env.stderr, "sunset dlq %s: the local stack has no SQS: dead-letter queues exist in AWS only\n", verb)
+		return 2
 	}
 	q, err := deadletter.Lookup(*name)
 	if err != nil || fl.NArg() > 0 || *limit < 1 || (*asJSON && verb != "list") {
@@ -51,53 +56,58 @@ func runDLQ(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintln(env.stderr, dlqUsage)
 		return 2
 	}
-	fail := func(err error) int {
+	client, table, err := env.sqs(ctx)
+	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset dlq %s: %v\n", verb, err)
 		return 1
 	}
-	client, table, err := env.sqs(ctx)
-	if err != nil {
-		return fail(err)
-	}
 	c := deadletter.New(client, table)
 	if verb == "list" {
-		total, msgs, err := c.List(ctx, q, *limit)
-		if err != nil {
-			return fail(err)
-		}
-		if *asJSON {
-			if msgs == nil {
-				msgs = []deadletter.Message{}
-			}
-			return printJSON(env, msgs)
-		}
-		fmt.Fprintf(env.stdout, "%s: about %d messages (%s)\n", c.QueueName(q), total, q.What)
-		if len(msgs) > 0 {
-			tw := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
-			fmt.Fprintln(tw, "MESSAGE\tFIRST QUEUED (UTC)\tRECEIVES\tWHAT")
-			for _, m := range msgs {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", m.ID, m.SentAt.Format("2006-01-02 15:04"), m.Receives, m.Summary)
-			}
-			tw.Flush()
-		}
-		return 0
+		return listDLQ(ctx, env, c, q, *limit, *asJSON)
 	}
+	return redriveDLQ(ctx, env, c, q, table, *limit)
+}
+
+func listDLQ(ctx context.Context, env *cliEnv, c *deadletter.Client, q deadletter.Queue, limit int, asJSON bool) int {
+	total, msgs, err := c.List(ctx, q, limit)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset dlq list: %v\n", err)
+		return 1
+	}
+	if asJSON {
+		if msgs == nil {
+			msgs = []deadletter.Message{}
+		}
+		return printJSON(env, msgs)
+	}
+	fmt.Fprintf(env.stdout, "%s: about %d messages (%s)\n", c.QueueName(q), total, q.What)
+	if len(msgs) > 0 {
+		tw := tabwriter.NewWriter(env.stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(tw, "MESSAGE\tFIRST QUEUED (UTC)\tRECEIVES\tWHAT")
+		for _, m := range msgs {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", m.ID, m.SentAt.Format("2006-01-02 15:04"), m.Receives, m.Summary)
+		}
+		tw.Flush()
+	}
+	return 0
+}
+
+func redriveDLQ(ctx context.Context, env *cliEnv, c *deadletter.Client, q deadletter.Queue, table string, limit int) int {
 	var replay deadletter.Replay
+	where := "back to " + table + "-" + q.Source
 	if q.Source == "" {
 		h, err := feedbackHandler(ctx, env)
 		if err != nil {
-			return fail(err)
+			fmt.Fprintf(env.stderr, "sunset dlq redrive: %v\n", err)
+			return 1
 		}
-		replay = h.Replay
+		replay, where = h.Replay, "replayed through the feedback handler"
 	}
-	n, err := c.Redrive(ctx, q, *limit, replay)
-	where := "back to " + table + "-" + q.Source
-	if q.Source == "" {
-		where = "replayed through the feedback handler"
-	}
+	n, err := c.Redrive(ctx, q, limit, replay)
 	fmt.Fprintf(env.stdout, "%s: %d messages %s\n", c.QueueName(q), n, where)
 	if err != nil {
-		return fail(err)
+		fmt.Fprintf(env.stderr, "sunset dlq redrive: %v\n", err)
+		return 1
 	}
 	return 0
 }

@@ -47,7 +47,7 @@ func TestDLQListAndRedrive(t *testing.T) {
 	if err != nil || len(all) != 1 || all[0].Address != "la.one@nhs.net" {
 		t.Errorf("suppression list after the replay: %+v %v", all, err)
 	}
-	for _, args := range [][]string{{"dlq"}, {"dlq", "peek"}, {"dlq", "list"}, {"dlq", "list", "--queue", "nope"}, {"dlq", "redrive", "--queue", "send", "--json"}} {
+	for _, args := range [][]string{{"dlq"}, {"dlq", "peek"}, {"dlq", "list"}, {"dlq", "list", "--queue", "nope"}, {"dlq", "redrive", "--queue", "send", "--json"}, {"dlq", "list", "--queue", "send", "--local"}} {
 		if _, _, code := cli.run(args...); code != 2 {
 			t.Errorf("sunset %s: exit %d, want 2", strings.Join(args, " "), code)
 		}

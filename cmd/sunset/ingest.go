@@ -48,32 +48,12 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
 		return 1
 	}
-	var c *campaign.Campaign
-	if _, statErr := os.Stat(*camp); statErr == nil {
-		c, err = campaign.Load(*camp)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
-			return 2
-		}
-	} else {
-		rec, err := campaign.NewStore(db, table, env.clock).Get(ctx, *camp)
-		if errors.Is(err, campaign.ErrNotFound) {
-			fmt.Fprintf(env.stderr, "sunset ingest: %s is neither a campaign file nor an applied campaign\n", *camp)
-			return 2
-		}
-		if err != nil {
-			fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
-			return 1
-		}
-		if rec.Status == campaign.Cancelled {
-			fmt.Fprintf(env.stderr, "sunset ingest: campaign %s is cancelled: it collects no findings\n", *camp)
-			return 2
-		}
-		c = rec.Campaign
+	c, code := ingestCampaign(ctx, env, campaign.NewStore(db, table, env.clock), *camp)
+	if c == nil {
+		return code
 	}
 	in := ingest.New(db, table, directory.New(db, table, env.clock), env.clock)
 	targets := []ingest.Target{ingest.TargetOf(c)}
-	code := 0
 	for _, path := range fl.Args() {
 		src, err := ingest.FileSource(path)
 		if err != nil {
@@ -103,6 +83,33 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 		}
 	}
 	return code
+}
+
+// ingestCampaign is the campaign --campaign names: a campaign file if the path exists, else an
+// applied campaign that still collects findings. On nil the command ends with the status.
+func ingestCampaign(ctx context.Context, env *cliEnv, store *campaign.Store, idOrFile string) (*campaign.Campaign, int) {
+	if _, statErr := os.Stat(idOrFile); statErr == nil {
+		c, err := campaign.Load(idOrFile)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
+			return nil, 2
+		}
+		return c, 0
+	}
+	rec, err := store.Get(ctx, idOrFile)
+	if errors.Is(err, campaign.ErrNotFound) {
+		fmt.Fprintf(env.stderr, "sunset ingest: %s is neither a campaign file nor an applied campaign\n", idOrFile)
+		return nil, 2
+	}
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
+		return nil, 1
+	}
+	if rec.Status == campaign.Cancelled {
+		fmt.Fprintf(env.stderr, "sunset ingest: campaign %s is cancelled: it collects no findings\n", idOrFile)
+		return nil, 2
+	}
+	return rec.Campaign, 0
 }
 
 // showProgress wraps src so a terminal stderr shows how far through the file the scan is;

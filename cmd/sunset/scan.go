@@ -23,8 +23,7 @@ func init() {
 
 // scanMemoryLimit is the soft memory limit of `sunset scan`, and scanHeadroom how far above
 // what the findings table holds it is raised when the table grows (GOMEMLIMIT overrides both).
-// Past it
-// the collector works harder; it never fails a scan.
+// Past it the collector works harder; it never fails a scan.
 const (
 	scanMemoryLimit = 48 << 20
 	scanHeadroom    = 16 << 20
@@ -63,46 +62,18 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "sunset scan: --fields needs --format: the list is that format's")
 		return 2
 	}
-	rules, err := env.scanRules(*campaignPath)
-	if err != nil {
-		fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
-		return 2
-	}
-	if *fields != "" {
-		if _, err := connlog.DeclaredFields(string(f), *fields); err != nil {
-			fmt.Fprintf(env.stderr, "sunset scan: --fields: %v\n", err)
-			return 2
-		}
-		rules.Fields = maps.Clone(rules.Fields)
-		if rules.Fields == nil {
-			rules.Fields = map[string]string{}
-		}
-		rules.Fields[string(f)] = *fields
-	}
-	if *mapping != "" {
-		m, err := parseMapping(*mapping)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "sunset scan: --map: %v\n", err)
-			return 2
-		}
-		merged := map[string]string{}
-		for k, v := range rules.Mapping {
-			merged[k] = v
-		}
-		for k, v := range m {
-			merged[k] = v
-		}
-		rules.Mapping = merged
+	rules, code := scanRules(env, *campaignPath, f, *fields, *mapping)
+	if code != 0 {
+		return code
 	}
 	s, err := connlog.NewScanner(rules, connlog.Options{Format: f, ByDay: *byDay})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset scan: %s: %v\n", *campaignPath, err)
 		return 2
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
+	if env.getenv("GOMEMLIMIT") == "" {
 		defer followTable(s)()
 	}
-	code := 0
 	for _, name := range fl.Args() {
 		if err := ctx.Err(); err != nil {
 			fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
@@ -124,6 +95,41 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	return code
+}
+
+// scanRules reads the campaign file's rules and applies --fields (for format f) and --map over
+// them; a non-zero status ends the command.
+func scanRules(env *cliEnv, path string, f connlog.Format, fields, mapping string) (connlog.Rules, int) {
+	rules, err := env.scanRules(path)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
+		return rules, 2
+	}
+	if fields != "" {
+		if _, err := connlog.DeclaredFields(string(f), fields); err != nil {
+			fmt.Fprintf(env.stderr, "sunset scan: --fields: %v\n", err)
+			return rules, 2
+		}
+		rules.Fields = maps.Clone(rules.Fields)
+		if rules.Fields == nil {
+			rules.Fields = map[string]string{}
+		}
+		rules.Fields[string(f)] = fields
+	}
+	if mapping != "" {
+		m, err := parseMapping(mapping)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset scan: --map: %v\n", err)
+			return rules, 2
+		}
+		merged := maps.Clone(rules.Mapping)
+		if merged == nil {
+			merged = map[string]string{}
+		}
+		maps.Copy(merged, m)
+		rules.Mapping = merged
+	}
+	return rules, 0
 }
 
 // followTable keeps the soft memory limit at scanHeadroom above what the findings table holds
