@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,8 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
@@ -100,9 +96,8 @@ func (e endpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (stri
 func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	ctx := context.Background()
 	db, table := localstacktest.DynamoDB(t)
-	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(s3srv.Close)
-	eps := endpoints{"DynamoDB": localstack.Endpoint("dynamodb"), "SESv2": localstack.Endpoint("sesv2"), "S3": s3srv.URL, "SQS": "http://127.0.0.1:1"}
+	s3c, s3URL := localstacktest.S3(t)
+	eps := endpoints{"DynamoDB": localstack.Endpoint("dynamodb"), "SESv2": localstack.Endpoint("sesv2"), "S3": s3URL, "SQS": "http://127.0.0.1:1"}
 	recorded := map[string]*recorder{}
 	clients := func(fn string) *awsclient.Clients {
 		r := &recorder{calls: map[string]bool{}}
@@ -120,20 +115,19 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	id := "calls-" + localstacktest.Unique()
 
 	// The bucket, the directory and today's log.
-	s3c := awsclient.FromConfig(func() aws.Config { c := localstacktest.Config(); c.ConfigSources = []any{eps}; return c }())
 	bucket := "sunset-logs-test"
 	put := func(key string, body []byte) string {
 		t.Helper()
-		out, err := s3.NewFromConfig(s3c.Config()).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+		out, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return aws.ToString(out.VersionId)
 	}
-	if _, err := s3.NewFromConfig(s3c.Config()).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s3.NewFromConfig(s3c.Config()).PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+	if _, err := s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String(bucket),
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
 		t.Fatal(err)
 	}
@@ -243,5 +237,4 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	if len(recorded) != len(awsCalls) {
 		t.Errorf("ran %d functions, awsCalls lists %d", len(recorded), len(awsCalls))
 	}
-	_ = fmt.Sprint
 }

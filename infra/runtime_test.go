@@ -21,8 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
@@ -182,13 +180,9 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 	bins := bootstraps(t)
 	c := loadCFN(t)
 	db, table := localstacktest.DynamoDB(t)
-	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(s3srv.Close)
+	s3c, s3URL := localstacktest.S3(t)
 
 	// The object of events/sqs-s3-put.json, and a live campaign for ingest to scan it for.
-	cfg := localstacktest.Config()
-	cfg.BaseEndpoint = aws.String(s3srv.URL)
-	s3c := s3.NewFromConfig(cfg)
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("sunset-logs-example")}); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +270,7 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 				"AWS_REGION=" + localstack.Region, "AWS_ACCESS_KEY_ID=" + localstack.AccessKey, "AWS_SECRET_ACCESS_KEY=" + localstack.SecretKey,
 				"AWS_EC2_METADATA_DISABLED=true",
 				"AWS_ENDPOINT_URL_DYNAMODB=" + localstack.Endpoint("dynamodb"), "AWS_ENDPOINT_URL_SESV2=" + localstack.Endpoint("sesv2"),
-				"AWS_ENDPOINT_URL_S3=" + s3srv.URL, "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:1",
+				"AWS_ENDPOINT_URL_S3=" + s3URL, "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:1",
 			}
 			for k, v := range functionEnvRaw(c, name) {
 				env = append(env, k+"="+templateValue(c, v, stand))

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 )
@@ -177,4 +181,16 @@ func randomSuffix() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// S3 starts an in-memory S3 API (gofakes3: the local stack has no S3) for the test, and
+// returns its endpoint and a client of it. The endpoint is an IP address, so any SDK client
+// pointed at it (AWS_ENDPOINT_URL_S3) addresses buckets by path, as gofakes3 needs.
+func S3(t testing.TB) (*s3.Client, string) {
+	t.Helper()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(srv.Close)
+	cfg := Config()
+	cfg.BaseEndpoint = aws.String(srv.URL)
+	return s3.NewFromConfig(cfg), srv.URL
 }
