@@ -58,7 +58,7 @@ func newFixture(t *testing.T, sent bool) *fixture {
 	if ok, err := f.ledger.Claim(ctx, n); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if err := f.ledger.BeginSend(ctx, n.Campaign, n.Org, n.Stage); err != nil {
+	if _, err := f.ledger.BeginSend(ctx, n.Campaign, n.Org, n.Stage); err != nil {
 		t.Fatal(err)
 	}
 	if !sent {

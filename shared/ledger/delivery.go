@@ -18,11 +18,12 @@ import (
 // doubt.go settles what the lease leaves in doubt.
 
 // BeginSend takes the one right to send a claimed notice: it records send_started_at, on
-// condition that the notice is claimed and no sender has begun. A duplicate SQS delivery or a
-// concurrent run gets ErrNotClaimed and must not send. A notice whose sender died after
-// BeginSend stays claimed with send_started_at set: in doubt, never sent twice.
-func (l *Ledger) BeginSend(ctx context.Context, campaign, org, stage string) error {
-	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+// condition that the notice is claimed and no sender has begun, and returns the notice as it
+// now is (the write is the read: no GetItem before it). A duplicate SQS delivery, a concurrent
+// run or a notice that is not there gets ErrNotClaimed and must not send. A notice whose sender
+// died after BeginSend stays claimed with send_started_at set: in doubt, never sent twice.
+func (l *Ledger) BeginSend(ctx context.Context, campaign, org, stage string) (*Notice, error) {
+	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.table),
 		Key:                      stageKey(campaign, org, stage),
 		UpdateExpression:         aws.String("SET send_started_at = :at"),
@@ -31,14 +32,19 @@ func (l *Ledger) BeginSend(ctx context.Context, campaign, org, stage string) err
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":at": store.S(l.clock().UTC().Format(time.RFC3339Nano)), ":claimed": store.S(string(Claimed)),
 		},
+		ReturnValues: types.ReturnValueAllNew,
 	})
 	if store.IsConditionFailed(err) {
-		return fmt.Errorf("begin sending notice %s/%s/%s: %w", campaign, org, stage, ErrNotClaimed)
+		return nil, fmt.Errorf("begin sending notice %s/%s/%s: %w", campaign, org, stage, ErrNotClaimed)
 	}
 	if err != nil {
-		return fmt.Errorf("begin sending notice %s/%s/%s: %w", campaign, org, stage, err)
+		return nil, fmt.Errorf("begin sending notice %s/%s/%s: %w", campaign, org, stage, err)
 	}
-	return nil
+	n, err := noticeOf(out.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
 }
 
 // MarkBounced records a permanent bounce or a complaint (kind) from addrs for a sent notice:

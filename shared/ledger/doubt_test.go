@@ -20,7 +20,7 @@ func inDoubt(t *testing.T, lease time.Time) (*Ledger, *time.Time) {
 	if ok, err := l.Claim(ctx, notice("RX1", "advance", "2021-07-27")); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if err := l.BeginSend(ctx, "c1", "RX1", "advance"); err != nil {
+	if _, err := l.BeginSend(ctx, "c1", "RX1", "advance"); err != nil {
 		t.Fatal(err)
 	}
 	return l, &now
@@ -129,10 +129,10 @@ func TestInDoubtAndReleaseForResend(t *testing.T) {
 		t.Errorf("resends = %+v, want [%+v]", after.Resends, want)
 	}
 	// The release lets exactly one sender lease it again.
-	if err := l.BeginSend(ctx, "c1", "RX1", "advance"); err != nil {
+	if _, err := l.BeginSend(ctx, "c1", "RX1", "advance"); err != nil {
 		t.Fatalf("BeginSend after release: %v", err)
 	}
-	if err := l.BeginSend(ctx, "c1", "RX1", "advance"); !errors.Is(err, ErrNotClaimed) {
+	if _, err := l.BeginSend(ctx, "c1", "RX1", "advance"); !errors.Is(err, ErrNotClaimed) {
 		t.Errorf("second BeginSend = %v, want ErrNotClaimed", err)
 	}
 }

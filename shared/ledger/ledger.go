@@ -283,11 +283,15 @@ func (l *Ledger) query(ctx context.Context, in *dynamodb.QueryInput) ([]Notice, 
 
 // MarkSent records that a claimed notice was sent as messageID. It also succeeds when SES's
 // Send event for that very message settled the notice first (the feedback function can be
-// quicker than the sender's own write): the sender's record adds the content hash.
+// quicker than the sender's own write): then it only adds the content hash. The common case is
+// one write with the simplest condition; the race costs a second.
 func (l *Ledger) MarkSent(ctx context.Context, campaign, org, stage, messageID, contentSHA256 string) error {
-	return l.finishIf(ctx, campaign, org, stage, "sent", Sent,
-		"SET #s = :to, sent_at = :at, message_id = :m, content_sha256 = :h REMOVE #e",
-		"#s = :claimed OR (#s = :to AND message_id = :m)",
+	err := l.finish(ctx, campaign, org, stage, "sent", Sent, "SET #s = :to, sent_at = :at, message_id = :m, content_sha256 = :h",
+		map[string]types.AttributeValue{":m": store.S(messageID), ":h": store.S(contentSHA256)})
+	if !errors.Is(err, ErrNotClaimed) {
+		return err
+	}
+	return l.finishIf(ctx, campaign, org, stage, "sent", Sent, "SET content_sha256 = :h", "#s = :to AND message_id = :m",
 		map[string]types.AttributeValue{":m": store.S(messageID), ":h": store.S(contentSHA256)})
 }
 
@@ -312,12 +316,17 @@ func (l *Ledger) finishIf(ctx context.Context, campaign, org, stage, what string
 	vals[":to"] = store.S(string(to))
 	vals[":claimed"] = store.S(string(Claimed))
 	vals[":at"] = store.S(l.clock().UTC().Format(time.RFC3339Nano))
+	for ph := range vals { // DynamoDB refuses a value the expressions do not use
+		if !usesPlaceholder(update+" "+cond, ph) {
+			delete(vals, ph)
+		}
+	}
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(l.table),
 		Key:                       stageKey(campaign, org, stage),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#s": "status", "#e": "error"},
+		ExpressionAttributeNames:  names(update + " " + cond),
 		ExpressionAttributeValues: vals,
 	})
 	if store.IsConditionFailed(err) {
@@ -327,4 +336,32 @@ func (l *Ledger) finishIf(ctx context.Context, campaign, org, stage, what string
 		return fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, what, err)
 	}
 	return nil
+}
+
+// names are the attribute-name placeholders the ledger's expressions use, those expr needs
+// (DynamoDB refuses a placeholder the expressions do not use).
+func names(expr string) map[string]string {
+	out := map[string]string{}
+	for ph, name := range map[string]string{"#s": "status", "#e": "error"} {
+		if strings.Contains(expr, ph) {
+			out[ph] = name
+		}
+	}
+	return out
+}
+
+// usesPlaceholder reports whether expr names placeholder ph (":m" is not used by ":msg").
+func usesPlaceholder(expr, ph string) bool {
+	for i := strings.Index(expr, ph); i >= 0; {
+		end := i + len(ph)
+		if end == len(expr) || !(expr[end] == '_' || expr[end] >= 'a' && expr[end] <= 'z' || expr[end] >= 'A' && expr[end] <= 'Z' || expr[end] >= '0' && expr[end] <= '9') {
+			return true
+		}
+		next := strings.Index(expr[end:], ph)
+		if next < 0 {
+			return false
+		}
+		i = end + next
+	}
+	return false
 }

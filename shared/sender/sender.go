@@ -35,7 +35,7 @@ type Ledger interface {
 	MarkSent(ctx context.Context, campaign, org, stage, messageID, contentSHA256 string) error
 	MarkFailed(ctx context.Context, campaign, org, stage, reason string) error
 	MarkSuppressed(ctx context.Context, campaign, org, stage, reason string) error
-	BeginSend(ctx context.Context, campaign, org, stage string) error
+	BeginSend(ctx context.Context, campaign, org, stage string) (*ledger.Notice, error)
 	ReleaseSend(ctx context.Context, campaign, org, stage string) error
 }
 
@@ -193,131 +193,8 @@ func (s *Sender) renderer(rec *campaign.Record) (*notice.Renderer, error) {
 	return r, nil
 }
 
-// ErrInDoubt wraps the error of a send whose outcome the sender cannot know (SES's call failed
-// without an answer): the notice stays leased, and SES's own events settle it.
-var ErrInDoubt = errors.New("in doubt")
-
-// outcomeMetric is the count each outcome adds to.
-var outcomeMetric = map[Outcome]metrics.Name{Sent: metrics.NoticesSent, Failed: metrics.NoticesFailed, Suppressed: metrics.NoticesSuppressed}
-
-// Send delivers one claimed notice. An error means "try again later" (the notice is still
-// claimed) unless it wraps ErrSendingStopped, when nothing more should be sent now, or
-// ErrInDoubt, when it is never tried again without a person (sunset reconcile).
-func (s *Sender) Send(ctx context.Context, k Key) (Outcome, error) {
-	o, err := s.deliver(ctx, k)
-	if m, ok := outcomeMetric[o]; ok {
-		s.cfg.Metrics.Add(k.Campaign, m, 1)
-	}
-	if errors.Is(err, ErrInDoubt) {
-		s.cfg.Metrics.Add(k.Campaign, metrics.NoticesInDoubt, 1)
-	}
-	return o, err
-}
-
-// deliver is Send's work. Its length is the sequence of guards the at-most-once promise rests
-// on (claimed, campaign active, someone reachable, time left, lease, send, mark), kept in one
-// place so the order is visible.
-func (s *Sender) deliver(ctx context.Context, k Key) (Outcome, error) {
-	log := s.cfg.Logger.With("campaign", k.Campaign, "org", k.Org, "stage", k.Stage)
-	n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
-	if errors.Is(err, ledger.ErrNotFound) {
-		// Nothing to send, now or on a retry: a hand-off for a notice that was never claimed.
-		log.Error("notice not in the ledger: dropped")
-		return NotFound, nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("send notice %s: %w", k, err)
-	}
-	if n.Status != ledger.Claimed {
-		log.Info("notice already done", "status", n.Status)
-		return AlreadyDone, nil
-	}
-	rec, err := s.campaigns.Get(ctx, k.Campaign)
-	if err != nil {
-		return "", fmt.Errorf("send notice %s: %w", k, err)
-	}
-	if rec.Status != campaign.Active {
-		log.Info("campaign not active: notice left claimed", "campaign_status", rec.Status)
-		return NotActive, nil
-	}
-	r, err := s.renderer(rec)
-	if err != nil {
-		return "", fmt.Errorf("send notice %s: %w", k, err)
-	}
-	if s.suppress != nil && len(n.Recipients) > 0 {
-		sup, err := s.suppress.Suppressed(ctx, n.Recipients)
-		if err != nil {
-			return "", fmt.Errorf("send notice %s: %w", k, err)
-		}
-		var keep []string
-		for _, a := range n.Recipients {
-			if !sup[a] {
-				keep = append(keep, a)
-			}
-		}
-		n.Recipients = keep
-	}
-	if len(n.Recipients) == 0 {
-		if err := s.ledger.MarkSuppressed(ctx, k.Campaign, k.Org, k.Stage, "every recipient is suppressed"); err != nil {
-			return "", fmt.Errorf("send notice %s: %w", k, err)
-		}
-		log.Warn("notice not sent: every recipient is suppressed")
-		return Suppressed, nil
-	}
-	e, err := r.Render(*n, s.clock())
-	if err != nil {
-		// A template that does not render will not render on a retry either.
-		return s.fail(ctx, log, k, "render: "+err.Error())
-	}
-	in, err := s.Input(e)
-	if err != nil {
-		return s.fail(ctx, log, k, err.Error())
-	}
-	if err := s.ready(ctx); err != nil {
-		return "", fmt.Errorf("send notice %s: %w", k, err)
-	}
-	if err := s.ledger.BeginSend(ctx, k.Campaign, k.Org, k.Stage); errors.Is(err, ledger.ErrNotClaimed) {
-		log.Info("another sender has this notice")
-		return AlreadyDone, nil
-	} else if err != nil {
-		return "", fmt.Errorf("send notice %s: %w", k, err)
-	}
-	// From here on this sender alone may send the notice, once: every outcome is recorded, and
-	// an error leaves it claimed with send_started_at set (in doubt), never sent again.
-	id, err := s.send(ctx, in)
-	switch {
-	case isPermanent(err):
-		return s.fail(ctx, log, k, "SES rejected the message: "+err.Error())
-	case err != nil && notAccepted(err):
-		// SES answered no (throttled, paused) or we never called it: give the lease back.
-		if rerr := s.ledger.ReleaseSend(context.WithoutCancel(ctx), k.Campaign, k.Org, k.Stage); rerr != nil {
-			log.Error("could not release the send lease: the notice stays in doubt", "error", rerr)
-		}
-		return "", fmt.Errorf("send notice %s: %w", k, err)
-	case err != nil:
-		log.Error("SES call failed without an answer: the notice is in doubt and will not be resent", "error", err)
-		return "", fmt.Errorf("send notice %s: %w: %w", k, ErrInDoubt, err)
-	}
-	// The window: SES has the message; until MarkSent lands a crash would leave it claimed.
-	// Record with a context that outlives a cancelled run, so a Ctrl-C cannot open it wider.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := s.ledger.MarkSent(mctx, k.Campaign, k.Org, k.Stage, id, e.SHA256()); err != nil {
-		if n, gerr := s.ledger.Get(mctx, k.Campaign, k.Org, k.Stage); gerr == nil && n.MessageID == id {
-			log.Info("notice sent; SES's events recorded it first", "message_id", id, "status", n.Status)
-			return Sent, nil
-		}
-		// Never retry: the email is out, and SES's Send event will settle the notice. Say
-		// loudly which message it was.
-		log.Error("notice sent but not recorded: in doubt until SES's Send event settles it; do not resend", "message_id", id, "error", err)
-		s.cfg.Metrics.Add(k.Campaign, metrics.NoticesInDoubt, 1)
-		return Sent, nil
-	}
-	log.Info("notice sent", "message_id", id, "recipients", len(e.To), "template", e.Template)
-	return Sent, nil
-}
-
 func (s *Sender) fail(ctx context.Context, log *slog.Logger, k Key, reason string) (Outcome, error) {
+	ctx = context.WithoutCancel(ctx)
 	if err := s.ledger.MarkFailed(ctx, k.Campaign, k.Org, k.Stage, reason); err != nil {
 		return "", fmt.Errorf("send notice %s: record failure (%s): %w", k, reason, err)
 	}
@@ -482,65 +359,6 @@ func isPermanent(err error) bool {
 	var bad *types.BadRequestException
 	var notFound *types.NotFoundException
 	return errors.As(err, &rejected) || errors.As(err, &mailFrom) || errors.As(err, &bad) || errors.As(err, &notFound)
-}
-
-// Result is the outcome of one notice of a batch.
-type Result struct {
-	Key     Key
-	Outcome Outcome
-	Err     error
-}
-
-// SendAll sends keys with bounded concurrency. It stops early, returning an error wrapping
-// ErrSendingStopped, when SES stops sending; the results say what happened to each notice
-// tried (notices not tried have no result).
-func (s *Sender) SendAll(ctx context.Context, keys []Key) ([]Result, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	if _, err := s.Rate(ctx); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	results := make([]Result, len(keys))
-	tried := make([]bool, len(keys))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range min(s.cfg.Concurrency, len(keys)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				o, err := s.Send(ctx, keys[i])
-				results[i] = Result{Key: keys[i], Outcome: o, Err: err}
-				tried[i] = true
-				if errors.Is(err, ErrSendingStopped) {
-					cancel(err)
-				}
-			}
-		}()
-	}
-feed:
-	for i := range keys {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(jobs)
-	wg.Wait()
-	var out []Result
-	for i, r := range results {
-		if tried[i] {
-			out = append(out, r)
-		}
-	}
-	if cause := context.Cause(ctx); errors.Is(cause, ErrSendingStopped) {
-		return out, cause
-	}
-	return out, nil
 }
 
 // Dispatch sends notices the planner has just claimed: the in-process dispatcher of

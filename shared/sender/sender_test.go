@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go/middleware"
@@ -406,4 +408,72 @@ func TestRefusedConnectionIsNotADoubt(t *testing.T) {
 	if got := len(sentTo(t, to)); got != 1 {
 		t.Errorf("%d emails, want 1", got)
 	}
+}
+
+// counting counts the DynamoDB requests a client makes, by operation.
+type counting struct {
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func (c *counting) option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			c.mu.Lock()
+			c.ops[awsmiddleware.GetOperationName(ctx)]++
+			c.mu.Unlock()
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+	})
+}
+
+func (c *counting) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.ops {
+		n += v
+	}
+	return n
+}
+
+// A batch of notices costs at most 3 table requests per sent notice (the bound): the
+// lease is the read, the mark the other write, and the campaign and the suppression list are
+// read once per chunk.
+func TestTableRequestsPerSentNotice(t *testing.T) {
+	cnt := &counting{ops: map[string]int{}}
+	db, table := localstacktest.DynamoDB(t, cnt.option)
+	now := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	e := &env{ledger: ledger.New(db, table, clock), campaigns: campaign.NewStore(db, table, clock), suppress: suppression.New(db, table, clock), now: now}
+	c, err := campaign.Parse([]byte(campaignYAML), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.campaigns.Apply(context.Background(), c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var keys []Key
+	for i := range 40 {
+		k := Key{Campaign: c.ID, Org: fmt.Sprintf("R%03d", i), Stage: "advance"}
+		claim(t, e, k, fmt.Sprintf("la%d-%s@example.nhs.net", i, localstacktest.Unique()), fmt.Sprintf("pla%d@example.nhs.net", i))
+		keys = append(keys, k)
+	}
+	s := newSender(t, e)
+	before := cnt.total()
+	res, err := s.SendAll(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, r := range res {
+		if r.Outcome == Sent {
+			sent++
+		}
+	}
+	requests := cnt.total() - before
+	if sent != len(keys) || float64(requests)/float64(sent) > 3 {
+		t.Errorf("%d table requests for %d sent notices (%.2f each, %v); want all sent at ≤ 3 each", requests, sent, float64(requests)/float64(sent), cnt.ops)
+	}
+	t.Logf("%d table requests for %d notices: %.2f each", requests, sent, float64(requests)/float64(sent))
 }
