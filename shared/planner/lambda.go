@@ -88,20 +88,16 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 	var errs []error
 	for _, c := range live {
 		at := c.Today(h.Planner.Clock())
-		res, err := h.Planner.Run(ctx, c.ID, at, h.Dispatcher)
+		res, err := h.Planner.RunLean(ctx, c.ID, at, h.Dispatcher)
 		if err != nil {
 			log.Error("plan campaign", "campaign", c.ID, "at", at.String(), "error", err)
 			errs = append(errs, err)
 			continue
 		}
-		reasons := map[SkipReason]int{}
-		for _, s := range res.Plan.Skipped {
-			reasons[s.Reason]++
-		}
-		h.count(c.ID, res, reasons[SkipLostClaim])
+		h.count(c.ID, res)
 		log.Info("planned campaign", "campaign", c.ID, "at", at.String(), "status", res.Plan.Status,
-			"claimed", len(res.Claimed), "dispatched", res.Dispatched, "skipped", reasons,
-			"unassigned", len(res.Plan.Unassigned), "unattributed", len(res.Plan.Unattributed))
+			"due", res.Counts.Due, "claimed", res.Counts.Claimed, "dispatched", res.Dispatched, "skipped", res.Counts.Skipped,
+			"unassigned_accounts", res.Counts.Unassigned)
 	}
 	if len(errs) == 0 {
 		h.Metrics.Add("", metrics.PlannerRuns, 1)
@@ -109,14 +105,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 	return errors.Join(errs...)
 }
 
-// count records one campaign's run: the notices due (claimed now, or claimed first by another
-// run), claimed, superseded and handed over again, and the funnel.
-func (h *Handler) count(id string, res Result, lost int) {
+// count records one campaign's run: the notices due, claimed, superseded and handed over again,
+// and the funnel.
+func (h *Handler) count(id string, res Result) {
 	m := h.Metrics
-	m.Add(id, metrics.NoticesPlanned, float64(len(res.Claimed)+lost))
-	m.Add(id, metrics.NoticesClaimed, float64(len(res.Claimed)))
+	m.Add(id, metrics.NoticesPlanned, float64(res.Counts.Due))
+	m.Add(id, metrics.NoticesClaimed, float64(res.Counts.Claimed))
 	m.Add(id, metrics.NoticesSuperseded, float64(res.Superseded))
-	m.Add(id, metrics.NoticesPendingDispatch, float64(max(0, res.Dispatched-len(res.Claimed))))
+	m.Add(id, metrics.NoticesPendingDispatch, float64(max(0, res.Dispatched-res.Counts.Claimed)))
 	f := res.Plan.Funnel
 	m.Set(id, metrics.AffectedOrganisations, float64(f.Affected))
 	m.Set(id, metrics.AffectedAccounts, float64(f.AffectedAccounts))

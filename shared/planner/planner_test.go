@@ -1,8 +1,10 @@
 package planner
 
 import (
+	stdcmp "cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -44,16 +46,98 @@ sender: {from: "noreply@example.nhs.net"}
 
 // fakes: in-memory versions of the planner's dependencies, for whole-calendar tests. The
 // campaign store and the ledger are the shared ones (campaigntest, ledgertest).
-type fakeFindings struct{ acts []findings.Activity }
+// fakeFindings keeps findings as the table does, each filed under the owner it was written
+// with (ODS; "" reads as findings.Unassigned), and reads them in the table's orders.
+type fakeFindings struct {
+	acts []findings.Activity
+	// an index of acts in day-index order, by stored owner and by account, rebuilt when acts
+	// grows (tests append to acts directly)
+	indexed            int
+	all                []findings.Activity
+	byOwner, byAccount map[string][]findings.Activity
+}
 
-func (f *fakeFindings) Window(_ context.Context, _ string, from, to calendar.Date) ([]findings.Activity, error) {
+func (f *fakeFindings) index() {
+	if f.indexed == len(f.acts) && f.all != nil {
+		return
+	}
+	f.all = slices.Clone(f.acts)
+	sort.SliceStable(f.all, func(i, j int) bool { return dayIndexKey(f.all[i]) < dayIndexKey(f.all[j]) })
+	f.byOwner, f.byAccount = map[string][]findings.Activity{}, map[string][]findings.Activity{}
+	for _, a := range f.all {
+		if a.Account != "" {
+			o := strings.ToUpper(stdcmp.Or(a.ODS, findings.Unassigned))
+			f.byOwner[o] = append(f.byOwner[o], a)
+			f.byAccount[a.Account] = append(f.byAccount[a.Account], a)
+		}
+	}
+	f.indexed = len(f.acts)
+}
+
+// sorted is the acts of list (nil: all) that keep, in day-index order.
+func (f *fakeFindings) sorted(list func() []findings.Activity, keep func(findings.Activity) bool) []findings.Activity {
+	f.index()
+	src := f.all
+	if list != nil {
+		src = list()
+	}
 	var out []findings.Activity
-	for _, a := range f.acts {
-		if !a.Day.Before(from) && !a.Day.After(to) {
+	for _, a := range src {
+		if keep(a) {
 			out = append(out, a)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// dayIndexKey is a finding's place in the day index: the day, then account#hostname#protocol,
+// unattributed findings last.
+func dayIndexKey(a findings.Activity) string {
+	if a.Account == "" {
+		return a.Day.String() + "#~UNATTR#" + a.Hostname + "#" + a.Protocol + "#" + a.ClientIP
+	}
+	return findings.SortKey(a)
+}
+
+func in(a findings.Activity, from, to calendar.Date) bool {
+	return !a.Day.Before(from) && !a.Day.After(to)
+}
+
+func (f *fakeFindings) Window(_ context.Context, _ string, from, to calendar.Date) ([]findings.Activity, error) {
+	return f.sorted(nil, func(a findings.Activity) bool { return in(a, from, to) }), nil
+}
+
+func (f *fakeFindings) Accounts(_ context.Context, _ string, from, to calendar.Date, fn func(findings.Seen) error) error {
+	acts := f.sorted(nil, func(a findings.Activity) bool { return in(a, from, to) && a.Account != "" })
+	sort.SliceStable(acts, func(i, j int) bool { return acts[i].Account < acts[j].Account })
+	for i := 0; i < len(acts); {
+		s := findings.Seen{Account: acts[i].Account}
+		for ; i < len(acts) && acts[i].Account == s.Account; i++ {
+			ods := stdcmp.Or(acts[i].ODS, findings.Unassigned)
+			if !slices.Contains(s.Stored, ods) {
+				s.Stored = append(s.Stored, ods)
+			}
+			if acts[i].Day.After(s.Last) {
+				s.Last = acts[i].Day
+			}
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeFindings) Org(_ context.Context, _ string, ods string, from, to calendar.Date) ([]findings.Activity, error) {
+	return f.sorted(func() []findings.Activity { return f.byOwner[strings.ToUpper(ods)] }, func(a findings.Activity) bool { return in(a, from, to) }), nil
+}
+
+func (f *fakeFindings) Account(_ context.Context, _ string, account string, from, to calendar.Date) ([]findings.Activity, error) {
+	return f.sorted(func() []findings.Activity { return f.byAccount[account] }, func(a findings.Activity) bool { return in(a, from, to) }), nil
+}
+
+func (f *fakeFindings) Unattributed(_ context.Context, _ string, from, to calendar.Date) ([]findings.Activity, error) {
+	return f.sorted(nil, func(a findings.Activity) bool { return a.Account == "" && in(a, from, to) }), nil
 }
 
 type fakeDirectory struct {

@@ -63,6 +63,15 @@ func (l *Ledger) List(_ context.Context, campaign string) ([]ledger.Notice, erro
 	return out, nil
 }
 
+// Histories is a cursor over campaign's notices, organisation by organisation.
+func (l *Ledger) Histories(campaign string) *ledger.Cursor {
+	all, err := l.List(context.Background(), campaign)
+	if err != nil {
+		return ledger.FailingCursor(err)
+	}
+	return ledger.NewCursor(all)
+}
+
 // Claim claims n unless its stage was ever claimed or marked, or its organisation has a claim on
 // n.PlannedFor already.
 func (l *Ledger) Claim(_ context.Context, n ledger.Notice) (bool, error) {

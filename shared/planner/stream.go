@@ -1,0 +1,607 @@
+package planner
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+)
+
+// How a plan reads (issue 14): it never holds the window's findings or the ledger. It first
+// surveys who was seen in the window (a stream of accounts, resolved to their owners now, a
+// few hundred at a time), keeping one small entry per affected organisation. Then it walks the
+// organisations in ODS order, a chunk at a time, beside the ledger (read in the same order):
+// for each organisation a stage is due for, it reads that organisation's findings for the days
+// that stage looks at, decides, and hands the chunk's notices on (claimed and dispatched by
+// Run) before it reads the next. Memory follows one chunk and the number of affected
+// organisations; reads follow the affected organisations and their findings.
+//
+// The owner of an account is who owns it now, as before: findings are read by organisation
+// through the index their writer filed them under, except for the accounts whose owner has
+// changed since (the survey sees the stored owner beside the current one), which are read by
+// account and filed under their current owner.
+
+// chunkOrgs is how many organisations are decided together: one directory read, one
+// suppression read and one hand-off per chunk.
+const chunkOrgs = 100
+
+// resolveBatch is how many accounts the survey resolves at a time.
+const resolveBatch = 500
+
+// readers bounds the findings reads of a chunk in flight at once.
+const readers = 8
+
+// survey is who the window's findings name, resolved to their owners now.
+type survey struct {
+	from calendar.Date
+	// orgs are the organisations owning an account seen in the window; true when one was seen
+	// within the activity window before the plan's date (the funnel's "affected").
+	orgs map[string]bool
+	// moved are the accounts read by account rather than by organisation: those whose owner
+	// changed since their findings were written, with their owner now ("" for none).
+	moved    map[string]string
+	byOwner  map[string][]string // moved accounts by owner now
+	recent   int                 // owned accounts seen within the activity window (the funnel)
+	unowned  int                 // accounts no organisation owns, stored so
+	unownedM int                 // of the moved, those no organisation owns
+}
+
+// windowStart is the first day a plan on at reads: the activity window before it, or, while
+// a stage after the deadline is still to come, the window before the shutdown.
+func windowStart(c *campaign.Campaign, at calendar.Date) calendar.Date {
+	from := at.AddDays(-c.ActivityWindowDays)
+	if postDeadline(c) && !c.Shutdown.After(at) && !at.After(c.LastDeadline().AddDays(lastOffset(c))) {
+		from = minDate(from, c.Shutdown.AddDays(-c.ActivityWindowDays))
+	}
+	return from
+}
+
+// survey reads who was seen on a findings campaign's window and who owns them now. A roster
+// campaign reads no findings.
+func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.Date) (*survey, error) {
+	sv := &survey{from: windowStart(c, at), orgs: map[string]bool{}, moved: map[string]string{}, byOwner: map[string][]string{}}
+	if c.AudienceSource == campaign.SourceRoster {
+		return sv, nil
+	}
+	recentFrom := at.AddDays(-c.ActivityWindowDays)
+	var batch []findings.Seen
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		accounts := make([]string, len(batch))
+		for i, s := range batch {
+			accounts[i] = s.Account
+		}
+		owners, err := p.Directory.Resolve(ctx, accounts)
+		if err != nil {
+			return err
+		}
+		for _, s := range batch {
+			sv.add(s, strings.ToUpper(owners[s.Account]), !s.Last.Before(recentFrom))
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := p.Findings.Accounts(ctx, c.ID, sv.from, at, func(s findings.Seen) error {
+		if s.Account == "" {
+			return nil
+		}
+		batch = append(batch, s)
+		if len(batch) == resolveBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for a, owner := range sv.moved {
+		sv.byOwner[owner] = append(sv.byOwner[owner], a)
+		if owner == "" {
+			sv.unownedM++
+		}
+	}
+	for _, list := range sv.byOwner {
+		slices.Sort(list)
+	}
+	return sv, nil
+}
+
+// add files one account seen in the window under its owner now.
+func (sv *survey) add(s findings.Seen, owner string, recent bool) {
+	stored := cmp.Or(owner, findings.Unassigned)
+	if len(s.Stored) != 1 || !strings.EqualFold(s.Stored[0], stored) {
+		sv.moved[s.Account] = owner
+	}
+	if owner == "" {
+		if _, moved := sv.moved[s.Account]; !moved {
+			sv.unowned++
+		}
+		return
+	}
+	sv.orgs[owner] = sv.orgs[owner] || recent
+	if recent {
+		sv.recent++
+	}
+}
+
+// unassigned is how many accounts seen no organisation owns now.
+func (sv *survey) unassigned() int { return sv.unowned + sv.unownedM }
+
+// activity reads an organisation's findings from..to: its index partition without the moved
+// accounts, and the accounts that moved to it, in the order the day index keeps them.
+func (p *Planner) activity(ctx context.Context, id string, sv *survey, ods string, from, to calendar.Date) ([]findings.Activity, error) {
+	acts, err := p.Findings.Org(ctx, id, cmp.Or(ods, findings.Unassigned), from, to)
+	if err != nil {
+		return nil, err
+	}
+	acts = slices.DeleteFunc(acts, func(a findings.Activity) bool { _, moved := sv.moved[a.Account]; return moved })
+	for _, a := range sv.byOwner[ods] {
+		more, err := p.Findings.Account(ctx, id, a, from, to)
+		if err != nil {
+			return nil, err
+		}
+		acts = append(acts, more...)
+	}
+	slices.SortStableFunc(acts, func(a, b findings.Activity) int { return cmp.Compare(findings.SortKey(a), findings.SortKey(b)) })
+	return acts, nil
+}
+
+// chunkOut is what one chunk decided, in ODS order.
+type chunkOut struct {
+	dues    []Due
+	skips   []Skip
+	pending []ledger.Notice // claimed for the plan's date, not yet sent
+}
+
+// walk decides every organisation the plan looks at (the affected ones, those with notices,
+// the roster's), in ODS order, chunkOrgs at a time, handing each chunk to emit, and returns
+// the funnel.
+func (p *Planner) walk(ctx context.Context, st *state, sv *survey, at calendar.Date, emit func(chunkOut) error) (Funnel, error) {
+	c := st.c
+	var f Funnel
+	f.AffectedAccounts = sv.recent
+	affected := slices.Sorted(maps.Keys(sv.orgs))
+	var roster []campaign.RosterEntry
+	if c.AudienceSource == campaign.SourceRoster {
+		var err error
+		if roster, err = p.Campaigns.Roster(ctx, c.ID); err != nil {
+			return f, err
+		}
+		for i := range roster {
+			roster[i].ODS = strings.ToUpper(roster[i].ODS)
+		}
+		slices.SortFunc(roster, func(a, b campaign.RosterEntry) int { return cmp.Compare(a.ODS, b.ODS) })
+	}
+	cur := p.Ledger.Histories(c.ID)
+	var cases []*orgCase
+	for {
+		next, err := cur.Peek(ctx)
+		if err != nil {
+			return f, err
+		}
+		for _, cand := range []string{first(affected), first(rosterODS(roster))} {
+			if cand != "" && (next == "" || cand < next) {
+				next = cand
+			}
+		}
+		if next == "" {
+			break
+		}
+		oc := &orgCase{ods: next, deadline: c.Shutdown}
+		if first(affected) == next {
+			affected = affected[1:]
+		}
+		if oc.history, err = cur.Take(ctx, next); err != nil {
+			return f, err
+		}
+		switch {
+		case len(roster) > 0 && roster[0].ODS == next:
+			oc.deadline, oc.domain = roster[0].Deadline, roster[0].Domain
+			if roster[0].Done {
+				oc.skip = SkipDone
+			}
+			roster = roster[1:]
+		case c.AudienceSource == campaign.SourceRoster:
+			oc.skip = SkipDone // notified once, no longer on the roster
+		}
+		if e, ok := st.exts[next]; ok {
+			oc.deadline, oc.extended = e.Until, true
+		}
+		count(&f, c, sv, oc)
+		if cases = append(cases, oc); len(cases) == chunkOrgs {
+			if err := p.chunk(ctx, st, sv, at, cases, emit); err != nil {
+				return f, err
+			}
+			cases = cases[:0]
+		}
+	}
+	if len(cases) > 0 {
+		return f, p.chunk(ctx, st, sv, at, cases, emit)
+	}
+	return f, nil
+}
+
+func first(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return list[0]
+}
+
+func rosterODS(r []campaign.RosterEntry) []string {
+	if len(r) == 0 {
+		return nil
+	}
+	return []string{r[0].ODS}
+}
+
+// count adds one organisation to the funnel.
+func count(f *Funnel, c *campaign.Campaign, sv *survey, oc *orgCase) {
+	affected := sv.orgs[oc.ods]
+	if c.AudienceSource == campaign.SourceRoster {
+		affected = oc.skip != SkipDone
+	}
+	notified := slices.ContainsFunc(oc.history, notifiedBy)
+	switch {
+	case affected:
+		f.Affected++
+		if notified {
+			f.Notified++
+		}
+	case notified:
+		f.Notified++
+		f.Fixed++
+	}
+}
+
+// chunk decides one chunk of organisations: the stage due for each (reading the findings of
+// those a stage is due for, for the days it looks at), the directory's entries, the audience
+// and the suppression gate; then hands the result to emit.
+func (p *Planner) chunk(ctx context.Context, st *state, sv *survey, at calendar.Date, cases []*orgCase, emit func(chunkOut) error) error {
+	c := st.c
+	var out chunkOut
+	type pre struct {
+		ds            stageDue
+		reason        SkipReason
+		stage, detail string
+		needsActivity bool
+	}
+	pres := make([]pre, len(cases))
+	for i, oc := range cases {
+		for _, n := range oc.history {
+			if n.Status == ledger.Claimed && n.PlannedFor == at {
+				out.pending = append(out.pending, n)
+			}
+		}
+		if oc.skip != "" {
+			continue
+		}
+		pr := &pres[i]
+		pr.ds, pr.reason, pr.stage, pr.detail = dueStage(c, oc, at)
+		_, affected := sv.orgs[oc.ods] // an organisation that owns no account seen has no activity to read
+		pr.needsActivity = pr.reason == "" && c.AudienceSource != campaign.SourceRoster && affected
+	}
+	if err := p.readActivity(ctx, c.ID, sv, cases, func(i int) (bool, calendar.Date, calendar.Date) {
+		return pres[i].needsActivity, pres[i].ds.from, pres[i].ds.to
+	}); err != nil {
+		return err
+	}
+	odsList := make([]string, len(cases))
+	for i, oc := range cases {
+		odsList[i] = oc.ods
+	}
+	orgs, err := p.Directory.Orgs(ctx, odsList)
+	if err != nil {
+		return err
+	}
+	var dues []Due
+	for i, oc := range cases {
+		org, known := orgs[oc.ods]
+		skip := func(reason SkipReason, stage, detail string) {
+			out.skips = append(out.skips, Skip{Org: oc.ods, OrgName: org.Name, Reason: reason, Stage: stage, Detail: detail})
+		}
+		if oc.skip != "" {
+			skip(oc.skip, "", "")
+			continue
+		}
+		pr := pres[i]
+		var d Due
+		reason, stage, detail := pr.reason, pr.stage, pr.detail
+		if reason == "" {
+			d, reason, stage, detail = pr.ds.due(c, oc)
+		}
+		oc.acts = nil // read for this decision only
+		switch {
+		case reason != "":
+			skip(reason, stage, detail)
+		case !known:
+			skip(SkipNotInDirectory, d.Stage, "the directory has no organisation "+oc.ods)
+		case org.Gone:
+			skip(SkipOrgGone, d.Stage, "the directory no longer lists "+oc.ods)
+		default:
+			d.OrgName = cmp.Or(org.Name, oc.ods)
+			d.Recipients = candidates(c, org, d.Accounts)
+			dues = append(dues, d)
+		}
+	}
+	if err := p.gate(ctx, st, dues, orgs, &out); err != nil {
+		return err
+	}
+	slices.SortStableFunc(out.skips, func(a, b Skip) int { return cmp.Compare(a.Org, b.Org) })
+	return emit(out)
+}
+
+// readActivity reads, readers at a time, the findings of each case of the chunk that want
+// says needs them, for the days it names.
+func (p *Planner) readActivity(ctx context.Context, id string, sv *survey, cases []*orgCase, want func(int) (bool, calendar.Date, calendar.Date)) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	sem := make(chan struct{}, readers)
+	for i, oc := range cases {
+		need, from, to := want(i)
+		if !need {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			acts, err := p.activity(ctx, id, sv, oc.ods, from, to)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && first == nil {
+				first = err
+			}
+			oc.acts = acts
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// gate lets a due notice through when someone can receive it and the campaign is active: one
+// batched look-up of every candidate address (and PLA fallback) of the chunk against the
+// suppression list; an organisation nobody can be written to is skipped, and a paused or
+// cancelled campaign plans nothing (the plan still shows what would be due).
+func (p *Planner) gate(ctx context.Context, st *state, dues []Due, orgs map[string]directory.Org, out *chunkOut) error {
+	var addrs []string
+	for _, d := range dues {
+		addrs = append(addrs, d.Recipients...)
+	}
+	addrs = append(addrs, plaFallbacks(dues, orgs)...)
+	suppressed := map[string]bool{}
+	if len(addrs) > 0 && p.Suppression != nil {
+		var err error
+		if suppressed, err = p.Suppression.Suppressed(ctx, dedupe(addrs)); err != nil {
+			return err
+		}
+	}
+	for _, d := range dues {
+		rcpt, reason := reachable(st.c, orgs[d.Org], d.Recipients, suppressed)
+		switch {
+		case reason == "" && st.rec.Status == campaign.Paused:
+			reason = SkipPaused
+		case reason == "" && st.rec.Status == campaign.Cancelled:
+			reason = SkipCancelled
+		}
+		if reason != "" {
+			out.skips = append(out.skips, Skip{Org: d.Org, OrgName: d.OrgName, Reason: reason, Stage: d.Stage})
+			continue
+		}
+		d.Recipients = rcpt
+		out.dues = append(out.dues, d)
+	}
+	return nil
+}
+
+// load reads the campaign and its extensions.
+func (p *Planner) load(ctx context.Context, id string) (*state, error) {
+	rec, err := p.Campaigns.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{rec: rec, c: rec.Campaign}
+	if st.exts, err = p.Campaigns.Extensions(ctx, id); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// plan is Plan's work, keeping everything: every due notice and skip, the notices to hand over
+// again, the unassigned accounts and the unattributed traffic.
+func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, *state, error) {
+	pl := Plan{Campaign: id, At: at, Due: []Due{}, Skipped: []Skip{}, Unassigned: []ledger.Account{}, Unattributed: []ledger.Account{}}
+	fail := func(err error) (Plan, *state, error) { return pl, nil, fmt.Errorf("plan %s: %w", id, err) }
+	st, err := p.load(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	pl.Status = string(st.rec.Status)
+	sv, err := p.survey(ctx, st.c, at)
+	if err != nil {
+		return fail(err)
+	}
+	pl.Funnel, err = p.walk(ctx, st, sv, at, func(o chunkOut) error {
+		pl.Due = append(pl.Due, o.dues...)
+		pl.Skipped = append(pl.Skipped, o.skips...)
+		st.pendingToday = append(st.pendingToday, o.pending...)
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := p.leftovers(ctx, st.c, sv, at, &pl); err != nil {
+		return fail(err)
+	}
+	return pl, st, nil
+}
+
+// leftovers fills in what no organisation's notice shows: the accounts no organisation owns,
+// for the team to fix in the directory, and the traffic with no account.
+func (p *Planner) leftovers(ctx context.Context, c *campaign.Campaign, sv *survey, at calendar.Date, pl *Plan) error {
+	if c.AudienceSource == campaign.SourceRoster {
+		return nil
+	}
+	un, err := p.activity(ctx, c.ID, sv, "", sv.from, at)
+	if err != nil {
+		return err
+	}
+	pl.Unassigned = aggregate(un, sv.from, at)
+	ua, err := p.Findings.Unattributed(ctx, c.ID, sv.from, at)
+	if err != nil {
+		return err
+	}
+	pl.Unattributed = aggregate(ua, sv.from, at)
+	return nil
+}
+
+// Run plans, claims every due notice in the ledger (a notice another run claimed first is
+// skipped), marks the stages it supersedes, and hands the notices claimed for at, including ones
+// claimed by an earlier attempt that may not have reached the sender, to d (nil: leave them
+// claimed), a chunk of organisations at a time. The sender must treat a notice that is no
+// longer claimed as done. The result keeps every notice and skip; RunLean keeps counts.
+func (p *Planner) Run(ctx context.Context, campaignID string, at calendar.Date, d Dispatcher) (Result, error) {
+	return p.run(ctx, campaignID, at, d, true)
+}
+
+// RunLean is Run keeping only the counts, the status and the funnel: the scheduled run, whose
+// memory then follows one chunk of organisations however many are due.
+func (p *Planner) RunLean(ctx context.Context, campaignID string, at calendar.Date, d Dispatcher) (Result, error) {
+	return p.run(ctx, campaignID, at, d, false)
+}
+
+func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispatcher, keep bool) (Result, error) {
+	res := Result{Plan: Plan{Campaign: id, At: at, Due: []Due{}, Skipped: []Skip{}, Unassigned: []ledger.Account{}, Unattributed: []ledger.Account{}},
+		Counts: Counts{Skipped: map[SkipReason]int{}}}
+	fail := func(err error) (Result, error) { return res, fmt.Errorf("plan %s: %w", id, err) }
+	st, err := p.load(ctx, id)
+	if err != nil {
+		return fail(err)
+	}
+	res.Plan.Status = string(st.rec.Status)
+	sv, err := p.survey(ctx, st.c, at)
+	if err != nil {
+		return fail(err)
+	}
+	res.Counts.Unassigned = sv.unassigned()
+	active := st.rec.Status == campaign.Active
+	var lost []Skip
+	res.Plan.Funnel, err = p.walk(ctx, st, sv, at, func(o chunkOut) error {
+		res.Counts.Due += len(o.dues)
+		for _, s := range o.skips {
+			res.Counts.Skipped[s.Reason]++
+		}
+		if keep {
+			res.Plan.Skipped = append(res.Plan.Skipped, o.skips...)
+		}
+		if !active {
+			if keep {
+				res.Plan.Due = append(res.Plan.Due, o.dues...)
+			}
+			return nil
+		}
+		claimed, lostHere, err := p.claim(ctx, st, at, o.dues, &res)
+		if err != nil {
+			return err
+		}
+		lost = append(lost, lostHere...)
+		toSend := make([]ledger.Notice, 0, len(claimed)+len(o.pending))
+		for _, c := range claimed {
+			toSend = append(toSend, st.notice(c, at))
+		}
+		if keep {
+			res.Plan.Due = append(res.Plan.Due, claimed...)
+			res.Claimed = append(res.Claimed, toSend...)
+		}
+		toSend = append(toSend, o.pending...)
+		if d != nil && len(toSend) > 0 {
+			if err := d.Dispatch(ctx, toSend); err != nil {
+				return fmt.Errorf("dispatch %d notices of %s: %w", len(toSend), id, err)
+			}
+			res.Dispatched += len(toSend)
+		}
+		return nil
+	})
+	for _, s := range lost {
+		res.Counts.Skipped[s.Reason]++
+	}
+	if keep {
+		res.Plan.Skipped = append(res.Plan.Skipped, lost...)
+	}
+	if err != nil {
+		return res, err // the claims made stand; a retry hands them over as pending
+	}
+	if keep {
+		if err := p.leftovers(ctx, st.c, sv, at, &res.Plan); err != nil {
+			return fail(err)
+		}
+	}
+	return res, nil
+}
+
+// claim claims a chunk's due notices, readers at a time, and marks the stages each supersedes;
+// it returns the ones claimed (in order) and a skip for each another run claimed first.
+func (p *Planner) claim(ctx context.Context, st *state, at calendar.Date, dues []Due, res *Result) ([]Due, []Skip, error) {
+	won := make([]bool, len(dues))
+	superseded := make([]int, len(dues))
+	errs := make([]error, len(dues))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, readers)
+	for i, dn := range dues {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			n := st.notice(dn, at)
+			ok, err := p.Ledger.Claim(ctx, n)
+			if err != nil || !ok {
+				errs[i] = err
+				return
+			}
+			won[i] = true
+			for _, s := range dn.Supersedes {
+				sn := n
+				sn.Stage, sn.Recipients, sn.Accounts, sn.FirstContact = s, nil, nil, false
+				marked, err := p.Ledger.MarkSuperseded(ctx, sn)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if marked {
+					superseded[i]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var claimed []Due
+	var lost []Skip
+	for i, dn := range dues {
+		if errs[i] != nil {
+			return claimed, lost, errs[i]
+		}
+		res.Superseded += superseded[i]
+		if !won[i] {
+			lost = append(lost, Skip{Org: dn.Org, OrgName: dn.OrgName, Reason: SkipLostClaim, Stage: dn.Stage})
+			continue
+		}
+		claimed = append(claimed, dn)
+		res.Counts.Claimed++
+	}
+	return claimed, lost, nil
+}
