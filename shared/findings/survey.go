@@ -38,21 +38,27 @@ type Seen struct {
 // key passes account+"$", above every key it can still have; normally that is the very next
 // account, so one or two groups are open at a time.
 func (r *Reader) Accounts(ctx context.Context, campaignID string, from, to calendar.Date, fn func(Seen) error) error {
-	var h dayHeap
+	var its []*dayIter
 	for d := from; !d.After(to); d = d.AddDays(1) {
-		it := &dayIter{db: r.db, in: &dynamodb.QueryInput{
+		it := &dayIter{db: r.db, i: -1, in: &dynamodb.QueryInput{
 			TableName:                aws.String(r.table),
 			IndexName:                aws.String(store.GSI1),
 			KeyConditionExpression:   aws.String("GSI1PK = :p AND GSI1SK < :u"),
 			ProjectionExpression:     aws.String("GSI1SK, account, ods, #d"),
+			Limit:                    aws.Int32(surveyPage),
 			ExpressionAttributeNames: map[string]string{"#d": "day"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":p": store.S(store.Key("DAY", campaignID, d.String())), ":u": store.S("~"),
 			},
 		}}
+		it.fetch(ctx, nil) // every day's first page at once
+		its = append(its, it)
+	}
+	var h dayHeap
+	for _, it := range its {
 		ok, err := it.next(ctx)
 		if err != nil {
-			return fmt.Errorf("read accounts of %s on %s: %w", campaignID, d, err)
+			return fmt.Errorf("read accounts of %s: %w", campaignID, err)
 		}
 		if ok {
 			h = append(h, it)
@@ -112,31 +118,56 @@ func (r *Reader) Accounts(ctx context.Context, campaignID string, from, to calen
 	return nil
 }
 
-// dayIter walks one day's index partition a page at a time.
+// surveyPage bounds the items of a page of Accounts: one page of every day of the window is
+// held at once, and with four small attributes an item a page could otherwise be most of a
+// day (DynamoDB's 1 MB limit counts the whole items read; a local stand-in may count less).
+const surveyPage = 500
+
+// dayIter walks one day's index partition a page at a time, reading the next page while this
+// one is merged, so the days' reads overlap instead of queueing behind the merge.
 type dayIter struct {
 	db    store.Querier
 	in    *dynamodb.QueryInput
 	items []map[string]types.AttributeValue
 	i     int
-	more  bool // a page after this one
-	begun bool
+	ahead chan page // the next page, being read; nil when there is none
 }
 
-// next moves to the next item, reading the next page when this one is done.
+type page struct {
+	out *dynamodb.QueryOutput
+	err error
+}
+
+func (it *dayIter) fetch(ctx context.Context, start map[string]types.AttributeValue) {
+	in := *it.in
+	in.ExclusiveStartKey = start
+	ch := make(chan page, 1)
+	it.ahead = ch
+	go func() {
+		out, err := it.db.Query(ctx, &in)
+		ch <- page{out, err}
+	}()
+}
+
+// next moves to the next item, waiting for the next page when this one is done.
 func (it *dayIter) next(ctx context.Context) (bool, error) {
 	it.i++
 	for it.i >= len(it.items) {
-		if it.begun && !it.more {
+		if it.ahead == nil {
 			return false, nil
 		}
-		out, err := it.db.Query(ctx, it.in)
-		if err != nil {
-			return false, err
+		pg := <-it.ahead
+		it.ahead = nil
+		if pg.err != nil {
+			return false, pg.err
 		}
-		it.begun = true
-		it.items, it.i = out.Items, 0
-		it.more = len(out.LastEvaluatedKey) > 0
-		it.in.ExclusiveStartKey = out.LastEvaluatedKey
+		it.items, it.i = pg.out.Items, 0
+		if it.items == nil {
+			it.items = []map[string]types.AttributeValue{}
+		}
+		if len(pg.out.LastEvaluatedKey) > 0 {
+			it.fetch(ctx, pg.out.LastEvaluatedKey)
+		}
 	}
 	return true, nil
 }

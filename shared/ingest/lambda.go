@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -54,9 +53,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 // collector works harder, and the scanners' part writes keep the live heap well below it, so a
 // file of any size ends within the function's memory instead of failing into the queue's DLQ.
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(cfg.MemoryMB) << 20 * 9 / 10)
-	}
+	lambdaenv.LimitMemory(cfg.MemoryMB)
 	db := c.DynamoDB()
 	in := New(db, cfg.Table, directory.New(db, cfg.Table, time.Now), time.Now)
 	in.MaxFindings = cfg.MaxFindings

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,6 +110,15 @@ func (e *Error) Error() string { return "configuration: " + strings.Join(e.Probl
 // function's name on every line.
 func Logger(function string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", function)
+}
+
+// LimitMemory sets the process's soft memory limit to 90% of the function's memory (memoryMB,
+// AWS_LAMBDA_FUNCTION_MEMORY_SIZE), unless GOMEMLIMIT is set: past it the collector works
+// harder instead of the function running out of memory.
+func LimitMemory(memoryMB int) {
+	if os.Getenv("GOMEMLIMIT") == "" && memoryMB > 0 {
+		debug.SetMemoryLimit(int64(memoryMB) << 20 * 9 / 10)
+	}
 }
 
 // Exit logs that the function could not start, naming the variables at fault when err is an

@@ -29,17 +29,24 @@ type Config struct {
 	// SendQueueURL is the SQS queue claimed notices are handed to (SUNSET_SEND_QUEUE_URL,
 	// required).
 	SendQueueURL string
+	// MemoryMB is the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, set by Lambda;
+	// default 256): the soft memory limit is 90% of it.
+	MemoryMB int
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := lambdaenv.New(getenv)
-	c := Config{Table: e.Required("SUNSET_TABLE"), SendQueueURL: e.Required("SUNSET_SEND_QUEUE_URL")}
+	c := Config{Table: e.Required("SUNSET_TABLE"), SendQueueURL: e.Required("SUNSET_SEND_QUEUE_URL"),
+		MemoryMB: e.Int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 256, 128)}
 	return c, e.Err()
 }
 
-// NewHandler is the scheduled planner over the real table, handing off to the send queue.
+// NewHandler is the scheduled planner over the real table, handing off to the send queue. The
+// planner streams (RunLean), so its memory follows a chunk of organisations; the soft limit at
+// 90% of the function's memory is a backstop.
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
+	lambdaenv.LimitMemory(cfg.MemoryMB)
 	db := c.DynamoDB()
 	return &Handler{
 		Planner:    New(db, cfg.Table, time.Now),

@@ -12,6 +12,8 @@
 //	plan       plan -campaign (a dry run: nothing is written) and print one row: wall time,
 //	           DynamoDB requests by operation (counted by an SDK middleware), peak Go heap and
 //	           the process's peak RSS; -orgs, -affected and -findings only label the row
+//	run        what the scheduled Lambda does, once: planner.RunLean claims every due notice
+//	           and hands it to a dispatcher that counts (no queue), a chunk at a time; one row
 //	drop       delete the table
 package main
 
@@ -44,6 +46,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/store"
@@ -120,7 +123,7 @@ func run(ctx context.Context, c config) error {
 	cnt := &counter{ops: map[string]int{}}
 	db := dynamodb.NewFromConfig(aws.Config{Region: localstack.Region, Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKey, localstack.SecretKey, "")},
 		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb")) }, cnt.option)
-	if c.phase != "create" && c.phase != "header" && c.table == "" {
+	if c.phase != "create" && c.phase != "header" && c.phase != "run-header" && c.table == "" {
 		return errors.New("-table is required")
 	}
 	switch c.phase {
@@ -137,6 +140,12 @@ func run(ctx context.Context, c config) error {
 		return nil
 	case "plan":
 		return plan(ctx, db, cnt, c)
+	case "run-header":
+		fmt.Println("| directory orgs | affected orgs | findings | claimed | run time | read requests | write requests | requests by operation | peak heap | peak RSS |")
+		fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+		return nil
+	case "run":
+		return runLean(ctx, db, cnt, c)
 	case "drop":
 		_, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(c.table)})
 		return err
@@ -318,24 +327,7 @@ sender: {from: "noreply@example.nhs.net"}
 // process's peak RSS.
 func plan(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) error {
 	p := planner.New(db, c.table, clock)
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	stopPeak := heapPeak()
 	var (
 		best, due int
 		times     []time.Duration
@@ -363,8 +355,7 @@ func plan(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) erro
 			best = r
 		}
 	}
-	close(stop)
-	<-sampled
+	peak := stopPeak()
 	if err != nil {
 		return err
 	}
@@ -388,6 +379,76 @@ func plan(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) erro
 	}
 	fmt.Fprintf(os.Stderr, "plan %s, directory of %d: %s\n", c.campaign, c.orgs, strings.Join(all, ", "))
 	fmt.Printf("| %d | %d | %d | %d | %s | %d | %s | %.0f MiB | %.0f MiB |\n", c.orgs, c.affected, c.findings, due,
-		times[best].Round(10*time.Millisecond), reads, strings.Join(names, ", "), float64(peak.Load())/(1<<20), float64(ru.Maxrss)/1024)
+		times[best].Round(10*time.Millisecond), reads, strings.Join(names, ", "), float64(peak)/(1<<20), float64(ru.Maxrss)/1024)
+	return nil
+}
+
+// counting is a dispatcher that only counts what it is handed.
+type counting struct{ n atomic.Int64 }
+
+func (d *counting) Dispatch(_ context.Context, ns []ledger.Notice) error {
+	d.n.Add(int64(len(ns)))
+	return nil
+}
+
+// heapPeak samples the heap in use until stop is called, and returns the peak.
+func heapPeak() (stop func() uint64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(done); <-sampled; return peak.Load() }
+}
+
+// runLean runs the campaign once as the scheduled Lambda does and prints one row.
+func runLean(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) error {
+	p := planner.New(db, c.table, clock)
+	d := &counting{}
+	runtime.GC()
+	cnt.reset()
+	stop := heapPeak()
+	start := time.Now()
+	res, err := p.RunLean(ctx, c.campaign, at, d)
+	took := time.Since(start)
+	peak := stop()
+	ops := cnt.reset()
+	if err != nil {
+		return err
+	}
+	if int(d.n.Load()) != res.Counts.Claimed {
+		return fmt.Errorf("run claimed %d, handed over %d", res.Counts.Claimed, d.n.Load())
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	var names []string
+	reads, writes := 0, 0
+	for op, n := range ops {
+		names = append(names, fmt.Sprintf("%s %d", op, n))
+		switch op {
+		case "GetItem", "BatchGetItem", "Query", "Scan":
+			reads += n
+		default:
+			writes += n
+		}
+	}
+	sort.Strings(names)
+	fmt.Printf("| %d | %d | %d | %d | %s | %d | %d | %s | %.0f MiB | %.0f MiB |\n", c.orgs, c.affected, c.findings, res.Counts.Claimed,
+		took.Round(10*time.Millisecond), reads, writes, strings.Join(names, ", "), float64(peak)/(1<<20), float64(ru.Maxrss)/1024)
 	return nil
 }
