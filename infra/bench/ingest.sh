@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ingest.sh: ingest of a generated 1M-line IIS log into the local stack (DynamoDB write
-# requests vs distinct finding keys, wall time next to `sunset scan` of the same file), and a
+# requests vs distinct finding keys, wall time next to `sunset scan` of the same file); ten
+# files ingested at once with throttling injected (nothing lost, nothing doubled); and a
 # directory import of generated organisations/accounts CSVs (time, peak memory).
 # Needs the local stack (make local-up). Generated files go to $BENCH_DIR (default
 # /tmp/sunset-bench), outside the repository.
@@ -55,6 +56,30 @@ if [ "$(get update_items)" != "$(get stored_keys)" ] || [ "$(get update_items)" 
 	echo "ingest.sh: write requests ($(get update_items)) != distinct keys ($scan_keys / $(get stored_keys))" >&2
 	exit 1
 fi
+
+# Ten files ingested at once (more than the ingest Lambda's MaximumConcurrency of 4), one write
+# attempt in five throttled: every key must be stored once with the sum of its files' totals.
+conc_lines=${BENCH_CONCURRENT_LINES:-200000}
+conc_logs=()
+for i in $(seq 1 10); do
+	f="$dir/w3c-$conc_lines-seed$i.log"
+	[ -s "$f" ] || "$dir/genw3c" -lines "$conc_lines" -legacy 0.3 -seed "$i" >"$f"
+	conc_logs+=("$f")
+done
+echo "ingesting 10 files at once with throttling..." >&2
+res=$("$dir/ingestbench" concurrent --campaign "$campaign" --throttle 0.2 "${conc_logs[@]}")
+echo
+echo "### 10 files of ${conc_lines} lines (30% legacy) ingested at once, 1 write attempt in 5 throttled"
+echo
+echo "| measure | value |"
+echo "|---|---|"
+echo "| distinct keys in the files (account, host, protocol, day) | $(get keys) |"
+echo "| keys stored | $(get stored_keys) |"
+echo "| finding write requests (UpdateItem, before SDK retries) | $(get update_items) |"
+echo "| findings the files' ingests wrote (sum of per-file distinct keys) | $(get writes_wanted) |"
+echo "| write attempts throttled (retried by the SDK) | $(get throttled) |"
+echo "| findings lost / doubled | $(get lost) / $(get doubled) |"
+echo "| wall time (s) | $(get seconds) |"
 
 o="$dir/orgs-$orgs.csv" a="$dir/accounts-$accounts.csv"
 if [ ! -s "$o" ] || [ ! -s "$a" ]; then

@@ -4,23 +4,32 @@
 //
 //	ingestbench ingest --campaign FILE LOG   -> writes, distinct keys, seconds
 //	ingestbench directory ORGS ACCOUNTS      -> orgs, accounts, batch requests, seconds, peak heap
+//	ingestbench concurrent --campaign FILE --throttle P LOG...
+//	                                          -> every LOG ingested at once, a share P of write
+//	                                             attempts throttled; lost and doubled findings
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
@@ -84,7 +93,14 @@ func run(ctx context.Context, args []string) error {
 	if len(args) == 3 && args[0] == "directory" {
 		return benchDirectory(ctx, args[1], args[2])
 	}
-	return fmt.Errorf("usage: ingestbench ingest --campaign FILE LOG | ingestbench directory ORGS ACCOUNTS")
+	if len(args) >= 6 && args[0] == "concurrent" && args[1] == "--campaign" && args[3] == "--throttle" {
+		p, err := strconv.ParseFloat(args[4], 64)
+		if err != nil {
+			return err
+		}
+		return benchConcurrent(ctx, args[2], p, args[5:])
+	}
+	return fmt.Errorf("usage: ingestbench ingest --campaign FILE LOG | ingestbench directory ORGS ACCOUNTS | ingestbench concurrent --campaign FILE --throttle P LOG...")
 }
 
 func benchIngest(ctx context.Context, campaignPath, logPath string) error {
@@ -171,5 +187,148 @@ func benchDirectory(ctx context.Context, orgsPath, accountsPath string) error {
 	}
 	fmt.Printf("orgs=%d subdomains=%d accounts=%d bad=%d batch_writes=%d seconds=%.1f peak_heap_mib=%.1f\n",
 		res.Orgs, res.Subdomains, res.Accounts, res.BadRows, writes["BatchWriteItem"].Load(), took.Seconds(), float64(peak.Load())/(1<<20))
+	return nil
+}
+
+// throttled answers a share p of UpdateItem attempts with ProvisionedThroughputExceededException
+// after the retry middleware, as DynamoDB does under load: the SDK's retryer must back off and
+// try again. It counts the attempts it refused.
+func throttled(p float64, refused *atomic.Int64) func(*dynamodb.Options) {
+	var n atomic.Int64
+	every := int64(1 / p)
+	return func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("throttle", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if p > 0 && middleware.GetOperationName(ctx) == "UpdateItem" && n.Add(1)%every == 0 {
+					refused.Add(1)
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, &types.ProvisionedThroughputExceededException{Message: aws.String("injected")}
+				}
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+		})
+	}
+}
+
+// benchConcurrent ingests every log at once on one table (as the ingest Lambda's concurrent
+// invocations do), with throttling injected, and checks the stored findings against a scan of
+// each file: every key present once, its successes and failures the sum over the files that
+// saw it, and as many sources as files.
+func benchConcurrent(ctx context.Context, campaignPath string, p float64, logs []string) error {
+	c, err := campaign.Load(campaignPath)
+	if err != nil {
+		return err
+	}
+	db, table, err := freshTable(ctx)
+	if err != nil {
+		return err
+	}
+	defer dropTable(db, table)
+	cl, err := awsclient.Load(ctx, true, os.Getenv)
+	if err != nil {
+		return err
+	}
+	var refused atomic.Int64
+	tdb := dynamodb.NewFromConfig(cl.Config(), func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb"))
+		countWrites(o)
+	}, throttled(p, &refused))
+
+	// What the files say: per key, the totals and how many files saw it.
+	type want struct{ s, f, files int64 }
+	expect := map[string]*want{}
+	for _, path := range logs {
+		sc, err := connlog.NewScanner(c.ScanRules(), connlog.Options{ByDay: true})
+		if err != nil {
+			return err
+		}
+		fh, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		_, err = sc.Scan(ctx, path, fh)
+		fh.Close()
+		if err != nil {
+			return err
+		}
+		for _, f := range sc.Findings() {
+			if f.Account == nil {
+				continue
+			}
+			k := *f.Account + "|" + strings.ToLower(f.Hostname) + "|" + f.Protocol + "|" + f.Day
+			w := expect[k]
+			if w == nil {
+				w = &want{}
+				expect[k] = w
+			}
+			w.s, w.f, w.files = w.s+f.Successes, w.f+f.Failures, w.files+1
+		}
+	}
+
+	in := ingest.New(tdb, table, directory.New(tdb, table, time.Now), time.Now)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make([]error, len(logs))
+	var writesWanted atomic.Int64
+	for i, path := range logs {
+		wg.Go(func() {
+			src, err := ingest.FileSource(path)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			outs, err := in.File(ctx, src, []ingest.Target{ingest.TargetOf(c)})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			writesWanted.Add(outs[0].File.Findings)
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r := findings.NewReader(db, table)
+	var stored, lost, doubled int
+	seen := map[string]bool{}
+	for d := calendar.Of(time.Date(2021, 7, 1, 0, 0, 0, 0, time.UTC)); !d.After(calendar.Of(time.Date(2021, 9, 30, 0, 0, 0, 0, time.UTC))); d = d.AddDays(1) {
+		acts, err := r.Window(ctx, c.ID, d, d)
+		if err != nil {
+			return err
+		}
+		for _, a := range acts {
+			if a.Account == "" {
+				continue
+			}
+			stored++
+			k := a.Account + "|" + a.Hostname + "|" + a.Protocol + "|" + a.Day.String()
+			w := expect[k]
+			switch {
+			case w == nil || seen[k]:
+				doubled++
+			case a.Successes != w.s || a.Failures != w.f || int64(a.Sources) != w.files:
+				if a.Successes > w.s {
+					doubled++
+				} else {
+					lost++
+				}
+			}
+			seen[k] = true
+		}
+	}
+	for k := range expect {
+		if !seen[k] {
+			lost++
+		}
+	}
+	fmt.Printf("files=%d keys=%d stored_keys=%d update_items=%d writes_wanted=%d throttled=%d lost=%d doubled=%d seconds=%.1f\n",
+		len(logs), len(expect), stored, writes["UpdateItem"].Load(), writesWanted.Load(), refused.Load(), lost, doubled, took.Seconds())
+	if lost > 0 || doubled > 0 {
+		return fmt.Errorf("%d findings lost and %d doubled", lost, doubled)
+	}
+	if writes["UpdateItem"].Load() != writesWanted.Load() {
+		return fmt.Errorf("%d finding write requests for %d distinct keys over the files", writes["UpdateItem"].Load(), writesWanted.Load())
+	}
 	return nil
 }

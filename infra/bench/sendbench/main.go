@@ -34,8 +34,14 @@ func main() {
 	rows := flag.Int("rows", 4, "account rows per notice")
 	sesURL := flag.String("ses", "http://127.0.0.1:8015", "SES v2 emulator endpoint")
 	campaignFile := flag.String("campaign", "infra/demo/data/campaign.yaml", "campaign file")
+	dayN := flag.Int("day", 3000, "a campaign day of this many notices through the planner's and the sender's handlers (0: none)")
 	flag.Parse()
 	if err := run(*n, *full, *conc, *rows, *sesURL, *campaignFile); err != nil {
+		fmt.Fprintln(os.Stderr, "sendbench:", err)
+		os.Exit(1)
+	}
+	cfg := aws.Config{Region: localstack.Region, Credentials: credentials.NewStaticCredentialsProvider(localstack.AccessKey, localstack.SecretKey, "")}
+	if err := day(context.Background(), cfg, *sesURL, *campaignFile, *dayN); *dayN > 0 && err != nil {
 		fmt.Fprintln(os.Stderr, "sendbench:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/store"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+// ops counts calls by operation, before the SDK's retries.
+type ops struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (o *ops) option(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		o.mu.Lock()
+		o.n[awsmiddleware.GetOperationName(ctx)]++
+		o.mu.Unlock()
+		return next.HandleInitialize(ctx, in)
+	}), middleware.After)
+}
+
+func (o *ops) take() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := o.n
+	o.n = map[string]int{}
+	return out
+}
+
+func (o *ops) describe(m map[string]int) (string, int) {
+	var parts []string
+	total := 0
+	for op, n := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", op, n))
+		total += n
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", "), total
+}
+
+// queue is the send queue as the planner's hand-off sees it: it keeps each message body.
+type queue struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (q *queue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		q.bodies = append(q.bodies, aws.ToString(e.MessageBody))
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+// day is a campaign day of n notices end to end through the Lambdas' handlers: the scheduled
+// planner (planner.Handler: plan, claim, hand off through the queue code) and the sender
+// (sender.Handle on SQS batches of 10, two invocations at a time as the template's reserved
+// concurrency allows), on the local DynamoDB and the private SES emulator. It prints the wall
+// time and the requests of each half.
+func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int) error {
+	dbOps, sesOps := &ops{n: map[string]int{}}, &ops{n: map[string]int{}}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb"))
+		o.APIOptions = append(o.APIOptions, dbOps.option)
+	})
+	ses := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
+		o.BaseEndpoint = aws.String(sesURL)
+		o.APIOptions = append(o.APIOptions, sesOps.option)
+	})
+	path, err := localstack.FindTemplate()
+	if err != nil {
+		return err
+	}
+	table := fmt.Sprintf("sendbench-day-%d", time.Now().UnixNano())
+	spec, err := localstack.ReadTemplate(path, table)
+	if err != nil {
+		return err
+	}
+	if err := localstack.EnsureTable(ctx, db, spec); err != nil {
+		return err
+	}
+	defer db.DeleteTable(context.WithoutCancel(ctx), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+
+	// n organisations with an LA and a PLA and one account each, seen yesterday; the campaign's
+	// advance notice is due today.
+	now := time.Date(2030, 7, 27, 7, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	today := calendar.Of(now)
+	c, err := campaign.Load(campaignFile)
+	if err != nil {
+		return err
+	}
+	c.ID, c.Shutdown = "day-bench", today.AddDays(42)
+	var orgs, accts bytes.Buffer
+	orgs.WriteString("ods_code,name,la_emails,pla_email\n")
+	accts.WriteString("email,ods_code\n")
+	var fs []connlog.Finding
+	owners := map[string]string{}
+	for i := range n {
+		ods := fmt.Sprintf("D%05d", i)
+		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net,pla%d@d%d.example.nhs.net\n", ods, i, i, i, i, i)
+		acct := fmt.Sprintf("user%d@d%d.example.nhs.net", i, i)
+		fmt.Fprintf(&accts, "%s,%s\n", acct, ods)
+		owners[acct] = ods
+		t := today.AddDays(-1).Start(time.UTC).Add(9 * time.Hour)
+		fs = append(fs, connlog.Finding{Account: &acct, Hostname: "imap.nhs.net", Protocol: "IMAP", Day: today.AddDays(-1).String(),
+			FirstSeen: t, LastSeen: t.Add(time.Hour), Successes: 12, Failures: 1, ClientIPs: []string{"10.0.0.1"}})
+	}
+	if _, err := directory.New(db, table, clock).Import(ctx, directory.ImportInput{Orgs: &orgs, Accounts: &accts, OrgsName: "orgs.csv", AccountsName: "accounts.csv"}); err != nil {
+		return err
+	}
+	items, err := findingstest.Items(ctx, findings.Batch{Campaign: c.ID, Source: "day", Owners: owners, ExpiresAt: now.AddDate(1, 0, 0)}, fs)
+	if err != nil {
+		return err
+	}
+	if err := store.BatchPut(ctx, db, table, items); err != nil {
+		return err
+	}
+	cs := campaign.NewStore(db, table, clock)
+	if _, _, err := cs.Apply(ctx, c, "bench"); err != nil {
+		return err
+	}
+	dbOps.take()
+
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	q := &queue{}
+	p := planner.New(db, table, clock)
+	h := &planner.Handler{Planner: p, Live: cs, Dispatcher: &planner.Queue{Client: q, URL: "bench"}, Logger: quiet}
+	start := time.Now()
+	if err := h.Handle(ctx, events.EventBridgeEvent{ID: "bench"}); err != nil {
+		return err
+	}
+	planTook := time.Since(start)
+	planOps := dbOps.take()
+	if len(q.bodies) != n {
+		return fmt.Errorf("the planner handed over %d notices, want %d", len(q.bodies), n)
+	}
+
+	s := sender.New(ses, ledger.New(db, table, clock), cs, suppression.New(db, table, clock), clock, sender.Options{Instances: 2, Logger: quiet})
+	var batches []events.SQSEvent
+	for i := 0; i < len(q.bodies); i += 10 {
+		var ev events.SQSEvent
+		for j, b := range q.bodies[i:min(i+10, len(q.bodies))] {
+			ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprintf("m%d", i+j), Body: b})
+		}
+		batches = append(batches, ev)
+	}
+	var failed atomic.Int64
+	start = time.Now()
+	if err := parallel(len(batches), 2, func(i int) error {
+		resp, err := s.Handle(ctx, batches[i])
+		failed.Add(int64(len(resp.BatchItemFailures)))
+		return err
+	}); err != nil {
+		return err
+	}
+	sendTook := time.Since(start)
+	sendDB, sendSES := dbOps.take(), sesOps.take()
+	if failed.Load() > 0 {
+		return fmt.Errorf("%d notices came back to the queue", failed.Load())
+	}
+	sent := 0
+	for _, b := range q.bodies {
+		var k sender.Key
+		json.Unmarshal([]byte(b), &k)
+		if nt, err := ledger.New(db, table, clock).Get(ctx, k.Campaign, k.Org, k.Stage); err == nil && nt.Status == ledger.Sent {
+			sent++
+		}
+	}
+	if sent != n {
+		return fmt.Errorf("%d of %d notices sent", sent, n)
+	}
+	pd, pt := dbOps.describe(planOps)
+	sd, st := dbOps.describe(sendDB)
+	ed, _ := sesOps.describe(sendSES)
+	fmt.Printf("\n| a campaign day of %d notices, through the handlers | wall time | table requests | by operation |\n|---|---:|---:|---|\n", n)
+	fmt.Printf("| planner.Handler: plan, claim, hand off (queue) | %s | %d | %s |\n", planTook.Round(10*time.Millisecond), pt, pd)
+	fmt.Printf("| sender.Handle: batches of 10, 2 at a time | %s | %d (%.2f a notice) | %s; SES: %s |\n",
+		sendTook.Round(10*time.Millisecond), st, float64(st)/float64(n), sd, ed)
+	return nil
+}
