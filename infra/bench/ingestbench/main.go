@@ -4,12 +4,16 @@
 //
 //	ingestbench ingest --campaign FILE LOG   -> writes, distinct keys, seconds
 //	ingestbench directory ORGS ACCOUNTS      -> orgs, accounts, batch requests, seconds, peak heap
+//	ingestbench budget --campaign FILE --accounts N --budget-mib M
+//	                                          -> a generated log of N distinct accounts ingested with
+//	                                             the scanner held to M MiB: parts, stored, counts
 //	ingestbench concurrent --campaign FILE --throttle P LOG...
 //	                                          -> every LOG ingested at once, a share P of write
 //	                                             attempts throttled; lost and doubled findings
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +38,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 func main() {
@@ -93,6 +98,14 @@ func run(ctx context.Context, args []string) error {
 	if len(args) == 3 && args[0] == "directory" {
 		return benchDirectory(ctx, args[1], args[2])
 	}
+	if len(args) == 7 && args[0] == "budget" && args[1] == "--campaign" && args[3] == "--accounts" && args[5] == "--budget-mib" {
+		n, err1 := strconv.Atoi(args[4])
+		mib, err2 := strconv.Atoi(args[6])
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		return benchBudget(ctx, args[2], n, mib)
+	}
 	if len(args) >= 6 && args[0] == "concurrent" && args[1] == "--campaign" && args[3] == "--throttle" {
 		p, err := strconv.ParseFloat(args[4], 64)
 		if err != nil {
@@ -100,7 +113,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return benchConcurrent(ctx, args[2], p, args[5:])
 	}
-	return fmt.Errorf("usage: ingestbench ingest --campaign FILE LOG | ingestbench directory ORGS ACCOUNTS | ingestbench concurrent --campaign FILE --throttle P LOG...")
+	return fmt.Errorf("usage: ingestbench ingest --campaign FILE LOG | ingestbench directory ORGS ACCOUNTS | ingestbench concurrent --campaign FILE --throttle P LOG [LOG] | ingestbench budget --campaign FILE --accounts N --budget-mib M")
 }
 
 func benchIngest(ctx context.Context, campaignPath, logPath string) error {
@@ -329,6 +342,104 @@ func benchConcurrent(ctx context.Context, campaignPath string, p float64, logs [
 	}
 	if writes["UpdateItem"].Load() != writesWanted.Load() {
 		return fmt.Errorf("%d finding write requests for %d distinct keys over the files", writes["UpdateItem"].Load(), writesWanted.Load())
+	}
+	return nil
+}
+
+// benchBudget ingests a generated IIS log in which each of n accounts signs in once through a
+// legacy hostname, with the scanner held to a budget of mib MiB (connlog.BytesPerFinding a
+// finding), so the findings are written in parts; then it counts what the table holds, a page
+// at a time: every account once, one success each.
+func benchBudget(ctx context.Context, campaignPath string, n, mib int) error {
+	c, err := campaign.Load(campaignPath)
+	if err != nil {
+		return err
+	}
+	db, table, err := freshTable(ctx)
+	if err != nil {
+		return err
+	}
+	defer dropTable(db, table)
+	path := fmt.Sprintf("%s/distinct-%d.log", os.TempDir(), n)
+	if st, err := os.Stat(path); err != nil || st.Size() == 0 {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		fmt.Fprintln(w, "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken")
+		for i := range n {
+			fmt.Fprintf(w, "2021-08-02 %02d:%02d:%02d 10.20.0.14 POST /EWS/Exchange.asmx -&Log=V160_HH:mail.nhs.net_ 443 person.%07d@nhs.net 10.%d.%d.%d Outlook/16.0 - 200 0 0 15\n",
+				i/3600%24, i/60%60, i%60, i, i>>16&255, i>>8&255, i&255)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		f.Close()
+	}
+	src, err := ingest.FileSource(path)
+	if err != nil {
+		return err
+	}
+	in := ingest.New(db, table, directory.New(db, table, time.Now), time.Now)
+	in.MaxFindings = mib << 20 / connlog.BytesPerFinding
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	start := time.Now()
+	outs, err := in.File(ctx, src, []ingest.Target{ingest.TargetOf(c)})
+	took := time.Since(start)
+	close(done)
+	if err != nil {
+		return err
+	}
+	// Count what is stored, a page at a time.
+	var items, successes int64
+	accounts := 0
+	err = findings.NewReader(db, table).Accounts(ctx, c.ID, calendar.Of(time.Date(2021, 8, 2, 0, 0, 0, 0, time.UTC)), calendar.Of(time.Date(2021, 8, 2, 0, 0, 0, 0, time.UTC)),
+		func(findings.Seen) error { accounts++; return nil })
+	if err != nil {
+		return err
+	}
+	err = store.QueryAll(ctx, db, &dynamodb.QueryInput{
+		TableName: aws.String(table), IndexName: aws.String(store.GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": store.S(store.Key("DAY", c.ID, "2021-08-02"))},
+	}, func(page []map[string]types.AttributeValue) error {
+		for _, it := range page {
+			items++
+			for k, v := range it {
+				if m, ok := v.(*types.AttributeValueMemberM); ok && strings.HasPrefix(k, "src_") {
+					if nv, ok := m.Value["s"].(*types.AttributeValueMemberN); ok {
+						x, _ := strconv.ParseInt(nv.Value, 10, 64)
+						successes += x
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	f := outs[0].File
+	fmt.Printf("accounts=%d events=%d parts=%d stored_items=%d stored_accounts=%d successes=%d update_items=%d budget_mib=%d peak_heap_mib=%.1f seconds=%.1f\n",
+		n, f.Events, f.Parts, items, accounts, successes, writes["UpdateItem"].Load(), mib, float64(peak.Load())/(1<<20), took.Seconds())
+	if items != int64(n) || accounts != n || successes != int64(n) {
+		return fmt.Errorf("stored %d items of %d accounts with %d successes; want %d of each", items, accounts, successes, n)
 	}
 	return nil
 }
