@@ -354,25 +354,6 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 	}
 }
 
-func TestCSVCell(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"Riverside Trust", "Riverside Trust"},
-		{"=1+1", "'=1+1"},
-		{"+SUM(A1)", "'+SUM(A1)"},
-		{"-2", "'-2"},
-		{"@cmd", "'@cmd"},
-		{"a=b", "a=b"}, // only a leading character starts a formula
-		{"'quoted", "'quoted"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := notice.CSVCell(tc.in); got != tc.want {
-				t.Errorf("CSVCell(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestCustomTemplateFolder(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "ours"), 0o755); err != nil {

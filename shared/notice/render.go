@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/spreadsheet"
 )
 
 //go:embed templates
@@ -288,11 +288,10 @@ var CSVHeader = []string{"account", "legacy_hostname", "direct_ip", "protocol", 
 	"successes", "failures", "client_ips", "user_agents", "device_ids"}
 
 // CSV is the attachment: every account row of the notice, times in the campaign's zone.
-// Values that a spreadsheet would run as a formula are prefixed with an apostrophe.
+// Values that a spreadsheet would run as a formula are neutralised (package spreadsheet).
 func CSV(accounts []ledger.Account, loc *time.Location) ([]byte, error) {
 	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	w.UseCRLF = true
+	w := spreadsheet.NewWriter(&b, true)
 	if err := w.Write(CSVHeader); err != nil {
 		return nil, err
 	}
@@ -310,25 +309,14 @@ func CSV(accounts []ledger.Account, loc *time.Location) ([]byte, error) {
 			strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "),
 		}
 		for i, f := range rec {
-			rec[i] = CSVCell(Clean(f))
+			rec[i] = Clean(f)
 		}
 		if err := w.Write(rec); err != nil {
 			return nil, err
 		}
 	}
-	w.Flush()
-	return b.Bytes(), w.Error()
-}
-
-// CSVCell neutralises a value a spreadsheet would run as a formula (one starting with =, +, -
-// or @) by prefixing an apostrophe, so an account name or organisation name from outside cannot
-// run in the administrator's spreadsheet. The attached CSV and the report's CSV (shared/report)
-// both use it, so the rule lives in one place.
-func CSVCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+	err := w.Flush()
+	return b.Bytes(), err
 }
 
 // englishList joins items the way a sentence does: "a", "a and b", "a, b and c".

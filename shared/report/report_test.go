@@ -416,3 +416,20 @@ func TestWriteTableAfterACrash(t *testing.T) {
 		}
 	}
 }
+
+// Every column is neutralised, the addresses too, and a formula behind a tab or spaces.
+func TestWriteCSVNeutralisesEveryColumn(t *testing.T) {
+	r := Report{Campaign: "c1", Notices: []Notice{
+		{Org: "A1", OrgName: "\t=cmd|' /C calc'!A0", Stage: "advance", Status: "failed", To: []string{"=HYPERLINK(\"http://x\")@a.nhs.net"},
+			Error: "  @SUM(1)"},
+	}}
+	var b bytes.Buffer
+	if err := r.WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "org,org_name,stage,status,to,sent_at,message_id,accounts,error\n" +
+		"A1,'\t=cmd|' /C calc'!A0,advance,failed,\"'=HYPERLINK(\"\"http://x\"\")@a.nhs.net\",,,0,'  @SUM(1)\n"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("CSV (-want +got):\n%s", diff)
+	}
+}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strings"
@@ -9,27 +8,27 @@ import (
 	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
-	"github.com/nhsmail-sunset/sunset/shared/notice"
+	"github.com/nhsmail-sunset/sunset/shared/spreadsheet"
 )
 
 // CSVHeader is the header row of WriteCSV.
 var CSVHeader = []string{"org", "org_name", "stage", "status", "to", "sent_at", "message_id", "accounts", "error"}
 
-// WriteCSV writes one row per notice. Free text (the organisation's name, the error) is
-// neutralised against spreadsheet formulas with notice.CSVCell.
+// WriteCSV writes one row per notice. Every cell is neutralised against spreadsheet formulas
+// (package spreadsheet): the organisation's name, the addresses and SES's error text come from
+// outside.
 func (r Report) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := spreadsheet.NewWriter(w, false)
 	cw.Write(CSVHeader)
 	for _, n := range r.Notices {
 		sent := ""
 		if n.SentAt != nil {
 			sent = n.SentAt.Format(time.RFC3339)
 		}
-		cw.Write([]string{n.Org, notice.CSVCell(n.OrgName), n.Stage, n.Status, strings.Join(n.To, " "), sent, n.MessageID,
-			fmt.Sprint(n.AccountCount()), notice.CSVCell(n.Error)})
+		cw.Write([]string{n.Org, n.OrgName, n.Stage, n.Status, strings.Join(n.To, " "), sent, n.MessageID,
+			fmt.Sprint(n.AccountCount()), n.Error})
 	}
-	cw.Flush()
-	return cw.Error()
+	return cw.Flush()
 }
 
 // WriteTable writes the report for a person: a summary line, the notices as a table, then the
