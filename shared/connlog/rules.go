@@ -606,33 +606,29 @@ func httpFailure(status string) bool {
 	return status == "401" || status == "403"
 }
 
-// redact removes anything that looks like a credential from a value before it is kept:
-// password=/pwd= parameters and *****-style masks.
+// redact removes anything that looks like a credential from a value before it is kept (user
+// agents, device ids, accounts: every free-text field a finding carries):
+//   - the value of a key=value or key: value pair whose key names a credential: pass, passwd,
+//     password, pwd, secret, token, access_token, auth, authorization, apikey, api_key, and any
+//     key ending in token or holding password, passwd or secret (case-insensitive, whatever
+//     sits before the key: "?", "&", ";", a space, a quote);
+//   - the credential after an authentication scheme (Bearer, Basic, Digest, Negotiate, NTLM);
+//   - *****-style masks.
+//
+// A value runs to the next &, ;, comma, space, tab or quote; after an Authorization key or a
+// scheme it runs to the next delimiter after the scheme's credential. The check is one pass
+// over the value when nothing suspicious is in it.
 func redact(s string) string {
-	if s == "" {
-		return s
-	}
-	if !strings.Contains(s, "***") && indexFold([]byte(s), "pwd") < 0 && indexFold([]byte(s), "passw") < 0 {
+	if s == "" || !suspicious(s) {
 		return s
 	}
 	l := strings.ToLower(s)
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		rest := l[i:]
-		matched := 0
-		for _, k := range [...]string{"password=", "passwd=", "pwd=", "password:", "pwd:"} {
-			if strings.HasPrefix(rest, k) {
-				matched = len(k)
-				break
-			}
-		}
-		if matched > 0 {
-			b.WriteString(s[i : i+matched])
+		if n := credentialAt(l, i); n > 0 {
+			b.WriteString(s[i : i+n])
 			b.WriteString("[redacted]")
-			i += matched
-			for i < len(s) && !strings.ContainsRune("&; ,\t\"'", rune(s[i])) {
-				i++
-			}
+			i = skipValue(l, i+n)
 			continue
 		}
 		if s[i] == '*' && strings.HasPrefix(s[i:], "***") {
@@ -646,4 +642,113 @@ func redact(s string) string {
 		i++
 	}
 	return b.String()
+}
+
+// suspicious is the fast check: does s hold anything redact would change? One pass, looking
+// closer only at the letters its words start with.
+func suspicious(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20 // lower-case for letters
+		switch c {
+		case 'p', 's', 't', 'a', 'b', 'd', 'n':
+		case '*' | 0x20:
+			if s[i] == '*' && strings.HasPrefix(s[i:], "***") {
+				return true
+			}
+			continue
+		default:
+			continue
+		}
+		for _, w := range suspiciousWords {
+			if w[0] == c && len(s)-i >= len(w) && strings.EqualFold(s[i:i+len(w)], w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// suspiciousWords start every credential redact looks for (in any case).
+var suspiciousWords = [...]string{"pass", "pwd", "secret", "token", "auth", "apikey", "api_key", "bearer ", "basic ", "digest ", "negotiate ", "ntlm "}
+
+// credentialKeys are the keys whose value is a credential.
+var credentialKeys = map[string]bool{
+	"pass": true, "passwd": true, "password": true, "pwd": true, "secret": true, "token": true,
+	"access_token": true, "auth": true, "authorization": true, "apikey": true, "api_key": true,
+}
+
+// authSchemes are the HTTP authentication schemes whose next word is a credential.
+var authSchemes = [...]string{"bearer ", "basic ", "digest ", "negotiate ", "ntlm "}
+
+func keyByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// credentialAt reports whether a credential starts at l[i] (l lower-cased), returning the
+// length of what stays before "[redacted]": the key and its separator ("password=",
+// "authorization: bearer ") or the scheme ("bearer ").
+func credentialAt(l string, i int) int {
+	if i > 0 && keyByte(l[i-1]) {
+		return 0 // inside a word, not at the start of a key
+	}
+	for _, sc := range authSchemes {
+		if strings.HasPrefix(l[i:], sc) && i+len(sc) < len(l) && !strings.ContainsRune(delims, rune(l[i+len(sc)])) {
+			return len(sc)
+		}
+	}
+	j := i
+	for j < len(l) && keyByte(l[j]) {
+		j++
+	}
+	key := l[i:j]
+	if j < len(l) && (l[j] == '"' || l[j] == '\'') { // a quoted key: "password": "..."
+		j++
+	}
+	sep := 1 // '=' or ':', or either percent-encoded (a value taken from a query string)
+	switch {
+	case j == i || j >= len(l):
+		return 0
+	case l[j] == '=' || l[j] == ':':
+	case strings.HasPrefix(l[j:], "%3d") || strings.HasPrefix(l[j:], "%3a"):
+		sep = 3
+	default:
+		return 0
+	}
+	if !credentialKeys[key] && !strings.HasSuffix(key, "token") && !strings.Contains(key, "password") &&
+		!strings.Contains(key, "passwd") && !strings.Contains(key, "secret") {
+		return 0
+	}
+	n := j - i + sep
+	for i+n < len(l) && l[i+n] == ' ' {
+		n++
+	}
+	if i+n < len(l) && (l[i+n] == '"' || l[i+n] == '\'') { // a quoted value: keep the quote
+		n++
+	}
+	for _, sc := range authSchemes { // "Authorization: Bearer x": keep the scheme, redact x
+		if strings.HasPrefix(l[i+n:], sc) {
+			n += len(sc)
+			break
+		}
+	}
+	return n
+}
+
+// delims end a redacted value.
+const delims = "&; ,\t\"'"
+
+// skipValue returns the index after the value that starts at l[i]: up to the next delimiter,
+// or, for a quoted value (l[i-1] is its opening quote), up to its closing quote.
+func skipValue(l string, i int) int {
+	if i > 0 && (l[i-1] == '"' || l[i-1] == '\'') {
+		q := l[i-1]
+		for i < len(l) && l[i] != q {
+			i++
+		}
+		return i
+	}
+	for i < len(l) && !strings.ContainsRune(delims, rune(l[i])) {
+		i++
+	}
+	return i
 }

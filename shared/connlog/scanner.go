@@ -392,7 +392,7 @@ func (fs *fileScan) emit(e *event) {
 		e.UserAgent = fs.uas.getString(e.UserAgent, cleanUserAgent)
 	}
 	e.DeviceID = clean(redact(e.DeviceID), 128)
-	e.Account = clean(e.Account, 320)
+	e.Account = clean(redact(e.Account), 320)
 	fs.sum.Events++
 	if e.Account == "" {
 		fs.sum.Unattributed++
