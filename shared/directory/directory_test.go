@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -62,14 +63,14 @@ func TestImportReportsBadRowsAndImportsTheRest(t *testing.T) {
 		t.Errorf("imported %d orgs, %d subdomains, %d accounts; want 3, 1, 5", res.Orgs, res.Subdomains, res.Accounts)
 	}
 	want := []directory.BadRow{
-		{File: "orgs.csv", Line: 4, Reason: "missing ods_code"},
-		{File: "orgs.csv", Line: 5, Reason: `RX2: invalid email "not-an-email" in la_emails`},
-		{File: "orgs.csv", Line: 6, Reason: "ods_code RX1 repeated (first on line 2)"},
-		{File: "orgs.csv", Line: 7, Reason: "RX3: subdomain rx1.nhs.net already belongs to RX1"},
-		{File: "accounts.csv", Line: 5, Reason: "no-ods@nhs.net: missing ods_code"},
-		{File: "accounts.csv", Line: 6, Reason: `invalid email "not an email"`},
-		{File: "accounts.csv", Line: 7, Reason: "ghost@nhs.net: unknown organisation ZZZ9"},
-		{File: "accounts.csv", Line: 10, Reason: `odd@nhs.net: unknown type "robot" (user, shared or application)`},
+		{File: "orgs.csv", Line: 4, Code: directory.CodeMissingODS, Reason: "missing ods_code"},
+		{File: "orgs.csv", Line: 5, Code: directory.CodeInvalidEmail, Reason: "RX2: invalid email in la_emails (address 1)"},
+		{File: "orgs.csv", Line: 6, Code: directory.CodeDuplicateODS, Reason: "ods_code RX1 repeated (first on line 2)"},
+		{File: "orgs.csv", Line: 7, Code: directory.CodeSubdomainTaken, Reason: "RX3: its subdomain already belongs to RX1"},
+		{File: "accounts.csv", Line: 5, Code: directory.CodeMissingODS, Reason: "missing ods_code"},
+		{File: "accounts.csv", Line: 6, Code: directory.CodeInvalidEmail, Reason: "invalid email"},
+		{File: "accounts.csv", Line: 7, Code: directory.CodeUnknownOrg, Reason: "unknown organisation ZZZ9"},
+		{File: "accounts.csv", Line: 10, Code: directory.CodeInvalidType, Reason: "unknown type (user, shared or application)"},
 	}
 	if diff := cmp.Diff(want, res.Bad); diff != "" {
 		t.Errorf("bad rows (-want +got):\n%s", diff)
@@ -183,8 +184,9 @@ func TestImportAccountsAgainstStoredOrgs(t *testing.T) {
 	}
 }
 
-// Many batches, a key repeated across batches: the last row wins.
-func TestImportManyBatchesLastRowWins(t *testing.T) {
+// Many batches, an account repeated across batches for another organisation: the first row
+// wins and the repeat is reported as a conflict.
+func TestImportManyBatchesFirstRowWins(t *testing.T) {
 	db, table := localstacktest.DynamoDB(t)
 	d := directory.New(db, table, clock)
 	var b strings.Builder
@@ -194,14 +196,14 @@ func TestImportManyBatchesLastRowWins(t *testing.T) {
 	}
 	b.WriteString("user7@nhs.net,RX4\n")
 	res := importBoth(t, d, orgsCSV, b.String(), false)
-	if res.Accounts != 131 {
-		t.Errorf("accounts = %d, want 131", res.Accounts)
+	if res.Accounts != 130 || res.Codes[directory.CodeConflict] != 1 || res.Bad[len(res.Bad)-1].Line != 132 {
+		t.Errorf("accounts = %d, bad %v; want 130 and a conflict on line 132", res.Accounts, res.Bad)
 	}
 	got, err := d.Resolve(context.Background(), []string{"user7@nhs.net", "user129@nhs.net"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]string{"user7@nhs.net": "RX4", "user129@nhs.net": "RX1"}, got); diff != "" {
+	if diff := cmp.Diff(map[string]string{"user7@nhs.net": "RX1", "user129@nhs.net": "RX1"}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -220,5 +222,57 @@ func TestImportRejectsMissingColumns(t *testing.T) {
 				t.Fatalf("err = %v, want a bad header error", err)
 			}
 		})
+	}
+}
+
+// An account listed for two organisations is a conflict: the first row wins, the second is
+// reported with both rows and both organisations, never silently kept.
+func TestAccountInTwoOrganisations(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	orgs := "ods_code,name,la_emails,pla_email\nRX1,One,la@rx1.nhs.net,\nRX2,Two,la@rx2.nhs.net,\n"
+	res := importBoth(t, d, orgs, "email,ods_code\nshared.box@nhs.net,RX1\nother@nhs.net,RX2\nSHARED.BOX@nhs.net,RX2\n", false)
+	want := []directory.BadRow{{File: "accounts.csv", Line: 4, Code: directory.CodeConflict,
+		Reason: "the account is also listed on line 2, for RX1; the first row wins, this one (RX2) is skipped"}}
+	if diff := cmp.Diff(want, res.Bad); diff != "" {
+		t.Errorf("bad rows (-want +got):\n%s", diff)
+	}
+	if got, _ := d.Resolve(context.Background(), []string{"shared.box@nhs.net"}); got["shared.box@nhs.net"] != "RX1" {
+		t.Errorf("owner %v, want RX1 (the first row)", got)
+	}
+}
+
+// No reason quotes a value of the row but an ODS code: the addresses in the rows below never
+// appear in a reason.
+func TestBadRowReasonsCarryNoValues(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	orgs := "ods_code,name,la_emails,pla_email,subdomain\nRX1,One,secret.la@x,bad pla@x,-bad-domain-\nnot@an.ods,Two,,,\n"
+	accounts := "email,ods_code,type\nprivate person@nhs.net,RX1,\nkept.private@nhs.net,RX1,r0b0t-type\nquiet.one@nhs.net,,\nx.y@nhs.net,ZZ@ZZ,\n"
+	res := importBoth(t, d, orgs, accounts, false)
+	if len(res.Bad) < 5 {
+		t.Fatalf("only %d bad rows: %+v", len(res.Bad), res.Bad)
+	}
+	for _, b := range res.Bad {
+		for _, v := range []string{"secret.la", "bad pla", "bad-domain", "not@an", "private", "r0b0t", "quiet.one", "ZZ@ZZ", "x.y"} {
+			if strings.Contains(b.Reason, v) {
+				t.Errorf("reason %q quotes %q", b.Reason, v)
+			}
+		}
+	}
+}
+
+// A row past MaxRow is refused before it is read into memory: the file is rejected (not
+// retried), what came before it is kept, nothing is pruned.
+func TestRowOverTheLimit(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	orgs := "ods_code,name,la_emails,pla_email\nRX1,One,la@rx1.nhs.net,\nRX2,\"" + strings.Repeat("x", directory.MaxRow) + "\",,\n"
+	res, err := d.Import(context.Background(), directory.ImportInput{Orgs: strings.NewReader(orgs), OrgsName: "orgs.csv", Prune: true})
+	if !errors.Is(err, directory.ErrBadFile) || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("err = %v, want ErrBadFile naming line 3", err)
+	}
+	if res.Orgs != 1 || res.PrunedOrgs != 0 {
+		t.Errorf("result %+v: want the first organisation kept and nothing pruned", res)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/nhsmail-sunset/sunset/shared/spreadsheet"
 	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
@@ -39,36 +40,73 @@ type ImportInput struct {
 	Prune bool
 }
 
-// BadRow is a row that was skipped, and why. It never holds the row itself.
+// BadRow is a row that was skipped, and why. It never holds the row itself, nor any value of
+// it but an organisation's ODS code: an address, a name or a raw field could be personal data,
+// and the reasons reach logs. The line number finds the row in the file.
 type BadRow struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
+	Code   Code   `json:"code"`
 	Reason string `json:"reason"`
 }
+
+// Code is why a row was skipped, as logs and metrics count it.
+type Code string
+
+// The reasons a row is skipped.
+const (
+	CodeUnreadable       Code = "unreadable-row"
+	CodeMissingODS       Code = "missing-ods"
+	CodeInvalidODS       Code = "invalid-ods"
+	CodeDuplicateODS     Code = "duplicate-ods"
+	CodeMissingName      Code = "missing-name"
+	CodeInvalidEmail     Code = "invalid-email"
+	CodeMissingEmail     Code = "missing-email"
+	CodeInvalidSubdomain Code = "invalid-subdomain"
+	CodeSubdomainTaken   Code = "subdomain-taken"
+	CodeInvalidType      Code = "invalid-type"
+	CodeUnknownOrg       Code = "unknown-org"
+	CodeConflict         Code = "account-conflict"
+)
 
 func (b BadRow) String() string { return fmt.Sprintf("%s:%d: %s", b.File, b.Line, b.Reason) }
 
 // Result is what an import did.
 type Result struct {
-	ImportID       string   `json:"import_id"`
-	Orgs           int      `json:"orgs"`
-	Subdomains     int      `json:"subdomains"`
-	Accounts       int      `json:"accounts"`
-	BadRows        int      `json:"bad_rows"`
-	Bad            []BadRow `json:"bad,omitempty"` // the first 1000
-	PrunedOrgs     int      `json:"pruned_orgs"`
-	PrunedAccounts int      `json:"pruned_accounts"`
+	ImportID   string   `json:"import_id"`
+	Orgs       int      `json:"orgs"`
+	Subdomains int      `json:"subdomains"`
+	Accounts   int      `json:"accounts"`
+	BadRows    int      `json:"bad_rows"`
+	Bad        []BadRow `json:"bad,omitempty"` // the first 1000
+	// Codes counts the bad rows by reason.
+	Codes          map[Code]int `json:"codes,omitempty"`
+	PrunedOrgs     int          `json:"pruned_orgs"`
+	PrunedAccounts int          `json:"pruned_accounts"`
 }
 
-func (r *Result) bad(file string, line int, format string, args ...any) {
+func (r *Result) bad(file string, line int, code Code, format string, args ...any) {
 	r.BadRows++
+	if r.Codes == nil {
+		r.Codes = map[Code]int{}
+	}
+	r.Codes[code]++
 	if len(r.Bad) < maxBadRows {
-		r.Bad = append(r.Bad, BadRow{File: file, Line: line, Reason: fmt.Sprintf(format, args...)})
+		r.Bad = append(r.Bad, BadRow{File: file, Line: line, Code: code, Reason: fmt.Sprintf(format, args...)})
 	}
 }
 
 // ErrBadHeader means a CSV file lacks a required column; nothing of it was imported.
 var ErrBadHeader = errors.New("bad CSV header")
+
+// ErrBadFile means a CSV file broke a limit part way (a row over MaxRow): the rows before it
+// were imported, nothing was pruned, and a retry of the same file cannot do better.
+var ErrBadFile = errors.New("bad CSV file")
+
+// MaxRow is the longest row a directory file may have: far above any real row (an
+// organisation with fifty LA addresses is about 2 KiB), so a file of one enormous field is
+// refused at this size instead of being read into memory.
+const MaxRow = 64 << 10
 
 // Import upserts the organisations, then the accounts, streaming each file and writing in
 // batches of 25. An account must belong to an organisation of the organisations file (when one
@@ -138,7 +176,7 @@ type csvFile struct {
 }
 
 func openCSV(r io.Reader, name string, required, optional []string) (*csvFile, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(spreadsheet.Limit(r, MaxRow), 64<<10)
 	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
 		_, _ = br.Discard(3)
 	}
@@ -175,7 +213,7 @@ func openCSV(r io.Reader, name string, required, optional []string) (*csvFile, e
 
 // next returns the next record and its line number; a record the CSV reader rejects is
 // reported through bad and skipped.
-func (f *csvFile) next(bad func(line int, format string, args ...any)) (rec []string, line int, err error) {
+func (f *csvFile) next(bad func(line int, code Code, format string, args ...any)) (rec []string, line int, err error) {
 	for {
 		rec, err := f.r.Read()
 		if err == io.EOF {
@@ -183,8 +221,12 @@ func (f *csvFile) next(bad func(line int, format string, args ...any)) (rec []st
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			bad(pe.StartLine, "unreadable CSV row: %v", pe.Err)
+			bad(pe.StartLine, CodeUnreadable, "unreadable CSV row: %v", pe.Err)
 			continue
+		}
+		var tl *spreadsheet.TooLongError
+		if errors.As(err, &tl) {
+			return nil, 0, fmt.Errorf("read %s: %w: %v", f.name, ErrBadFile, tl)
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("read %s: %w", f.name, err)
@@ -221,7 +263,7 @@ func (d *Directory) importOrgs(ctx context.Context, r io.Reader, file string, no
 	w := d.newWriter(ctx)
 	firstLine := map[string]int{}
 	subOwner := map[string]string{}
-	bad := func(line int, format string, args ...any) { res.bad(file, line, format, args...) }
+	bad := func(line int, code Code, format string, args ...any) { res.bad(file, line, code, format, args...) }
 	for {
 		rec, line, err := f.next(bad)
 		if err == io.EOF {
@@ -233,25 +275,24 @@ func (d *Directory) importOrgs(ctx context.Context, r io.Reader, file string, no
 		}
 		o := orgRow{ODS: normODS(f.get(rec, "ods_code")), Name: f.get(rec, "name")}
 		if o.ODS == "" {
-			bad(line, "missing ods_code")
+			bad(line, CodeMissingODS, "missing ods_code")
 			continue
 		}
 		keep[store.Key("ORG", o.ODS)] = true // until proven good
 		if !validODS(o.ODS) {
-			bad(line, "invalid ods_code %q (letters and digits only)", o.ODS)
+			bad(line, CodeInvalidODS, "invalid ods_code (letters and digits only)")
 			continue
 		}
 		if l, dup := firstLine[o.ODS]; dup {
-			bad(line, "ods_code %s repeated (first on line %d)", o.ODS, l)
+			bad(line, CodeDuplicateODS, "ods_code %s repeated (first on line %d)", o.ODS, l)
 			continue
 		}
 		if o.Name == "" {
-			bad(line, "%s: missing name", o.ODS)
+			bad(line, CodeMissingName, "%s: missing name", o.ODS)
 			continue
 		}
-		reason := orgContacts(&o, f, rec, subOwner)
-		if reason != "" {
-			bad(line, "%s", reason)
+		if code, reason := orgContacts(&o, f, rec, subOwner); code != "" {
+			bad(line, code, "%s", reason)
 			continue
 		}
 		delete(keep, store.Key("ORG", o.ODS))
@@ -272,36 +313,36 @@ func (d *Directory) importOrgs(ctx context.Context, r io.Reader, file string, no
 }
 
 // orgContacts reads an organisation row's LA and PLA addresses and sub-domain into o; a
-// non-empty result is why the row is bad. subOwner holds the sub-domains earlier rows took.
-func orgContacts(o *orgRow, f *csvFile, rec []string, subOwner map[string]string) string {
-	for _, e := range strings.Split(f.get(rec, "la_emails"), ";") {
+// non-empty code is why the row is bad. subOwner holds the sub-domains earlier rows took.
+func orgContacts(o *orgRow, f *csvFile, rec []string, subOwner map[string]string) (Code, string) {
+	for i, e := range strings.Split(f.get(rec, "la_emails"), ";") {
 		if strings.TrimSpace(e) == "" {
 			continue
 		}
 		n, ok := normEmail(e)
 		if !ok {
-			return fmt.Sprintf("%s: invalid email %q in la_emails", o.ODS, strings.TrimSpace(e))
+			return CodeInvalidEmail, fmt.Sprintf("%s: invalid email in la_emails (address %d)", o.ODS, i+1)
 		}
 		o.LAEmails = append(o.LAEmails, n)
 	}
 	if pla := f.get(rec, "pla_email"); pla != "" {
 		n, ok := normEmail(pla)
 		if !ok {
-			return fmt.Sprintf("%s: invalid pla_email %q", o.ODS, pla)
+			return CodeInvalidEmail, fmt.Sprintf("%s: invalid pla_email", o.ODS)
 		}
 		o.PLAEmail = n
 	}
 	if sub := strings.ToLower(strings.TrimSuffix(f.get(rec, "subdomain"), ".")); sub != "" {
 		switch owner, taken := subOwner[sub]; {
 		case !validDomain(sub):
-			return fmt.Sprintf("%s: invalid subdomain %q", o.ODS, sub)
+			return CodeInvalidSubdomain, fmt.Sprintf("%s: invalid subdomain", o.ODS)
 		case taken:
-			return fmt.Sprintf("%s: subdomain %s already belongs to %s", o.ODS, sub, owner)
+			return CodeSubdomainTaken, fmt.Sprintf("%s: its subdomain already belongs to %s", o.ODS, owner)
 		default:
 			o.Subdomain = sub
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // putOrg writes a good organisation row, and its sub-domain item when it has one.
@@ -362,7 +403,8 @@ func (d *Directory) importAccounts(ctx context.Context, r io.Reader, file string
 		return err
 	}
 	w := d.newWriter(ctx)
-	bad := func(line int, format string, args ...any) { res.bad(file, line, format, args...) }
+	bad := func(line int, code Code, format string, args ...any) { res.bad(file, line, code, format, args...) }
+	seen := newAccountSet()
 	for {
 		rec, line, err := f.next(bad)
 		if err == io.EOF {
@@ -375,11 +417,11 @@ func (d *Directory) importAccounts(ctx context.Context, r io.Reader, file string
 		raw := f.get(rec, "email")
 		email, ok := normEmail(raw)
 		if raw == "" {
-			bad(line, "missing email")
+			bad(line, CodeMissingEmail, "missing email")
 			continue
 		}
 		if !ok {
-			bad(line, "invalid email %q", raw)
+			bad(line, CodeInvalidEmail, "invalid email")
 			continue
 		}
 		ods := normODS(f.get(rec, "ods_code"))
@@ -390,11 +432,15 @@ func (d *Directory) importAccounts(ctx context.Context, r io.Reader, file string
 		switch {
 		case ods == "":
 			keep[store.Key("ACCT", email)] = true
-			bad(line, "%s: missing ods_code", email)
+			bad(line, CodeMissingODS, "missing ods_code")
+			continue
+		case !validODS(ods):
+			keep[store.Key("ACCT", email)] = true
+			bad(line, CodeInvalidODS, "invalid ods_code (letters and digits only)")
 			continue
 		case !accountTypes[typ]:
 			keep[store.Key("ACCT", email)] = true
-			bad(line, "%s: unknown type %q (user, shared or application)", email, typ)
+			bad(line, CodeInvalidType, "unknown type (user, shared or application)")
 			continue
 		}
 		known, err := knownOrg(ods)
@@ -404,7 +450,11 @@ func (d *Directory) importAccounts(ctx context.Context, r io.Reader, file string
 		}
 		if !known {
 			keep[store.Key("ACCT", email)] = true
-			bad(line, "%s: unknown organisation %s", email, ods)
+			bad(line, CodeUnknownOrg, "unknown organisation %s", ods)
+			continue
+		}
+		if first, dup := seen.add(email, line, ods); dup {
+			bad(line, CodeConflict, "the account is also listed on line %d, for %s; the first row wins, this one (%s) is skipped", first.line, seen.ods(first), ods)
 			continue
 		}
 		local := email[:strings.IndexByte(email, '@')]
@@ -421,6 +471,44 @@ func (d *Directory) importAccounts(ctx context.Context, r io.Reader, file string
 	}
 	return nil
 }
+
+// accountSet remembers the accounts an import has written, 12 bytes each (a 64-bit hash of the
+// address, the row's line and its organisation), so an account listed twice is caught without
+// holding the addresses: 1.5M accounts cost about 30 MiB.
+type accountSet struct {
+	rows   map[uint64]accountRow
+	orgs   []string
+	orgIdx map[string]uint32
+}
+
+type accountRow struct {
+	line int32
+	org  uint32
+}
+
+func newAccountSet() *accountSet {
+	return &accountSet{rows: map[uint64]accountRow{}, orgIdx: map[string]uint32{}}
+}
+
+// add records email's row; when it was written before it returns that first row and true.
+func (s *accountSet) add(email string, line int, ods string) (accountRow, bool) {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(email))
+	k := h.Sum64()
+	if first, ok := s.rows[k]; ok {
+		return first, true
+	}
+	i, ok := s.orgIdx[ods]
+	if !ok {
+		i = uint32(len(s.orgs))
+		s.orgs = append(s.orgs, ods)
+		s.orgIdx[ods] = i
+	}
+	s.rows[k] = accountRow{line: int32(line), org: i}
+	return accountRow{}, false
+}
+
+func (s *accountSet) ods(r accountRow) string { return s.orgs[r.org] }
 
 func shard(email string) uint32 {
 	h := fnv.New32a()

@@ -153,14 +153,26 @@ func (h *Handler) importBucket(ctx context.Context, bucket string) error {
 		h.Metrics.Add("", metrics.DirectoryRowsRejected, float64(res.BadRows))
 		h.Log.InfoContext(ctx, "directory imported", "import_id", res.ImportID, "orgs", res.Orgs, "subdomains", res.Subdomains,
 			"accounts", res.Accounts, "bad_rows", res.BadRows, "pruned_orgs", res.PrunedOrgs, "pruned_accounts", res.PrunedAccounts)
-		for _, b := range res.Bad {
-			h.Log.WarnContext(ctx, "bad directory row skipped", "file", b.File, "line", b.Line, "reason", b.Reason)
+		if res.BadRows > 0 {
+			// One line: counts by reason and the first rows of each, as file:line (never a value).
+			h.Log.WarnContext(ctx, "bad directory rows skipped", "by_reason", res.Codes, "rows", badRowsByCode(res.Bad, 20))
 		}
 	}
-	if errors.Is(err, ErrBadHeader) {
+	if errors.Is(err, ErrBadHeader) || errors.Is(err, ErrBadFile) {
 		// Retrying can not fix the file; the log says why. A corrected upload imports.
 		h.Log.ErrorContext(ctx, "directory file rejected", "error", err.Error())
 		return nil
 	}
 	return err
+}
+
+// badRowsByCode lists, for each reason, up to n of its rows as file:line.
+func badRowsByCode(bad []BadRow, n int) map[Code][]string {
+	out := map[Code][]string{}
+	for _, b := range bad {
+		if len(out[b.Code]) < n {
+			out[b.Code] = append(out[b.Code], fmt.Sprintf("%s:%d", b.File, b.Line))
+		}
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -35,8 +34,8 @@ func TestHandlerImportsBothFiles(t *testing.T) {
 	}
 	db, table := localstacktest.DynamoDB(t)
 	d := directory.New(db, table, clock)
-	var emf bytes.Buffer
-	h := &directory.Handler{Dir: d, S3: client, Prefix: "directory/", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	var emf, logs bytes.Buffer
+	h := &directory.Handler{Dir: d, S3: client, Prefix: "directory/", Log: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Metrics: metrics.New(&emf, "directory", nil)}
 	s3ev := `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"sunset-data"},"object":{"key":"directory/accounts.csv"}}}]}`
 	payload, _ := json.Marshal(events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: s3ev}}})
@@ -54,6 +53,13 @@ func TestHandlerImportsBothFiles(t *testing.T) {
 	}
 	if got["chris.wood@nhs.net"] != "RX1" || got["someone@rx1.nhs.net"] != "RX1" {
 		t.Errorf("after the Lambda's import: %v", got)
+	}
+	// The bad rows are one log line, by reason and row number: no address, no value.
+	if n := strings.Count(logs.String(), "bad directory rows skipped"); n != 1 {
+		t.Errorf("%d log lines about bad rows, want 1:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "@") {
+		t.Errorf("an address reached the log:\n%s", logs.String())
 	}
 	v := metricstest.Parse(t, emf.Bytes())
 	if imp, rej := v.Get("", metrics.DirectoryRowsImported), v.Get("", metrics.DirectoryRowsRejected); imp != 3+5 || rej != 8 {
