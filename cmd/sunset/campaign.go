@@ -19,8 +19,8 @@ func init() {
 }
 
 const campaignUsage = `Usage:
-  sunset campaign validate FILE
-  sunset campaign apply FILE [--by NAME] [--at YYYY-MM-DD] [--local]
+  sunset campaign validate FILE [--at YYYY-MM-DD] [--templates-anywhere]
+  sunset campaign apply FILE [--by NAME] [--at YYYY-MM-DD] [--templates-anywhere] [--local]
   sunset campaign list [--json] [--local]
   sunset campaign show ID [--json] [--local]
   sunset campaign pause|resume|cancel ID [--by NAME] [--local]
@@ -145,14 +145,45 @@ func campaignStore(ctx context.Context, env *cliEnv, local bool) (*campaign.Stor
 	return campaign.NewStore(db, table, env.clock), nil
 }
 
+// templatesFlag adds --templates-anywhere, which validate and apply take.
+func (c *campaignCmd) templatesFlag() *bool {
+	return c.fl.Bool("templates-anywhere", false, "allow a templates folder outside the campaign file's folder (an absolute path, or .. out of it)")
+}
+
+// atFlag adds --at: the date the shutdown is checked against.
+func (c *campaignCmd) atFlag() *string {
+	return c.fl.String("at", "", "check the shutdown against this date `YYYY-MM-DD` instead of today (replays, `make demo`)")
+}
+
+// loadChecked loads the campaign file and makes apply's checks of it (stages, sender, a
+// shutdown after today or --at): what validate reports and apply refuses.
+func (c *campaignCmd) loadChecked(path, at string, anywhere bool) (*campaign.Campaign, int) {
+	camp, err := campaign.LoadWith(path, campaign.Options{TemplatesAnywhere: anywhere})
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	today := camp.Today(c.env.clock())
+	if at != "" {
+		if today, err = calendar.Parse(at); err != nil {
+			fmt.Fprintf(c.env.stderr, "sunset campaign %s: --at %q is not a date YYYY-MM-DD\n", c.name, at)
+			return nil, 2
+		}
+	}
+	if err := camp.Validate(today); err != nil {
+		return nil, c.fail(err)
+	}
+	return camp, 0
+}
+
 func campaignValidate(_ context.Context, env *cliEnv, args []string) int {
 	c := newCampaignCmd(env, "validate")
+	at, anywhere := c.atFlag(), c.templatesFlag()
 	if code, ok := c.parse(args, 1, "FILE"); !ok {
 		return code
 	}
-	camp, err := campaign.Load(c.pos[0])
-	if err != nil {
-		return c.fail(err)
+	camp, code := c.loadChecked(c.pos[0], *at, *anywhere)
+	if camp == nil {
+		return code
 	}
 	fmt.Fprintf(env.stdout, "%s: ok: campaign %s, %d hostnames, %d stages, deadline %s\n", c.pos[0], camp.ID, len(camp.Hostnames), len(camp.Stages), describeDeadline(camp))
 	return 0
@@ -161,23 +192,13 @@ func campaignValidate(_ context.Context, env *cliEnv, args []string) int {
 func campaignApply(ctx context.Context, env *cliEnv, args []string) int {
 	c := newCampaignCmd(env, "apply")
 	local, by := localFlag(c.fl), c.byFlag()
-	applyAt := c.fl.String("at", "", "check the shutdown against this date `YYYY-MM-DD` instead of today (replays, `make demo`)")
+	applyAt, anywhere := c.atFlag(), c.templatesFlag()
 	if code, ok := c.parse(args, 1, "FILE"); !ok {
 		return code
 	}
-	camp, err := campaign.Load(c.pos[0])
-	if err != nil {
-		return c.fail(err)
-	}
-	today := camp.Today(env.clock())
-	if *applyAt != "" {
-		if today, err = calendar.Parse(*applyAt); err != nil {
-			fmt.Fprintf(env.stderr, "sunset campaign apply: --at %q is not a date YYYY-MM-DD\n", *applyAt)
-			return 2
-		}
-	}
-	if err := camp.Validate(today); err != nil {
-		return c.fail(err)
+	camp, code := c.loadChecked(c.pos[0], *applyAt, *anywhere)
+	if camp == nil {
+		return code
 	}
 	s, err := campaignStore(ctx, env, *local)
 	if err != nil {

@@ -44,6 +44,10 @@ func TestCampaignCommands(t *testing.T) {
 	}{
 		{[]string{"campaign", "validate", file}, 0, "ok: campaign cli-test, 1 hostnames, 3 stages, deadline 07 September 2030", ""},
 		{[]string{"campaign", "validate", writeTemp(t, "bad.yaml", cliCampaign+"colour: red\n")}, 2, "", "bad.yaml:13: colour: unknown key"},
+		{[]string{"campaign", "validate", writeTemp(t, "past.yaml", strings.Replace(cliCampaign, "2030-09-07", "2030-07-01", 1))}, 2, "", "shutdown: 01 July 2030 is not after today"},
+		{[]string{"campaign", "validate", writeTemp(t, "past2.yaml", strings.Replace(cliCampaign, "2030-09-07", "2030-07-01", 1)), "--at", "2030-06-01"}, 0, "ok: campaign cli-test", ""},
+		{[]string{"campaign", "validate", writeTemp(t, "tmpl.yaml", cliCampaign+"templates: ../../../../etc\n")}, 2, "", "templates"},
+		{[]string{"campaign", "validate", writeTemp(t, "tmpl2.yaml", cliCampaign+"templates: ../../../../etc\n"), "--templates-anywhere"}, 0, "ok", ""},
 		{[]string{"campaign", "apply", writeTemp(t, "old.yaml", strings.Replace(cliCampaign, "2030-09-07", "2030-07-01", 1))}, 2, "", "shutdown: 01 July 2030 is not after today"},
 		{[]string{"campaign", "apply", file, "--local"}, 0, "applied campaign cli-test: version 1\n  created", ""},
 		{[]string{"campaign", "apply", file}, 0, "campaign cli-test unchanged (version 1)", ""},

@@ -1,9 +1,11 @@
 package campaign
 
 import (
+	"bytes"
 	"encoding"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -38,14 +40,37 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
+// Limits on the files a campaign is read from, checked before parsing: far above any real
+// campaign (a few KiB) or roster (30,000 organisations are about 1.5 MiB), so a huge file is
+// refused at once instead of costing memory in the parser.
+const (
+	MaxCampaignFile = 1 << 20
+	MaxRosterFile   = 16 << 20
+	MaxRosterRow    = 4 << 10
+)
+
+// Options change how a campaign file is read.
+type Options struct {
+	// TemplatesAnywhere allows a `templates` folder outside the campaign file's own folder
+	// (an absolute path, or one that climbs out with ..); without it such a folder is refused.
+	TemplatesAnywhere bool
+}
+
 // Load reads and validates the campaign file at path and, for a roster campaign, the roster CSV
 // it names (relative to the campaign file).
-func Load(path string) (*Campaign, error) {
-	data, err := os.ReadFile(path)
+func Load(path string) (*Campaign, error) { return LoadWith(path, Options{}) }
+
+// LoadWith is Load with options.
+func LoadWith(path string, o Options) (*Campaign, error) {
+	data, err := readCapped(path, MaxCampaignFile)
 	if err != nil {
+		var tb *tooBig
+		if errors.As(err, &tb) {
+			return nil, &ValidationError{File: filepath.Base(path), Message: tb.Error()}
+		}
 		return nil, fmt.Errorf("read campaign %s: %w", path, err)
 	}
-	c, err := Parse(data, filepath.Base(path))
+	c, err := ParseWith(data, filepath.Base(path), o)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +79,11 @@ func Load(path string) (*Campaign, error) {
 		if !filepath.IsAbs(rp) {
 			rp = filepath.Join(filepath.Dir(path), rp)
 		}
-		f, err := os.Open(rp)
+		data, err := readCapped(rp, MaxRosterFile)
 		if err != nil {
 			return nil, &ValidationError{File: filepath.Base(path), Line: c.lines["roster"], Key: "roster", Message: fmt.Sprintf("cannot read roster: %v", err)}
 		}
-		defer f.Close()
-		entries, err := ParseRoster(f, filepath.Base(rp))
+		entries, err := ParseRoster(bytes.NewReader(data), filepath.Base(rp))
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +98,13 @@ func Load(path string) (*Campaign, error) {
 // the wrong type and every rule of Validate are errors naming the key and line; all of them are
 // reported at once (errors.Join of *ValidationError). Defaults are filled in. A roster campaign's
 // roster file is not read here (see Load and SetRoster).
-func Parse(data []byte, name string) (*Campaign, error) {
+func Parse(data []byte, name string) (*Campaign, error) { return ParseWith(data, name, Options{}) }
+
+// ParseWith is Parse with options.
+func ParseWith(data []byte, name string, o Options) (*Campaign, error) {
+	if len(data) > MaxCampaignFile {
+		return nil, &ValidationError{File: name, Message: (&tooBig{size: int64(len(data)), max: MaxCampaignFile}).Error()}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &ValidationError{File: name, Line: yamlErrorLine(err), Message: strings.TrimPrefix(err.Error(), "yaml: ")}
@@ -82,7 +112,7 @@ func Parse(data []byte, name string) (*Campaign, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ValidationError{File: name, Message: "empty campaign file"}
 	}
-	p := &parser{file: name, lines: map[string]int{}}
+	p := &parser{file: name, lines: map[string]int{}, templatesAnywhere: o.TemplatesAnywhere}
 	root := doc.Content[0]
 	p.walk(root, reflect.TypeFor[Campaign](), "")
 	if len(p.errs) > 0 {
@@ -103,6 +133,33 @@ func Parse(data []byte, name string) (*Campaign, error) {
 	return c, nil
 }
 
+// tooBig is a file over its limit.
+type tooBig struct{ size, max int64 }
+
+func (e *tooBig) Error() string {
+	return fmt.Sprintf("the file is over %d KiB (%d bytes): the limit for this file", e.max>>10, e.size)
+}
+
+// readCapped reads a file of at most max bytes, refusing a larger one before reading it.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > max {
+		return nil, &tooBig{size: st.Size(), max: max}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max { // grew while read, or not a regular file
+		return nil, &tooBig{size: int64(len(data)), max: max}
+	}
+	return data, nil
+}
+
 func yamlErrorLine(err error) int {
 	s := err.Error()
 	if i := strings.Index(s, "line "); i >= 0 {
@@ -120,9 +177,10 @@ func yamlErrorLine(err error) int {
 // values are reported with their key path and line, and remembers every key's line for the
 // validation messages that follow.
 type parser struct {
-	file  string
-	lines map[string]int
-	errs  []error
+	file              string
+	lines             map[string]int
+	errs              []error
+	templatesAnywhere bool
 }
 
 func (p *parser) errAt(line int, key, format string, args ...any) {

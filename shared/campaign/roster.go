@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/spreadsheet"
 )
 
 // RosterEntry is one organisation of a roster campaign with its own deadline, e.g. the expiry of
@@ -30,7 +31,7 @@ func NormODS(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
 // ParseRoster reads a roster CSV: `ods_code,deadline[,domain]`, an optional header line, dates
 // as YYYY-MM-DD. name is used in error messages. Every mistake is a *ValidationError with its line.
 func ParseRoster(r io.Reader, name string) ([]RosterEntry, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(spreadsheet.Limit(r, MaxRosterRow))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comment = '#'

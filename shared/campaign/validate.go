@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/mail"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,11 +105,23 @@ func validHostname(h string) bool {
 // validate checks every rule of a parsed campaign file, reporting each mistake at its key.
 func (p *parser) validate(c *Campaign) {
 	p.validateIdentity(c)
+	p.validateTemplates(c)
 	p.validateHostnames(c)
 	p.validateScanning(c)
 	p.validateNumbers(c)
 	p.validateStages(c)
 	p.validateAudience(c)
+}
+
+// validateTemplates: a built-in set, or a folder inside the campaign file's own folder (no
+// absolute path, no .. out of it) unless Options.TemplatesAnywhere says otherwise: a campaign
+// file must not make Sunset read templates from wherever it likes.
+func (p *parser) validateTemplates(c *Campaign) {
+	switch t := c.Templates; {
+	case t == "hostname-retirement" || t == "byo-mx" || p.templatesAnywhere:
+	case !filepath.IsLocal(t):
+		p.errf("templates", "%q is outside the campaign file's folder (an absolute path or one that climbs out with ..): use a built-in set (hostname-retirement, byo-mx) or a folder beside the campaign file, or pass --templates-anywhere", t)
+	}
 }
 
 // validateIdentity: the id, the time zone, and what each audience source requires.
