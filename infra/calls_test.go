@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
@@ -49,6 +51,20 @@ var awsCalls = map[string][]string{
 	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
 
+// keyPrefixes is, for each function, the partition-key prefixes of the table items ("table
+// NOTICE#") and of the index partitions ("index CAMPAIGNS") its code reads or writes: what its
+// policy's dynamodb:LeadingKeys conditions allow (TestPoliciesAllowExactlyTheCallsOfTheCode),
+// and what the recorded day of work may name (TestFunctionsCallOnlyWhatTheyDeclare).
+var keyPrefixes = map[string][]string{
+	"IngestFunction": {"table FILE#", "table FIND#", "table UNATTR#", "table ACCT#", "table ORG#", "table SUBDOMAIN#",
+		"index CAMPAIGNS", "index LOCAL#"},
+	"DirectoryFunction": {"table ORG#", "table ACCT#", "table SUBDOMAIN#", "index ORGS", "index ACCTS#"},
+	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#",
+		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#"},
+	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#"},
+	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#"},
+}
+
 // iamAction is the IAM action an SDK call is authorised as.
 func iamAction(service, operation string) string {
 	prefix := map[string]string{"DynamoDB": "dynamodb", "SESv2": "ses", "S3": "s3", "SQS": "sqs"}[service]
@@ -65,19 +81,87 @@ func iamAction(service, operation string) string {
 }
 
 // recorder notes every operation a client starts, before it is sent (so a call that then
-// fails is noted too).
+// fails is noted too), and the partition-key prefixes of the table items and index partitions
+// each DynamoDB call names ("table NOTICE#", "index CAMPAIGNS").
 type recorder struct {
-	mu    sync.Mutex
-	calls map[string]bool
+	mu       sync.Mutex
+	calls    map[string]bool
+	prefixes map[string]bool
 }
 
 func (r *recorder) option(st *middleware.Stack) error {
 	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("record", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		r.mu.Lock()
 		r.calls[iamAction(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))] = true
+		for _, p := range keyPrefixesOf(in.Parameters) {
+			r.prefixes[p] = true
+		}
 		r.mu.Unlock()
 		return next.HandleInitialize(ctx, in)
 	}), middleware.Before)
+}
+
+// keyPrefix is what of a partition-key value a LeadingKeys condition names: up to and with the
+// first '#' ("NOTICE#"), or the whole value when it has none ("CAMPAIGNS").
+func keyPrefix(v types.AttributeValue) string {
+	s, ok := v.(*types.AttributeValueMemberS)
+	if !ok {
+		return "?"
+	}
+	if i := strings.IndexByte(s.Value, '#'); i >= 0 {
+		return s.Value[:i+1]
+	}
+	return s.Value
+}
+
+// keyPrefixesOf lists the partition-key prefixes a DynamoDB request names.
+func keyPrefixesOf(params any) []string {
+	var out []string
+	table := func(item map[string]types.AttributeValue) {
+		if v, ok := item["PK"]; ok {
+			out = append(out, "table "+keyPrefix(v))
+		}
+	}
+	switch in := params.(type) {
+	case *dynamodb.GetItemInput:
+		table(in.Key)
+	case *dynamodb.PutItemInput:
+		table(in.Item)
+	case *dynamodb.UpdateItemInput:
+		table(in.Key)
+	case *dynamodb.DeleteItemInput:
+		table(in.Key)
+	case *dynamodb.BatchGetItemInput:
+		for _, ka := range in.RequestItems {
+			for _, k := range ka.Keys {
+				table(k)
+			}
+		}
+	case *dynamodb.BatchWriteItemInput:
+		for _, reqs := range in.RequestItems {
+			for _, w := range reqs {
+				if w.PutRequest != nil {
+					table(w.PutRequest.Item)
+				}
+				if w.DeleteRequest != nil {
+					table(w.DeleteRequest.Key)
+				}
+			}
+		}
+	case *dynamodb.QueryInput:
+		// The partition key is the first "<key> = :placeholder" of the key condition.
+		cond := aws.ToString(in.KeyConditionExpression)
+		name, rest, _ := strings.Cut(cond, " = ")
+		ph, _, _ := strings.Cut(rest, " ")
+		where := "table"
+		if in.IndexName != nil {
+			where = "index"
+		}
+		if name == "PK" || in.IndexName != nil {
+			out = append(out, where+" "+keyPrefix(in.ExpressionAttributeValues[ph]))
+		}
+	}
+	return out
 }
 
 // endpoints points each service at its local stand-in (ConfigSources, as the SDK reads
@@ -100,7 +184,7 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	eps := endpoints{"DynamoDB": localstack.Endpoint("dynamodb"), "SESv2": localstack.Endpoint("sesv2"), "S3": s3URL, "SQS": "http://127.0.0.1:1"}
 	recorded := map[string]*recorder{}
 	clients := func(fn string) *awsclient.Clients {
-		r := &recorder{calls: map[string]bool{}}
+		r := &recorder{calls: map[string]bool{}, prefixes: map[string]bool{}}
 		recorded[fn] = r
 		cfg := localstacktest.Config()
 		cfg.RetryMaxAttempts = 1
@@ -233,6 +317,13 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 			}
 		}
 		t.Logf("%s: %s", fn, strings.Join(got, " "))
+		prefixes := slices.Sorted(maps.Keys(r.prefixes))
+		for _, p := range prefixes {
+			if !slices.Contains(keyPrefixes[fn], p) {
+				t.Errorf("%s names %s, which keyPrefixes (and so its LeadingKeys condition) does not list", fn, p)
+			}
+		}
+		t.Logf("%s keys: %s", fn, strings.Join(prefixes, ", "))
 	}
 	if len(recorded) != len(awsCalls) {
 		t.Errorf("ran %d functions, awsCalls lists %d", len(recorded), len(awsCalls))

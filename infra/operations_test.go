@@ -147,6 +147,7 @@ func deadLetterQueues(t *testing.T, c *cfn) []string {
 		for _, ev := range asMap(r.Properties["Events"]) {
 			add(asMap(asMap(asMap(ev)["Properties"])["RedrivePolicy"])["deadLetterTargetArn"])
 		}
+		add(asMap(asMap(r.Properties["Target"])["DeadLetterConfig"])["Arn"])
 	}
 	slices.Sort(out)
 	if len(out) == 0 {

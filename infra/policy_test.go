@@ -50,13 +50,16 @@ func functionStatements(r cfnResource) []statement {
 // Every identity policy is least privilege: named actions (no wildcards), named resources (no
 // "*" except where AWS has no resource to name, each listed with the reason), the table's
 // items only through the table's ARN, and every function allows exactly the calls its code
-// makes (awsCalls): nothing it needs is missing, nothing it does not use is granted.
+// makes (awsCalls) on exactly the partition keys its code names (keyPrefixes, as
+// dynamodb:LeadingKeys conditions): nothing it needs is missing, nothing it does not use is
+// granted. A LeadingKeys condition on an index statement names the index's partition keys.
 func TestPoliciesAllowExactlyTheCallsOfTheCode(t *testing.T) {
 	c := loadCFN(t)
 	functions := c.ofType("AWS::Serverless::Function")
 	for name, f := range functions {
 		t.Run(name, func(t *testing.T) {
 			allowed := map[string]bool{}
+			var leading []string // "table X#" / "index Y" as the conditions allow them
 			for _, st := range functionStatements(f) {
 				if st.Effect != "Allow" {
 					continue
@@ -65,18 +68,24 @@ func TestPoliciesAllowExactlyTheCallsOfTheCode(t *testing.T) {
 				for _, a := range st.Actions {
 					allowed[a] = true
 				}
+				leading = append(leading, leadingKeysOf(t, name, st)...)
 			}
-			want, ok := awsCalls[name]
+			slices.Sort(leading)
+			want := slices.Sorted(slices.Values(keyPrefixes[name]))
+			if !slices.Equal(leading, want) {
+				t.Errorf("dynamodb:LeadingKeys allow %v; the code names %v (keyPrefixes)", leading, want)
+			}
+			calls, ok := awsCalls[name]
 			if !ok {
 				t.Fatalf("awsCalls has no entry for %s", name)
 			}
-			for _, a := range want {
+			for _, a := range calls {
 				if !allowed[a] {
 					t.Errorf("the code calls %s; the policy does not allow it", a)
 				}
 			}
 			for _, a := range slices.Sorted(maps.Keys(allowed)) {
-				if !slices.Contains(want, a) {
+				if !slices.Contains(calls, a) {
 					t.Errorf("the policy allows %s, which the code never calls (awsCalls)", a)
 				}
 			}
@@ -94,6 +103,33 @@ func TestPoliciesAllowExactlyTheCallsOfTheCode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// leadingKeysOf is what a DynamoDB statement's dynamodb:LeadingKeys condition allows, as
+// keyPrefixes writes it ("table NOTICE#" for NOTICE#*); a DynamoDB statement without one, or
+// with another operator, fails: every function is kept to the items it owns.
+func leadingKeysOf(t *testing.T, owner string, st statement) []string {
+	t.Helper()
+	dynamo := slices.ContainsFunc(st.Actions, func(a string) bool { return strings.HasPrefix(a, "dynamodb:") })
+	if !dynamo {
+		return nil
+	}
+	keys := asList(asMap(st.Condition["ForAllValues:StringLike"])["dynamodb:LeadingKeys"])
+	if len(keys) == 0 {
+		t.Errorf("%s %s: DynamoDB statement without a ForAllValues:StringLike dynamodb:LeadingKeys condition", owner, st.Sid)
+		return nil
+	}
+	where := "table"
+	if len(st.Resources) == 1 && strings.Contains(fmt.Sprint(asMap(st.Resources[0])["Fn::Sub"]), "/index/") {
+		where = "index"
+	} else if len(st.Resources) != 1 || getAttOf(st.Resources[0]) != "Table" {
+		t.Errorf("%s %s: a DynamoDB statement names the table or its indexes, not both (the conditions differ)", owner, st.Sid)
+	}
+	var out []string
+	for _, k := range keys {
+		out = append(out, where+" "+strings.TrimSuffix(fmt.Sprint(k), "*"))
+	}
+	return out
 }
 
 func checkStatement(t *testing.T, owner string, st statement) {

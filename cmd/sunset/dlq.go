@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/deadletter"
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -95,13 +99,28 @@ func listDLQ(ctx context.Context, env *cliEnv, c *deadletter.Client, q deadlette
 func redriveDLQ(ctx context.Context, env *cliEnv, c *deadletter.Client, q deadletter.Queue, table string, limit int) int {
 	var replay deadletter.Replay
 	where := "back to " + table + "-" + q.Source
-	if q.Source == "" {
+	switch q.Name {
+	case "feedback":
 		h, err := feedbackHandler(ctx, env)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "sunset dlq redrive: %v\n", err)
 			return 1
 		}
 		replay, where = h.Replay, "replayed through the feedback handler"
+	case "planner":
+		h, err := plannerHandler(ctx, env)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "sunset dlq redrive: %v\n", err)
+			return 1
+		}
+		replay = func(ctx context.Context, body string) error {
+			var ev events.EventBridgeEvent
+			if err := json.Unmarshal([]byte(body), &ev); err != nil {
+				return fmt.Errorf("not a scheduled event: %w", err)
+			}
+			return h.Handle(ctx, ev) // today's plan for every live campaign, sent in-process
+		}
+		where = "replayed as today's run (plan, claim, send: nothing twice)"
 	}
 	n, err := c.Redrive(ctx, q, limit, replay)
 	fmt.Fprintf(env.stdout, "%s: %d messages %s\n", c.QueueName(q), n, where)
@@ -110,6 +129,25 @@ func redriveDLQ(ctx context.Context, env *cliEnv, c *deadletter.Client, q deadle
 		return 1
 	}
 	return 0
+}
+
+// plannerHandler is the scheduled planner's handler over the deployment's table, sending what
+// it claims in-process, as `sunset run` does.
+func plannerHandler(ctx context.Context, env *cliEnv) (*planner.Handler, error) {
+	p, err := newPlanner(ctx, env, false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSender(ctx, env, false)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := campaignStore(ctx, env, false)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return &planner.Handler{Planner: p, Live: cs, Dispatcher: s, Logger: log}, nil
 }
 
 // feedbackHandler is the feedback function's handler over the deployment's table, for replays.

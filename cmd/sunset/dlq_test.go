@@ -16,7 +16,7 @@ func TestDLQListAndRedrive(t *testing.T) {
 	t.Parallel()
 	cli := newTestCLI(t, map[string]string{"SUNSET_TABLE": "sunset-dev"})
 	db, table := cli.useLocalStack()
-	q := deadlettertest.New("sunset-dev-send", "sunset-dev-send-dlq", "sunset-dev-feedback-dlq")
+	q := deadlettertest.New("sunset-dev-send", "sunset-dev-send-dlq", "sunset-dev-feedback-dlq", "sunset-dev-planner-dlq")
 	cli.sqs = q
 	q.Put("sunset-dev-send-dlq", `{"campaign":"legacy-hostnames-2021","org":"RX1","stage":"advance"}`)
 	bounce, err := os.ReadFile("../../events/ses-bounce.json")
@@ -46,6 +46,17 @@ func TestDLQListAndRedrive(t *testing.T) {
 	all, err := suppression.New(db, table, cli.clock).All(context.Background())
 	if err != nil || len(all) != 1 || all[0].Address != "la.one@nhs.net" {
 		t.Errorf("suppression list after the replay: %+v %v", all, err)
+	}
+	// A failed scheduled run is replayed as today's run: here no campaign is live, so it plans
+	// nothing, and the message is done with.
+	sched, err := os.ReadFile("../../events/scheduled.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Put("sunset-dev-planner-dlq", string(sched))
+	out, errOut, code = cli.run("dlq", "redrive", "--queue", "planner")
+	if code != 0 || !strings.Contains(out, "1 messages replayed as today's run") || len(q.Bodies("sunset-dev-planner-dlq")) != 0 {
+		t.Errorf("redrive planner: %d\n%s%s", code, out, errOut)
 	}
 	for _, args := range [][]string{{"dlq"}, {"dlq", "peek"}, {"dlq", "list"}, {"dlq", "list", "--queue", "nope"}, {"dlq", "redrive", "--queue", "send", "--json"}, {"dlq", "list", "--queue", "send", "--local"}} {
 		if _, _, code := cli.run(args...); code != 2 {

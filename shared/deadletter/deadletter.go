@@ -48,6 +48,7 @@ var Queues = map[string]Queue{
 	"ingest":    {Name: "ingest", Source: "ingest", What: "log files ingest failed 5 times", describe: describeS3},
 	"directory": {Name: "directory", Source: "directory", What: "directory uploads the import failed 5 times", describe: describeS3},
 	"feedback":  {Name: "feedback", What: "SES events the feedback function could not apply (or SNS could not deliver)", describe: describeSES},
+	"planner":   {Name: "planner", What: "scheduled planner runs that failed for good (the scheduler could not deliver, or the planner failed them)", describe: describeRun},
 }
 
 // Names is every queue name, sorted.
@@ -275,6 +276,14 @@ func (c *Client) delete(ctx context.Context, url string, msgs []types.Message) (
 		return len(out.Successful), fmt.Errorf("delete from %s: %d of %d failed (moved anyway; they will be moved again: harmless)", url, len(out.Failed), len(msgs))
 	}
 	return len(out.Successful), nil
+}
+
+func describeRun(body string) string {
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal([]byte(body), &ev); err != nil || ev.ID == "" {
+		return fmt.Sprintf("not a scheduled event (%d bytes)", len(body))
+	}
+	return "scheduled run " + ev.ID + " of " + ev.Time.UTC().Format(time.RFC3339)
 }
 
 func describeHandOff(body string) string {

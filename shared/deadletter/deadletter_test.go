@@ -23,7 +23,7 @@ func sample(t *testing.T, name string) string {
 
 func queues() *deadlettertest.SQS {
 	return deadlettertest.New("sunset-dev-send", "sunset-dev-send-dlq", "sunset-dev-ingest", "sunset-dev-ingest-dlq",
-		"sunset-dev-directory", "sunset-dev-directory-dlq", "sunset-dev-feedback-dlq")
+		"sunset-dev-directory", "sunset-dev-directory-dlq", "sunset-dev-feedback-dlq", "sunset-dev-planner-dlq")
 }
 
 // List says what each message is without personal data, and leaves every message visible.
@@ -34,6 +34,7 @@ func TestList(t *testing.T) {
 	s.Put("sunset-dev-send-dlq", `garbage`)
 	s.Put("sunset-dev-feedback-dlq", sample(t, "ses-bounce.json"))
 	s.Put("sunset-dev-ingest-dlq", `{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"logs/iis/x.log","versionId":"v1"}}}]}`)
+	s.Put("sunset-dev-planner-dlq", sample(t, "scheduled.json"))
 	c := deadletter.New(s, "sunset-dev")
 	for _, tc := range []struct {
 		queue string
@@ -43,6 +44,7 @@ func TestList(t *testing.T) {
 		{"feedback", []string{"Bounce of SES message 0102017b0c2e2f4a-5e0b9c71-8d33-4b8e-9c57-0e7a2a0b2a6f-000000 (notice legacy-hostnames-2021/RX1/advance)"}},
 		{"ingest", []string{"s3://b/logs/iis/x.log#v1"}},
 		{"directory", nil},
+		{"planner", []string{"scheduled run 53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa of 2021-08-02T07:00:00Z"}},
 	} {
 		t.Run(tc.queue, func(t *testing.T) {
 			q, err := deadletter.Lookup(tc.queue)
@@ -68,7 +70,7 @@ func TestList(t *testing.T) {
 			}
 		})
 	}
-	if _, err := deadletter.Lookup("nope"); err == nil || !strings.Contains(err.Error(), "directory, feedback, ingest, send") {
+	if _, err := deadletter.Lookup("nope"); err == nil || !strings.Contains(err.Error(), "directory, feedback, ingest, planner, send") {
 		t.Errorf("Lookup(nope) = %v", err)
 	}
 }
