@@ -36,8 +36,12 @@ type File struct {
 	Unattributed     int64               `dynamodbav:"unattributed" json:"unattributed"`
 	Malformed        int64               `dynamodbav:"malformed" json:"malformed"`
 	MalformedSamples []connlog.LineError `dynamodbav:"malformed_samples" json:"malformed_samples,omitempty"`
-	// Writes is how many finding items this file's ingest wrote (one per distinct key).
-	Writes     int64     `dynamodbav:"writes" json:"writes"`
+	// Writes is how many finding items this file's ingest wrote (one per distinct key and
+	// part).
+	Writes int64 `dynamodbav:"writes" json:"writes"`
+	// Parts is how many parts the findings were written in (1 unless the scanner's budget
+	// made it hand findings over early).
+	Parts      int64     `dynamodbav:"parts" json:"parts"`
 	DurationMS int64     `dynamodbav:"duration_ms" json:"duration_ms"`
 	FinishedAt time.Time `dynamodbav:"finished_at" json:"finished_at"`
 }
@@ -51,7 +55,7 @@ func FileFromSummary(source, name, campaignID string, s connlog.Summary) File {
 		Source: source, Name: name, Campaign: campaignID, Format: string(s.Format), Gzip: s.Gzip,
 		Bytes: s.Bytes, Lines: s.Lines, Events: s.Events, Findings: s.Findings, Unresolved: s.Unresolved,
 		Ignored: s.Ignored, Unattributed: s.Unattributed, Malformed: s.Malformed,
-		MalformedSamples: s.MalformedLines,
+		MalformedSamples: s.MalformedLines, Parts: int64(s.Flushes) + 1,
 	}
 }
 
