@@ -86,10 +86,10 @@ echo "| wall time (s) | $(get seconds) |"
 # success. 3M accounts take dynalite about an hour and, in memory, most of 24 GB: run it on a
 # disk-backed dynalite (node infra/local/dynalite.js --port 8010 --path DIR, and
 # AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8010). BUDGET_ACCOUNTS=0 skips it.
-budget_accounts=${BUDGET_ACCOUNTS:-300000} budget_mib=${BUDGET_MIB:-64}
+budget_accounts=${BUDGET_ACCOUNTS:-300000} budget_mib=${BUDGET_MIB:-16}
 if [ "$budget_accounts" -gt 0 ]; then
 	echo "ingesting $budget_accounts distinct accounts under a $budget_mib MiB scanner budget..." >&2
-	res=$("$dir/ingestbench" budget --campaign "$campaign" --accounts "$budget_accounts" --budget-mib "$budget_mib")
+	res=$(GOMEMLIMIT=${BUDGET_GOMEMLIMIT:-64MiB} "$dir/ingestbench" budget --campaign "$campaign" --accounts "$budget_accounts" --budget-mib "$budget_mib")
 	echo
 	echo "### One file of $budget_accounts distinct accounts, scanner budget $budget_mib MiB"
 	echo
