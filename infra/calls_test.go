@@ -47,7 +47,7 @@ var awsCalls = map[string][]string{
 	"DirectoryFunction": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject"},
 	"PlannerFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem",
 		"sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
-	"SenderFunction":   {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount"},
+	"SenderFunction":   {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount"},
 	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
 
@@ -60,8 +60,8 @@ var keyPrefixes = map[string][]string{
 		"index CAMPAIGNS", "index LOCAL#"},
 	"DirectoryFunction": {"table ORG#", "table ACCT#", "table SUBDOMAIN#", "index ORGS", "index ACCTS#"},
 	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#",
-		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#"},
-	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#"},
+		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED"},
+	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#", "index SUPPRESSED"},
 	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#"},
 }
 

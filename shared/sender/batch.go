@@ -45,15 +45,17 @@ func (s *Sender) Send(ctx context.Context, k Key) (Outcome, error) {
 	return res[0].Outcome, res[0].Err
 }
 
-// chunkSize is how many notices are leased, checked and sent together: enough to keep every worker
-// busy between the chunk's shared reads, few enough that a crash leaves at most two chunks in
-// doubt (one being sent, the next leased).
+// chunkSize is how many notices are leased and checked together: enough to keep every worker
+// busy between the chunk's shared reads, few enough that a crash leaves few notices in doubt
+// (at most the chunk being sent and the two leased after it).
 func (s *Sender) chunkSize() int { return max(4*s.cfg.Concurrency, 10) }
 
-// SendAll sends keys with bounded concurrency, a chunk at a time, the next chunk leased while
-// this one is sent (so the table's and SES's latencies overlap). It stops early, returning an
-// error wrapping ErrSendingStopped, when SES stops sending; the results say what happened to
-// each notice tried (notices not tried have no result, and hold no lease).
+// SendAll sends keys with bounded concurrency. Notices are leased a chunk at a time, ahead of
+// the workers, and each worker takes the next leased notice as soon as it is free, so the
+// table's and SES's latencies overlap and no worker waits for a chunk's slowest send. It stops
+// early, returning an error wrapping ErrSendingStopped, when SES stops sending; the results
+// say what happened to each notice tried, in the order of keys (notices not tried have no
+// result, and hold no lease).
 func (s *Sender) SendAll(ctx context.Context, keys []Key) ([]Result, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -63,7 +65,7 @@ func (s *Sender) SendAll(ctx context.Context, keys []Key) ([]Result, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	ready := make(chan *chunk, 1)
+	ready := make(chan *chunk)
 	go func() {
 		defer close(ready)
 		for start := 0; start < len(keys); start += s.chunkSize() {
@@ -76,41 +78,47 @@ func (s *Sender) SendAll(ctx context.Context, keys []Key) ([]Result, error) {
 			}
 		}
 	}()
-	var out []Result
+	work := make(chan *job)
+	var wg sync.WaitGroup
+	for range s.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				s.sendOne(ctx, cancel, j)
+			}
+		}()
+	}
+	var chunks []*chunk
 	for c := range ready {
-		if ctx.Err() != nil {
-			s.drop(ctx, c)
-			continue
-		}
-		out = append(out, s.sendChunk(ctx, cancel, c)...)
-	}
-	for _, r := range out {
-		if m, ok := outcomeMetric[r.Outcome]; ok {
-			s.cfg.Metrics.Add(r.Key.Campaign, m, 1)
-		}
-		if errors.Is(r.Err, ErrInDoubt) {
-			s.cfg.Metrics.Add(r.Key.Campaign, metrics.NoticesInDoubt, 1)
+		chunks = append(chunks, c)
+		for _, j := range c.leased {
+			work <- j
 		}
 	}
+	close(work)
+	wg.Wait()
+	out := results(chunks)
+	s.count(out)
 	if cause := context.Cause(ctx); errors.Is(cause, ErrSendingStopped) {
 		return out, cause
 	}
 	return out, nil
 }
 
-// job is one notice of a chunk on its way: its campaign, and once leased the notice.
+// job is one notice of a chunk on its way: its campaign, once leased the notice, and the
+// suppression list's answer for its chunk.
 type job struct {
-	k      Key
-	rec    *campaign.Record
-	n      *ledger.Notice
-	result *Result // set when the notice is done with (or could not be tried)
+	k          Key
+	rec        *campaign.Record
+	n          *ledger.Notice
+	suppressed map[string]bool
+	result     *Result // set when the notice is done with (or could not be tried)
 }
 
-// chunk is a set of notices read and leased together: their jobs, the ones leased, and the
-// suppression list's answer for the leased ones' recipients.
+// chunk is a set of notices read and leased together: their jobs, and the ones leased.
 type chunk struct {
 	jobs, leased []*job
-	suppressed   map[string]bool
 }
 
 // prepare reads the chunk's campaigns, leases its notices and checks every leased notice's
@@ -123,13 +131,16 @@ func (s *Sender) prepare(ctx context.Context, keys []Key) *chunk {
 	s.campaignsOf(ctx, c.jobs)
 	s.each(c.jobs, func(j *job) { s.lease(ctx, j) })
 	c.leased = slices.DeleteFunc(slices.Clone(c.jobs), func(j *job) bool { return j.n == nil })
-	var err error
-	if c.suppressed, err = s.suppressedOf(ctx, c.leased); err != nil {
+	suppressed, err := s.suppressedOf(ctx, c.leased)
+	if err != nil {
 		for _, j := range c.leased {
 			s.release(ctx, j)
 			j.result = &Result{Key: j.k, Err: fmt.Errorf("send notice %s: %w", j.k, err)}
 		}
 		c.leased = nil
+	}
+	for _, j := range c.leased {
+		j.suppressed = suppressed
 	}
 	return c
 }
@@ -142,28 +153,43 @@ func (s *Sender) drop(ctx context.Context, c *chunk) {
 	}
 }
 
-// sendChunk sends and records each leased notice of a prepared chunk. A stop
-// (ErrSendingStopped) cancels ctx: notices leased but not yet sent are released, not left in
-// doubt.
-func (s *Sender) sendChunk(ctx context.Context, stop context.CancelCauseFunc, c *chunk) []Result {
-	s.each(c.leased, func(j *job) {
-		if ctx.Err() != nil { // SES stopped sending while this one waited: give it back
-			s.release(ctx, j)
-			return
-		}
-		o, err := s.deliver(ctx, j, c.suppressed)
-		j.result = &Result{Key: j.k, Outcome: o, Err: err}
-		if errors.Is(err, ErrSendingStopped) {
-			stop(err)
-		}
-	})
+// sendOne sends and records one leased notice. A stop (ErrSendingStopped) cancels ctx: notices
+// leased but not yet sent are released, not left in doubt.
+func (s *Sender) sendOne(ctx context.Context, stop context.CancelCauseFunc, j *job) {
+	if ctx.Err() != nil { // SES stopped sending while this one waited: give it back
+		s.release(ctx, j)
+		return
+	}
+	o, err := s.deliver(ctx, j)
+	j.result = &Result{Key: j.k, Outcome: o, Err: err}
+	if errors.Is(err, ErrSendingStopped) {
+		stop(err)
+	}
+}
+
+// results lists the outcome of every notice tried, in the order the chunks hold them.
+func results(chunks []*chunk) []Result {
 	var out []Result
-	for _, j := range c.jobs {
-		if j.result != nil {
-			out = append(out, *j.result)
+	for _, c := range chunks {
+		for _, j := range c.jobs {
+			if j.result != nil {
+				out = append(out, *j.result)
+			}
 		}
 	}
 	return out
+}
+
+// count adds each outcome to the metrics.
+func (s *Sender) count(out []Result) {
+	for _, r := range out {
+		if m, ok := outcomeMetric[r.Outcome]; ok {
+			s.cfg.Metrics.Add(r.Key.Campaign, m, 1)
+		}
+		if errors.Is(r.Err, ErrInDoubt) {
+			s.cfg.Metrics.Add(r.Key.Campaign, metrics.NoticesInDoubt, 1)
+		}
+	}
 }
 
 // each runs fn on every job with at most Concurrency at once.
@@ -270,8 +296,8 @@ func (s *Sender) release(ctx context.Context, j *job) {
 // deliver sends one leased notice and records the outcome. Its length is the sequence of
 // guards the at-most-once promise rests on once the lease is held (someone reachable, a
 // message that renders, SES's answer, the mark), kept in one place so the order is visible.
-func (s *Sender) deliver(ctx context.Context, j *job, suppressed map[string]bool) (Outcome, error) {
-	k, n := j.k, j.n
+func (s *Sender) deliver(ctx context.Context, j *job) (Outcome, error) {
+	k, n, suppressed := j.k, j.n, j.suppressed
 	log := s.cfg.Logger.With("campaign", k.Campaign, "org", k.Org, "stage", k.Stage)
 	n.Recipients = slices.DeleteFunc(n.Recipients, func(a string) bool { return suppressed[a] })
 	if len(n.Recipients) == 0 {

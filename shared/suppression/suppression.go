@@ -80,6 +80,21 @@ func (l *List) Suppressed(ctx context.Context, addrs []string) (map[string]bool,
 		}
 		byKey[n] = append(byKey[n], a)
 	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	listed, whole, err := l.upTo(ctx, len(keys))
+	if err != nil {
+		return nil, fmt.Errorf("check suppression of %d addresses: %w", len(keys), err)
+	}
+	if whole {
+		for _, k := range listed {
+			for _, a := range byKey[k] {
+				out[a] = true
+			}
+		}
+		return out, nil
+	}
 	for start := 0; start < len(keys); start += maxBatchGet {
 		chunk := keys[start:min(start+maxBatchGet, len(keys))]
 		req := make([]map[string]types.AttributeValue, 0, len(chunk))
@@ -99,6 +114,33 @@ func (l *List) Suppressed(ctx context.Context, addrs []string) (map[string]bool,
 		}
 	}
 	return out, nil
+}
+
+// upTo reads at most n addresses of the list in one request, and whether that was the whole
+// list. A list no longer than the addresses asked about (the usual case: a campaign has a few
+// bounces, a chunk of notices dozens of recipients) is answered by this one small read instead
+// of a look-up per address. Both reads are eventually consistent, as DynamoDB's BatchGetItem and
+// index reads are by default: an address suppressed in the last moment may be missed either way.
+func (l *List) upTo(ctx context.Context, n int) ([]string, bool, error) {
+	out, err := l.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(l.table),
+		IndexName:                 aws.String(store.GSI1),
+		KeyConditionExpression:    aws.String("GSI1PK = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": store.S("SUPPRESSED")},
+		ProjectionExpression:      aws.String("GSI1SK"),
+		Limit:                     aws.Int32(int32(min(n, 1000) + 1)), // a page that reaches its Limit has a LastEvaluatedKey
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out.LastEvaluatedKey) > 0 {
+		return nil, false, nil
+	}
+	listed := make([]string, 0, len(out.Items))
+	for _, it := range out.Items {
+		listed = append(listed, store.Str(it["GSI1SK"]))
+	}
+	return listed, true, nil
 }
 
 // batchGet reads keys, projecting only the normalised address (GSI1SK).

@@ -4,12 +4,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,7 +39,10 @@ func main() {
 	sesURL := flag.String("ses", "http://127.0.0.1:8015", "SES v2 emulator endpoint")
 	campaignFile := flag.String("campaign", "infra/demo/data/campaign.yaml", "campaign file")
 	dayN := flag.Int("day", 3000, "a campaign day of this many notices through the planner's and the sender's handlers (0: none)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the full sender's run to this file")
+	flag.Var(&peers, "peer", "NAME=PID of a local service whose CPU each phase reports (repeatable: dynalite=123)")
 	flag.Parse()
+	profile = *cpuprofile
 	if err := run(*n, *full, *conc, *rows, *sesURL, *campaignFile); err != nil {
 		fmt.Fprintln(os.Stderr, "sendbench:", err)
 		os.Exit(1)
@@ -84,6 +91,7 @@ func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 
 	// 2. Render + SendEmail (the request the sender makes), conc in flight, no quota limit.
 	s := sender.New(ses, nil, nil, nil, func() time.Time { return now }, sender.Options{})
+	cpu0 := cpuNow()
 	start = time.Now()
 	if err := parallel(n, conc, func(i int) error {
 		e, err := r.Render(mk(i), now)
@@ -101,6 +109,7 @@ func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 	}
 	d = time.Since(start)
 	out = append(out, [4]string{fmt.Sprintf("render + SendEmail (%d in flight)", conc), fmt.Sprint(n), d.Round(time.Millisecond).String(), rate(n, d)})
+	cpuRows = append(cpuRows, cpuRow("render + SendEmail", n, cpu0, cpuNow()))
 
 	// 3. The full sender on dynalite: Get notice + campaign, suppression check, lease, render,
 	// send within the emulator's quota, MarkSent.
@@ -140,8 +149,15 @@ func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 		if err != nil {
 			return err
 		}
+		stop, err := startProfile()
+		if err != nil {
+			return err
+		}
+		cpu0 := cpuNow()
 		start = time.Now()
 		res, err := fs.SendAll(ctx, keys)
+		stop()
+		cpuRows = append(cpuRows, cpuRow("full sender", full, cpu0, cpuNow()))
 		if err != nil {
 			return err
 		}
@@ -166,8 +182,98 @@ func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 	for _, row := range out {
 		fmt.Printf("| %s | %s | %s | %s |\n", row[0], row[1], row[2], row[3])
 	}
+	if len(cpuRows) > 0 {
+		fmt.Printf("\n| CPU ms a notice | sendbench (Go) |")
+		for _, p := range peers {
+			fmt.Printf(" %s |", p.name)
+		}
+		fmt.Printf("\n|---|---:|%s\n", strings.Repeat("---:|", len(peers)))
+		for _, r := range cpuRows {
+			fmt.Println(r)
+		}
+	}
 	fmt.Printf("\npeak RSS %d MiB, heap in use at end %d MiB, total allocated %d MiB\n", ru.Maxrss/1024, ms.HeapInuse>>20, ms.TotalAlloc>>20)
 	return nil
+}
+
+// peer is a local service process (dynalite, the SES emulator) whose CPU time the bench reads
+// from /proc, so each phase can say where its CPU went.
+type peer struct {
+	name string
+	pid  int
+}
+
+type peerList []peer
+
+func (l *peerList) String() string { return fmt.Sprint(*l) }
+
+func (l *peerList) Set(v string) error {
+	name, pid, ok := strings.Cut(v, "=")
+	n, err := strconv.Atoi(pid)
+	if !ok || err != nil {
+		return fmt.Errorf("want NAME=PID, got %q", v)
+	}
+	*l = append(*l, peer{name, n})
+	return nil
+}
+
+var (
+	peers   peerList
+	cpuRows []string
+)
+
+// cpuNow is the CPU time used so far by this process and by each peer (user + system).
+func cpuNow() []time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	out := []time.Duration{time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	for _, p := range peers {
+		out = append(out, procCPU(p.pid))
+	}
+	return out
+}
+
+// procCPU reads a process's user + system time from /proc/PID/stat (fields 14 and 15, in clock
+// ticks of 1/100 s on Linux); 0 when it cannot.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+func cpuRow(phase string, n int, before, after []time.Duration) string {
+	row := "| " + phase + " |"
+	for i := range before {
+		row += fmt.Sprintf(" %.2f |", float64(after[i]-before[i])/float64(time.Millisecond)/float64(n))
+	}
+	return row
+}
+
+// profile is where -cpuprofile writes the full sender's CPU profile ("" for none).
+var profile string
+
+func startProfile() (stop func(), err error) {
+	if profile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func rate(n int, d time.Duration) string { return fmt.Sprintf("%.0f", float64(n)/d.Seconds()) }
