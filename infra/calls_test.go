@@ -46,7 +46,7 @@ var awsCalls = map[string][]string{
 		"s3:GetObject", "s3:GetObjectVersion"}, // GetObject of a version needs both
 	"DirectoryFunction": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject"},
 	"PlannerFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem",
-		"sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
+		"dynamodb:BatchWriteItem", "sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
 	"SenderFunction":   {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount"},
 	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 }
@@ -59,7 +59,7 @@ var keyPrefixes = map[string][]string{
 	"IngestFunction": {"table FILE#", "table FIND#", "table UNATTR#", "table ACCT#", "table ORG#", "table SUBDOMAIN#",
 		"index CAMPAIGNS", "index LOCAL#"},
 	"DirectoryFunction": {"table ORG#", "table ACCT#", "table SUBDOMAIN#", "index ORGS", "index ACCTS#"},
-	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#",
+	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#", "table PROGRESS#",
 		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED"},
 	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#", "index SUPPRESSED"},
 	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#"},

@@ -318,35 +318,14 @@ func showCampaign(ctx context.Context, env *cliEnv, local bool, id string, asJSO
 	if err != nil {
 		return fail(err)
 	}
-	r, err := s.Get(ctx, id)
-	if err != nil {
-		return fail(err)
-	}
-	exts, err := s.Extensions(ctx, id)
-	if err != nil {
-		return fail(err)
-	}
-	hist, err := s.History(ctx, id)
+	det, err := s.Details(ctx, id)
 	if err != nil {
 		return fail(err)
 	}
 	if asJSON {
-		type version struct {
-			Version int       `json:"version"`
-			At      time.Time `json:"at"`
-			By      string    `json:"by"`
-			Changes []string  `json:"changes"`
-		}
-		out := struct {
-			*campaign.Record
-			Extensions map[string]campaign.Extension `json:"extensions"`
-			History    []version                     `json:"history"`
-		}{Record: r, Extensions: exts}
-		for _, h := range hist {
-			out.History = append(out.History, version{h.Version, h.At, h.By, h.Changes})
-		}
-		return printJSON(env, out)
+		return printJSON(env, det)
 	}
+	r, exts, hist := det.Record, det.Extensions, det.History
 	c := r.Campaign
 	w := env.stdout
 	fmt.Fprintf(w, "%s — %s\nstatus %s, version %d (updated %s by %s)\n", c.ID, c.Title, r.Status, r.Version, r.UpdatedAt.Format(time.RFC3339), r.UpdatedBy)
@@ -375,6 +354,9 @@ func showCampaign(ctx context.Context, env *cliEnv, local bool, id string, asJSO
 	}
 	for _, h := range hist {
 		fmt.Fprintf(w, "version %d at %s by %s: %s\n", h.Version, h.At.Format(time.RFC3339), h.By, strings.Join(h.Changes, "; "))
+	}
+	for _, e := range det.Events {
+		fmt.Fprintf(w, "change at %s by %s: %s\n", e.At.Format(time.RFC3339), e.By, e.What)
 	}
 	return 0
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
 	"github.com/nhsmail-sunset/sunset/shared/report"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
@@ -14,7 +16,7 @@ func init() {
 	commands["report"] = command{summary: "a campaign's progress: every notice and its status, unassigned accounts, unreachable organisations, suppressed addresses", run: runReport}
 }
 
-const reportUsage = "Usage: sunset report --campaign ID [--json | --csv] [--local]"
+const reportUsage = "Usage: sunset report --campaign ID [--json | --csv] [--chart FILE.svg] [--local]"
 
 func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("report", flag.ContinueOnError)
@@ -23,6 +25,7 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	id := fl.String("campaign", "", "campaign `ID`")
 	asJSON := fl.Bool("json", false, "print JSON")
 	asCSV := fl.Bool("csv", false, "print CSV, one row per notice")
+	chart := fl.String("chart", "", "also draw the burn-down chart (SVG) into `FILE`")
 	local := localFlag(fl)
 	if code, ok := parseFlags(fl, args); !ok {
 		return code
@@ -35,6 +38,13 @@ func runReport(ctx context.Context, env *cliEnv, args []string) int {
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset report: %v\n", err)
 		return exitFor(err)
+	}
+	if *chart != "" {
+		if err := writeChart(*chart, r); err != nil {
+			fmt.Fprintf(env.stderr, "sunset report: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(env.stderr, "wrote the burn-down chart to %s\n", *chart)
 	}
 	switch {
 	case *asJSON:
@@ -66,5 +76,18 @@ func buildReport(ctx context.Context, env *cliEnv, local bool, id string) (repor
 		Ledger:       ledger.New(db, table, env.clock),
 		Suppressions: suppression.New(db, table, env.clock),
 		Planner:      p,
+		Progress:     progress.NewStore(db, table),
 	}, id, env.clock())
+}
+
+func writeChart(path string, r report.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteChart(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

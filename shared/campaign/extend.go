@@ -85,7 +85,8 @@ func (s *Store) Extend(ctx context.Context, id, ods string, until calendar.Date,
 	if err != nil {
 		return nil, fmt.Errorf("extend campaign %s for %s: %w", id, ods, err)
 	}
-	return ext, nil
+	what := fmt.Sprintf("extension: %s until %s (was %s): %s", ods, until.British(), original.British(), reason)
+	return ext, s.record(ctx, c, by, what)
 }
 
 // Extensions returns the campaign's extensions by ODS code.

@@ -54,6 +54,10 @@ type Options struct {
 	// TemplatesAnywhere allows a `templates` folder outside the campaign file's own folder
 	// (an absolute path, or one that climbs out with ..); without it such a folder is refused.
 	TemplatesAnywhere bool
+	// Uploaded: the file came on its own, without its folder (the API and the console), so a
+	// templates folder or a roster file beside it cannot be read: only the built-in template
+	// sets are accepted, and a roster campaign is refused (apply it with the CLI).
+	Uploaded bool
 }
 
 // Load reads and validates the campaign file at path and, for a roster campaign, the roster CSV
@@ -112,7 +116,7 @@ func ParseWith(data []byte, name string, o Options) (*Campaign, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ValidationError{File: name, Message: "empty campaign file"}
 	}
-	p := &parser{file: name, lines: map[string]int{}, templatesAnywhere: o.TemplatesAnywhere}
+	p := &parser{file: name, lines: map[string]int{}, templatesAnywhere: o.TemplatesAnywhere && !o.Uploaded, uploaded: o.Uploaded}
 	root := doc.Content[0]
 	p.walk(root, reflect.TypeFor[Campaign](), "")
 	if len(p.errs) > 0 {
@@ -181,6 +185,7 @@ type parser struct {
 	lines             map[string]int
 	errs              []error
 	templatesAnywhere bool
+	uploaded          bool
 }
 
 func (p *parser) errAt(line int, key, format string, args ...any) {

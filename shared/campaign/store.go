@@ -237,7 +237,7 @@ func (s *Store) SetStatus(ctx context.Context, id string, status Status, by stri
 	if err != nil {
 		return fmt.Errorf("set campaign %s %s: %w", id, status, err)
 	}
-	return nil
+	return s.record(ctx, r.Campaign, by, fmt.Sprintf("status: %s → %s", r.Status, status))
 }
 
 // AutoPause pauses an active campaign on Sunset's own authority (by names the function), with
@@ -261,6 +261,11 @@ func (s *Store) AutoPause(ctx context.Context, id, by, reason string) (bool, err
 	}
 	if err != nil {
 		return false, fmt.Errorf("auto-pause campaign %s: %w", id, err)
+	}
+	if r, err := s.Get(ctx, id); err == nil {
+		if err := s.record(ctx, r.Campaign, by, "status: active → paused ("+reason+")"); err != nil {
+			return true, err
+		}
 	}
 	return true, nil
 }

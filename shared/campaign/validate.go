@@ -117,8 +117,13 @@ func (p *parser) validate(c *Campaign) {
 // absolute path, no .. out of it) unless Options.TemplatesAnywhere says otherwise: a campaign
 // file must not make Sunset read templates from wherever it likes.
 func (p *parser) validateTemplates(c *Campaign) {
+	if p.uploaded && c.Roster != "" {
+		p.errf("roster", "a roster campaign's roster file (%q) cannot be read from an upload: apply it with the CLI (sunset campaign apply)", c.Roster)
+	}
 	switch t := c.Templates; {
 	case t == "hostname-retirement" || t == "byo-mx" || p.templatesAnywhere:
+	case p.uploaded:
+		p.errf("templates", "%q is a folder, which an upload cannot bring: use a built-in set (hostname-retirement, byo-mx), or apply the campaign with the CLI", t)
 	case !filepath.IsLocal(t):
 		p.errf("templates", "%q is outside the campaign file's folder (an absolute path or one that climbs out with ..): use a built-in set (hostname-retirement, byo-mx) or a folder beside the campaign file, or pass --templates-anywhere", t)
 	}

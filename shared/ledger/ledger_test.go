@@ -154,3 +154,33 @@ func TestStatusTransitions(t *testing.T) {
 		t.Errorf("failed notice = %+v", n)
 	}
 }
+
+// Summaries are List without the accounts and recipients: every other field the same.
+func TestSummaries(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	now := time.Date(2021, 7, 27, 7, 0, 0, 0, time.UTC)
+	l := New(db, table, func() time.Time { return now })
+	for _, n := range []Notice{notice("RX1", "advance", "2021-07-27"), notice("RX2", "advance", "2021-07-27")} {
+		if _, err := l.Claim(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.MarkSent(ctx, "c1", "RX1", "advance", "m-1", "sha"); err != nil {
+		t.Fatal(err)
+	}
+	full, err := l.List(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := l.Summaries(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range full {
+		full[i].Accounts, full[i].Recipients, full[i].ContentSHA256, full[i].ExpiresAt = nil, nil, "", time.Time{}
+	}
+	if d := cmp.Diff(full, sums); d != "" {
+		t.Errorf("summaries (-list without accounts and recipients +summaries):\n%s", d)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -32,6 +33,7 @@ func New(db DB, table string, clock func() time.Time) *Planner {
 		Directory:   directory.New(db, table, clock),
 		Suppression: suppression.New(db, table, clock),
 		Ledger:      ledger.New(db, table, clock),
+		Progress:    progress.NewStore(db, table),
 		Clock:       clock,
 	}
 }

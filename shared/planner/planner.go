@@ -13,6 +13,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
 )
 
 // Findings reads what the scanner found (shared/findings.Reader fits): who was seen in a window
@@ -57,6 +58,13 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, notices []ledger.Notice) error
 }
 
+// Progress keeps where a campaign stands after each run (shared/progress.Store fits): the
+// day's funnel, and each organisation the run looked at. A dry run (Plan) records nothing.
+type Progress interface {
+	RecordDay(ctx context.Context, campaign string, d progress.Day, expires time.Time) error
+	RecordOrgs(ctx context.Context, campaign string, orgs []progress.Org, expires time.Time) error
+}
+
 // Planner decides, for each affected organisation of a campaign, which notice is due.
 type Planner struct {
 	Campaigns   Campaigns
@@ -64,7 +72,9 @@ type Planner struct {
 	Directory   Directory
 	Suppression Suppression
 	Ledger      Ledger
-	Clock       func() time.Time
+	// Progress, when set, is told what each Run found.
+	Progress Progress
+	Clock    func() time.Time
 }
 
 // Plan is what a run on At would do for one campaign.

@@ -18,6 +18,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/ledger/ledgertest"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
 )
 
 func day(s string) calendar.Date {
@@ -515,5 +516,62 @@ func TestFunnelAndSuperseded(t *testing.T) {
 	want := Funnel{Affected: 2, AffectedAccounts: 3, Notified: 3, Fixed: 1}
 	if pl.Funnel != want {
 		t.Errorf("funnel %+v, want %+v", pl.Funnel, want)
+	}
+}
+
+// recorder keeps what runs tell Progress, in memory.
+type recorder struct {
+	days []progress.Day
+	orgs map[string]progress.Org
+}
+
+func (r *recorder) RecordDay(_ context.Context, _ string, d progress.Day, _ time.Time) error {
+	r.days = append(r.days, d)
+	return nil
+}
+
+func (r *recorder) RecordOrgs(_ context.Context, _ string, orgs []progress.Org, _ time.Time) error {
+	for _, o := range orgs {
+		r.orgs[o.ODS] = o
+	}
+	return nil
+}
+
+// Each run records its funnel and every organisation it looked at, as it leaves them (a claim
+// made by the run is the stage reached); a dry run records nothing.
+func TestRunRecordsProgress(t *testing.T) {
+	w := newWorld(t, campaignYAML)
+	rec := &recorder{orgs: map[string]progress.Org{}}
+	w.p.Progress = rec
+	w.seen("A1", "2021-07-01", "2021-08-20")
+	w.seen("B2", "2021-07-01", "2021-07-28")
+	w.seen("C3", "2021-08-16", "2021-08-20")
+	w.f.acts = append(w.f.acts, findings.Activity{Account: "second@a1.nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP", Day: day("2021-08-20")})
+	w.d.owners["second@a1.nhs.net"] = "A1"
+	ctx := context.Background()
+	for _, d := range []string{"2021-07-27", "2021-08-17", "2021-08-30"} {
+		if _, err := w.p.Run(ctx, w.camp.ID, day(d), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.p.Plan(ctx, w.camp.ID, day("2021-08-31")); err != nil {
+		t.Fatal(err)
+	}
+	wantDays := []progress.Day{
+		{At: day("2021-07-27"), Affected: 2, AffectedAccounts: 2, Notified: 0},
+		{At: day("2021-08-17"), Affected: 3, AffectedAccounts: 3, Notified: 2},
+		{At: day("2021-08-30"), Affected: 2, AffectedAccounts: 3, Notified: 3, Fixed: 1},
+	}
+	if d := cmp.Diff(wantDays, rec.days); d != "" {
+		t.Errorf("days (-want +got):\n%s", d)
+	}
+	at := day("2021-08-30")
+	wantOrgs := map[string]progress.Org{
+		"A1": {ODS: "A1", Name: "Org A1", AsOf: at, Affected: true, Accounts: 2, LastSeen: day("2021-08-20"), Stage: "reminder", Status: "claimed", LastNotice: day("2021-08-17")},
+		"B2": {ODS: "B2", Name: "Org B2", AsOf: at, Stage: "reminder", Status: "claimed", LastNotice: day("2021-08-17")},
+		"C3": {ODS: "C3", Name: "Org C3", AsOf: at, Affected: true, Accounts: 1, LastSeen: day("2021-08-20"), Stage: "reminder", Status: "claimed", LastNotice: day("2021-08-17")},
+	}
+	if d := cmp.Diff(wantOrgs, rec.orgs); d != "" {
+		t.Errorf("organisations (-want +got):\n%s", d)
 	}
 }

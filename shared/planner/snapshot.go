@@ -65,3 +65,16 @@ func (p *Planner) Snapshot(ctx context.Context, h History, c *campaign.Campaign,
 	last.Stage, last.PlannedFor, last.Status = stage, at, ""
 	return last, nil
 }
+
+// OrgAccounts lists the accounts of an organisation seen on a legacy hostname in the activity
+// window before at, aggregated as a notice lists them. It reads the organisation's findings
+// by the owner recorded when each was written (the console's view of one organisation; a run
+// also follows accounts that changed owner since).
+func (p *Planner) OrgAccounts(ctx context.Context, c *campaign.Campaign, ods string, at calendar.Date) ([]ledger.Account, error) {
+	from := at.AddDays(-c.ActivityWindowDays)
+	acts, err := p.Findings.Org(ctx, c.ID, strings.ToUpper(strings.TrimSpace(ods)), from, at)
+	if err != nil {
+		return nil, err
+	}
+	return aggregate(acts, from, at), nil
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
 )
 
 // How a plan reads (issue 14): it never holds the window's findings or the ledger. It first
@@ -51,6 +52,7 @@ type survey struct {
 	moved    map[string]string
 	byOwner  map[string][]string // moved accounts by owner now
 	recent   int                 // owned accounts seen within the activity window (the funnel)
+	seen     map[string]*orgSeen // per organisation: accounts seen in the activity window, last seen
 	unowned  int                 // accounts no organisation owns, stored so
 	unownedM int                 // of the moved, those no organisation owns
 }
@@ -68,7 +70,8 @@ func windowStart(c *campaign.Campaign, at calendar.Date) calendar.Date {
 // survey reads who was seen on a findings campaign's window and who owns them now. A roster
 // campaign reads no findings.
 func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.Date) (*survey, error) {
-	sv := &survey{from: windowStart(c, at), orgs: map[string]bool{}, moved: map[string]string{}, byOwner: map[string][]string{}}
+	sv := &survey{from: windowStart(c, at), orgs: map[string]bool{}, moved: map[string]string{}, byOwner: map[string][]string{},
+		seen: map[string]*orgSeen{}}
 	if c.AudienceSource == campaign.SourceRoster {
 		return sv, nil
 	}
@@ -133,9 +136,24 @@ func (sv *survey) add(s findings.Seen, owner string, recent bool) {
 		return
 	}
 	sv.orgs[owner] = sv.orgs[owner] || recent
+	o := sv.seen[owner]
+	if o == nil {
+		o = &orgSeen{}
+		sv.seen[owner] = o
+	}
+	if s.Last.After(o.last) {
+		o.last = s.Last
+	}
 	if recent {
 		sv.recent++
+		o.accounts++
 	}
+}
+
+// orgSeen is what the survey saw of one organisation's accounts.
+type orgSeen struct {
+	accounts int           // seen within the activity window
+	last     calendar.Date // the last day any of them was seen in the survey's window
 }
 
 // unassigned is how many accounts seen no organisation owns now.
@@ -165,6 +183,7 @@ type chunkOut struct {
 	dues    []Due
 	skips   []Skip
 	pending []ledger.Notice // claimed for the plan's date, not yet sent
+	orgs    []progress.Org  // every organisation of the chunk, as the run leaves it
 }
 
 // walk decides every organisation the plan looks at (the affected ones, those with notices,
@@ -249,12 +268,39 @@ func rosterODS(r []campaign.RosterEntry) []string {
 	return []string{r[0].ODS}
 }
 
+// isAffected: an account of the organisation was seen in the activity window (for a roster
+// campaign: it is on the roster and not done).
+func isAffected(c *campaign.Campaign, sv *survey, oc *orgCase) bool {
+	if c.AudienceSource == campaign.SourceRoster {
+		return oc.skip != SkipDone
+	}
+	return sv.orgs[oc.ods]
+}
+
+// orgProgress is one organisation as this plan leaves it, before its claims (run adds those).
+func orgProgress(c *campaign.Campaign, sv *survey, oc *orgCase, name string, at calendar.Date) progress.Org {
+	o := progress.Org{ODS: oc.ods, Name: name, AsOf: at, Affected: isAffected(c, sv, oc)}
+	if s := sv.seen[oc.ods]; s != nil {
+		o.Accounts, o.LastSeen = s.accounts, s.last
+	}
+	for _, n := range oc.history { // in stage order: the last notified is the stage reached
+		if !notifiedBy(n) {
+			continue
+		}
+		o.Stage, o.Status, o.LastNotice = n.Stage, string(n.Status), n.PlannedFor
+		if !n.SentAt.IsZero() {
+			o.LastNotice = c.Today(n.SentAt)
+		}
+		if o.Name == "" {
+			o.Name = n.OrgName
+		}
+	}
+	return o
+}
+
 // count adds one organisation to the funnel.
 func count(f *Funnel, c *campaign.Campaign, sv *survey, oc *orgCase) {
-	affected := sv.orgs[oc.ods]
-	if c.AudienceSource == campaign.SourceRoster {
-		affected = oc.skip != SkipDone
-	}
+	affected := isAffected(c, sv, oc)
 	notified := slices.ContainsFunc(oc.history, notifiedBy)
 	switch {
 	case affected:
@@ -307,6 +353,9 @@ func (p *Planner) chunk(ctx context.Context, st *state, sv *survey, at calendar.
 	orgs, err := p.Directory.Orgs(ctx, odsList)
 	if err != nil {
 		return err
+	}
+	for _, oc := range cases {
+		out.orgs = append(out.orgs, orgProgress(c, sv, oc, orgs[oc.ods].Name, at))
 	}
 	var dues []Due
 	for i, oc := range cases {
@@ -513,13 +562,16 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 			if keep {
 				res.Plan.Due = append(res.Plan.Due, o.dues...)
 			}
-			return nil
+			return p.recordOrgs(ctx, st, o.orgs, nil, at)
 		}
 		claimed, lostHere, err := p.claim(ctx, st, at, o.dues, &res)
 		if err != nil {
 			return err
 		}
 		lost = append(lost, lostHere...)
+		if err := p.recordOrgs(ctx, st, o.orgs, claimed, at); err != nil {
+			return err
+		}
 		toSend := make([]ledger.Notice, 0, len(claimed)+len(o.pending))
 		for _, c := range claimed {
 			toSend = append(toSend, st.notice(c, at))
@@ -546,12 +598,42 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 	if err != nil {
 		return res, err // the claims made stand; a retry hands them over as pending
 	}
+	if err := p.recordDay(ctx, st, res.Plan.Funnel, res.Counts.Unassigned, at); err != nil {
+		return fail(err)
+	}
 	if keep {
 		if err := p.leftovers(ctx, st.c, sv, at, &res.Plan); err != nil {
 			return fail(err)
 		}
 	}
 	return res, nil
+}
+
+// recordOrgs keeps each organisation of a chunk as the run leaves it: those it claimed a
+// notice for have reached that stage.
+func (p *Planner) recordOrgs(ctx context.Context, st *state, orgs []progress.Org, claimed []Due, at calendar.Date) error {
+	if p.Progress == nil || len(orgs) == 0 {
+		return nil
+	}
+	stage := map[string]string{}
+	for _, d := range claimed {
+		stage[d.Org] = d.Stage
+	}
+	for i, o := range orgs {
+		if s, ok := stage[o.ODS]; ok {
+			orgs[i].Stage, orgs[i].Status, orgs[i].LastNotice = s, string(ledger.Claimed), at
+		}
+	}
+	return p.Progress.RecordOrgs(ctx, st.c.ID, orgs, st.c.RetainUntil())
+}
+
+// recordDay keeps the run's funnel.
+func (p *Planner) recordDay(ctx context.Context, st *state, f Funnel, unassigned int, at calendar.Date) error {
+	if p.Progress == nil {
+		return nil
+	}
+	return p.Progress.RecordDay(ctx, st.c.ID, progress.Day{At: at, Affected: f.Affected, AffectedAccounts: f.AffectedAccounts,
+		Notified: f.Notified, Fixed: f.Fixed, Unassigned: unassigned}, st.c.RetainUntil())
 }
 
 // claim claims a chunk's due notices, readers at a time, and marks the stages each supersedes;

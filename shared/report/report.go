@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -34,12 +36,19 @@ type Planner interface {
 	Plan(ctx context.Context, campaignID string, at calendar.Date) (planner.Plan, error)
 }
 
+// Progress reads what each run recorded (progress.Store).
+type Progress interface {
+	Days(ctx context.Context, campaign string) ([]progress.Day, error)
+}
+
 // Sources is everything Build reads.
 type Sources struct {
 	Campaigns    Campaigns
 	Ledger       Ledger
 	Suppressions Suppressions
 	Planner      Planner
+	// Progress, when set, gives the burn-down: the funnel of every recorded run.
+	Progress Progress
 }
 
 // Report is a campaign's progress; its JSON is `sunset report --json`.
@@ -57,6 +66,12 @@ type Report struct {
 	// SuppressedEntries is the suppression list behind Suppressed, with the reason and date the
 	// table shows. The JSON carries the addresses only.
 	SuppressedEntries []suppression.Entry `json:"-"`
+	// Progress is the funnel of every recorded daily run, oldest first: the burn-down's data.
+	Progress []progress.Day `json:"progress"`
+	// Markers are the stage dates and the shutdown the burn-down marks.
+	Markers []Marker `json:"-"`
+	// Title is the campaign's title.
+	Title string `json:"-"`
 }
 
 // Delivery is a campaign's recipients sent to, bounced and complaining, as SES reported them
@@ -119,7 +134,15 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 		return Report{}, err
 	}
 	r := Report{Campaign: id, Status: string(rec.Status), PauseReason: rec.PauseReason, Delivery: delivery(stats),
-		Notices: []Notice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}, SuppressedEntries: supp}
+		Notices: []Notice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}, SuppressedEntries: supp,
+		Progress: []progress.Day{}, Markers: Markers(rec.Campaign), Title: rec.Campaign.Title}
+	if src.Progress != nil {
+		days, err := src.Progress.Days(ctx, id)
+		if err != nil {
+			return Report{}, err
+		}
+		r.Progress = append(r.Progress, days...)
+	}
 	suppressed := map[string]bool{}
 	for _, e := range supp {
 		r.Suppressed = append(r.Suppressed, e.Address)
@@ -246,4 +269,13 @@ func distinctAccounts(as []ledger.Account) int {
 		seen[strings.ToLower(a.Account)] = true
 	}
 	return len(seen)
+}
+
+// WriteChart draws the report's burn-down as SVG.
+func (r Report) WriteChart(w io.Writer) error {
+	title := "Burn-down: " + r.Campaign
+	if r.Title != "" {
+		title = "Burn-down: " + r.Title
+	}
+	return WriteBurndown(w, title, r.Progress, r.Markers)
 }

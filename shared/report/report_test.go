@@ -17,6 +17,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/ledger/ledgertest"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -134,6 +135,9 @@ func TestBuild(t *testing.T) {
 		Unreachable:       []string{"C3", "F6"}, // H8 is skipped only in an earlier plan
 		Suppressed:        []string{"la@c.nhs.net", "pla@c.nhs.net"},
 		SuppressedEntries: supp,
+		Progress:          []progress.Day{},
+		Markers:           Markers(demoCampaign()),
+		Title:             demoCampaign().Title,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Build (-want +got):\n%s", diff)
@@ -193,7 +197,7 @@ func TestBuildEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Empty lists are [] in the JSON, never null.
-	if want := `{"campaign":"c1","status":"active","delivery":{"sends":0,"bounces":0,"complaints":0,"bounce_rate":0},"notices":[],"unassigned":[],"unreachable":[],"suppressed":[]}`; string(b) != want {
+	if want := `{"campaign":"c1","status":"active","delivery":{"sends":0,"bounces":0,"complaints":0,"bounce_rate":0},"notices":[],"unassigned":[],"unreachable":[],"suppressed":[],"progress":[]}`; string(b) != want {
 		t.Errorf("JSON %s, want %s", b, want)
 	}
 }
@@ -306,6 +310,7 @@ func TestJSON(t *testing.T) {
 	r := sample()
 	r.Status, r.PauseReason = "paused", "bounce rate 9.0% (9 of 100 recipients since the first send) passed the 8.0% limit on 2021-07-28 09:00 UTC"
 	r.Delivery = Delivery{Sends: 100, Bounces: 9, Complaints: 1, BounceRate: 0.09}
+	r.Progress = []progress.Day{{At: date("2021-07-27"), Affected: 2, AffectedAccounts: 5, Notified: 2, Fixed: 1, Unassigned: 1}}
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +323,8 @@ func TestJSON(t *testing.T) {
 	    {"account":"one@nhs.net","hostname":"imap.nhs.net","protocol":"IMAP","last_seen":"2021-07-27T08:30:00Z","successes":3,"failures":1},
 	    {"account":"two@nhs.net","hostname":"smtp.nhs.net","protocol":"SMTP","last_seen":"2021-07-27T08:30:00Z","successes":1,"failures":0}]},
 	  {"org":"E5","org_name":"=HYPERLINK(\"x\")","stage":"final","status":"failed","to":[],"sent_at":null,"message_id":"","accounts":[],"error":"-bad address"}],
-	"unassigned":["locum@nhs.net"],"unreachable":[],"suppressed":["la@c.nhs.net"]}`
+	"unassigned":["locum@nhs.net"],"unreachable":[],"suppressed":["la@c.nhs.net"],
+	"progress":[{"date":"2021-07-27","affected_organisations":2,"affected_accounts":5,"notified_organisations":2,"fixed_organisations":1,"unassigned_accounts":1}]}`
 	var got, exp any
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
