@@ -19,9 +19,10 @@ local-env: ## print the exports that point the AWS SDK and the CLI at the local 
 	@$(GO) run ./infra/local/stack env
 
 # test stops the stack afterwards only if it was not already running: a developer's stack stays up.
-test: ## lint, then every test with -race against the local stack (started if need be, stopped after)
+test: ## lint, then every test with -race against the local stack and Chromium (started or installed if need be)
 	@was_up=$$(ls infra/local/.run/*.pid >/dev/null 2>&1 && echo yes); \
 	$(MAKE) --no-print-directory local-up || exit $$?; \
+	infra/local/chromium.sh || exit $$?; \
 	status=0; \
 	$(MAKE) --no-print-directory lint || status=$$?; \
 	if [ $$status -eq 0 ]; then \

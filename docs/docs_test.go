@@ -331,7 +331,7 @@ func TestOperationsPageCoversMetricsAndAlarms(t *testing.T) {
 	if len(alarms) == 0 {
 		t.Fatal("no alarms found in template.yaml")
 	}
-	perFunction := regexp.MustCompile(`^(Ingest|Directory|Planner|Sender|Feedback)(Errors|Throttles)Alarm$`)
+	perFunction := regexp.MustCompile(`^(Ingest|Directory|Planner|Sender|Feedback|Api)(Errors|Throttles)Alarm$`)
 	for _, a := range alarms {
 		name := a[1]
 		if m := perFunction.FindStringSubmatch(name); m != nil {

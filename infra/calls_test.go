@@ -24,6 +24,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/nhsmail-sunset/sunset/shared/api"
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
@@ -34,6 +35,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
 
 // awsCalls is, for each function, every AWS action its code may call, as IAM names them. It
@@ -49,6 +51,8 @@ var awsCalls = map[string][]string{
 		"dynamodb:BatchWriteItem", "sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
 	"SenderFunction":   {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount"},
 	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+	"ApiFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter"},
 }
 
 // keyPrefixes is, for each function, the partition-key prefixes of the table items ("table
@@ -63,6 +67,8 @@ var keyPrefixes = map[string][]string{
 		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED"},
 	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#", "index SUPPRESSED"},
 	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#"},
+	"ApiFunction": {"table CAMPAIGN#", "table NOTICE#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#",
+		"table PROGRESS#", "index CAMPAIGNS", "index NOTICES#", "index DAY#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED"},
 }
 
 // iamAction is the IAM action an SDK call is authorised as.
@@ -304,6 +310,37 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	}
 	if sent != len(claimed) {
 		t.Fatalf("%d emails for %d claimed notices", sent, len(claimed))
+	}
+
+	// The team's day in the console and API: every route, as an operator.
+	acfg, _ := api.LoadConfig(func(k string) string {
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_AUTH_ISSUER": "https://login.example/v2.0", "SUNSET_AUTH_AUDIENCE": "api://sunset",
+			"SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys", "SUNSET_CLIENT_SECRET_PARAMETER": "/sunset/console-client-secret"}[k]
+	})
+	eps["SSM"] = localstacktest.SSM(t, map[string]string{"/sunset/signing-keys": signing.NewKey(), "/sunset/console-client-secret": "s"})
+	ah, err := api.NewHandler(ctx, acfg, clients("ApiFunction"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := map[string]string{"sub": "s1", "name": "Ops", "roles": "[operator]"}
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/api/campaigns", ""}, {"GET", "/api/campaigns/" + id, ""}, {"POST", "/api/campaigns/validate", spec},
+		{"GET", "/api/campaigns/" + id + "/plan", ""}, {"GET", "/api/campaigns/" + id + "/report", ""},
+		{"GET", "/api/campaigns/" + id + "/organisations", ""}, {"GET", "/api/campaigns/" + id + "/burndown.csv", ""},
+		{"GET", "/api/campaigns/" + id + "/unassigned", ""}, {"GET", "/api/suppressed", ""},
+		{"GET", "/api/campaigns/" + id + "/preview?org=" + claimed[0].Org + "&stage=" + claimed[0].Stage, ""},
+		{"POST", "/api/campaigns/" + id + "/send-test", `{"org":"` + claimed[0].Org + `","stage":"` + claimed[0].Stage + `","to":"ops@example.nhs.net"}`},
+		{"POST", "/api/campaigns", strings.Replace(spec, "title: ", "title: New ", 1)},
+		{"POST", "/api/campaigns/" + id + "/pause", ""}, {"POST", "/api/campaigns/" + id + "/resume", ""},
+		{"POST", "/api/campaigns/" + id + "/extensions", `{"org":"` + claimed[0].Org + `","until":"` + today.AddDate(0, 0, 50).Format("2006-01-02") + `","reason":"r"}`},
+	} {
+		p, q, _ := strings.Cut(rq.path, "?")
+		resp, err := ah.Handle(ctx, events.APIGatewayV2HTTPRequest{RawPath: p, RawQueryString: q, Body: rq.body,
+			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: rq.method},
+				Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: op}}}})
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("api %s %s: %d %s", rq.method, rq.path, resp.StatusCode, resp.Body)
+		}
 	}
 
 	for fn, r := range recorded {

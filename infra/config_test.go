@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nhsmail-sunset/sunset/shared/api"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
@@ -26,6 +27,7 @@ var loadConfig = map[string]func(getenv func(string) string) error{
 	"PlannerFunction":   func(g func(string) string) error { _, err := planner.LoadConfig(g); return err },
 	"SenderFunction":    func(g func(string) string) error { _, err := sender.LoadConfig(g); return err },
 	"FeedbackFunction":  func(g func(string) string) error { _, err := feedback.LoadConfig(g); return err },
+	"ApiFunction":       func(g func(string) string) error { _, err := api.LoadConfig(g); return err },
 }
 
 // functionEnv is the environment template.yaml gives a function: Globals, then its own. A

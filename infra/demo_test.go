@@ -23,7 +23,7 @@ func TestMakeDemo(t *testing.T) {
 	run := func() string {
 		t.Helper()
 		cmd := exec.Command("bash", "demo/demo.sh")
-		cmd.Env = append(os.Environ(), "DEMO_TABLE="+table)
+		cmd.Env = append(os.Environ(), "DEMO_TABLE="+table, "DEMO_CONSOLE=no")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("demo.sh: %v\n%s", err, out)
@@ -53,4 +53,5 @@ func TestMakeDemo(t *testing.T) {
 	if !strings.Contains(second, "7 notices (7 sent") || !strings.Contains(second, "already ingested") {
 		t.Errorf("second run:\n%s", second)
 	}
+	t.Run("the console in a browser", func(t *testing.T) { consoleInBrowser(t, table) })
 }

@@ -71,6 +71,7 @@ func TestPoliciesAllowExactlyTheCallsOfTheCode(t *testing.T) {
 				leading = append(leading, leadingKeysOf(t, name, st)...)
 			}
 			slices.Sort(leading)
+			leading = slices.Compact(leading) // a prefix read by one statement and written by another is one prefix
 			want := slices.Sorted(slices.Values(keyPrefixes[name]))
 			if !slices.Equal(leading, want) {
 				t.Errorf("dynamodb:LeadingKeys allow %v; the code names %v (keyPrefixes)", leading, want)

@@ -26,6 +26,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
 
 var (
@@ -247,6 +248,14 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 		}
 	}
 	wrongShape := []byte(`{"Records": "not a list"}`)
+	status := func(want int) func(t *testing.T, body []byte) {
+		return func(t *testing.T, body []byte) {
+			var r events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(body, &r); err != nil || r.StatusCode != want {
+				t.Errorf("response %s: status %d, want %d (%v)", body, r.StatusCode, want, err)
+			}
+		}
+	}
 	calls := map[string][]call{
 		"IngestFunction":    {{withPoison, "response", batch("poison")}, {wrongShape, "error", nil}},
 		"DirectoryFunction": {{sample("sqs-s3-put.json"), "response", batch()}, {wrongShape, "error", nil}}, // a logs/ key: not a directory file
@@ -254,7 +263,11 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 		"SenderFunction":    {{sample("sqs-message.json"), "response", batch()}, {wrongShape, "error", nil}}, // no such notice: dropped
 		"FeedbackFunction": {{sample("ses-send.json"), "response", nil}, {sample("ses-delivery.json"), "response", nil},
 			{sample("ses-bounce.json"), "response", nil}, {sample("ses-complaint.json"), "response", nil}, {wrongShape, "error", nil}},
+		"ApiFunction": {{sample("apigw-v2-campaigns.json"), "response", status(200)}, {sample("apigw-v2-console.json"), "response", status(303)},
+			{[]byte(`"not an event"`), "error", nil}},
 	}
+	// The API reads its signing keys from SSM at init: the template's parameter names.
+	ssmURL := localstacktest.SSM(t, map[string]string{"/sunset/signing-keys": signing.NewKey(), "/sunset/console-client-secret": "s"})
 	for name, exe := range bins {
 		t.Run(name, func(t *testing.T) {
 			cs, ok := calls[name]
@@ -270,7 +283,7 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 				"AWS_REGION=" + localstack.Region, "AWS_ACCESS_KEY_ID=" + localstack.AccessKey, "AWS_SECRET_ACCESS_KEY=" + localstack.SecretKey,
 				"AWS_EC2_METADATA_DISABLED=true",
 				"AWS_ENDPOINT_URL_DYNAMODB=" + localstack.Endpoint("dynamodb"), "AWS_ENDPOINT_URL_SESV2=" + localstack.Endpoint("sesv2"),
-				"AWS_ENDPOINT_URL_S3=" + s3URL, "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:1",
+				"AWS_ENDPOINT_URL_S3=" + s3URL, "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:1", "AWS_ENDPOINT_URL_SSM=" + ssmURL,
 			}
 			for k, v := range functionEnvRaw(c, name) {
 				env = append(env, k+"="+templateValue(c, v, stand))

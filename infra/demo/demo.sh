@@ -57,6 +57,22 @@ echo
 echo "== Emails sent by this demo run: $((after - before))"
 echo "   Run 'make demo' again: it sends nothing new. Every notice is in the ledger (one per"
 echo "   organisation per stage, ever), every log file in the file ledger, so a repeat is a no-op."
+# The team's console on the demo's data (sunset serve --local, signed in as an operator named
+# demo); DEMO_CONSOLE=no leaves it off (the tests run their own).
+console_url=http://127.0.0.1:8080/console/
+if [ "${DEMO_CONSOLE:-yes}" != no ]; then
+  run=infra/local/.run
+  if [ -f "$run/console.pid" ] && kill -0 "$(cat "$run/console.pid")" 2>/dev/null; then
+    kill "$(cat "$run/console.pid")"; sleep 0.5
+  fi
+  nohup .demo/sunset serve --local --role operator --as demo >"$run/console.log" 2>&1 &
+  echo $! >"$run/console.pid"
+  for _ in $(seq 50); do curl -fsS -o /dev/null "$console_url" 2>/dev/null && break; sleep 0.1; done
+fi
+
 echo
 echo "Read every email in the SES viewer: http://127.0.0.1:8005"
+if [ "${DEMO_CONSOLE:-yes}" != no ]; then
+  echo "See the campaign in the team's console:  $console_url (signed in locally as an operator)"
+fi
 echo "The local stack stays up; 'make local-down' stops it."

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Stops exactly the processes `make local-up` started (by pid file): `make local-down`.
+# Stops exactly the processes `make local-up` (and `make demo`, the console) started, by pid
+# file: `make local-down`.
 set -uo pipefail
 run="$(cd "$(dirname "$0")" && pwd)/.run"
-for name in dynalite ses; do
+for name in console dynalite ses; do
   pidfile="$run/$name.pid"
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")

@@ -194,3 +194,28 @@ func S3(t testing.TB) (*s3.Client, string) {
 	cfg.BaseEndpoint = aws.String(srv.URL)
 	return s3.NewFromConfig(cfg), srv.URL
 }
+
+// SSM serves the one SSM call Sunset makes, GetParameter, over the SDK's JSON protocol, with
+// params as the parameters (SecureStrings, returned decrypted): the local stack has no SSM, and
+// no emulator of it is served here. It returns the endpoint (AWS_ENDPOINT_URL_SSM).
+func SSM(t testing.TB, params map[string]string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		var in struct{ Name string }
+		if r.Header.Get("X-Amz-Target") != "AmazonSSM.GetParameter" || json.NewDecoder(r.Body).Decode(&in) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"ValidationException","message":"only GetParameter is served"}`)
+			return
+		}
+		v, ok := params[in.Name]
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"ParameterNotFound","message":"no such parameter"}`)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"Parameter": map[string]any{"Name": in.Name, "Type": "SecureString", "Value": v, "Version": 1}})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -1,0 +1,141 @@
+package infra
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/nhsmail-sunset/sunset/shared/browsertest"
+	"github.com/nhsmail-sunset/sunset/shared/localstack"
+)
+
+// serveConsole starts `sunset serve --local` (the binary the demo built) on table, on a free
+// port, and returns its base URL; it is stopped when the test ends.
+func serveConsole(t *testing.T, table string) string {
+	t.Helper()
+	cmd := exec.Command("../.demo/sunset", "serve", "--local", "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "SUNSET_TABLE="+table, "SUNSET_LOCAL=1")
+	for _, kv := range localstack.Env() {
+		cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	m := regexp.MustCompile(`console at (http://\S+)/console/`).FindStringSubmatch(line)
+	if err != nil || m == nil {
+		t.Fatalf("sunset serve said %q (%v)", line, err)
+	}
+	return m[1]
+}
+
+// consoleInBrowser opens the console of the demo's data in Chromium as its users would: sign
+// in as a viewer, open the campaign (its chart and its organisations), an organisation, a sent
+// email; be refused a pause; sign in again as an operator, pause and resume through the
+// confirmation pages; move through the page with the keyboard.
+func consoleInBrowser(t *testing.T, table string) {
+	base := serveConsole(t, table)
+	ctx := browsertest.New(t, 90*time.Second)
+	const id = "demo-legacy-hostnames-2021"
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	signIn := func(name, role string) {
+		t.Helper()
+		do("sign in as "+role,
+			chromedp.WaitVisible(chromedp.CSS("input#name")),
+			chromedp.SendKeys(chromedp.CSS("input#name"), name),
+			chromedp.Click(chromedp.CSS(`input[name=role][value=`+role+`]`)),
+			chromedp.Click(chromedp.CSS(`main button[type=submit]`)),
+			chromedp.WaitVisible(chromedp.CSS(`header form[action="/auth/signout"]`)))
+	}
+
+	do("open the console", chromedp.Navigate(base+"/console/"))
+	if h := text("h1"); !strings.Contains(h, "Sign in") {
+		t.Fatalf("without a session the console shows %q, not the sign-in", h)
+	}
+	signIn("Vera Viewer", "viewer")
+	if h := text("h1"); h != "Campaigns" {
+		t.Fatalf("after sign-in: %q", h)
+	}
+	do("open the campaign", chromedp.Click(chromedp.CSS(`a[href="/console/campaigns/`+id+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg[role=img]`)))
+	chart := text(`figure.chart`)
+	for _, s := range []string{"Affected organisations", "Affected accounts", "Shutdown", "07 September 2021", "advance"} {
+		if !strings.Contains(chart, s) {
+			t.Errorf("the chart does not show %q", s)
+		}
+	}
+	orgs := text(`#organisations + table`)
+	for _, s := range []string{"Riverside Teaching Hospitals NHS Foundation Trust", "Thameside Community Healthcare NHS Trust", "Meadowbank Surgery"} {
+		if !strings.Contains(orgs, s) {
+			t.Errorf("the organisations table does not list %q:\n%s", s, orgs)
+		}
+	}
+	do("open an organisation", chromedp.Click(chromedp.CSS(`a[href="/console/campaigns/`+id+`/orgs/RX1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#notices`)))
+	if acc := text(`#accounts + p + table`); !strings.Contains(acc, "ward7.scanner@nhs.net") {
+		t.Errorf("the organisation's accounts:\n%s", acc)
+	}
+	do("open its final email", chromedp.Click(chromedp.CSS(`a[href="/console/campaigns/`+id+`/orgs/RX1/notices/final"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`iframe.email`)))
+	if s := text(`main`); !strings.Contains(s, "exactly as sent") || !strings.Contains(s, "Final reminder") {
+		t.Errorf("the email page:\n%s", s)
+	}
+	do("ask to pause as a viewer", chromedp.Navigate(base+"/console/campaigns/"+id+"/pause"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if s := text("main"); !strings.Contains(s, "Your roles do not allow this") {
+		t.Errorf("a viewer asking to pause sees:\n%s", s)
+	}
+
+	do("sign out", chromedp.Click(chromedp.CSS(`header button`)), chromedp.WaitVisible(chromedp.CSS(`a[href^="/auth/signin"]`)))
+	do("sign in again", chromedp.Click(chromedp.CSS(`a[href^="/auth/signin"]`)))
+	signIn("Ada Operator", "operator")
+	do("open the campaign", chromedp.Navigate(base+"/console/campaigns/"+id), chromedp.WaitVisible(chromedp.CSS(`a[href$="/pause"]`)))
+	do("pause", chromedp.Click(chromedp.CSS(`a[href$="/pause"]`)), chromedp.WaitVisible(chromedp.CSS(`main form button`)))
+	if h := text("h1"); h != "Pause "+id+"?" {
+		t.Errorf("the confirmation asks %q", h)
+	}
+	do("confirm", chromedp.Click(chromedp.CSS(`main form button`)), chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	if s := text(".flash"); !strings.Contains(s, "paused") {
+		t.Errorf("after the pause: %q", s)
+	}
+	do("resume", chromedp.Click(chromedp.CSS(`a[href$="/resume"]`)), chromedp.WaitVisible(chromedp.CSS(`main form button`)),
+		chromedp.Click(chromedp.CSS(`main form button`)), chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	if s := text(".flash"); !strings.Contains(s, "active again") {
+		t.Errorf("after the resume: %q", s)
+	}
+	if s := text("#history + table"); !strings.Contains(s, "Ada Operator [local:Ada Operator]") || !strings.Contains(s, "status: active → paused") {
+		t.Errorf("the history does not record who paused:\n%s", s)
+	}
+
+	// The keyboard: the first Tab reaches the skip link, and following it lands on the main content.
+	var active string
+	do("tab", chromedp.KeyEvent("\t"))
+	active, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className + ":" + document.activeElement.getAttribute("href")`))
+	if err != nil || active != "skip:#main" {
+		t.Errorf("the first Tab focuses %q (%v), want the skip link", active, err)
+	}
+}

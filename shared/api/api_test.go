@@ -1,0 +1,256 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+)
+
+var (
+	viewerClaims   = map[string]string{"sub": "viewer-sub", "name": "Vera Viewer", "roles": "[Sunset.Viewer]"}
+	operatorClaims = map[string]string{"sub": "op-sub", "name": "Ada Lovelace", "roles": "[operator]"}
+)
+
+// apiEvent is an API Gateway HTTP API request to the /api/{proxy+} route, with the JWT
+// authorizer's claims (nil: none).
+func apiEvent(method, path, body string, claims map[string]string) events.APIGatewayV2HTTPRequest {
+	p, q, _ := strings.Cut(path, "?")
+	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "ANY /api/{proxy+}", RawPath: p, RawQueryString: q, Body: body,
+		Headers: map[string]string{"host": "abc123.execute-api.eu-west-2.amazonaws.com", "content-type": "application/json"},
+		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-1", DomainName: "abc123.execute-api.eu-west-2.amazonaws.com",
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: method, Path: p, SourceIP: "198.51.100.7"}}}
+	if claims != nil {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{Claims: claims}}
+	}
+	return ev
+}
+
+// route is one route of the JSON API with a request that works on the demo world.
+type route struct {
+	method, path, body string
+	role               Role
+}
+
+func demoYAML(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(demoData, "campaign.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// testTo is the address test sends go to: unique to this test process, since the SES
+// emulator's store is shared by every package's tests.
+var testTo = "ops-" + localstacktest.Unique() + "@example.nhs.net"
+
+// testsSent counts the test emails sent to testTo.
+func testsSent(t *testing.T) int {
+	n := 0
+	for _, m := range localstacktest.SentEmails(t) {
+		if m.Header("X-Sunset-Test") == "yes" && slices.ContainsFunc(m.Destination.To, func(a string) bool { return strings.Contains(a, testTo) }) {
+			n++
+		}
+	}
+	return n
+}
+
+func routes(t *testing.T) []route {
+	id := demoID
+	changed := strings.Replace(demoYAML(t), "title: ", "title: Changed ", 1)
+	return []route{
+		{"GET", "/api/campaigns", "", Viewer},
+		{"GET", "/api/campaigns/" + id, "", Viewer},
+		{"POST", "/api/campaigns/validate?at=2021-07-01", demoYAML(t), Viewer},
+		{"GET", "/api/campaigns/" + id + "/plan?at=2021-08-17", "", Viewer},
+		{"GET", "/api/campaigns/" + id + "/preview?org=RX1&stage=advance", "", Viewer},
+		{"GET", "/api/campaigns/" + id + "/report", "", Viewer},
+		{"GET", "/api/campaigns/" + id + "/report.csv", "", Viewer},
+		{"GET", "/api/campaigns/" + id + "/organisations", "", Viewer},
+		{"GET", "/api/campaigns/" + id + "/burndown.svg", "", Viewer},
+		{"GET", "/api/campaigns/" + id + "/burndown.csv", "", Viewer},
+		{"GET", "/api/campaigns/" + id + "/unassigned", "", Viewer},
+		{"GET", "/api/suppressed", "", Viewer},
+		{"POST", "/api/campaigns?at=2021-07-01", changed, Operator},
+		{"POST", "/api/campaigns/" + id + "/pause", "", Operator},
+		{"POST", "/api/campaigns/" + id + "/resume", "", Operator},
+		{"POST", "/api/campaigns/" + id + "/extensions", `{"org":"RX1","until":"2021-09-20","reason":"a ward moves"}`, Operator},
+		{"POST", "/api/campaigns/" + id + "/send-test", `{"org":"RX1","stage":"advance","to":"`+testTo+`"}`, Operator},
+		{"POST", "/api/campaigns/" + id + "/cancel", "", Operator},
+	}
+}
+
+// state is what a change could touch: the campaign's details and the emails sent.
+func (w *world) state(t *testing.T) string {
+	t.Helper()
+	d, err := campaign.NewStore(w.db, w.table, w.clock).Details(context.Background(), demoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(d)
+	return fmt.Sprintf("%s\ntest emails: %d", b, testsSent(t))
+}
+
+// Every route: no claims is 401, a viewer is refused every change with 403 and nothing changes,
+// an operator may do everything and each change is recorded with the token's name and subject.
+func TestEveryRouteByRole(t *testing.T) {
+	w := newWorld(t)
+	h := NewLambdaHandler(w.server(t, &OIDC{Issuer: "https://login.example", ClientID: "api://sunset"}, nil), nil)
+	ctx := context.Background()
+	before := w.state(t)
+	for _, rt := range routes(t) {
+		for _, tc := range []struct {
+			who    string
+			claims map[string]string
+			want   int
+		}{{"no token", nil, http.StatusUnauthorized}, {"viewer", viewerClaims, map[Role]int{Viewer: 200, Operator: 403}[rt.role]}} {
+			resp, err := h.Handle(ctx, apiEvent(rt.method, rt.path, rt.body, tc.claims))
+			if err != nil || resp.StatusCode != tc.want {
+				t.Errorf("%s %s as %s: %d %s, want %d", rt.method, rt.path, tc.who, resp.StatusCode, resp.Body, tc.want)
+			}
+			if tc.want >= 400 && !strings.Contains(resp.Body, `"error"`) {
+				t.Errorf("%s %s as %s: the error is not JSON with a message: %s", rt.method, rt.path, tc.who, resp.Body)
+			}
+		}
+	}
+	if after := w.state(t); after != before {
+		t.Errorf("requests that were refused changed something:\nbefore %s\nafter  %s", before, after)
+	}
+	for _, rt := range routes(t) {
+		resp, err := h.Handle(ctx, apiEvent(rt.method, rt.path, rt.body, operatorClaims))
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s %s as operator: %d %s", rt.method, rt.path, resp.StatusCode, resp.Body)
+		}
+	}
+	d, err := campaign.NewStore(w.db, w.table, w.clock).Details(ctx, demoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const by = "Ada Lovelace [op-sub]"
+	if last := d.History[len(d.History)-1]; last.By != by || last.Version != 2 {
+		t.Errorf("apply recorded as version %d by %q, want 2 by %q", last.Version, last.By, by)
+	}
+	var whats []string
+	for _, e := range d.Events {
+		if e.By != by {
+			t.Errorf("event %q recorded by %q, want %q", e.What, e.By, by)
+		}
+		whats = append(whats, e.What)
+	}
+	want := []string{"extension: RX1 until 20 September 2021 (was 07 September 2021): a ward moves",
+		"status: active → cancelled", "status: active → paused", "status: paused → active"}
+	slices.Sort(whats) // the test's clock stands still: the events share one time
+	if d := cmp.Diff(want, whats); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+	if d.Status != campaign.Cancelled {
+		t.Errorf("status %s after cancel", d.Status)
+	}
+	if n := testsSent(t); n != 1 {
+		t.Errorf("%d test emails to %s, want 1", n, testTo)
+	}
+}
+
+// Mistakes are told as JSON saying what is wrong and where: a campaign file's mistakes with
+// their file, line and key (400); an unknown campaign or organisation (404); a refused change
+// (409); a body that is not the route's JSON (400).
+func TestErrorsSayWhatAndWhere(t *testing.T) {
+	w := newWorld(t)
+	h := NewLambdaHandler(w.server(t, &OIDC{Issuer: "https://login.example", ClientID: "api://sunset"}, nil), nil)
+	bad := strings.Replace(demoYAML(t), "shutdown: 2021-09-07", "shutdown: 2021-13-45", 1)
+	bad = strings.Replace(bad, "days_before: 42", "days_before: forty-two", 1)
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		says                     []string
+	}{
+		{"bad campaign file", "POST", "/api/campaigns/validate?name=legacy.yaml", bad, 400,
+			[]string{`"file": "legacy.yaml"`, `"key": "shutdown"`, `"line": `, `stages[0].days_before`}},
+		{"bad campaign file, apply", "POST", "/api/campaigns", bad, 400, []string{`"problems"`, `"key": "shutdown"`}},
+		{"templates folder in an upload", "POST", "/api/campaigns/validate?at=2021-07-01", strings.Replace(demoYAML(t), "id: ", "templates: ./mine\nid: ", 1), 400,
+			[]string{`"key": "templates"`, "an upload cannot bring"}},
+		{"unknown campaign", "GET", "/api/campaigns/no-such-campaign", "", 404, []string{"campaign not found"}},
+		{"unknown campaign's report", "GET", "/api/campaigns/no-such-campaign/report", "", 404, []string{"campaign not found"}},
+		{"unknown campaign's pause", "POST", "/api/campaigns/no-such-campaign/pause", "", 404, []string{"campaign not found"}},
+		{"unknown route", "GET", "/api/nothing-here", "", 404, []string{"no such API route"}},
+		{"nothing to preview", "GET", "/api/campaigns/" + demoID + "/preview?org=ZZZ9", "", 404, []string{"Nothing to render: no notice is due for ZZZ9"}},
+		{"preview without org", "GET", "/api/campaigns/" + demoID + "/preview", "", 400, []string{"org is required"}},
+		{"extension past the cap", "POST", "/api/campaigns/" + demoID + "/extensions", `{"org":"RX1","until":"2022-09-20","reason":"late"}`, 409,
+			[]string{"max_extension_days", "latest allowed date"}},
+		{"extension, unknown field", "POST", "/api/campaigns/" + demoID + "/extensions", `{"ods":"RX1"}`, 400, []string{"unknown field"}},
+		{"send-test to two addresses", "POST", "/api/campaigns/" + demoID + "/send-test", `{"org":"RX1","stage":"advance","to":"a@x.nhs.net,b@x.nhs.net"}`, 400,
+			[]string{"is not one email address"}},
+		{"bad date", "GET", "/api/campaigns/" + demoID + "/plan?at=17/08/2021", "", 400, []string{"is not a date YYYY-MM-DD"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := h.Handle(context.Background(), apiEvent(tc.method, tc.path, tc.body, operatorClaims))
+			if err != nil || resp.StatusCode != tc.status {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, resp.Body, tc.status)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(resp.Body, s) {
+					t.Errorf("the answer does not say %q:\n%s", s, resp.Body)
+				}
+			}
+			if !strings.Contains(resp.Body, `"request_id": "req-1"`) {
+				t.Errorf("no request id: %s", resp.Body)
+			}
+		})
+	}
+}
+
+// The sample events of events/ drive the handler as the Lambda runtime would.
+func TestSampleEvents(t *testing.T) {
+	w := newWorld(t)
+	h := NewLambdaHandler(w.server(t, &OIDC{Issuer: "https://login.example", ClientID: "api://sunset"}, nil), nil)
+	for _, tc := range []struct {
+		file   string
+		status int
+		check  func(t *testing.T, resp events.APIGatewayV2HTTPResponse)
+	}{
+		{"apigw-v2-campaigns.json", 200, func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
+			var recs []campaign.Record
+			if err := json.Unmarshal([]byte(resp.Body), &recs); err != nil || len(recs) != 1 || recs[0].Campaign.ID != demoID {
+				t.Errorf("campaigns: %v %s", err, resp.Body)
+			}
+		}},
+		{"apigw-v2-console.json", 303, func(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
+			if loc := resp.Headers["Location"]; loc != "/auth/signin?next=%2Fconsole%2F" {
+				t.Errorf("a console request without a session goes to %q", loc)
+			}
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			payload, err := os.ReadFile(filepath.Join("..", "..", "events", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := lambda.NewHandler(h.Handle).Invoke(context.Background(), payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, resp.Body)
+			}
+			tc.check(t, resp)
+		})
+	}
+}

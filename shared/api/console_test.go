@@ -1,0 +1,284 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+)
+
+// browser is a cookie jar in front of a handler: the console as a browser without JavaScript
+// uses it.
+type browser struct {
+	t       *testing.T
+	h       http.Handler
+	cookies map[string]*http.Cookie
+}
+
+func newBrowser(t *testing.T, h http.Handler) *browser {
+	return &browser{t: t, h: h, cookies: map[string]*http.Cookie{}}
+}
+
+func (b *browser) do(method, path string, form url.Values) *http.Response {
+	b.t.Helper()
+	var r *http.Request
+	if form != nil {
+		r = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		r = httptest.NewRequest(method, path, nil)
+	}
+	for _, c := range b.cookies {
+		r.AddCookie(c)
+	}
+	resp := do(b.h, r)
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	return resp
+}
+
+// csrfOf is the form token of a page.
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	i := strings.Index(page, `name="csrf" value="`)
+	if i < 0 {
+		t.Fatalf("no form token on the page:\n%s", page)
+	}
+	rest := page[i+len(`name="csrf" value="`):]
+	return rest[:strings.IndexByte(rest, '"')]
+}
+
+// The local console: a browser without a session is sent to the sign-in form; signed in as a
+// viewer it reads every page but is refused (403) the confirmation and the change; as an
+// operator the change needs its confirmation page's form token and is recorded with the name.
+func TestConsoleRolesAndForms(t *testing.T) {
+	w := newWorld(t)
+	srv := w.server(t, nil, &Local{})
+	b := newBrowser(t, srv)
+	camp := "/console/campaigns/" + demoID
+
+	resp := b.do("GET", camp, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/auth/signin?next=%2Fconsole%2Fcampaigns%2F"+demoID {
+		t.Fatalf("no session: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := b.do("GET", "/auth/signin?next="+url.QueryEscape(camp), nil); !strings.Contains(bodyOf(t, resp), `name="role" value="operator"`) {
+		t.Fatal("the local sign-in form offers no role")
+	}
+	signIn := func(name string, role Role) {
+		t.Helper()
+		resp := b.do("POST", "/auth/signin", url.Values{"name": {name}, "role": {string(role)}, "next": {camp}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != camp {
+			t.Fatalf("sign-in: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+
+	signIn("Vera Viewer", Viewer)
+	for _, p := range []string{"/console/", camp, camp + "/plan?at=2021-08-17", camp + "/orgs/RX1", camp + "/orgs/RX1/notices/advance",
+		camp + "/orgs/RX1/notices/advance/email.html", camp + "/unassigned", "/console/suppressed", camp + "/burndown.svg", camp + "/burndown.csv"} {
+		if resp := b.do("GET", p, nil); resp.StatusCode != 200 {
+			t.Errorf("viewer GET %s: %d", p, resp.StatusCode)
+		}
+	}
+	page := bodyOf(t, b.do("GET", camp, nil))
+	for _, s := range []string{`<html lang="en-GB">`, "Riverside Teaching Hospitals NHS Foundation Trust", "<svg", "Shutdown", "07 September 2021",
+		"Affected organisations", "Download the chart (SVG)"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the campaign page does not show %q", s)
+		}
+	}
+	if strings.Contains(page, ">Pause</a>") {
+		t.Error("a viewer is offered Pause")
+	}
+	csrf := csrfOf(t, page)
+	if resp := b.do("GET", camp+"/pause", nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer's confirmation page: %d, want 403", resp.StatusCode)
+	}
+	if resp := b.do("POST", camp+"/pause", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer's pause: %d, want 403", resp.StatusCode)
+	}
+
+	signIn("Ada Operator", Operator)
+	confirm := bodyOf(t, b.do("GET", camp+"/pause", nil))
+	if !strings.Contains(confirm, "Pause "+demoID+"?") || !strings.Contains(confirm, `method="post"`) {
+		t.Fatalf("confirmation page:\n%s", confirm)
+	}
+	for _, tok := range []string{"", "forged", csrf} { // the viewer's token is another session's
+		if resp := b.do("POST", camp+"/pause", url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("pause with token %q: %d, want 403", tok, resp.StatusCode)
+		}
+	}
+	st := campaign.NewStore(w.db, w.table, w.clock)
+	if rec, _ := st.Get(context.Background(), demoID); rec.Status != campaign.Active {
+		t.Fatalf("a refused form paused the campaign")
+	}
+	resp = b.do("POST", camp+"/pause", url.Values{"csrf": {csrfOf(t, confirm)}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("pause: %d %s", resp.StatusCode, bodyOf(t, resp))
+	}
+	if !strings.Contains(bodyOf(t, b.do("GET", resp.Header.Get("Location"), nil)), "The campaign is paused") {
+		t.Error("no message after the pause")
+	}
+	d, err := st.Details(context.Background(), demoID)
+	if err != nil || d.Status != campaign.Paused || len(d.Events) != 1 || d.Events[0].By != "Ada Operator [local:Ada Operator]" {
+		t.Fatalf("after pause: %+v %v", d, err)
+	}
+
+	// Sign out: the session's cookie is gone.
+	resp = b.do("POST", "/auth/signout", url.Values{"csrf": {csrfOf(t, confirm)}})
+	if resp.StatusCode != 200 || b.do("GET", camp, nil).StatusCode != http.StatusSeeOther {
+		t.Errorf("after signing out the console is still open")
+	}
+}
+
+// The console's apply takes two steps: the check shows what would change, the confirmation
+// applies exactly the text checked; a file with mistakes shows them with line and key.
+func TestConsoleApply(t *testing.T) {
+	w := newWorld(t)
+	b := newBrowser(t, w.server(t, nil, &Local{Default: &Identity{Subject: "local:ops", Name: "ops", Roles: []Role{Operator}}}))
+	page := bodyOf(t, b.do("GET", "/console/apply", nil))
+	csrf := csrfOf(t, page)
+	yaml := strings.Replace(demoYAML(t), "activity_window_days: 14", "activity_window_days: 21", 1)
+	checked := bodyOf(t, b.do("POST", "/console/apply?at=2021-07-01", url.Values{"csrf": {csrf}, "yaml": {yaml}}))
+	if !strings.Contains(checked, "The file is valid") || !strings.Contains(checked, "activity_window_days: 14 → 21") {
+		t.Fatalf("check:\n%s", checked)
+	}
+	if rec, _ := campaign.NewStore(w.db, w.table, w.clock).Get(context.Background(), demoID); rec.Version != 1 {
+		t.Fatal("the check applied the file")
+	}
+	resp := b.do("POST", "/console/apply?at=2021-07-01", url.Values{"csrf": {csrf}, "yaml": {yaml}, "confirm": {"yes"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("apply: %d %s", resp.StatusCode, bodyOf(t, resp))
+	}
+	if rec, _ := campaign.NewStore(w.db, w.table, w.clock).Get(context.Background(), demoID); rec.Version != 2 || rec.UpdatedBy != "ops [local:ops]" {
+		t.Errorf("after apply: version %d by %q", rec.Version, rec.UpdatedBy)
+	}
+	bad := bodyOf(t, b.do("POST", "/console/apply", url.Values{"csrf": {csrf}, "yaml": {strings.Replace(yaml, "days_before: 42", "days_before: soon", 1)}}))
+	if !strings.Contains(bad, "campaign.yaml:") || !strings.Contains(bad, "stages[0].days_before") {
+		t.Errorf("a bad file's page does not say where:\n%s", bad)
+	}
+}
+
+// A fake OpenID Connect issuer: discovery, and a token endpoint that answers a code with the
+// ID token it is told to.
+type issuer struct {
+	srv    *httptest.Server
+	token  func(nonce string) map[string]any
+	nonce  string
+	posted url.Values
+}
+
+func newIssuer(t *testing.T) *issuer {
+	is := &issuer{}
+	is.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			json.NewEncoder(w).Encode(map[string]string{"issuer": is.srv.URL, "authorization_endpoint": is.srv.URL + "/authorize", "token_endpoint": is.srv.URL + "/token"})
+		case "/token":
+			r.ParseForm()
+			is.posted = r.PostForm
+			claims, _ := json.Marshal(is.token(is.nonce))
+			jwt := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
+			json.NewEncoder(w).Encode(map[string]string{"id_token": jwt, "token_type": "Bearer"})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(is.srv.Close)
+	return is
+}
+
+// Signing in against the issuer: the browser goes to the issuer with a state, a nonce and a
+// PKCE challenge; back with the code, the ID token's issuer, audience, expiry and nonce are
+// checked, and the session carries the name and roles. A state that is not this browser's, or
+// an ID token for another application, another nonce or an expired one, signs nobody in.
+func TestOIDCSignIn(t *testing.T) {
+	w := newWorld(t)
+	is := newIssuer(t)
+	secretAsked := 0
+	srv := w.server(t, &OIDC{Issuer: is.srv.URL, ClientID: "api://sunset", RolesClaim: "roles",
+		ClientSecret: func(context.Context) (string, error) { secretAsked++; return "s3cret", nil }}, nil)
+	good := func(nonce string) map[string]any {
+		return map[string]any{"iss": is.srv.URL, "aud": "api://sunset", "exp": w.clock().Add(time.Hour).Unix(), "nonce": nonce,
+			"sub": "entra-sub-1", "name": "Grace Hopper", "roles": []string{"Sunset.Operator"}}
+	}
+	start := func(b *browser) (state string) {
+		t.Helper()
+		resp := b.do("GET", "/auth/signin?next=/console/campaigns/"+demoID, nil)
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("sign-in start: %d", resp.StatusCode)
+		}
+		u, _ := url.Parse(resp.Header.Get("Location"))
+		q := u.Query()
+		if u.Path != "/authorize" || q.Get("client_id") != "api://sunset" || q.Get("code_challenge_method") != "S256" ||
+			q.Get("redirect_uri") != "http://example.com/auth/callback" || q.Get("state") == "" || q.Get("nonce") == "" {
+			t.Fatalf("authorize URL %s", u)
+		}
+		is.nonce = q.Get("nonce")
+		return q.Get("state")
+	}
+
+	b := newBrowser(t, srv)
+	state := start(b)
+	is.token = good
+	resp := b.do("GET", "/auth/callback?code=c0de&state="+state, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/campaigns/"+demoID {
+		t.Fatalf("callback: %d %s", resp.StatusCode, bodyOf(t, resp))
+	}
+	if is.posted.Get("client_secret") != "s3cret" || is.posted.Get("code") != "c0de" || is.posted.Get("code_verifier") == "" {
+		t.Errorf("the code exchange sent %v", is.posted)
+	}
+	page := bodyOf(t, b.do("GET", "/console/campaigns/"+demoID, nil))
+	if !strings.Contains(page, "Signed in as Grace Hopper (operator)") {
+		t.Errorf("after sign-in the page says:\n%.600s", page)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		state func(string) string
+		token func(string) map[string]any
+	}{
+		{"another browser's state", func(string) string { return "not-this-one" }, good},
+		{"another application's token", nil, func(n string) map[string]any { c := good(n); c["aud"] = "other-app"; return c }},
+		{"another issuer's token", nil, func(n string) map[string]any { c := good(n); c["iss"] = "https://evil.example"; return c }},
+		{"another sign-in's nonce", nil, func(string) map[string]any { return good("replayed") }},
+		{"an expired token", nil, func(n string) map[string]any { c := good(n); c["exp"] = w.clock().Add(-time.Hour).Unix(); return c }},
+		{"no subject", nil, func(n string) map[string]any { c := good(n); delete(c, "sub"); return c }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBrowser(t, srv)
+			state := start(b)
+			if tc.state != nil {
+				state = tc.state(state)
+			}
+			is.token = tc.token
+			resp := b.do("GET", "/auth/callback?code=c0de&state="+state, nil)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("callback: %d, want 401", resp.StatusCode)
+			}
+			if b.do("GET", "/console/", nil).StatusCode != http.StatusSeeOther {
+				t.Error("signed in after all")
+			}
+		})
+	}
+	if secretAsked == 0 {
+		t.Error("the client secret was never read")
+	}
+	// A sign-in may only send the browser back into the console.
+	for _, next := range []string{"https://evil.example/", "//evil.example/x", "/api/campaigns", "/console/\\evil"} {
+		if got := localPath(next); got != "/console/" {
+			t.Errorf("localPath(%q) = %q", next, got)
+		}
+	}
+}

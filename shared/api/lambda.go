@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
+)
+
+// Config is the API Lambda's environment.
+type Config struct {
+	// Table is the Sunset table (SUNSET_TABLE, required).
+	Table string
+	// Issuer is the OpenID Connect issuer people sign in with (SUNSET_AUTH_ISSUER, required;
+	// for Entra ID https://login.microsoftonline.com/<tenant id>/v2.0): the same issuer the JWT
+	// authorizer trusts.
+	Issuer string
+	// Audience is the application (client) id: the audience of the tokens the JWT authorizer
+	// accepts and the console's OpenID Connect client (SUNSET_AUTH_AUDIENCE, required).
+	Audience string
+	// RolesClaim names the claim with the roles (SUNSET_ROLES_CLAIM; default "roles", where
+	// Entra ID puts app roles).
+	RolesClaim string
+	// SigningKeysParameter names the SSM SecureString parameter with the signing keys, base64,
+	// the signing key first (SUNSET_SIGNING_KEYS_PARAMETER, required).
+	SigningKeysParameter string
+	// ClientSecretParameter names the SSM SecureString parameter with the console's client
+	// secret (SUNSET_CLIENT_SECRET_PARAMETER, required).
+	ClientSecretParameter string
+	// ConfigurationSet is the SES configuration set of test sends (SUNSET_CONFIGURATION_SET).
+	ConfigurationSet string
+}
+
+// LoadConfig reads Config, naming every missing or malformed variable in one error.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	e := lambdaenv.New(getenv)
+	c := Config{
+		Table:                 e.Required("SUNSET_TABLE"),
+		Issuer:                e.Required("SUNSET_AUTH_ISSUER"),
+		Audience:              e.Required("SUNSET_AUTH_AUDIENCE"),
+		RolesClaim:            e.String("SUNSET_ROLES_CLAIM", "roles"),
+		SigningKeysParameter:  e.Required("SUNSET_SIGNING_KEYS_PARAMETER"),
+		ClientSecretParameter: e.Required("SUNSET_CLIENT_SECRET_PARAMETER"),
+		ConfigurationSet:      e.String("SUNSET_CONFIGURATION_SET", ""),
+	}
+	return c, e.Err()
+}
+
+// SSM is the part of the SSM client the API reads its secrets with.
+type SSM interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// secret reads a SecureString parameter.
+func secret(ctx context.Context, c SSM, name string) (string, error) {
+	out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		return "", fmt.Errorf("read SSM parameter %s: %w", name, err)
+	}
+	return aws.ToString(out.Parameter.Value), nil
+}
+
+// Handler is the API Lambda: API Gateway's events in, the Server's answers out.
+type Handler struct {
+	srv http.Handler
+	log *slog.Logger
+}
+
+// NewHandler is the API Lambda over the real table, SES and SSM. It reads the signing keys at
+// start (a missing or malformed parameter stops the function at init, named); the client secret
+// is read at each sign-in, so rotating it needs no restart.
+func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog.Logger) (*Handler, error) {
+	params := ssm.NewFromConfig(c.Config())
+	text, err := secret(ctx, params, cfg.SigningKeysParameter)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := signing.ParseKeyring(text)
+	if err != nil {
+		return nil, fmt.Errorf("SSM parameter %s: %w", cfg.SigningKeysParameter, err)
+	}
+	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
+		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log,
+		OIDC: &OIDC{Issuer: cfg.Issuer, ClientID: cfg.Audience, RolesClaim: cfg.RolesClaim,
+			ClientSecret: func(ctx context.Context) (string, error) { return secret(ctx, params, cfg.ClientSecretParameter) }},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{srv: srv, log: log}, nil
+}
+
+// NewLambdaHandler wraps any http.Handler (a Server) for API Gateway: for tests and NewHandler.
+func NewLambdaHandler(srv http.Handler, log *slog.Logger) *Handler { return &Handler{srv: srv, log: log} }
+
+// Handle answers one API Gateway HTTP API request (payload format 2.0). The JWT authorizer's
+// claims, when the route has it, go into the request's context; everything else about the
+// request is passed on as it came.
+func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	req, err := toRequest(ctx, ev)
+	if err != nil {
+		h.log.Warn("unreadable request", "request_id", ev.RequestContext.RequestID, "error", err)
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusBadRequest, Headers: map[string]string{"Content-Type": "application/json"},
+			Body: `{"error":"the request could not be read"}`}, nil
+	}
+	rec := httptest.NewRecorder()
+	h.srv.ServeHTTP(rec, req)
+	return fromRecorder(rec), nil
+}
+
+// toRequest is the http.Request of an API Gateway event.
+func toRequest(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Request, error) {
+	body := ev.Body
+	if ev.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(ev.Body)
+		if err != nil {
+			return nil, err
+		}
+		body = string(b)
+	}
+	path := ev.RawPath
+	if path == "" {
+		path = "/"
+	}
+	u := &url.URL{Path: path, RawQuery: ev.RawQueryString}
+	if p, err := url.PathUnescape(path); err == nil {
+		u.Path, u.RawPath = p, path
+	}
+	if claims := jwtClaims(ev); claims != nil {
+		ctx = WithClaims(ctx, claims)
+	}
+	req, err := http.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, u.String(), strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range ev.Headers {
+		req.Header.Set(k, v)
+	}
+	if len(ev.Cookies) > 0 {
+		req.Header.Set("Cookie", strings.Join(ev.Cookies, "; "))
+	}
+	req.Host = ev.RequestContext.DomainName
+	if h := ev.Headers["host"]; h != "" {
+		req.Host = h
+	}
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Request-Id", ev.RequestContext.RequestID)
+	req.RemoteAddr = ev.RequestContext.HTTP.SourceIP
+	return req, nil
+}
+
+func jwtClaims(ev events.APIGatewayV2HTTPRequest) map[string]string {
+	if a := ev.RequestContext.Authorizer; a != nil && a.JWT != nil && len(a.JWT.Claims) > 0 {
+		return a.JWT.Claims
+	}
+	return nil
+}
+
+// fromRecorder is the API Gateway response of a recorded one: cookies in their own field, a
+// body that is not text in base64.
+func fromRecorder(rec *httptest.ResponseRecorder) events.APIGatewayV2HTTPResponse {
+	res := rec.Result()
+	out := events.APIGatewayV2HTTPResponse{StatusCode: res.StatusCode, Headers: map[string]string{}}
+	for k, vs := range res.Header {
+		if k == "Set-Cookie" {
+			out.Cookies = append(out.Cookies, vs...)
+			continue
+		}
+		out.Headers[k] = strings.Join(vs, ", ")
+	}
+	ct := res.Header.Get("Content-Type")
+	if strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json") || strings.Contains(ct, "xml") || ct == "" {
+		out.Body = rec.Body.String()
+	} else {
+		out.Body, out.IsBase64Encoded = base64.StdEncoding.EncodeToString(rec.Body.Bytes()), true
+	}
+	return out
+}

@@ -1,0 +1,299 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/progress"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+// Options is what a Server is built from.
+type Options struct {
+	// DB and Table are the Sunset table.
+	DB    planner.DB
+	Table string
+	// SES sends the operators' test sends (and nothing else), through ConfigurationSet.
+	SES              sender.SES
+	ConfigurationSet string
+	Clock            func() time.Time
+	// Keys sign the console's cookies and form tokens.
+	Keys *signing.Keyring
+	// RolesClaim names the token claim that holds the roles (default "roles").
+	RolesClaim string
+	// OIDC signs people in to the console (AWS). Local is the local console's sign-in instead.
+	OIDC  *OIDC
+	Local *Local
+	// Logger gets one line per failed request (the detail; the response has a request id).
+	Logger *slog.Logger
+}
+
+// Local is the local console's sign-in (sunset serve --local): a form where you say who you
+// are and which role you have. Default, when set, is who a request without a session is.
+type Local struct {
+	Default *Identity
+}
+
+// Server is the API and the console.
+type Server struct {
+	opt         Options
+	campaigns   *campaign.Store
+	planner     *planner.Planner
+	ledger      *ledger.Ledger
+	progress    *progress.Store
+	suppression *suppression.List
+	sender      *sender.Sender
+	sessions    sessions
+	pages       map[string]*template.Template
+	mux         *http.ServeMux
+}
+
+// New builds the server. Exactly one of opt.OIDC and opt.Local says how the console signs
+// people in.
+func New(opt Options) (*Server, error) {
+	if (opt.OIDC == nil) == (opt.Local == nil) {
+		return nil, errors.New("api: set exactly one of OIDC (AWS) and Local (sunset serve --local)")
+	}
+	if opt.Keys == nil {
+		return nil, errors.New("api: no signing keys")
+	}
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	if opt.RolesClaim == "" {
+		opt.RolesClaim = "roles"
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opt:         opt,
+		campaigns:   campaign.NewStore(opt.DB, opt.Table, opt.Clock),
+		planner:     planner.New(opt.DB, opt.Table, opt.Clock),
+		ledger:      ledger.New(opt.DB, opt.Table, opt.Clock),
+		progress:    progress.NewStore(opt.DB, opt.Table),
+		suppression: suppression.New(opt.DB, opt.Table, opt.Clock),
+		sessions:    sessions{keys: opt.Keys, secure: opt.Local == nil, clock: opt.Clock},
+		pages:       pages,
+		mux:         http.NewServeMux(),
+	}
+	s.sender = sender.New(opt.SES, s.ledger, s.campaigns, s.suppression, opt.Clock, sender.Options{
+		ConfigurationSet: opt.ConfigurationSet, Logger: opt.Logger})
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP answers one request. Every response says not to be cached or framed.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
+	s.mux.ServeHTTP(w, r)
+}
+
+// claimsKey is where the Lambda adapter puts the JWT authorizer's claims.
+type claimsKey struct{}
+
+// WithClaims is ctx carrying the claims API Gateway's JWT authorizer validated.
+func WithClaims(ctx context.Context, claims map[string]string) context.Context {
+	return context.WithValue(ctx, claimsKey{}, claims)
+}
+
+// apiIdentity is who an /api request is: the authorizer's claims, or on the local console the
+// local default identity. /api never reads the console's cookie, so a page on another site
+// cannot make a browser call it.
+func (s *Server) apiIdentity(r *http.Request) (Identity, bool) {
+	if claims, ok := r.Context().Value(claimsKey{}).(map[string]string); ok {
+		return IdentityFromClaims(claims, s.opt.RolesClaim)
+	}
+	if s.opt.Local != nil && s.opt.Local.Default != nil {
+		return *s.opt.Local.Default, true
+	}
+	return Identity{}, false
+}
+
+// pageIdentity is who a console request is, and what its forms' CSRF token is bound to.
+func (s *Server) pageIdentity(r *http.Request) (Identity, string, bool) {
+	if id, cookie, ok := s.sessions.get(r); ok {
+		return id, cookie, true
+	}
+	if s.opt.Local != nil && s.opt.Local.Default != nil {
+		b, _ := json.Marshal(s.opt.Local.Default)
+		return *s.opt.Local.Default, "local:" + string(b), true
+	}
+	return Identity{}, "", false
+}
+
+// apiFunc answers an /api request for a known identity; it returns the value to send as JSON
+// (nil: it wrote the response itself) or an error.
+type apiFunc func(w http.ResponseWriter, r *http.Request, id Identity) (any, error)
+
+// api wraps an /api handler: 401 without an identity, 403 without the role, the result as JSON,
+// errors as JSON with a status that says whose mistake it was.
+func (s *Server) api(role Role, fn apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.apiIdentity(r)
+		if !ok {
+			s.jsonError(w, r, &httpError{status: http.StatusUnauthorized, msg: "sign-in required: send a bearer token from the issuer"})
+			return
+		}
+		if !id.Can(role) {
+			s.jsonError(w, r, &httpError{status: http.StatusForbidden, msg: "your roles do not allow this: it needs the " + string(role) + " role"})
+			return
+		}
+		v, err := fn(w, r, id)
+		if err != nil {
+			s.jsonError(w, r, err)
+			return
+		}
+		if v != nil {
+			writeJSON(w, http.StatusOK, v)
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// httpError is an error with the status and message a caller may see.
+type httpError struct {
+	status   int
+	msg      string
+	problems []Problem
+	err      error
+}
+
+func (e *httpError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *httpError) Unwrap() error { return e.err }
+
+// Problem is one mistake in a campaign file: where it is and what is wrong.
+type Problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Key     string `json:"key,omitempty"`
+	Message string `json:"message"`
+	Text    string `json:"text"`
+}
+
+// classify turns an error of the shared packages into what the caller is told: a campaign
+// file's mistakes (400, each with its file, line and key), an unknown campaign or notice (404),
+// a refused change (409), a race (409); anything else is ours (500, no detail but a request id).
+func classify(err error) *httpError {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	var ve *campaign.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return &httpError{status: http.StatusBadRequest, msg: "the campaign file has mistakes", problems: problems(err), err: err}
+	case errors.Is(err, campaign.ErrNotFound), errors.Is(err, ledger.ErrNotFound):
+		return &httpError{status: http.StatusNotFound, msg: userMessage(err), err: err}
+	case errors.Is(err, planner.ErrNothingToRender):
+		return &httpError{status: http.StatusNotFound, msg: userMessage(err), err: err}
+	case errors.Is(err, campaign.ErrRefused), errors.Is(err, campaign.ErrConflict):
+		return &httpError{status: http.StatusConflict, msg: userMessage(err), err: err}
+	}
+	return &httpError{status: http.StatusInternalServerError, msg: "something went wrong on our side", err: err}
+}
+
+// userMessage is an error of the shared packages as a sentence for the caller.
+func userMessage(err error) string {
+	s := err.Error()
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// problems lists every *campaign.ValidationError in err (errors.Join or one).
+func problems(err error) []Problem {
+	var out []Problem
+	var walk func(error)
+	walk = func(e error) {
+		if ve, ok := e.(*campaign.ValidationError); ok {
+			out = append(out, Problem{File: ve.File, Line: ve.Line, Key: ve.Key, Message: ve.Message, Text: ve.Error()})
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if u := errors.Unwrap(e); u != nil {
+			walk(u)
+		}
+	}
+	walk(err)
+	return out
+}
+
+func requestID(r *http.Request) string {
+	if v := r.Header.Get("X-Request-Id"); v != "" {
+		return v
+	}
+	return "local"
+}
+
+// jsonError answers with {"error", "problems", "request_id"}; a failure of ours is logged with
+// its detail and told as a request id.
+func (s *Server) jsonError(w http.ResponseWriter, r *http.Request, err error) {
+	he := classify(err)
+	if he.status >= 500 {
+		s.opt.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", requestID(r), "error", err)
+	}
+	body := map[string]any{"error": he.msg, "request_id": requestID(r)}
+	if len(he.problems) > 0 {
+		body["problems"] = he.problems
+	}
+	writeJSON(w, he.status, body)
+}
+
+// signInURL is where a browser without a session goes, to come back to next.
+func signInURL(next string) string { return "/auth/signin?next=" + url.QueryEscape(next) }
+
+// localPath keeps next to a path of the console, so a sign-in cannot send anyone elsewhere.
+func localPath(next string) string {
+	if strings.HasPrefix(next, "/console/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/console/"
+}
+
+// baseURL is the scheme and host the browser used: the OIDC redirect comes back to it.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s", scheme, r.Host)
+}
