@@ -342,3 +342,37 @@ func TestOperationsPageCoversMetricsAndAlarms(t *testing.T) {
 		}
 	}
 }
+
+// console.md's route table lists exactly the JSON API's routes (shared/api/routes.go), each
+// with the role the code asks for.
+func TestConsoleRoutesDocumented(t *testing.T) {
+	src, err := os.ReadFile("../shared/api/routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile("console.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := map[string]string{}
+	for _, m := range regexp.MustCompile(`HandleFunc\("((?:GET|POST) /api/[^"]+)", s\.api\((Viewer|Operator),`).FindAllStringSubmatch(string(src), -1) {
+		code[m[1]] = strings.ToLower(m[2])
+	}
+	if len(code) < 15 {
+		t.Fatalf("found %d API routes in routes.go: the pattern is out of date", len(code))
+	}
+	doc := map[string]string{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `((?:GET|POST) /api/[^`]+)` \\| (viewer|operator) \\|").FindAllStringSubmatch(string(page), -1) {
+		doc[m[1]] = m[2]
+	}
+	for r, role := range code {
+		if doc[r] != role {
+			t.Errorf("console.md: route %s is documented with role %q; the code asks for %q", r, doc[r], role)
+		}
+	}
+	for r := range doc {
+		if _, ok := code[r]; !ok {
+			t.Errorf("console.md documents %s, which routes.go does not serve", r)
+		}
+	}
+}

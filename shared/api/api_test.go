@@ -254,3 +254,26 @@ func TestSampleEvents(t *testing.T) {
 		})
 	}
 }
+
+// The organisations of a campaign, as the console's table shows them: what the run of 27 July
+// recorded, joined with the ledger.
+func TestOrganisations(t *testing.T) {
+	w := newWorld(t)
+	h := NewLambdaHandler(w.server(t, &OIDC{Issuer: "https://login.example", ClientID: "api://sunset"}, nil), nil)
+	resp, err := h.Handle(context.Background(), apiEvent("GET", "/api/campaigns/"+demoID+"/organisations", "", viewerClaims))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+	var rows []orgRow
+	if err := json.Unmarshal([]byte(resp.Body), &rows); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s %s %s %s seen=%d", r.ODS, r.Stage, r.Status, r.LastNotice, r.StillSeen))
+	}
+	want := []string{"RTH advance claimed 2021-07-27 seen=2", "RX1 advance claimed 2021-07-27 seen=4", "Y0123 advance claimed 2021-07-27 seen=2"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("organisations (-want +got):\n%s", d)
+	}
+}

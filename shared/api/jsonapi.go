@@ -338,7 +338,7 @@ func (s *Server) apiOrganisations(_ http.ResponseWriter, r *http.Request, _ Iden
 	if err != nil {
 		return nil, err
 	}
-	return sum.Orgs, nil
+	return sum.AllOrgs, nil
 }
 
 func (s *Server) apiBurndownSVG(w http.ResponseWriter, r *http.Request, _ Identity) (any, error) {
@@ -388,11 +388,7 @@ func (s *Server) apiUnassigned(_ http.ResponseWriter, r *http.Request, _ Identit
 	if err != nil {
 		return nil, err
 	}
-	pl, err := s.planner.Plan(r.Context(), rec.Campaign.ID, at)
-	if err != nil {
-		return nil, err
-	}
-	return pl.Unassigned, nil
+	return s.planner.Unassigned(r.Context(), rec.Campaign, at.AddDays(-rec.Campaign.ActivityWindowDays), at)
 }
 
 func (s *Server) apiSuppressed(_ http.ResponseWriter, r *http.Request, _ Identity) (any, error) {

@@ -374,7 +374,7 @@ func orgRows(c *campaign.Campaign, days []progress.Day, orgs []progress.Org, not
 		reached[n.Org] = order[n.Stage]
 		row.Stage, row.Status, row.LastNotice = n.Stage, noticeStatus(n), n.PlannedFor
 	}
-	out := make([]orgRow, 0, len(rows))
+	out := make([]orgRow, 0, len(rows)) // a list in JSON, never null
 	for _, r := range rows {
 		out = append(out, *r)
 	}
@@ -501,7 +501,7 @@ func (s *Server) pageUnassigned(w http.ResponseWriter, r *http.Request, v *view)
 	if err != nil {
 		return err
 	}
-	pl, err := s.planner.Plan(r.Context(), rec.Campaign.ID, at)
+	accounts, err := s.planner.Unassigned(r.Context(), rec.Campaign, at.AddDays(-rec.Campaign.ActivityWindowDays), at)
 	if err != nil {
 		return err
 	}
@@ -509,7 +509,7 @@ func (s *Server) pageUnassigned(w http.ResponseWriter, r *http.Request, v *view)
 	v.Data = struct {
 		At       calendar.Date
 		Accounts []ledger.Account
-	}{at, pl.Unassigned}
+	}{at, accounts}
 	return s.show(w, http.StatusOK, v, "unassigned")
 }
 

@@ -574,4 +574,35 @@ func TestRunRecordsProgress(t *testing.T) {
 	if d := cmp.Diff(wantOrgs, rec.orgs); d != "" {
 		t.Errorf("organisations (-want +got):\n%s", d)
 	}
+
+	// An organisation a stage is due for that nobody can be written to: the run says why.
+	w.d.orgs["D4"] = directory.Org{ODS: "D4", Name: "Org D4"}
+	w.seen("D4", "2021-08-25", "2021-08-30")
+	if _, err := w.p.Run(ctx, w.camp.ID, day("2021-08-31"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if o := rec.orgs["D4"]; o.Skipped != string(SkipNoContacts) || o.Stage != "" || !o.Affected {
+		t.Errorf("D4 recorded as %+v, want skipped for no contacts", o)
+	}
+}
+
+// Unassigned lists the accounts filed as nobody's that still are nobody's: one the directory has
+// given an owner since drops out.
+func TestUnassigned(t *testing.T) {
+	w := newWorld(t, campaignYAML)
+	for _, a := range []string{"locum@nhs.net", "later.owned@nhs.net"} {
+		w.f.acts = append(w.f.acts, findings.Activity{Account: a, Hostname: "imap.nhs.net", Protocol: "IMAP", Day: day("2021-08-02"),
+			LastSeen: time.Date(2021, 8, 2, 9, 0, 0, 0, time.UTC), Successes: 2})
+	}
+	w.d.owners["later.owned@nhs.net"] = "B2"
+	got, err := w.p.Unassigned(context.Background(), w.camp, day("2021-07-01"), day("2021-08-30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Account != "locum@nhs.net" || got[0].Successes != 2 {
+		t.Errorf("unassigned %+v, want locum@nhs.net alone", got)
+	}
+	if got, _ := w.p.Unassigned(context.Background(), w.camp, day("2021-08-03"), day("2021-08-30")); len(got) != 0 {
+		t.Errorf("outside the days asked: %+v", got)
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 )
 
@@ -77,4 +79,30 @@ func (p *Planner) OrgAccounts(ctx context.Context, c *campaign.Campaign, ods str
 		return nil, err
 	}
 	return aggregate(acts, from, at), nil
+}
+
+// Unassigned lists the accounts seen from..to that no organisation owns now, aggregated as a
+// notice lists them: the findings filed as unassigned when they were written, less those whose
+// account the directory has since given an owner. It reads only those findings (the index
+// partition of the unassigned), so its cost follows them, not the campaign. An account whose
+// owner left the directory after its findings were written is found by the next plan instead.
+func (p *Planner) Unassigned(ctx context.Context, c *campaign.Campaign, from, to calendar.Date) ([]ledger.Account, error) {
+	acts, err := p.Findings.Org(ctx, c.ID, findings.Unassigned, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var accounts []string
+	seen := map[string]bool{}
+	for _, a := range acts {
+		if a.Account != "" && !seen[a.Account] {
+			seen[a.Account] = true
+			accounts = append(accounts, a.Account)
+		}
+	}
+	owners, err := p.Directory.Resolve(ctx, accounts)
+	if err != nil {
+		return nil, err
+	}
+	acts = slices.DeleteFunc(acts, func(a findings.Activity) bool { return a.Account == "" || owners[a.Account] != "" })
+	return aggregate(acts, from, to), nil
 }

@@ -391,6 +391,7 @@ func (p *Planner) chunk(ctx context.Context, st *state, sv *survey, at calendar.
 		return err
 	}
 	slices.SortStableFunc(out.skips, func(a, b Skip) int { return cmp.Compare(a.Org, b.Org) })
+	recordSkips(out.orgs, out.skips)
 	return emit(out)
 }
 
@@ -607,6 +608,21 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 		}
 	}
 	return res, nil
+}
+
+// recordSkips notes, on each organisation a stage was due for, why it got nothing (the
+// reasons a person can act on: no contacts, every address suppressed, not in the directory).
+func recordSkips(orgs []progress.Org, skips []Skip) {
+	why := map[string]SkipReason{}
+	for _, s := range skips {
+		switch s.Reason {
+		case SkipNoContacts, SkipUnreachable, SkipNotInDirectory, SkipOrgGone:
+			why[s.Org] = s.Reason
+		}
+	}
+	for i := range orgs {
+		orgs[i].Skipped = string(why[orgs[i].ODS])
+	}
 }
 
 // recordOrgs keeps each organisation of a chunk as the run leaves it: those it claimed a

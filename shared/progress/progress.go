@@ -46,6 +46,9 @@ type Org struct {
 	Stage      string        `json:"stage,omitempty"`
 	LastNotice calendar.Date `json:"last_notice,omitzero"`
 	Status     string        `json:"status,omitempty"`
+	// Skipped is why the run sent it nothing when a stage was due (planner.SkipReason:
+	// "unreachable", "no-contacts", ...); empty when nothing was due or a notice was claimed.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // DB is the part of the DynamoDB client the store uses.
@@ -95,7 +98,7 @@ func (s *Store) RecordOrgs(ctx context.Context, campaign string, orgs []Org, exp
 			"ods": store.S(o.ODS), "as_of": store.S(o.AsOf.String()),
 			"affected": &types.AttributeValueMemberBOOL{Value: o.Affected}, "accounts": store.N(int64(o.Accounts)),
 		}
-		for k, v := range map[string]string{"name": o.Name, "stage": o.Stage, "status": o.Status} {
+		for k, v := range map[string]string{"name": o.Name, "stage": o.Stage, "status": o.Status, "skipped": o.Skipped} {
 			if v != "" {
 				it[k] = store.S(v)
 			}
@@ -141,7 +144,7 @@ func (s *Store) Orgs(ctx context.Context, campaign string) ([]Org, error) {
 	var out []Org
 	err := s.query(ctx, campaign, "ORG#", func(it map[string]types.AttributeValue) error {
 		o := Org{ODS: store.Str(it["ods"]), Name: store.Str(it["name"]), Accounts: num(it["accounts"]),
-			Stage: store.Str(it["stage"]), Status: store.Str(it["status"])}
+			Stage: store.Str(it["stage"]), Status: store.Str(it["status"]), Skipped: store.Str(it["skipped"])}
 		if b, ok := it["affected"].(*types.AttributeValueMemberBOOL); ok {
 			o.Affected = b.Value
 		}

@@ -31,14 +31,15 @@ type Suppressions interface {
 	All(ctx context.Context) ([]suppression.Entry, error)
 }
 
-// Planner makes a dry-run plan (planner.Planner): it writes nothing.
+// Planner finds the accounts no organisation owns (planner.Planner).
 type Planner interface {
-	Plan(ctx context.Context, campaignID string, at calendar.Date) (planner.Plan, error)
+	Unassigned(ctx context.Context, c *campaign.Campaign, from, to calendar.Date) ([]ledger.Account, error)
 }
 
-// Progress reads what each run recorded (progress.Store).
+// Progress reads what each daily run recorded (progress.Store).
 type Progress interface {
 	Days(ctx context.Context, campaign string) ([]progress.Day, error)
+	Orgs(ctx context.Context, campaign string) ([]progress.Org, error)
 }
 
 // Sources is everything Build reads.
@@ -47,7 +48,8 @@ type Sources struct {
 	Ledger       Ledger
 	Suppressions Suppressions
 	Planner      Planner
-	// Progress, when set, gives the burn-down: the funnel of every recorded run.
+	// Progress, when set, gives the burn-down (the funnel of every recorded run) and the
+	// organisations the latest run could write to no one.
 	Progress Progress
 }
 
@@ -112,6 +114,11 @@ func (n Notice) AccountCount() int { return distinctAccounts(n.Accounts) }
 // sent: the later stage is the notice); notices are ordered by organisation, then by the
 // campaign's stage order. An error from Campaigns.Get is returned as it is, so a caller can
 // classify it (campaign not found).
+//
+// It plans nothing, so it costs a few reads whatever the campaign's size: the organisations no
+// address reaches are those the latest daily run found so (and those whose notice found every
+// recipient suppressed), and the unassigned accounts those seen from the first stage date's
+// activity window to today that no organisation owns now.
 func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, error) {
 	rec, err := src.Campaigns.Get(ctx, id)
 	if err != nil {
@@ -129,54 +136,36 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 	if err != nil {
 		return Report{}, err
 	}
-	pl, err := plans(ctx, src.Planner, rec.Campaign, id, now)
+	from, to := unassignedSpan(rec.Campaign, now)
+	unassigned, err := src.Planner.Unassigned(ctx, rec.Campaign, from, to)
 	if err != nil {
 		return Report{}, err
 	}
 	r := Report{Campaign: id, Status: string(rec.Status), PauseReason: rec.PauseReason, Delivery: delivery(stats),
 		Notices: []Notice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}, SuppressedEntries: supp,
 		Progress: []progress.Day{}, Markers: Markers(rec.Campaign), Title: rec.Campaign.Title}
+	unreachable := map[string]bool{}
 	if src.Progress != nil {
-		days, err := src.Progress.Days(ctx, id)
-		if err != nil {
+		if err := recorded(ctx, src.Progress, id, &r, unreachable); err != nil {
 			return Report{}, err
 		}
-		r.Progress = append(r.Progress, days...)
 	}
 	suppressed := map[string]bool{}
 	for _, e := range supp {
 		r.Suppressed = append(r.Suppressed, e.Address)
 		suppressed[e.Address] = true
 	}
-	unreachable := map[string]bool{}
-	for _, s := range pl.Skipped {
-		if s.Reason == planner.SkipUnreachable {
-			unreachable[s.Org] = true
-		}
-	}
 	for _, n := range notices {
 		if n.Status == ledger.Superseded {
 			continue
 		}
-		rn := Notice{Org: n.Org, OrgName: n.OrgName, Stage: n.Stage, Status: string(n.Status), To: n.Recipients,
-			MessageID: n.MessageID, Accounts: n.Accounts, Error: n.Error, InDoubt: n.InDoubt(), SettledBy: n.SettledBy, Resends: n.Resends}
-		if rn.Accounts == nil {
-			rn.Accounts = []ledger.Account{} // a list in JSON, never null
-		}
-		if rn.To == nil {
-			rn.To = []string{}
-		}
-		if !n.SentAt.IsZero() {
-			t := n.SentAt.UTC()
-			rn.SentAt = &t
-		}
-		r.Notices = append(r.Notices, rn)
+		r.Notices = append(r.Notices, reportNotice(n))
 		if n.Status == ledger.Suppressed && allSuppressed(n.Recipients, suppressed) {
 			unreachable[n.Org] = true
 		}
 	}
 	seen := map[string]bool{}
-	for _, a := range pl.Unassigned {
+	for _, a := range unassigned {
 		if acct := strings.ToLower(a.Account); acct != "" && !seen[acct] {
 			seen[acct] = true
 			r.Unassigned = append(r.Unassigned, acct)
@@ -196,6 +185,47 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 	return r, nil
 }
 
+// recorded adds what the daily runs recorded: the burn-down's days, and the organisations the
+// latest run could write to no one.
+func recorded(ctx context.Context, p Progress, id string, r *Report, unreachable map[string]bool) error {
+	days, err := p.Days(ctx, id)
+	if err != nil {
+		return err
+	}
+	r.Progress = append(r.Progress, days...)
+	if len(days) == 0 {
+		return nil
+	}
+	orgs, err := p.Orgs(ctx, id)
+	if err != nil {
+		return err
+	}
+	latest := days[len(days)-1].At
+	for _, o := range orgs {
+		if o.Current(latest) && o.Skipped == string(planner.SkipUnreachable) {
+			unreachable[o.ODS] = true
+		}
+	}
+	return nil
+}
+
+// reportNotice is a ledger entry as the report shows it.
+func reportNotice(n ledger.Notice) Notice {
+	rn := Notice{Org: n.Org, OrgName: n.OrgName, Stage: n.Stage, Status: string(n.Status), To: n.Recipients,
+		MessageID: n.MessageID, Accounts: n.Accounts, Error: n.Error, InDoubt: n.InDoubt(), SettledBy: n.SettledBy, Resends: n.Resends}
+	if rn.Accounts == nil {
+		rn.Accounts = []ledger.Account{} // a list in JSON, never null
+	}
+	if rn.To == nil {
+		rn.To = []string{}
+	}
+	if !n.SentAt.IsZero() {
+		t := n.SentAt.UTC()
+		rn.SentAt = &t
+	}
+	return rn
+}
+
 func delivery(st ledger.Stats) Delivery {
 	d := Delivery{Sends: st.Sends, Bounces: st.Bounces, Complaints: st.Complaints}
 	if sends, bounces := st.Window(); sends > 0 {
@@ -204,24 +234,18 @@ func delivery(st ledger.Stats) Delivery {
 	return d
 }
 
-// plans is what dry-run plans know: the unassigned accounts and the organisations no address
-// reaches. One plan as of today (or the last deadline, once the campaign is over) gives the
-// skipped organisations; one on each stage date already past adds the accounts seen only early
-// in the campaign to the unassigned ones.
-func plans(ctx context.Context, p Planner, c *campaign.Campaign, id string, now time.Time) (planner.Plan, error) {
-	var pl planner.Plan
-	for i, d := range planDates(c, now) {
-		p2, err := p.Plan(ctx, id, d)
-		if err != nil {
-			return planner.Plan{}, err
+// unassignedSpan is the days whose unassigned accounts the report lists: from the activity
+// window before the first stage date already past (the accounts seen only early in the
+// campaign count too) to today, or the last deadline once the campaign is over.
+func unassignedSpan(c *campaign.Campaign, now time.Time) (from, to calendar.Date) {
+	dates := planDates(c, now)
+	to, from = dates[0], dates[0]
+	for _, d := range dates[1:] {
+		if d.Before(from) {
+			from = d
 		}
-		if i == 0 {
-			pl = p2
-			continue
-		}
-		pl.Unassigned = append(pl.Unassigned, p2.Unassigned...)
 	}
-	return pl, nil
+	return from.AddDays(-c.ActivityWindowDays), to
 }
 
 // planDates is the date of the main plan first, then every stage date before it.

@@ -33,17 +33,28 @@ type fakeSuppressions []suppression.Entry
 
 func (f fakeSuppressions) All(context.Context) ([]suppression.Entry, error) { return f, nil }
 
-// fakePlanner returns the plan for each date (an empty plan for others) and records the dates.
+// fakePlanner returns its unassigned accounts and records the days asked about.
 type fakePlanner struct {
-	plans map[calendar.Date]planner.Plan
-	err   error
-	asked []calendar.Date
+	unassigned []ledger.Account
+	err        error
+	asked      [2]calendar.Date
 }
 
-func (f *fakePlanner) Plan(_ context.Context, _ string, at calendar.Date) (planner.Plan, error) {
-	f.asked = append(f.asked, at)
-	return f.plans[at], f.err
+func (f *fakePlanner) Unassigned(_ context.Context, _ *campaign.Campaign, from, to calendar.Date) ([]ledger.Account, error) {
+	f.asked = [2]calendar.Date{from, to}
+	return f.unassigned, f.err
 }
+
+// fakeProgress is what the daily runs recorded.
+type fakeProgress struct {
+	days []progress.Day
+	orgs []progress.Org
+}
+
+func (f fakeProgress) Days(context.Context, string) ([]progress.Day, error) { return f.days, nil }
+func (f fakeProgress) Orgs(context.Context, string) ([]progress.Org, error) { return f.orgs, nil }
+
+var _ Progress = (*progress.Store)(nil)
 
 func days(n int) *int { return &n }
 
@@ -104,18 +115,17 @@ func TestBuild(t *testing.T) {
 		{Address: "la@c.nhs.net", Reason: "bounce", At: sentUTC},
 		{Address: "pla@c.nhs.net", Reason: "complaint", At: sentUTC},
 	}
-	pl := &fakePlanner{plans: map[calendar.Date]planner.Plan{
-		date("2021-08-30"): {
-			Skipped:    []planner.Skip{{Org: "F6", Reason: planner.SkipUnreachable}, {Org: "G7", Reason: planner.SkipNoContacts}},
-			Unassigned: acct("Locum@nhs.net", ""),
-		},
-		date("2021-07-27"): {Unassigned: acct("locum@nhs.net", "early@nhs.net"), Skipped: []planner.Skip{{Org: "H8", Reason: planner.SkipUnreachable}}},
-	}}
+	pl := &fakePlanner{unassigned: acct("Locum@nhs.net", "", "locum@nhs.net", "early@nhs.net")}
+	// The latest run (30 August) found F6 unreachable; H8 only an earlier run did.
+	prog := fakeProgress{days: []progress.Day{{At: date("2021-07-27"), Affected: 5}, {At: date("2021-08-30"), Affected: 4}},
+		orgs: []progress.Org{{ODS: "F6", AsOf: date("2021-08-30"), Skipped: "unreachable"}, {ODS: "G7", AsOf: date("2021-08-30"), Skipped: "no-contacts"},
+			{ODS: "H8", AsOf: date("2021-07-27"), Skipped: "unreachable"}}}
 	src := Sources{
 		Campaigns:    campaigntest.New(&campaign.Record{Campaign: demoCampaign()}),
 		Ledger:       ledgertest.New(notices...),
 		Suppressions: supp,
 		Planner:      pl,
+		Progress:     prog,
 	}
 	got, err := Build(context.Background(), src, "c1", now)
 	if err != nil {
@@ -132,10 +142,10 @@ func TestBuild(t *testing.T) {
 			{Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: "failed", To: []string{}, Accounts: none, Error: "MessageRejected"},
 		},
 		Unassigned:        []string{"early@nhs.net", "locum@nhs.net"},
-		Unreachable:       []string{"C3", "F6"}, // H8 is skipped only in an earlier plan
+		Unreachable:       []string{"C3", "F6"}, // H8 was unreachable only in an earlier run
 		Suppressed:        []string{"la@c.nhs.net", "pla@c.nhs.net"},
 		SuppressedEntries: supp,
-		Progress:          []progress.Day{},
+		Progress:          prog.days,
 		Markers:           Markers(demoCampaign()),
 		Title:             demoCampaign().Title,
 	}
@@ -145,8 +155,9 @@ func TestBuild(t *testing.T) {
 	if got.Notices[0].SentAt.Location() != time.UTC {
 		t.Errorf("sent_at in %v, want UTC", got.Notices[0].SentAt.Location())
 	}
-	if diff := cmp.Diff([]calendar.Date{date("2021-08-30"), date("2021-07-27"), date("2021-08-24")}, pl.asked); diff != "" {
-		t.Errorf("plan dates (-want +got):\n%s", diff)
+	// Unassigned accounts from the first stage date already past (its window: 0 days here) to today.
+	if diff := cmp.Diff([2]calendar.Date{date("2021-07-27"), date("2021-08-30")}, pl.asked); diff != "" {
+		t.Errorf("unassigned asked for (-want +got):\n%s", diff)
 	}
 }
 

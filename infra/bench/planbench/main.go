@@ -1,4 +1,5 @@
-// Command planbench measures the planner on the local stack. infra/bench/plan.sh drives it one
+// Command planbench measures the planner, and the console over what it records, on the local
+// stack. infra/bench/plan.sh drives it one
 // phase per process, so that each plan runs in a process of its own and its peak RSS is the
 // plan's:
 //
@@ -14,6 +15,8 @@
 //	           the process's peak RSS; -orgs, -affected and -findings only label the row
 //	run        what the scheduled Lambda does, once: planner.RunLean claims every due notice
 //	           and hands it to a dispatcher that counts (no queue), a chunk at a time; one row
+//	console    time the console's pages and the API's report of -campaign after a run, through the
+//	           API Lambda's handler (console.go); one row a request
 //	drop       delete the table
 package main
 
@@ -78,6 +81,7 @@ func main() {
 	flag.IntVar(&c.perOrg, "accounts-per-org", 10, "accounts per organisation")
 	flag.IntVar(&c.affected, "affected", 3000, "organisations with legacy findings")
 	flag.IntVar(&c.findings, "findings", 300000, "finding items (account x hostname x protocol x day)")
+	flag.IntVar(&reportRuns, "report-runs", 5, "console: how many times to time the report")
 	flag.IntVar(&c.writers, "writers", 16, "concurrent batch writers while seeding")
 	flag.IntVar(&c.runs, "runs", 3, "plan: how many times to plan (the row shows the fastest)")
 	flag.Parse()
@@ -146,6 +150,8 @@ func run(ctx context.Context, c config) error {
 		return nil
 	case "run":
 		return runLean(ctx, db, cnt, c)
+	case "console":
+		return consolePages(ctx, db, cnt, c)
 	case "drop":
 		_, err := db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(c.table)})
 		return err
