@@ -16,8 +16,8 @@ import (
 // carries.
 type confirm struct {
 	Question, Detail, Button, Action, Back string
-	Warning                               bool
-	Fields                                map[string]string
+	Warning                                bool
+	Fields                                 map[string]string
 }
 
 func (s *Server) pageConfirmStatus(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -128,7 +128,7 @@ func checkExtend(req extendRequest) string {
 // sendTestForm is the test-send form.
 type sendTestForm struct {
 	ID, ODS, Stage, To, Error, Sent string
-	Stages                         []string
+	Stages                          []string
 }
 
 func (s *Server) pageSendTest(w http.ResponseWriter, r *http.Request, v *view) error {

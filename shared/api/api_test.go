@@ -89,7 +89,7 @@ func routes(t *testing.T) []route {
 		{"POST", "/api/campaigns/" + id + "/pause", "", Operator},
 		{"POST", "/api/campaigns/" + id + "/resume", "", Operator},
 		{"POST", "/api/campaigns/" + id + "/extensions", `{"org":"RX1","until":"2021-09-20","reason":"a ward moves"}`, Operator},
-		{"POST", "/api/campaigns/" + id + "/send-test", `{"org":"RX1","stage":"advance","to":"`+testTo+`"}`, Operator},
+		{"POST", "/api/campaigns/" + id + "/send-test", `{"org":"RX1","stage":"advance","to":"` + testTo + `"}`, Operator},
 		{"POST", "/api/campaigns/" + id + "/cancel", "", Operator},
 	}
 }

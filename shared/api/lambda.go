@@ -104,7 +104,9 @@ func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog
 }
 
 // NewLambdaHandler wraps any http.Handler (a Server) for API Gateway: for tests and NewHandler.
-func NewLambdaHandler(srv http.Handler, log *slog.Logger) *Handler { return &Handler{srv: srv, log: log} }
+func NewLambdaHandler(srv http.Handler, log *slog.Logger) *Handler {
+	return &Handler{srv: srv, log: log}
+}
 
 // Handle answers one API Gateway HTTP API request (payload format 2.0). The JWT authorizer's
 // claims, when the route has it, go into the request's context; everything else about the
