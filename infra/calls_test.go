@@ -49,7 +49,8 @@ var awsCalls = map[string][]string{
 	"DirectoryFunction": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject"},
 	"PlannerFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem",
 		"dynamodb:BatchWriteItem", "sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
-	"SenderFunction":   {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount"},
+	"SenderFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount",
+		"ssm:GetParameter"},
 	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 	"ApiFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
 		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter"},
@@ -63,12 +64,13 @@ var keyPrefixes = map[string][]string{
 	"IngestFunction": {"table FILE#", "table FIND#", "table UNATTR#", "table ACCT#", "table ORG#", "table SUBDOMAIN#",
 		"index CAMPAIGNS", "index LOCAL#"},
 	"DirectoryFunction": {"table ORG#", "table ACCT#", "table SUBDOMAIN#", "index ORGS", "index ACCTS#"},
-	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#", "table PROGRESS#",
-		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED"},
+	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#", "table PROGRESS#", "table OWNER#",
+		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
 	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#", "index SUPPRESSED"},
 	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#"},
 	"ApiFunction": {"table CAMPAIGN#", "table NOTICE#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#",
-		"table PROGRESS#", "index CAMPAIGNS", "index NOTICES#", "index DAY#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED"},
+		"table PROGRESS#", "table OWNER#", "table ANSWER#", "table RATE#",
+		"index CAMPAIGNS", "index NOTICES#", "index DAY#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
 }
 
 // iamAction is the IAM action an SDK call is authorised as.
@@ -277,13 +279,20 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 		t.Fatalf("the planner claimed %d notices (%v): the day has no work to check", len(claimed), err)
 	}
 
-	scfg, _ := sender.LoadConfig(func(k string) string { return map[string]string{"SUNSET_TABLE": table}[k] })
+	eps["SSM"] = localstacktest.SSM(t, map[string]string{"/sunset/signing-keys": signing.NewKey(), "/sunset/console-client-secret": "s"})
+	scfg, _ := sender.LoadConfig(func(k string) string {
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_PUBLIC_URL": "https://api.example", "SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys"}[k]
+	})
 	var handOff events.SQSEvent
 	for _, n := range claimed {
 		b, _ := json.Marshal(planner.Message{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage})
 		handOff.Records = append(handOff.Records, events.SQSMessage{MessageId: n.Org, Body: string(b)})
 	}
-	resp, err = sender.NewHandler(scfg, clients("SenderFunction"), quiet).Handle(ctx, handOff)
+	sh, err := sender.NewHandler(ctx, scfg, clients("SenderFunction"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = sh.Handle(ctx, handOff)
 	noFailures("sender", resp, err)
 
 	fcfg, _ := feedback.LoadConfig(func(k string) string { return map[string]string{"SUNSET_TABLE": table}[k] })
@@ -317,7 +326,6 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 		return map[string]string{"SUNSET_TABLE": table, "SUNSET_AUTH_ISSUER": "https://login.example/v2.0", "SUNSET_AUTH_AUDIENCE": "api://sunset",
 			"SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys", "SUNSET_CLIENT_SECRET_PARAMETER": "/sunset/console-client-secret"}[k]
 	})
-	eps["SSM"] = localstacktest.SSM(t, map[string]string{"/sunset/signing-keys": signing.NewKey(), "/sunset/console-client-secret": "s"})
 	ah, err := api.NewHandler(ctx, acfg, clients("ApiFunction"), quiet)
 	if err != nil {
 		t.Fatal(err)

@@ -20,10 +20,11 @@ import (
 func serveConsole(t *testing.T, table string) string {
 	t.Helper()
 	cmd := exec.Command("../.demo/sunset", "serve", "--local", "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "SUNSET_TABLE="+table, "SUNSET_LOCAL=1")
+	cmd.Env = os.Environ()
 	for _, kv := range localstack.Env() {
 		cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
 	}
+	cmd.Env = append(cmd.Env, "SUNSET_TABLE="+table, "SUNSET_LOCAL=1") // after the stack's own: the last of a name wins
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -14,11 +15,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/deadletter"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's name and returns the
@@ -48,6 +52,8 @@ type cliEnv struct {
 	// sqs builds the SQS client and names the table its queues are named after (AWS only: the
 	// local stack has no SQS).
 	sqs func(ctx context.Context) (deadletter.SQS, string, error)
+	// links are the answer links the notices the CLI sends carry (nil: none).
+	links func(ctx context.Context, local bool) (*answers.Links, error)
 }
 
 // processEnv is the environment of the real process: its files, variables, clock and AWS.
@@ -80,6 +86,9 @@ func processEnv() *cliEnv {
 		}
 		return sqs.NewFromConfig(c.Config()), table, nil
 	}
+	env.links = func(ctx context.Context, local bool) (*answers.Links, error) {
+		return processLinks(ctx, env, local)
+	}
 	env.ses = func(ctx context.Context, local bool) (sender.SES, error) {
 		local = awsclient.IsLocal(local, env.getenv)
 		c, err := awsclient.Load(ctx, local, env.getenv)
@@ -89,6 +98,34 @@ func processEnv() *cliEnv {
 		return c.SESv2(), nil
 	}
 	return env
+}
+
+// processLinks are the answer links of the notices the CLI renders: on the local stack under
+// its own keys (infra/local/.run/signing-keys) to sunset serve --local's address; in AWS under
+// the keys of SUNSET_SIGNING_KEYS_PARAMETER to SUNSET_PUBLIC_URL, as the sender Lambda makes
+// them, or none when those are not set. SUNSET_PUBLIC_URL overrides the address either way.
+func processLinks(ctx context.Context, env *cliEnv, local bool) (*answers.Links, error) {
+	base := env.getenv("SUNSET_PUBLIC_URL")
+	if awsclient.IsLocal(local, env.getenv) {
+		keys, err := signing.LocalKeyring(localKeysPath())
+		if err != nil {
+			return nil, err
+		}
+		return &answers.Links{Keys: keys, Base: cmp.Or(base, answers.LocalBase)}, nil
+	}
+	param := env.getenv("SUNSET_SIGNING_KEYS_PARAMETER")
+	if param == "" || base == "" {
+		return nil, nil
+	}
+	c, err := awsclient.Load(ctx, false, env.getenv)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := signing.KeyringFromSSM(ctx, ssm.NewFromConfig(c.Config()), param)
+	if err != nil {
+		return nil, err
+	}
+	return &answers.Links{Keys: keys, Base: base}, nil
 }
 
 // commands is the whole CLI. Each file of this package adds the commands of one area of work.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
@@ -35,11 +36,18 @@ func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, er
 	}
 	logger := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	clock := env.clock
+	var links *answers.Links
+	if env.links != nil {
+		if links, err = env.links(ctx, local); err != nil {
+			return nil, err
+		}
+	}
 	return sender.New(ses, ledger.New(db, table, clock), campaign.NewStore(db, table, clock),
 		suppression.New(db, table, clock), clock, sender.Options{
 			ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
 			TemplateDir:      ".",
 			Logger:           logger,
+			Links:            links,
 		}), nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/api"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
@@ -97,7 +99,8 @@ func localServer(ctx context.Context, env *cliEnv, role, as string) (*api.Server
 		loc.Default = &api.Identity{Subject: "local:" + strings.TrimSpace(as), Name: strings.TrimSpace(as), Roles: []api.Role{api.Role(role)}}
 	}
 	return api.New(api.Options{DB: db, Table: table, SES: ses, ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
-		Clock: env.clock, Keys: keys, Local: loc, Logger: slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Clock: env.clock, Keys: keys, Local: loc, Logger: slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		PublicURL: cmp.Or(env.getenv("SUNSET_PUBLIC_URL"), answers.LocalBase)})
 }
 
 // localKeysPath is where the local stack keeps its signing keys: infra/local/.run beside the

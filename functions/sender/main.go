@@ -23,5 +23,9 @@ func main() {
 	if err != nil {
 		lambdaenv.Exit(log, err)
 	}
-	lambda.Start(sender.NewHandler(cfg, c, log).Handle)
+	h, err := sender.NewHandler(context.Background(), cfg, c, log)
+	if err != nil {
+		lambdaenv.Exit(log, err)
+	}
+	lambda.Start(h.Handle)
 }

@@ -240,7 +240,7 @@ func (s *Server) preview(r *http.Request, org, stage string) (*preview, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.render(rec.Campaign, n)
+	e, err := s.render(r, rec.Campaign, n)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (s *Server) sendTest(r *http.Request, id Identity, req sendTestRequest) (*s
 	if err != nil {
 		return nil, err
 	}
-	msgID, e, err := s.sender.SendTest(r.Context(), rec.Campaign, n, to)
+	msgID, e, err := s.sender(r).SendTest(r.Context(), rec.Campaign, n, to)
 	if err != nil {
 		return nil, err
 	}

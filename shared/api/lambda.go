@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
@@ -42,6 +40,11 @@ type Config struct {
 	ClientSecretParameter string
 	// ConfigurationSet is the SES configuration set of test sends (SUNSET_CONFIGURATION_SET).
 	ConfigurationSet string
+	// PublicURL is the API's public address, which the answer links in notices lead to
+	// (SUNSET_PUBLIC_URL; default: the address each request came to, which is the sender's
+	// https://<api id>.execute-api.<region>.amazonaws.com unless a custom domain is put in
+	// front, when this must name it).
+	PublicURL string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -55,22 +58,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SigningKeysParameter:  e.Required("SUNSET_SIGNING_KEYS_PARAMETER"),
 		ClientSecretParameter: e.Required("SUNSET_CLIENT_SECRET_PARAMETER"),
 		ConfigurationSet:      e.String("SUNSET_CONFIGURATION_SET", ""),
+		PublicURL:             e.String("SUNSET_PUBLIC_URL", ""),
 	}
 	return c, e.Err()
-}
-
-// SSM is the part of the SSM client the API reads its secrets with.
-type SSM interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-}
-
-// secret reads a SecureString parameter.
-func secret(ctx context.Context, c SSM, name string) (string, error) {
-	out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-	if err != nil {
-		return "", fmt.Errorf("read SSM parameter %s: %w", name, err)
-	}
-	return aws.ToString(out.Parameter.Value), nil
 }
 
 // Handler is the API Lambda: API Gateway's events in, the Server's answers out.
@@ -84,18 +74,16 @@ type Handler struct {
 // is read at each sign-in, so rotating it needs no restart.
 func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog.Logger) (*Handler, error) {
 	params := ssm.NewFromConfig(c.Config())
-	text, err := secret(ctx, params, cfg.SigningKeysParameter)
+	keys, err := signing.KeyringFromSSM(ctx, params, cfg.SigningKeysParameter)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := signing.ParseKeyring(text)
-	if err != nil {
-		return nil, fmt.Errorf("SSM parameter %s: %w", cfg.SigningKeysParameter, err)
-	}
 	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
-		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log,
+		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log, PublicURL: cfg.PublicURL,
 		OIDC: &OIDC{Issuer: cfg.Issuer, ClientID: cfg.Audience, RolesClaim: cfg.RolesClaim,
-			ClientSecret: func(ctx context.Context) (string, error) { return secret(ctx, params, cfg.ClientSecretParameter) }},
+			ClientSecret: func(ctx context.Context) (string, error) {
+				return signing.Secret(ctx, params, cfg.ClientSecretParameter)
+			}},
 	})
 	if err != nil {
 		return nil, err

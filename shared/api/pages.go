@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
@@ -143,6 +144,7 @@ func flashFor(done string) string {
 		"pause": "The campaign is paused: no notice is sent until it is resumed.", "resume": "The campaign is active again.",
 		"cancel": "The campaign is cancelled. It will send nothing more.", "extend": "The extension is recorded.",
 		"apply": "The campaign file is applied.", "unchanged": "The campaign file is the same as the current version: nothing changed.",
+		"dispute": "The dispute is decided.", "request": "The request is decided.",
 	}[done]
 }
 
@@ -271,6 +273,7 @@ type campaignSummary struct {
 	Pages      int
 	Chart      template.HTML
 	Window     int // the activity window, in days
+	Pending    int // answers waiting for the team: disputes and requests for more time
 	Extensions []campaign.Extension
 	History    []historyRow
 }
@@ -308,7 +311,21 @@ func (s *Server) summary(r *http.Request) (*campaignSummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	ans, err := s.answers.List(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
 	sum := &campaignSummary{Rec: det.Record, Deadline: deadlineOf(c), Days: days, Window: c.ActivityWindowDays}
+	for _, d := range ans.Disputes {
+		if d.Status == answers.Pending {
+			sum.Pending++
+		}
+	}
+	for _, q := range ans.Requests {
+		if q.Status == answers.Pending {
+			sum.Pending++
+		}
+	}
 	if len(days) > 0 {
 		sum.Latest = &days[len(days)-1]
 	}
@@ -612,7 +629,7 @@ func (s *Server) rerender(r *http.Request) (*asSent, error) {
 	if c == nil {
 		return nil, &httpError{status: http.StatusNotFound, msg: "campaign " + id + " has no version to render with"}
 	}
-	e, err := s.render(c, *n)
+	e, err := s.render(r, c, *n)
 	if err != nil {
 		out.Problem = err.Error()
 		return out, nil
@@ -627,7 +644,7 @@ func (s *Server) rerender(r *http.Request) (*asSent, error) {
 
 // render renders a notice with the built-in templates (a templates folder lives beside a
 // campaign file on a laptop, which the console cannot read).
-func (s *Server) render(c *campaign.Campaign, n ledger.Notice) (*notice.Email, error) {
+func (s *Server) render(r *http.Request, c *campaign.Campaign, n ledger.Notice) (*notice.Email, error) {
 	if c.Templates != "hostname-retirement" && c.Templates != "byo-mx" {
 		return nil, &httpError{status: http.StatusConflict, msg: errNoRender.Error()}
 	}
@@ -635,6 +652,7 @@ func (s *Server) render(c *campaign.Campaign, n ledger.Notice) (*notice.Email, e
 	if err != nil {
 		return nil, err
 	}
+	rd.WithLinks(s.links(r).For(c, false))
 	return rd.Render(n, s.opt.Clock())
 }
 

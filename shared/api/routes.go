@@ -25,6 +25,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/campaigns/{id}/burndown.csv", s.api(Viewer, s.apiBurndownCSV))
 	m.HandleFunc("GET /api/campaigns/{id}/unassigned", s.api(Viewer, s.apiUnassigned))
 	m.HandleFunc("GET /api/suppressed", s.api(Viewer, s.apiSuppressed))
+	m.HandleFunc("GET /api/campaigns/{id}/answers", s.api(Viewer, s.apiAnswers))
+	m.HandleFunc("POST /api/campaigns/{id}/disputes", s.api(Operator, s.apiDispute))
+	m.HandleFunc("POST /api/campaigns/{id}/requests", s.api(Operator, s.apiRequest))
 	m.HandleFunc("/api/", s.api(Viewer, func(http.ResponseWriter, *http.Request, Identity) (any, error) {
 		return nil, &httpError{status: http.StatusNotFound, msg: "no such API route"}
 	}))
@@ -49,9 +52,16 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /console/apply", s.page(Operator, s.pageApply))
 	m.HandleFunc("POST /console/apply", s.page(Operator, s.postApply))
 	m.HandleFunc("GET /console/suppressed", s.page(Viewer, s.pageSuppressed))
+	m.HandleFunc("GET /console/campaigns/{id}/answers", s.page(Viewer, s.pageAnswers))
+	m.HandleFunc("POST /console/campaigns/{id}/disputes", s.page(Operator, s.postDispute))
+	m.HandleFunc("POST /console/campaigns/{id}/requests", s.page(Operator, s.postRequest))
 	m.HandleFunc("/console/", s.page(Viewer, func(w http.ResponseWriter, r *http.Request, v *view) error {
 		return &httpError{status: http.StatusNotFound, msg: "There is no such page."}
 	}))
+
+	// The answer pages of the links in notices: public, the link's token is the authority.
+	m.HandleFunc("GET /answer/{purpose}/{token}", s.answerGet)
+	m.HandleFunc("POST /answer/{purpose}/{token}", s.answerPost)
 
 	// Signing in and out.
 	m.HandleFunc("GET /auth/signin", s.signIn)

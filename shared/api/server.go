@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
@@ -39,6 +40,10 @@ type Options struct {
 	Local *Local
 	// Logger gets one line per failed request (the detail; the response has a request id).
 	Logger *slog.Logger
+	// PublicURL is this API's public address, which notices' answer links lead to (the
+	// sender's SUNSET_PUBLIC_URL): the console renders emails as sent with the same links.
+	// Empty: the address each request came to.
+	PublicURL string
 }
 
 // Local is the local console's sign-in (sunset serve --local): a form where you say who you
@@ -54,8 +59,8 @@ type Server struct {
 	planner     *planner.Planner
 	ledger      *ledger.Ledger
 	progress    *progress.Store
+	answers     *answers.Store
 	suppression *suppression.List
-	sender      *sender.Sender
 	sessions    sessions
 	pages       map[string]*template.Template
 	mux         *http.ServeMux
@@ -89,13 +94,12 @@ func New(opt Options) (*Server, error) {
 		planner:     planner.New(opt.DB, opt.Table, opt.Clock),
 		ledger:      ledger.New(opt.DB, opt.Table, opt.Clock),
 		progress:    progress.NewStore(opt.DB, opt.Table),
+		answers:     answers.NewStore(opt.DB, opt.Table, opt.Clock),
 		suppression: suppression.New(opt.DB, opt.Table, opt.Clock),
 		sessions:    sessions{keys: opt.Keys, secure: opt.Local == nil, clock: opt.Clock},
 		pages:       pages,
 		mux:         http.NewServeMux(),
 	}
-	s.sender = sender.New(opt.SES, s.ledger, s.campaigns, s.suppression, opt.Clock, sender.Options{
-		ConfigurationSet: opt.ConfigurationSet, Logger: opt.Logger})
 	s.routes()
 	return s, nil
 }
@@ -109,6 +113,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
 	s.mux.ServeHTTP(w, r)
+}
+
+// links are the answer links of notices, as the sender makes them: to PublicURL, or to the
+// address this request came to.
+func (s *Server) links(r *http.Request) answers.Links {
+	return answers.Links{Keys: s.opt.Keys, Base: cmpOr(s.opt.PublicURL, baseURL(r))}
+}
+
+// sender is a sender for one request's test send, with that request's links.
+func (s *Server) sender(r *http.Request) *sender.Sender {
+	links := s.links(r)
+	return sender.New(s.opt.SES, s.ledger, s.campaigns, s.suppression, s.opt.Clock, sender.Options{
+		ConfigurationSet: s.opt.ConfigurationSet, Logger: s.opt.Logger, Links: &links})
 }
 
 // claimsKey is where the Lambda adapter puts the JWT authorizer's claims.

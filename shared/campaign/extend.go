@@ -44,21 +44,16 @@ func (s *Store) Extend(ctx context.Context, id, ods string, until calendar.Date,
 	if strings.TrimSpace(reason) == "" {
 		return refuse("a reason is required")
 	}
-	original := c.Shutdown
-	if c.AudienceSource == SourceRoster {
-		e, err := s.rosterEntry(ctx, id, ods)
-		if err != nil {
-			return nil, fmt.Errorf("extend campaign %s for %s: %w", id, ods, err)
-		}
-		if e == nil {
-			return refuse("%s is not on the campaign's roster", ods)
-		}
-		original = e.Deadline
+	original, latest, err := s.deadlines(ctx, c, ods)
+	if err != nil {
+		return nil, fmt.Errorf("extend campaign %s for %s: %w", id, ods, err)
+	}
+	if original.IsZero() {
+		return refuse("%s is not on the campaign's roster", ods)
 	}
 	if c.MaxExtensionDays == 0 {
 		return refuse("the campaign allows no extensions (max_extension_days is 0); the deadline stays %s", original.British())
 	}
-	latest := original.AddDays(c.MaxExtensionDays)
 	if until.After(latest) {
 		return refuse("%s is more than max_extension_days (%d) after the original deadline %s; the latest allowed date is %s",
 			until.British(), c.MaxExtensionDays, original.British(), latest.British())
@@ -87,6 +82,29 @@ func (s *Store) Extend(ctx context.Context, id, ods string, until calendar.Date,
 	}
 	what := fmt.Sprintf("extension: %s until %s (was %s): %s", ods, until.British(), original.British(), reason)
 	return ext, s.record(ctx, c, by, what)
+}
+
+// Deadlines are an organisation's original deadline (its roster date, else the shutdown) and the
+// latest date an extension may move it to (max_extension_days after it). A roster campaign's
+// organisation not on its roster has zero dates.
+func (s *Store) Deadlines(ctx context.Context, id, ods string) (original, latest calendar.Date, err error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return original, latest, err
+	}
+	return s.deadlines(ctx, r.Campaign, NormODS(ods))
+}
+
+func (s *Store) deadlines(ctx context.Context, c *Campaign, ods string) (original, latest calendar.Date, err error) {
+	original = c.Shutdown
+	if c.AudienceSource == SourceRoster {
+		e, err := s.rosterEntry(ctx, c.ID, ods)
+		if err != nil || e == nil {
+			return calendar.Date{}, calendar.Date{}, err
+		}
+		original = e.Deadline
+	}
+	return original, original.AddDays(c.MaxExtensionDays), nil
 }
 
 // Extensions returns the campaign's extensions by ODS code.

@@ -160,6 +160,10 @@ func (l *Ledger) item(n Notice) (map[string]types.AttributeValue, error) {
 	if n.Domain != "" {
 		item["domain"] = store.S(n.Domain)
 	}
+	if a := n.Acknowledged; a != nil {
+		item["acknowledged_at"] = store.S(a.At.UTC().Format(time.RFC3339))
+		item["acknowledged_by"] = store.S(a.By)
+	}
 	if n.Error != "" {
 		item["error"] = store.S(n.Error)
 	}
@@ -185,6 +189,8 @@ type noticeItem struct {
 	ContentSHA256 string   `dynamodbav:"content_sha256"`
 	Error         string   `dynamodbav:"error"`
 	Domain        string   `dynamodbav:"domain"`
+	AckAt         string   `dynamodbav:"acknowledged_at"`
+	AckBy         string   `dynamodbav:"acknowledged_by"`
 	ExpiresAt     int64    `dynamodbav:"expires_at"`
 	SendStartedAt string   `dynamodbav:"send_started_at"`
 	SettledBy     string   `dynamodbav:"settled_by"`
@@ -202,6 +208,9 @@ func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
 		ContentSHA256: m.ContentSHA256, Error: m.Error, Domain: m.Domain, SettledBy: m.SettledBy, Resends: m.Resends,
 	}
 	n.SendStartedAt, _ = time.Parse(time.RFC3339Nano, m.SendStartedAt)
+	if at, err := time.Parse(time.RFC3339, m.AckAt); err == nil {
+		n.Acknowledged = &Acknowledgement{At: at, By: m.AckBy}
+	}
 	n.Deadline, _ = calendar.Parse(m.Deadline)
 	n.PlannedFor, _ = calendar.Parse(m.PlannedFor)
 	n.ClaimedAt, _ = time.Parse(time.RFC3339Nano, m.ClaimedAt)

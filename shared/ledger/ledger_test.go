@@ -27,7 +27,8 @@ func notice(org, stage, at string) Notice {
 		PlannedFor: day(at), FirstContact: true, Recipients: []string{"la@example.nhs.net"},
 		Accounts: []Account{{Account: "pat@nhs.net", Hostname: "imap.nhs.net", Protocol: "IMAP",
 			LastSeen: time.Date(2021, 7, 20, 10, 0, 0, 0, time.UTC), Successes: 3, Failures: 1, ClientIPs: []string{"10.0.0.1"}}},
-		ExpiresAt: time.Date(2022, 6, 7, 0, 0, 0, 0, time.UTC),
+		ExpiresAt:    time.Date(2022, 6, 7, 0, 0, 0, 0, time.UTC),
+		Acknowledged: &Acknowledgement{At: time.Date(2021, 7, 20, 9, 0, 0, 0, time.UTC), By: "la@example.nhs.net"},
 	}
 }
 
@@ -178,7 +179,7 @@ func TestSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range full {
-		full[i].Accounts, full[i].Recipients, full[i].ContentSHA256, full[i].ExpiresAt = nil, nil, "", time.Time{}
+		full[i].Accounts, full[i].Recipients, full[i].ContentSHA256, full[i].ExpiresAt, full[i].Acknowledged = nil, nil, "", time.Time{}, nil
 	}
 	if d := cmp.Diff(full, sums); d != "" {
 		t.Errorf("summaries (-list without accounts and recipients +summaries):\n%s", d)

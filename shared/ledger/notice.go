@@ -33,6 +33,9 @@ type Notice struct {
 	Accounts     []Account     `json:"accounts"`
 	// Domain is the legacy domain of a per-organisation deadline campaign (BYO-MX), if any.
 	Domain string `json:"domain,omitempty"`
+	// Acknowledged is the organisation's latest "we have changed these settings" before this
+	// notice, when its accounts are still seen (the notice says so plainly).
+	Acknowledged *Acknowledgement `json:"acknowledged,omitempty"`
 
 	Status        Status    `json:"status"`
 	ClaimedAt     time.Time `json:"claimed_at,omitzero"`
@@ -84,4 +87,14 @@ type Account struct {
 	UserAgents []string  `json:"user_agents,omitempty"`
 	DeviceIDs  []string  `json:"device_ids,omitempty"`
 	DirectIP   bool      `json:"direct_ip,omitempty"`
+	// UnderReview: the organisation said the account is not theirs and the team has not
+	// decided yet (the notice says so).
+	UnderReview bool `json:"under_review,omitempty"`
+}
+
+// Acknowledgement is a recipient's "we have changed these settings", as a later notice to an
+// organisation still seen recalls it.
+type Acknowledgement struct {
+	At time.Time `json:"at"`
+	By string    `json:"by"`
 }

@@ -18,10 +18,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/notice"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -89,6 +91,52 @@ func byoNotice(t *testing.T) ledger.Notice {
 	}
 }
 
+// goldenLinks are the answer links of the golden notices: real tokens under a fixed key, so
+// the files show exactly what a recipient gets.
+func goldenLinks(t *testing.T, c *campaign.Campaign) func(ledger.Notice) notice.Links {
+	keys, err := signing.NewKeyring([]byte(strings.Repeat("g", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := answers.Links{Keys: keys, Base: "https://console.example.nhs.uk"}
+	return func(n ledger.Notice) notice.Links {
+		l := answers.Link{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage}
+		exp := c.RetainUntil()
+		return notice.Links{Fixed: ls.URL(answers.Fixed, l, exp), NotOurs: ls.URL(answers.NotOurs, l, exp), MoreTime: ls.URL(answers.MoreTime, l, exp)}
+	}
+}
+
+// A notice to an organisation that said it had changed its settings but is still seen, and
+// that said one account is not theirs: it says both plainly.
+func TestGoldenAnswered(t *testing.T) {
+	c := loadCampaign(t, "hostname-retirement.yaml")
+	r, err := notice.New(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.WithLinks(goldenLinks(t, c))
+	n := hostnameNotice(t)
+	n.Stage = "final"
+	n.Acknowledged = &ledger.Acknowledgement{At: time.Date(2021, 8, 12, 10, 30, 0, 0, time.UTC), By: "la.one@example.nhs.net"}
+	n.Accounts[0].UnderReview = true
+	st, _ := c.Stage("final")
+	e, err := r.Render(n, at(st.DueOn(n.Deadline)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{e.Text, e.HTML} {
+		for _, w := range []string{"On 12 August 2021 you told us these settings had been changed", "We still see the accounts below using the legacy hostnames, most recently on",
+			"under review: you told us it is not yours"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("the notice does not say %q", w)
+			}
+		}
+	}
+	base := filepath.Join("testdata", "golden", c.ID, "final-answered")
+	golden(t, base+".txt", "Subject: "+e.Subject+"\nTemplate: "+e.Template+"\n\n"+e.Text)
+	golden(t, base+".html", e.HTML)
+}
+
 // Every stage of both default campaigns, rendered on its due date, against golden files.
 func TestGolden(t *testing.T) {
 	for _, set := range []struct {
@@ -103,6 +151,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		r.WithLinks(goldenLinks(t, c))
 		for i, st := range c.Stages {
 			t.Run(c.ID+"/"+st.Name, func(t *testing.T) {
 				n := set.notice(t)
@@ -287,7 +336,7 @@ func TestManyAccountsAndAttachment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Count(e.HTML, `<th scope="row">user`); got != 50 {
+	if got := strings.Count(e.HTML, `<strong>user`); got != 50 {
 		t.Errorf("HTML shows %d account rows, want 50", got)
 	}
 	for _, w := range []string{"the first 50 of 73 rows", "lists all 73", "user49@nhs.net"} {

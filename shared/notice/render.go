@@ -76,6 +76,14 @@ type Renderer struct {
 
 	mu    sync.Mutex
 	cache map[string]*pair
+
+	links func(ledger.Notice) Links
+}
+
+// WithLinks makes every notice carry the answer links fn gives it.
+func (r *Renderer) WithLinks(fn func(ledger.Notice) Links) *Renderer {
+	r.links = fn
+	return r
 }
 
 type pair struct {
@@ -229,6 +237,9 @@ func (r *Renderer) load(name string) (*pair, error) {
 // or if it is unset from now's date in the campaign's time zone; now is the .eml's Date.
 func (r *Renderer) Render(n ledger.Notice, now time.Time) (*Email, error) {
 	v := newView(r.c, n, r.loc, now)
+	if r.links != nil {
+		v.Links = r.links(n)
+	}
 	name := r.templateFor(n.Stage, v.Retired)
 	p, err := r.load(name)
 	if err != nil {

@@ -43,7 +43,28 @@ type View struct {
 	HelpdeskPhone string
 	HelpdeskEmail string
 	SenderAddress string
+
+	// Acknowledged is the date the organisation told us the settings were changed ("12
+	// August"), when its accounts are still seen; AcknowledgedBy who did.
+	Acknowledged   string
+	AcknowledgedBy string
+	// LastSeen is the day any listed account was last seen ("26 August 2021").
+	LastSeen string
+	// UnderReview is how many of the listed accounts the organisation said are not theirs,
+	// pending the team's decision.
+	UnderReview int
+	// Links are the notice's answer links (empty when the renderer makes none: previews of
+	// campaigns without a public address).
+	Links Links
 }
+
+// Links are the addresses of a notice's three answers.
+type Links struct {
+	Fixed, NotOurs, MoreTime string
+}
+
+// Any reports whether the notice has answer links.
+func (l Links) Any() bool { return l.Fixed != "" || l.NotOurs != "" || l.MoreTime != "" }
 
 // Row is one line of the affected-accounts table.
 type Row struct {
@@ -56,6 +77,8 @@ type Row struct {
 	Failures   int64
 	ClientIPs  string
 	UserAgents string
+	// UnderReview: the organisation said it is not theirs; the team is looking at it.
+	UnderReview bool
 }
 
 // Setting is one replacement setting to change to.
@@ -152,16 +175,34 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 			continue
 		}
 		v.Rows = append(v.Rows, Row{
-			Account:    acct,
-			Hostname:   host,
-			DirectIP:   a.DirectIP,
-			Protocol:   Clean(a.Protocol),
-			LastSeen:   localTime(a.LastSeen, loc),
-			Successes:  a.Successes,
-			Failures:   a.Failures,
-			ClientIPs:  listed(a.ClientIPs),
-			UserAgents: listed(a.UserAgents),
+			Account:     acct,
+			Hostname:    host,
+			DirectIP:    a.DirectIP,
+			Protocol:    Clean(a.Protocol),
+			LastSeen:    localTime(a.LastSeen, loc),
+			Successes:   a.Successes,
+			Failures:    a.Failures,
+			ClientIPs:   listed(a.ClientIPs),
+			UserAgents:  listed(a.UserAgents),
+			UnderReview: a.UnderReview,
 		})
+	}
+	for _, a := range accounts {
+		if a.UnderReview {
+			v.UnderReview++
+		}
+	}
+	var last time.Time
+	for _, a := range accounts {
+		if a.LastSeen.After(last) {
+			last = a.LastSeen
+		}
+	}
+	if !last.IsZero() {
+		v.LastSeen = calendar.In(last, loc).British()
+	}
+	if a := n.Acknowledged; a != nil {
+		v.Acknowledged, v.AcknowledgedBy = calendar.In(a.At, loc).British(), Clean(a.By)
 	}
 	v.RowCount = len(accounts)
 	if len(v.Hostnames) == 0 { // no accounts to name them: every hostname of the campaign

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
@@ -34,6 +35,7 @@ func New(db DB, table string, clock func() time.Time) *Planner {
 		Suppression: suppression.New(db, table, clock),
 		Ledger:      ledger.New(db, table, clock),
 		Progress:    progress.NewStore(db, table),
+		Answers:     answers.NewStore(db, table, clock),
 		Clock:       clock,
 	}
 }

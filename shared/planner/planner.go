@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
@@ -65,6 +66,14 @@ type Progress interface {
 	RecordOrgs(ctx context.Context, campaign string, orgs []progress.Org, expires time.Time) error
 }
 
+// Answers is what organisations answered to their notices (shared/answers.Store fits): the
+// next notice recalls an acknowledgement and marks disputed accounts under review, and an
+// account the team reassigned is filed under its new organisation.
+type Answers interface {
+	List(ctx context.Context, campaignID string) (answers.Answers, error)
+	Owners(ctx context.Context, campaignID string) (map[string]string, error)
+}
+
 // Planner decides, for each affected organisation of a campaign, which notice is due.
 type Planner struct {
 	Campaigns   Campaigns
@@ -74,7 +83,9 @@ type Planner struct {
 	Ledger      Ledger
 	// Progress, when set, is told what each Run found.
 	Progress Progress
-	Clock    func() time.Time
+	// Answers, when set, are read once a plan.
+	Answers Answers
+	Clock   func() time.Time
 }
 
 // Plan is what a run on At would do for one campaign.
@@ -120,6 +131,9 @@ type Due struct {
 	Supersedes []string `json:"supersedes,omitempty"`
 	// Extended is set when the deadline comes from an extension.
 	Extended bool `json:"extended,omitempty"`
+	// Acknowledged is the organisation's latest "we have changed these settings": it is still
+	// seen, and the notice says so.
+	Acknowledged *ledger.Acknowledgement `json:"acknowledged,omitempty"`
 }
 
 // Skip is an organisation that gets no notice, and why.
@@ -166,13 +180,18 @@ type state struct {
 	exts map[string]campaign.Extension
 	// pendingToday are notices claimed for at and not yet sent: handed over again by Run.
 	pendingToday []ledger.Notice
+	// acks is each organisation's latest acknowledgement; review its accounts disputed and not
+	// yet decided; owners the accounts the team reassigned, and to whom.
+	acks   map[string]*ledger.Acknowledgement
+	review map[string]map[string]bool
+	owners map[string]string
 }
 
 func (st *state) notice(d Due, at calendar.Date) ledger.Notice {
 	return ledger.Notice{
 		Campaign: st.c.ID, Org: d.Org, OrgName: d.OrgName, Stage: d.Stage, Deadline: d.Deadline,
 		PlannedFor: at, FirstContact: d.FirstContact, Recipients: d.Recipients, Accounts: d.Accounts,
-		Domain: d.Domain, ExpiresAt: st.c.RetainUntil(),
+		Domain: d.Domain, ExpiresAt: st.c.RetainUntil(), Acknowledged: d.Acknowledged,
 	}
 }
 

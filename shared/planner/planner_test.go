@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/campaign/campaigntest"
@@ -604,5 +605,73 @@ func TestUnassigned(t *testing.T) {
 	}
 	if got, _ := w.p.Unassigned(context.Background(), w.camp, day("2021-08-03"), day("2021-08-30")); len(got) != 0 {
 		t.Errorf("outside the days asked: %+v", got)
+	}
+}
+
+// fakeAnswers is what organisations answered, in memory.
+type fakeAnswers struct {
+	a      answers.Answers
+	owners map[string]string
+}
+
+func (f *fakeAnswers) List(context.Context, string) (answers.Answers, error)     { return f.a, nil }
+func (f *fakeAnswers) Owners(context.Context, string) (map[string]string, error) { return f.owners, nil }
+
+// The next notice says what the organisation told us: its acknowledgement (it is still seen),
+// an account it disputes marked under review while the team decides, and an account the team
+// reassigned listed for its new organisation, not the old one.
+func TestAnswersShapeTheNextNotice(t *testing.T) {
+	w := newWorld(t, campaignYAML)
+	w.seen("A1", "2021-07-01", "2021-08-16")
+	w.seen("B2", "2021-07-01", "2021-08-16")
+	for _, a := range []string{"printer@a1.nhs.net", "kiosk@a1.nhs.net"} {
+		w.d.owners[a] = "A1"
+		w.f.acts = append(w.f.acts, findings.Activity{Account: a, Hostname: "imap.nhs.net", Protocol: "IMAP", Day: day("2021-08-10"), ODS: "A1",
+			LastSeen: time.Date(2021, 8, 10, 9, 0, 0, 0, time.UTC), Successes: 1})
+	}
+	ackAt := time.Date(2021, 8, 12, 10, 0, 0, 0, time.UTC)
+	w.p.Answers = &fakeAnswers{
+		a: answers.Answers{
+			Acks: []answers.Ack{{Org: "A1", Stage: "advance", By: "la@a1.nhs.net", At: ackAt}},
+			Disputes: []answers.Dispute{
+				{Org: "A1", Account: "printer@a1.nhs.net", Status: answers.Pending},
+				{Org: "A1", Account: "kiosk@a1.nhs.net", Status: answers.Reassigned, ReassignedTo: "B2"},
+			},
+		},
+		owners: map[string]string{"kiosk@a1.nhs.net": "B2"},
+	}
+	res, err := w.p.Run(context.Background(), w.camp.ID, day("2021-08-17"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := map[string][]string{}
+	for _, n := range res.Claimed {
+		for _, a := range n.Accounts {
+			s := a.Account
+			if a.UnderReview {
+				s += " (under review)"
+			}
+			accounts[n.Org] = append(accounts[n.Org], s)
+		}
+		switch {
+		case n.Org == "A1" && (n.Acknowledged == nil || !n.Acknowledged.At.Equal(ackAt) || n.Acknowledged.By != "la@a1.nhs.net"):
+			t.Errorf("A1's reminder does not recall its acknowledgement: %+v", n.Acknowledged)
+		case n.Org == "B2" && n.Acknowledged != nil:
+			t.Errorf("B2's reminder recalls an acknowledgement it never made")
+		}
+	}
+	want := map[string][]string{
+		"A1": {"printer@a1.nhs.net (under review)", "user@a1.nhs.net"},
+		"B2": {"kiosk@a1.nhs.net", "user@b2.nhs.net"},
+	}
+	for org := range accounts {
+		slices.Sort(accounts[org])
+	}
+	if d := cmp.Diff(want, accounts); d != "" {
+		t.Errorf("accounts in the reminders (-want +got):\n%s", d)
+	}
+	// Stored in the ledger as sent: the acknowledgement survives the round trip.
+	if n := w.notice("A1", "reminder"); n.Acknowledged == nil {
+		t.Error("the ledger's notice lost the acknowledgement")
 	}
 }

@@ -103,6 +103,15 @@ func (p *Planner) Unassigned(ctx context.Context, c *campaign.Campaign, from, to
 	if err != nil {
 		return nil, err
 	}
+	if p.Answers != nil { // an account the team gave to an organisation is not unassigned
+		reassigned, err := p.Answers.Owners(ctx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		for a, o := range reassigned {
+			owners[a] = o
+		}
+	}
 	acts = slices.DeleteFunc(acts, func(a findings.Activity) bool { return a.Account == "" || owners[a.Account] != "" })
 	return aggregate(acts, from, to), nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
@@ -69,7 +70,7 @@ func windowStart(c *campaign.Campaign, at calendar.Date) calendar.Date {
 
 // survey reads who was seen on a findings campaign's window and who owns them now. A roster
 // campaign reads no findings.
-func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.Date) (*survey, error) {
+func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.Date, reassigned map[string]string) (*survey, error) {
 	sv := &survey{from: windowStart(c, at), orgs: map[string]bool{}, moved: map[string]string{}, byOwner: map[string][]string{},
 		seen: map[string]*orgSeen{}}
 	if c.AudienceSource == campaign.SourceRoster {
@@ -88,6 +89,11 @@ func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.
 		owners, err := p.Directory.Resolve(ctx, accounts)
 		if err != nil {
 			return err
+		}
+		for a, o := range reassigned { // the team's decisions on disputed accounts come first
+			if _, asked := owners[a]; asked || slices.Contains(accounts, a) {
+				owners[a] = o
+			}
 		}
 		for _, s := range batch {
 			sv.add(s, strings.ToUpper(owners[s.Account]), !s.Last.Before(recentFrom))
@@ -384,6 +390,7 @@ func (p *Planner) chunk(ctx context.Context, st *state, sv *survey, at calendar.
 		default:
 			d.OrgName = cmp.Or(org.Name, oc.ods)
 			d.Recipients = candidates(c, org, d.Accounts)
+			st.answered(&d)
 			dues = append(dues, d)
 		}
 	}
@@ -465,11 +472,43 @@ func (p *Planner) load(ctx context.Context, id string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &state{rec: rec, c: rec.Campaign}
+	st := &state{rec: rec, c: rec.Campaign, acks: map[string]*ledger.Acknowledgement{}, review: map[string]map[string]bool{}}
 	if st.exts, err = p.Campaigns.Extensions(ctx, id); err != nil {
 		return nil, err
 	}
-	return st, nil
+	if p.Answers == nil {
+		return st, nil
+	}
+	ans, err := p.Answers.List(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range ans.Acks {
+		if cur := st.acks[a.Org]; cur == nil || a.At.After(cur.At) {
+			st.acks[a.Org] = &ledger.Acknowledgement{At: a.At, By: a.By}
+		}
+	}
+	for _, d := range ans.Disputes {
+		if d.Status == answers.Pending {
+			if st.review[d.Org] == nil {
+				st.review[d.Org] = map[string]bool{}
+			}
+			st.review[d.Org][d.Account] = true
+		}
+	}
+	st.owners, err = p.Answers.Owners(ctx, id)
+	return st, err
+}
+
+// answered adds to a due notice what its organisation told us: its latest acknowledgement,
+// and which of its accounts it disputes (under review until the team decides).
+func (st *state) answered(d *Due) {
+	d.Acknowledged = st.acks[d.Org]
+	for i, a := range d.Accounts {
+		if st.review[d.Org][strings.ToLower(a.Account)] {
+			d.Accounts[i].UnderReview = true
+		}
+	}
 }
 
 // plan is Plan's work, keeping everything: every due notice and skip, the notices to hand over
@@ -482,7 +521,7 @@ func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, 
 		return fail(err)
 	}
 	pl.Status = string(st.rec.Status)
-	sv, err := p.survey(ctx, st.c, at)
+	sv, err := p.survey(ctx, st.c, at, st.owners)
 	if err != nil {
 		return fail(err)
 	}
@@ -544,7 +583,7 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 		return fail(err)
 	}
 	res.Plan.Status = string(st.rec.Status)
-	sv, err := p.survey(ctx, st.c, at)
+	sv, err := p.survey(ctx, st.c, at, st.owners)
 	if err != nil {
 		return fail(err)
 	}

@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -31,27 +34,40 @@ type Config struct {
 	// MaxRate caps emails a second below the SES quota (SUNSET_MAX_SEND_RATE, a number of at
 	// least 0; default 0, the quota).
 	MaxRate float64
+	// PublicURL is the address of the answer pages (the API's) that every notice's links lead
+	// to (SUNSET_PUBLIC_URL, required); SigningKeysParameter the SSM SecureString of the keys
+	// that sign them (SUNSET_SIGNING_KEYS_PARAMETER, required).
+	PublicURL            string
+	SigningKeysParameter string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := lambdaenv.New(getenv)
 	c := Config{
-		Table:            e.Required("SUNSET_TABLE"),
-		ConfigurationSet: e.String("SUNSET_CONFIGURATION_SET", ""),
-		Instances:        e.Int("SUNSET_SENDER_INSTANCES", 1, 1),
-		MaxRate:          e.Float("SUNSET_MAX_SEND_RATE", 0, 0),
+		Table:                e.Required("SUNSET_TABLE"),
+		ConfigurationSet:     e.String("SUNSET_CONFIGURATION_SET", ""),
+		Instances:            e.Int("SUNSET_SENDER_INSTANCES", 1, 1),
+		MaxRate:              e.Float("SUNSET_MAX_SEND_RATE", 0, 0),
+		PublicURL:            e.Required("SUNSET_PUBLIC_URL"),
+		SigningKeysParameter: e.Required("SUNSET_SIGNING_KEYS_PARAMETER"),
 	}
 	return c, e.Err()
 }
 
-// NewHandler is the sender Lambda over the real table and SES.
-func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Sender {
+// NewHandler is the sender Lambda over the real table and SES. It reads the links' signing
+// keys from SSM at start: a missing or malformed parameter stops the function at init, named.
+func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog.Logger) (*Sender, error) {
 	db, clock := c.DynamoDB(), time.Now
+	opt := Options{ConfigurationSet: cfg.ConfigurationSet, MaxRate: cfg.MaxRate, Instances: cfg.Instances, Logger: log,
+		Metrics: metrics.New(os.Stdout, "sender", clock)}
+	keys, err := signing.KeyringFromSSM(ctx, ssm.NewFromConfig(c.Config()), cfg.SigningKeysParameter)
+	if err != nil {
+		return nil, err
+	}
+	opt.Links = &answers.Links{Keys: keys, Base: cfg.PublicURL}
 	return New(c.SESv2(), ledger.New(db, cfg.Table, clock), campaign.NewStore(db, cfg.Table, clock),
-		suppression.New(db, cfg.Table, clock), clock,
-		Options{ConfigurationSet: cfg.ConfigurationSet, MaxRate: cfg.MaxRate, Instances: cfg.Instances, Logger: log,
-			Metrics: metrics.New(os.Stdout, "sender", clock)})
+		suppression.New(db, cfg.Table, clock), clock, opt), nil
 }
 
 // Handle is the sender Lambda's handler: each SQS record is the planner's hand-off

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	"golang.org/x/time/rate"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
@@ -97,6 +98,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics counts outcomes per campaign, throttles and the quota (nil: none).
 	Metrics *metrics.Recorder
+	// Links, when set, makes and signs each notice's answer links (docs/answers.md).
+	Links *answers.Links
 }
 
 // Sender sends notices.
@@ -188,6 +191,9 @@ func (s *Sender) renderer(rec *campaign.Record) (*notice.Renderer, error) {
 	r, err := notice.New(rec.Campaign, s.cfg.TemplateDir)
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.Links != nil {
+		r.WithLinks(s.cfg.Links.For(rec.Campaign, false))
 	}
 	s.renderers[id] = r
 	return r, nil
@@ -391,6 +397,9 @@ func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.No
 	r, err := notice.New(c, s.cfg.TemplateDir)
 	if err != nil {
 		return "", nil, err
+	}
+	if s.cfg.Links != nil {
+		r.WithLinks(s.cfg.Links.For(c, true))
 	}
 	n.Recipients = []string{to}
 	e, err := r.Render(n, s.clock())
