@@ -614,8 +614,10 @@ type fakeAnswers struct {
 	owners map[string]string
 }
 
-func (f *fakeAnswers) List(context.Context, string) (answers.Answers, error)     { return f.a, nil }
-func (f *fakeAnswers) Owners(context.Context, string) (map[string]string, error) { return f.owners, nil }
+func (f *fakeAnswers) List(context.Context, string) (answers.Answers, error) { return f.a, nil }
+func (f *fakeAnswers) Owners(context.Context, string) (map[string]string, error) {
+	return f.owners, nil
+}
 
 // The next notice says what the organisation told us: its acknowledgement (it is still seen),
 // an account it disputes marked under review while the team decides, and an account the team
