@@ -207,7 +207,7 @@ func TestMentionedCommandsExist(t *testing.T) {
 					continue
 				}
 				subs := []string{""}
-				if (name == "campaign" || name == "directory" || name == "dlq") && len(fields) >= 3 {
+				if (name == "campaign" || name == "directory" || name == "dlq" || name == "dispute" || name == "extension") && len(fields) >= 3 {
 					subs = strings.Split(fields[2], "|")
 				}
 				for _, sub := range subs {

@@ -2,6 +2,8 @@ package infra
 
 import (
 	"bufio"
+	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -13,13 +15,14 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/browsertest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 )
 
 // serveConsole starts `sunset serve --local` (the binary the demo built) on table, on a free
 // port, and returns its base URL; it is stopped when the test ends.
 func serveConsole(t *testing.T, table string) string {
 	t.Helper()
-	cmd := exec.Command("../.demo/sunset", "serve", "--local", "--addr", "127.0.0.1:0")
+	cmd := exec.Command("../.demo/sunset", "serve", "--local", "--addr", "127.0.0.1:0", "--at", "2021-09-07") // as make demo runs it
 	cmd.Env = os.Environ()
 	for _, kv := range localstack.Env() {
 		cmd.Env = append(cmd.Env, kv[0]+"="+kv[1])
@@ -132,11 +135,67 @@ func consoleInBrowser(t *testing.T, table string) {
 		t.Errorf("the history does not record who paused:\n%s", s)
 	}
 
+	answerInBrowser(t, ctx, base, id)
+
 	// The keyboard: the first Tab reaches the skip link, and following it lands on the main content.
 	var active string
 	do("tab", chromedp.KeyEvent("\t"))
 	active, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className + ":" + document.activeElement.getAttribute("href")`))
 	if err != nil || active != "skip:#main" {
 		t.Errorf("the first Tab focuses %q (%v), want the skip link", active, err)
+	}
+}
+
+// answerInBrowser follows the three links of a notice the demo sent, as its recipient would:
+// each page, a choice, the button, the confirmation; then the team sees the answers in the
+// console.
+func answerInBrowser(t *testing.T, ctx context.Context, base, id string) {
+	t.Helper()
+	var text string
+	for _, m := range localstacktest.SentEmails(t) { // the latest of the demo's final notices to Riverside
+		if m.Header("X-Sunset-Campaign") == id && m.Header("X-Sunset-Org") == "RX1" && m.Header("X-Sunset-Stage") == "final" {
+			text = m.Body.Text
+		}
+	}
+	link := func(label string) string {
+		t.Helper()
+		m := regexp.MustCompile(regexp.QuoteMeta(label) + `:\n(\S+)`).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("the demo's final notice to Riverside has no %q link:\n%s", label, text)
+		}
+		u, _ := url.Parse(m[1])
+		return base + u.Path // the demo's console address is not this test's
+	}
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	done := func(what string) {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		if err != nil || !strings.Contains(s, "Thank you") || !strings.Contains(s, "recorded") {
+			t.Errorf("%s: the confirmation says %q (%v)", what, s, err)
+		}
+	}
+	first := chromedp.Click(chromedp.CSS(`input[name=by]`))
+	submit := chromedp.Click(chromedp.CSS(`main form button`))
+	thanks := chromedp.WaitVisible(chromedp.CSS(`.done`))
+	do("we have changed these settings", chromedp.Navigate(link("We have changed these settings")), first,
+		chromedp.SendKeys(chromedp.CSS("#note"), "the theatre printer is moved"), submit, thanks)
+	done("fixed")
+	do("these accounts are not ours", chromedp.Navigate(link("These accounts are not ours")), first,
+		chromedp.Click(chromedp.CSS(`input[name=account]`)), submit, thanks)
+	done("not ours")
+	do("we need more time", chromedp.Navigate(link("We need more time")), first,
+		chromedp.SetValue(chromedp.CSS("#until"), "2021-10-01"), chromedp.SendKeys(chromedp.CSS("#note"), "supplier visit on 30 September"), submit, thanks)
+	done("more time")
+	do("the team's view", chromedp.Navigate(base+"/console/campaigns/"+id+"/answers"), chromedp.WaitVisible(chromedp.CSS("#disputes")))
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	for _, want := range []string{"theatres.printer", "01 October 2021", "supplier visit on 30 September", "the theatre printer is moved", "Reassign"} {
+		if err != nil || !strings.Contains(s, want) {
+			t.Errorf("the console's answers page does not show %q (%v)", want, err)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/deadletter"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
@@ -31,6 +32,7 @@ type testCLI struct {
 	table string
 	ses   sender.SES
 	sqs   deadletter.SQS // nil: a command that needs SQS fails the test
+	links *answers.Links // the answer links of the notices it sends (nil: none)
 }
 
 func newTestCLI(t *testing.T, vars map[string]string) *testCLI {
@@ -82,6 +84,7 @@ func (c *testCLI) run(args ...string) (stdout, stderr string, code int) {
 			}
 			return c.ses, nil
 		},
+		links: func(context.Context, bool) (*answers.Links, error) { return c.links, nil },
 	}
 	code = dispatch(context.Background(), e, args)
 	return out.String(), errb.String(), code

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/api"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
@@ -24,7 +25,7 @@ func init() {
 	commands["serve"] = command{summary: "serve the console and the JSON API on this machine against the local stack (--local)", run: runServe}
 }
 
-const serveUsage = "Usage: sunset serve --local [--addr 127.0.0.1:8080] [--role viewer|operator --as NAME]"
+const serveUsage = "Usage: sunset serve --local [--addr 127.0.0.1:8080] [--role viewer|operator --as NAME] [--at YYYY-MM-DD]"
 
 // runServe serves the console and API of the API Lambda (the same shared/api handler) against
 // the local stack, until interrupted. Signing in is local: a form asks who you are and which
@@ -37,6 +38,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) int {
 	addr := fl.String("addr", "127.0.0.1:8080", "the `ADDRESS` to listen on (keep it on loopback: local sign-in trusts whoever connects)")
 	role := fl.String("role", "", "sign every request without a session in with this `ROLE` (viewer or operator)")
 	as := fl.String("as", "", "the `NAME` --role signs in as (recorded with every change)")
+	at := fl.String("at", "", "serve as on this date `YYYY-MM-DD` (a replay such as make demo's): its clock starts there at 09:00 UK time and runs on")
 	local := localFlag(fl)
 	if code, ok := parseFlags(fl, args); !ok {
 		return code
@@ -54,6 +56,13 @@ func runServe(ctx context.Context, env *cliEnv, args []string) int {
 	case *role != "" && *role != string(api.Viewer) && *role != string(api.Operator):
 		fmt.Fprintf(env.stderr, "sunset serve: --role %q: want viewer or operator\n", *role)
 		return 2
+	}
+	if !parseAt(env, "serve", *at) {
+		return 2
+	}
+	if *at != "" {
+		d, _ := calendar.Parse(*at)
+		env = withClockFrom(env, d)
 	}
 	srv, err := localServer(ctx, env, *role, *as)
 	if err != nil {
@@ -78,6 +87,18 @@ func runServe(ctx context.Context, env *cliEnv, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// withClockFrom is env with a clock that starts at 09:00 UK time on d and runs on from there.
+func withClockFrom(env *cliEnv, d calendar.Date) *cliEnv {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		london = time.UTC
+	}
+	start, real := d.Start(london).Add(9*time.Hour), env.clock()
+	e := *env
+	e.clock = func() time.Time { return start.Add(env.clock().Sub(real)) }
+	return &e
 }
 
 // localServer is the API Lambda's server over the local stack, with local sign-in.

@@ -65,7 +65,9 @@ if [ "${DEMO_CONSOLE:-yes}" != no ]; then
   if [ -f "$run/console.pid" ] && kill -0 "$(cat "$run/console.pid")" 2>/dev/null; then
     kill "$(cat "$run/console.pid")"; sleep 0.5
   fi
-  nohup .demo/sunset serve --local --role operator --as demo >"$run/console.log" 2>&1 &
+  # --at: the console runs on the demo's calendar, so its pages and the notices' answer links
+  # (which expire with the campaign's retention) are as on the day of the switch-off.
+  nohup .demo/sunset serve --local --role operator --as demo --at 2021-09-07 >"$run/console.log" 2>&1 &
   echo $! >"$run/console.pid"
   for _ in $(seq 50); do curl -fsS -o /dev/null "$console_url" 2>/dev/null && break; sleep 0.1; done
 fi

@@ -10,11 +10,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 )
@@ -90,6 +93,9 @@ func routes(t *testing.T) []route {
 		{"POST", "/api/campaigns/" + id + "/resume", "", Operator},
 		{"POST", "/api/campaigns/" + id + "/extensions", `{"org":"RX1","until":"2021-09-20","reason":"a ward moves"}`, Operator},
 		{"POST", "/api/campaigns/" + id + "/send-test", `{"org":"RX1","stage":"advance","to":"` + testTo + `"}`, Operator},
+		{"GET", "/api/campaigns/" + id + "/answers", "", Viewer},
+		{"POST", "/api/campaigns/" + id + "/disputes", `{"org":"RX1","account":"ward7.scanner@nhs.net","reassign_to":"Y0123"}`, Operator},
+		{"POST", "/api/campaigns/" + id + "/requests", `{"org":"RX1","until":"2021-10-01","approve":true}`, Operator},
 		{"POST", "/api/campaigns/" + id + "/cancel", "", Operator},
 	}
 }
@@ -109,6 +115,7 @@ func (w *world) state(t *testing.T) string {
 // an operator may do everything and each change is recorded with the token's name and subject.
 func TestEveryRouteByRole(t *testing.T) {
 	w := newWorld(t)
+	w.pendingAnswers(t)
 	h := NewLambdaHandler(w.server(t, &OIDC{Issuer: "https://login.example", ClientID: "api://sunset"}, nil), nil)
 	ctx := context.Background()
 	before := w.state(t)
@@ -151,7 +158,8 @@ func TestEveryRouteByRole(t *testing.T) {
 		}
 		whats = append(whats, e.What)
 	}
-	want := []string{"extension: RX1 until 20 September 2021 (was 07 September 2021): a ward moves",
+	want := []string{"extension: RX1 until 01 October 2021 (was 07 September 2021): requested by la.rivers@riverside.example.nhs.net: a ward moves",
+		"extension: RX1 until 20 September 2021 (was 07 September 2021): a ward moves",
 		"status: active → cancelled", "status: active → paused", "status: paused → active"}
 	slices.Sort(whats) // the test's clock stands still: the events share one time
 	if d := cmp.Diff(want, whats); d != "" {
@@ -210,6 +218,20 @@ func TestErrorsSayWhatAndWhere(t *testing.T) {
 				t.Errorf("no request id: %s", resp.Body)
 			}
 		})
+	}
+}
+
+// pendingAnswers records RX1's dispute of its scanner and its request for 1 October.
+func (w *world) pendingAnswers(t *testing.T) {
+	t.Helper()
+	st := answers.NewStore(w.db, w.table, w.clock)
+	ctx := context.Background()
+	if _, err := st.Dispute(ctx, demoID, answers.Dispute{Org: "RX1", Stage: "advance", Account: "ward7.scanner@nhs.net", By: "la.rivers@riverside.example.nhs.net"}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	until := calendar.Date{Year: 2021, Month: 10, Day: 1}
+	if _, err := st.RequestTime(ctx, demoID, answers.Request{Org: "RX1", Stage: "advance", Until: until, Reason: "a ward moves", By: "la.rivers@riverside.example.nhs.net"}, time.Time{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 )
 
@@ -280,5 +281,50 @@ func TestOIDCSignIn(t *testing.T) {
 		if got := localPath(next); got != "/console/" {
 			t.Errorf("localPath(%q) = %q", next, got)
 		}
+	}
+}
+
+// The team decides answers in the console, each through its confirmation page: a dispute
+// reassigned, a request approved (the extension is made); a viewer may read but not decide.
+func TestConsoleDecidesAnswers(t *testing.T) {
+	w := newWorld(t)
+	w.pendingAnswers(t)
+	op := &Identity{Subject: "local:ops", Name: "ops", Roles: []Role{Operator}}
+	b := newBrowser(t, w.server(t, nil, &Local{Default: op}))
+	page := bodyOf(t, b.do("GET", "/console/campaigns/"+demoID+"/answers", nil))
+	for _, s := range []string{"ward7.scanner@nhs.net", "01 October 2021", "a ward moves", "Reassign", "Approve"} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the answers page does not show %q", s)
+		}
+	}
+	csrf := csrfOf(t, page)
+	dispute := url.Values{"csrf": {csrf}, "org": {"RX1"}, "account": {"ward7.scanner@nhs.net"}, "reassign_to": {"y0123"}}
+	if c := bodyOf(t, b.do("POST", "/console/campaigns/"+demoID+"/disputes", dispute)); !strings.Contains(c, "Reassign ward7.scanner@nhs.net from RX1 to Y0123?") {
+		t.Fatalf("dispute confirmation:\n%s", c)
+	}
+	dispute.Set("confirm", "yes")
+	if resp := b.do("POST", "/console/campaigns/"+demoID+"/disputes", dispute); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reassign: %d %s", resp.StatusCode, bodyOf(t, resp))
+	}
+	req := url.Values{"csrf": {csrf}, "org": {"RX1"}, "until": {"2021-10-01"}, "decision": {"approve"}, "confirm": {"yes"}}
+	if resp := b.do("POST", "/console/campaigns/"+demoID+"/requests", req); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", resp.StatusCode, bodyOf(t, resp))
+	}
+	a, err := answers.NewStore(w.db, w.table, w.clock).List(context.Background(), demoID)
+	if err != nil || a.Disputes[0].Status != answers.Reassigned || a.Disputes[0].ReassignedTo != "Y0123" || a.Requests[0].Status != answers.Approved {
+		t.Errorf("after the decisions: %+v %v", a, err)
+	}
+	exts, _ := campaign.NewStore(w.db, w.table, w.clock).Extensions(context.Background(), demoID)
+	if exts["RX1"].Until.String() != "2021-10-01" || exts["RX1"].By != "ops [local:ops]" {
+		t.Errorf("the approved request made %+v", exts["RX1"])
+	}
+
+	viewer := newBrowser(t, w.server(t, nil, &Local{Default: &Identity{Subject: "v", Roles: []Role{Viewer}}}))
+	vpage := bodyOf(t, viewer.do("GET", "/console/campaigns/"+demoID+"/answers", nil))
+	if strings.Contains(vpage, ">Approve<") || strings.Contains(vpage, ">Reassign<") {
+		t.Error("a viewer is offered decisions")
+	}
+	if resp := viewer.do("POST", "/console/campaigns/"+demoID+"/requests", url.Values{"csrf": {csrfOf(t, vpage)}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a viewer's decision: %d, want 403", resp.StatusCode)
 	}
 }

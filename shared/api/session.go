@@ -39,8 +39,10 @@ func (s sessions) cookieName() string {
 func (s sessions) set(w http.ResponseWriter, id Identity) {
 	b, _ := json.Marshal(id)
 	exp := s.clock().Add(sessionTTL)
+	// Max-Age, not Expires: the browser's clock decides nothing (a replay's console runs on a
+	// clock of its own); the token inside carries its expiry, checked on every request.
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: s.keys.Sign(purposeSession, b, exp), Path: "/",
-		Expires: exp, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+		MaxAge: int(sessionTTL.Seconds()), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
 // clear ends the session.

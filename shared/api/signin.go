@@ -41,7 +41,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	b, _ := json.Marshal(si)
 	exp := s.opt.Clock().Add(signInTTL)
-	http.SetCookie(w, &http.Cookie{Name: s.signInCookie(), Value: s.opt.Keys.Sign(purposeSignIn, b, exp), Path: "/", Expires: exp,
+	http.SetCookie(w, &http.Cookie{Name: s.signInCookie(), Value: s.opt.Keys.Sign(purposeSignIn, b, exp), Path: "/", MaxAge: int(signInTTL.Seconds()),
 		HttpOnly: true, Secure: s.sessions.secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, u, http.StatusFound)
 }
