@@ -50,7 +50,7 @@ var awsCalls = map[string][]string{
 	"PlannerFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem",
 		"dynamodb:BatchWriteItem", "sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
 	"SenderFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount",
-		"ssm:GetParameter"},
+		"ssm:GetParameter", "sqs:ChangeMessageVisibility"}, // holds a hand-off outside its campaign's send window
 	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
 	"ApiFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
 		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter"},

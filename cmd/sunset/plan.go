@@ -97,6 +97,24 @@ func printPlan(w io.Writer, pl planner.Plan) {
 			fmt.Fprintf(tw, "\t%s %s\t%s\t%s\t%v\t%d\t%s\n", d.Org, d.OrgName, d.Stage, d.Deadline.British(), d.FirstContact, len(d.Accounts), strings.Join(d.Recipients, ", "))
 		}
 	}
+	var notes []string
+	for _, d := range pl.Due {
+		if d.Shift != nil {
+			notes = append(notes, fmt.Sprintf("%s %s: due %s, %s: moved to this working day", d.Org, d.Stage, d.Shift.From.British(), d.Shift.Reason))
+		}
+		if len(d.Escalated) > 0 {
+			notes = append(notes, fmt.Sprintf("%s %s: escalated, adds %s", d.Org, d.Stage, strings.Join(d.Escalated, ", ")))
+		}
+		if b := d.Brownout; b != nil {
+			notes = append(notes, fmt.Sprintf("%s %s: %d accounts failed during the brownout of %s", d.Org, d.Stage, len(b.Accounts), b.Date.British()))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(tw, "\nNOTES")
+		for _, n := range notes {
+			fmt.Fprintf(tw, "\t%s\n", n)
+		}
+	}
 	if len(pl.Skipped) > 0 {
 		fmt.Fprintln(tw, "\nSKIPPED\tORG\tREASON\tSTAGE\tDETAIL")
 		for _, s := range pl.Skipped {
@@ -107,6 +125,25 @@ func printPlan(w io.Writer, pl planner.Plan) {
 		fmt.Fprintln(tw, "\nUNASSIGNED\tACCOUNT\tHOSTNAME\tPROTOCOL\tLAST SEEN")
 		for _, a := range pl.Unassigned {
 			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\n", a.Account, a.Hostname, a.Protocol, a.LastSeen.Format("2006-01-02 15:04"))
+		}
+	}
+	if len(pl.Digest) > 0 {
+		fmt.Fprintf(tw, "\nHELPDESK DIGEST\tORG\tLAST STAGE\tACCOUNTS\tLAST SEEN\tCONTACTS\n")
+		for _, o := range pl.Digest {
+			fmt.Fprintf(tw, "\t%s %s\t%s\t%d\t%s\t%s\n", o.ODS, o.Name, o.Stage, o.Count, o.LastSeen.British(), strings.Join(o.Contacts, ", "))
+		}
+		if pl.DigestMore > 0 {
+			fmt.Fprintf(tw, "\t(%d more organisations not listed)\n", pl.DigestMore)
+		}
+	}
+	if len(pl.Brownouts) > 0 {
+		fmt.Fprintln(tw, "\nBROWNOUT\tDATE\tHOURS\tHOSTNAMES")
+		for _, b := range pl.Brownouts {
+			when := "planned"
+			if b.Date.Before(pl.At) {
+				when = "past"
+			}
+			fmt.Fprintf(tw, "\t%s %s\t%s\t%s\n", b.Date.British(), when, b.Hours, strings.Join(b.Hostnames, ", "))
 		}
 	}
 	tw.Flush()

@@ -364,7 +364,7 @@ func orgRows(c *campaign.Campaign, days []progress.Day, orgs []progress.Org, not
 	reached := map[string]int{}
 	for _, n := range notices {
 		switch {
-		case n.Status == ledger.Superseded:
+		case n.Status == ledger.Superseded, n.Org == ledger.HelpdeskOrg: // the helpdesk's digests are no organisation's
 			continue
 		case n.InDoubt():
 			counts.InDoubt++

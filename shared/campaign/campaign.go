@@ -60,6 +60,22 @@ type Campaign struct {
 	// findings campaigns, byo-mx for roster campaigns.
 	Templates string `yaml:"templates" json:"templates,omitempty"`
 
+	// SendWindow, when set, is when notices may go: on these days, between these times, in the
+	// campaign's time zone (send_window: {days: [mon..fri], from: "09:00", to: "16:00"}). A
+	// stage due on another day moves to a working day (StageDate); a notice handed over outside
+	// the hours waits until they open.
+	SendWindow *SendWindow `yaml:"send_window" json:"send_window,omitempty"`
+	// SkipBankHolidays names the UK bank-holiday division whose holidays are not working days
+	// (england-and-wales, scotland, northern-ireland; calendar's data, 2018 to 2027).
+	SkipBankHolidays string `yaml:"skip_bank_holidays" json:"skip_bank_holidays,omitempty"`
+	// Escalation is what happens when an organisation is still affected after a stage: later
+	// notices add the PLA (add: [pla]), or from the day after that stage the helpdesk gets one
+	// digest a day of the organisations still affected (notify: helpdesk).
+	Escalation []Escalation `yaml:"escalation" json:"escalation,omitempty"`
+	// Brownouts are planned scream tests: the legacy hostnames switched off for some hours of a
+	// day. Every notice before one announces it; a notice the day after says what was seen.
+	Brownouts []Brownout `yaml:"brownouts" json:"brownouts,omitempty"`
+
 	// RosterUntil is the latest deadline in the roster (roster campaigns), kept with the stored
 	// campaign so RetainUntil needs no roster read. Set by SetRoster, never by the file.
 	RosterUntil calendar.Date `yaml:"-" json:"roster_until,omitzero"`
@@ -67,6 +83,32 @@ type Campaign struct {
 	file   string         // the name Parse was given, for messages
 	lines  map[string]int // key path -> line, for messages
 	roster []RosterEntry  // the roster read by Load, written by Store.Apply
+}
+
+// SendWindow is when notices may be sent.
+type SendWindow struct {
+	// Days are the days of the week, as mon, tue, ..., sun, or a range such as mon..fri.
+	Days []string `yaml:"days" json:"days"`
+	// From and To are the hours, "HH:MM" in the campaign's time zone; From before To.
+	From string `yaml:"from" json:"from"`
+	To   string `yaml:"to" json:"to"`
+}
+
+// Escalation is one rule of escalation: after the stage named, add recipients or notify.
+type Escalation struct {
+	AfterStage string `yaml:"after_stage" json:"after_stage"`
+	// Add are audiences later notices add (pla, la).
+	Add []string `yaml:"add" json:"add,omitempty"`
+	// Notify is who gets a daily digest of the organisations still affected (helpdesk).
+	Notify string `yaml:"notify" json:"notify,omitempty"`
+}
+
+// Brownout is a planned switch-off of some legacy hostnames for some hours of one day.
+type Brownout struct {
+	Date calendar.Date `yaml:"date" json:"date"`
+	// Hours are "HH:MM-HH:MM" in the campaign's time zone.
+	Hours     string   `yaml:"hours" json:"hours"`
+	Hostnames []string `yaml:"hostnames" json:"hostnames"`
 }
 
 // FormatOptions are what a campaign says about one log format.

@@ -44,6 +44,10 @@ var diffFields = []diffField{
 	{"Helpdesk", "helpdesk", func(c *Campaign) any { return c.Helpdesk }},
 	{"RetentionDays", "retention_days", func(c *Campaign) any { return c.RetentionDays }},
 	{"Templates", "templates", func(c *Campaign) any { return omitEmpty(c.Templates) }},
+	{"SendWindow", "send_window", func(c *Campaign) any { return c.SendWindow }},
+	{"SkipBankHolidays", "skip_bank_holidays", func(c *Campaign) any { return omitEmpty(c.SkipBankHolidays) }},
+	{"Escalation", "escalation", func(c *Campaign) any { return c.Escalation }},
+	{"Brownouts", "brownouts", func(c *Campaign) any { return c.Brownouts }},
 	{"RosterUntil", "roster_until", func(c *Campaign) any {
 		if c.RosterUntil.IsZero() {
 			return nil

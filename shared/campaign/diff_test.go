@@ -85,6 +85,17 @@ func change(t *testing.T, v reflect.Value) {
 		}
 		m.SetMapIndex(reflect.ValueOf("added-key"), val)
 		v.Set(m)
+	case reflect.Pointer:
+		if x, ok := v.Interface().(*SendWindow); ok {
+			w := SendWindow{Days: []string{"mon"}, From: "09:00", To: "16:00"}
+			if x != nil {
+				w = *x
+				w.From = "08:00"
+			}
+			v.Set(reflect.ValueOf(&w))
+			return
+		}
+		t.Fatalf("no way to change a %s", v.Type())
 	case reflect.Struct:
 		switch x := v.Addr().Interface().(type) {
 		case *Sender:

@@ -100,6 +100,15 @@ func TestLoadRoster(t *testing.T) {
 	if err := c.Validate(date(t, "2024-01-01")); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
+	// Skipping bank holidays, a deadline past the holiday data's last year is refused.
+	c.SkipBankHolidays = "england-and-wales"
+	if err := c.Validate(date(t, "2024-01-01")); err != nil {
+		t.Errorf("Validate with bank holidays: %v", err)
+	}
+	c.roster[2].Deadline = date(t, "2027-12-20") // + 92 days of extension: 2028
+	if err := c.Validate(date(t, "2024-01-01")); err == nil || !strings.Contains(err.Error(), "RX3's deadline 20 December 2027 runs past 2027") {
+		t.Errorf("Validate with a deadline past the data: %v", err)
+	}
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -195,6 +204,7 @@ func TestValidationRules(t *testing.T) {
 		{name: "stage name", replace: [2]string{"name: advance", "name: Advance Notice"}, wantKey: "stages[0].name"},
 		{name: "stage name missing", replace: [2]string{"name: advance, ", ""}, wantKey: "stages[0].name", wantSubstr: "required"},
 		{name: "stage names unique", replace: [2]string{"name: retired", "name: advance"}, wantKey: "stages[1].name", wantSubstr: "unique"},
+		{name: "stage names digest- kept for the helpdesk", replace: [2]string{"name: advance", "name: digest-1"}, wantKey: "stages[0].name", wantSubstr: "helpdesk"},
 		{name: "stage order", replace: [2]string{"days_after: 0", "days_before: 50"}, wantKey: "stages[1].days_before", wantSubstr: "date order"},
 		{name: "stage same day", replace: [2]string{"days_before: 42", "days_before: 0"}, wantKey: "stages[1].days_after", wantSubstr: "date order"},
 		{name: "stage unknown key", replace: [2]string{"days_after: 0}", "days_after: 0, template: x}"}, wantKey: "stages[1].template", wantLine: 8},

@@ -86,6 +86,18 @@ func (c *Campaign) normalise() {
 		c.Audience[i] = strings.ToLower(strings.TrimSpace(a))
 	}
 	c.AudienceSource = strings.ToLower(strings.TrimSpace(c.AudienceSource))
+	for i := range c.Brownouts {
+		for j, h := range c.Brownouts[i].Hostnames {
+			c.Brownouts[i].Hostnames[j] = normHost(h)
+		}
+	}
+	for i := range c.Escalation {
+		for j, a := range c.Escalation[i].Add {
+			c.Escalation[i].Add[j] = strings.ToLower(strings.TrimSpace(a))
+		}
+		c.Escalation[i].Notify = strings.ToLower(strings.TrimSpace(c.Escalation[i].Notify))
+	}
+	c.SkipBankHolidays = strings.ToLower(strings.TrimSpace(c.SkipBankHolidays))
 }
 
 func normHost(h string) string { return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".") }
@@ -111,6 +123,119 @@ func (p *parser) validate(c *Campaign) {
 	p.validateNumbers(c)
 	p.validateStages(c)
 	p.validateAudience(c)
+	p.validateCalendar(c)
+	p.validateEscalation(c)
+	p.validateBrownouts(c)
+}
+
+// validateCalendar: a send window's days and hours, a bank-holiday division the data has, and
+// no date of the campaign past the last year of that data.
+func (p *parser) validateCalendar(c *Campaign) {
+	if w := c.SendWindow; w != nil {
+		days, err := weekdays(w.Days)
+		switch {
+		case err != nil:
+			p.errf("send_window.days", "%v", err)
+		case len(days) == 0:
+			p.errf("send_window.days", "list at least one day")
+		}
+		from, err1 := clock(w.From)
+		to, err2 := clock(w.To)
+		switch {
+		case err1 != nil:
+			p.errf("send_window.from", "%v", err1)
+		case err2 != nil:
+			p.errf("send_window.to", "%v", err2)
+		case to <= from:
+			p.errf("send_window.to", "%s is not after from (%s)", w.To, w.From)
+		}
+	}
+	if c.SkipBankHolidays == "" {
+		return
+	}
+	if !calendar.KnownDivision(c.SkipBankHolidays) {
+		p.errf("skip_bank_holidays", "%q: want one of %s", c.SkipBankHolidays, strings.Join(calendar.Divisions, ", "))
+		return
+	}
+	if last := c.lastDate(); !last.IsZero() && last.Year > calendar.LastHolidayYear() {
+		p.errf("skip_bank_holidays", "the campaign runs to %s, past %d, the last year of the bank-holiday data (shared/calendar/bank-holidays.txt): add the next year's holidays first",
+			last.British(), calendar.LastHolidayYear())
+	}
+}
+
+// lastDate is the last day the campaign may send on: its last deadline, extended as far as
+// allowed, plus its last stage's offset.
+func (c *Campaign) lastDate() calendar.Date {
+	last := c.LastDeadline()
+	if last.IsZero() {
+		return last
+	}
+	return last.AddDays(max(0, lastStageOffset(c)))
+}
+
+func lastStageOffset(c *Campaign) int {
+	off := 0
+	for _, s := range c.Stages {
+		off = max(off, s.Offset())
+	}
+	return off
+}
+
+// validateEscalation: each rule names a stage that has a later one (or, for a digest, any
+// stage), and does one thing.
+func (p *parser) validateEscalation(c *Campaign) {
+	for i, e := range c.Escalation {
+		key := fmt.Sprintf("escalation[%d]", i)
+		at := slices.IndexFunc(c.Stages, func(s Stage) bool { return s.Name == e.AfterStage })
+		switch {
+		case e.AfterStage == "":
+			p.errf(key+".after_stage", "required: the stage after which the organisation is escalated")
+		case at < 0:
+			p.errf(key+".after_stage", "%q is not a stage of this campaign", e.AfterStage)
+		}
+		switch {
+		case len(e.Add) == 0 && e.Notify == "":
+			p.errf(key, "say what happens: add: [pla] or notify: helpdesk")
+		case len(e.Add) > 0 && e.Notify != "":
+			p.errf(key, "one rule does one thing: add or notify")
+		case e.Notify != "" && e.Notify != "helpdesk":
+			p.errf(key+".notify", "%q: the only one to notify is helpdesk", e.Notify)
+		case e.Notify != "" && c.Helpdesk.Email == "":
+			p.errf(key+".notify", "notify: helpdesk needs helpdesk.email, where the digest goes")
+		case at >= 0 && len(e.Add) > 0 && at == len(c.Stages)-1:
+			p.errf(key+".after_stage", "%q is the last stage: no later notice could add anyone", e.AfterStage)
+		}
+		for j, a := range e.Add {
+			if a != AudiencePLA && a != AudienceLA {
+				p.errf(fmt.Sprintf("%s.add[%d]", key, j), "%q: must be pla or la", a)
+			}
+		}
+	}
+}
+
+// validateBrownouts: a date, hours and hostnames of the campaign for each.
+func (p *parser) validateBrownouts(c *Campaign) {
+	names := map[string]bool{}
+	for _, h := range c.Hostnames {
+		names[normHost(h.Name)] = true
+	}
+	for i, b := range c.Brownouts {
+		key := fmt.Sprintf("brownouts[%d]", i)
+		if b.Date.IsZero() {
+			p.errf(key+".date", "required")
+		}
+		if _, _, err := hours(b.Hours); err != nil {
+			p.errf(key+".hours", "%v", err)
+		}
+		if len(b.Hostnames) == 0 {
+			p.errf(key+".hostnames", "list the legacy hostnames switched off")
+		}
+		for j, h := range b.Hostnames {
+			if !names[normHost(h)] {
+				p.errf(fmt.Sprintf("%s.hostnames[%d]", key, j), "%q is not a legacy hostname of this campaign", h)
+			}
+		}
+	}
 }
 
 // validateTemplates: a built-in set, or a folder inside the campaign file's own folder (no
@@ -255,6 +380,8 @@ func (p *parser) validateStages(c *Campaign) {
 			p.errf(key+".name", "%q: use lower-case letters, digits, '-' and '_'", s.Name)
 		case stageNames[s.Name]:
 			p.errf(key+".name", "%q is used by an earlier stage: stage names must be unique", s.Name)
+		case strings.HasPrefix(s.Name, "digest-"): // ledger.DigestStage: the helpdesk digest's
+			p.errf(key+".name", "%q: names starting digest- are kept for the helpdesk's daily digest", s.Name)
 		}
 		stageNames[s.Name] = true
 		switch {
@@ -346,6 +473,15 @@ func (c *Campaign) Validate(today calendar.Date) error {
 	}
 	if c.AudienceSource == SourceRoster && len(c.roster) == 0 {
 		p.errf("roster", "the roster has no organisations (load the campaign with campaign.Load)")
+	}
+	if c.SkipBankHolidays != "" {
+		for _, e := range c.roster {
+			if last := e.Deadline.AddDays(c.MaxExtensionDays + max(0, lastStageOffset(c))); last.Year > calendar.LastHolidayYear() {
+				p.errf("roster", "%s's deadline %s runs past %d, the last year of the bank-holiday data (shared/calendar/bank-holidays.txt): add the next year's holidays first",
+					e.ODS, e.Deadline.British(), calendar.LastHolidayYear())
+				break
+			}
+		}
 	}
 	if len(p.errs) > 0 {
 		return joinErrs(p.errs)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,6 +165,17 @@ func (l *Ledger) item(n Notice) (map[string]types.AttributeValue, error) {
 		item["acknowledged_at"] = store.S(a.At.UTC().Format(time.RFC3339))
 		item["acknowledged_by"] = store.S(a.By)
 	}
+	if len(n.Digest) > 0 {
+		if item["digest"], err = attributevalue.MarshalWithOptions(n.Digest, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" }); err != nil {
+			return nil, fmt.Errorf("notice %s/%s/%s digest: %w", n.Campaign, n.Org, n.Stage, err)
+		}
+		item["digest_more"] = store.N(int64(n.DigestMore))
+	}
+	if b := n.Brownout; b != nil {
+		if item["brownout"], err = attributevalue.MarshalWithOptions(b, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" }); err != nil {
+			return nil, fmt.Errorf("notice %s/%s/%s brownout: %w", n.Campaign, n.Org, n.Stage, err)
+		}
+	}
 	if n.Error != "" {
 		item["error"] = store.S(n.Error)
 	}
@@ -217,6 +229,20 @@ func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
 	n.SentAt, _ = time.Parse(time.RFC3339Nano, m.SentAt)
 	if m.ExpiresAt > 0 {
 		n.ExpiresAt = time.Unix(m.ExpiresAt, 0).UTC()
+	}
+	if av, ok := it["digest"]; ok {
+		if err := attributevalue.UnmarshalWithOptions(av, &n.Digest, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }); err != nil {
+			return Notice{}, fmt.Errorf("read notice %s/%s/%s digest: %w", m.Campaign, m.Org, m.Stage, err)
+		}
+		if v, ok := it["digest_more"].(*types.AttributeValueMemberN); ok {
+			n.DigestMore, _ = strconv.Atoi(v.Value)
+		}
+	}
+	if av, ok := it["brownout"]; ok {
+		n.Brownout = &BrownoutSeen{}
+		if err := attributevalue.UnmarshalWithOptions(av, n.Brownout, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }); err != nil {
+			return Notice{}, fmt.Errorf("read notice %s/%s/%s brownout: %w", m.Campaign, m.Org, m.Stage, err)
+		}
 	}
 	if av, ok := it["accounts"]; ok {
 		if err := attributevalue.UnmarshalWithOptions(av, &n.Accounts, func(o *attributevalue.DecoderOptions) { o.TagKey = "json" }); err != nil {
@@ -275,9 +301,9 @@ func (l *Ledger) List(ctx context.Context, campaign string) ([]Notice, error) {
 	return out, nil
 }
 
-// Summaries lists every ledger entry of a campaign like List, without the accounts and
-// recipients each notice lists: what a page of a campaign's organisations needs, at a fraction
-// of the read.
+// Summaries lists every ledger entry of a campaign like List, without the accounts,
+// recipients, brownout and digest each notice carries: what a page of a campaign's
+// organisations needs, at a fraction of the read.
 func (l *Ledger) Summaries(ctx context.Context, campaign string) ([]Notice, error) {
 	out, err := l.query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(l.table),

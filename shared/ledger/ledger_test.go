@@ -29,6 +29,10 @@ func notice(org, stage, at string) Notice {
 			LastSeen: time.Date(2021, 7, 20, 10, 0, 0, 0, time.UTC), Successes: 3, Failures: 1, ClientIPs: []string{"10.0.0.1"}}},
 		ExpiresAt:    time.Date(2022, 6, 7, 0, 0, 0, 0, time.UTC),
 		Acknowledged: &Acknowledgement{At: time.Date(2021, 7, 20, 9, 0, 0, 0, time.UTC), By: "la@example.nhs.net"},
+		Brownout:     &BrownoutSeen{Date: day("2021-07-19"), Hours: "09:00-12:00", Hostnames: []string{"imap.nhs.net"}, Accounts: []string{"pat@nhs.net"}},
+		Digest: []DigestOrg{{ODS: "RX9", Name: "Org RX9", Stage: "final", Contacts: []string{"la@rx9.nhs.net"}, Accounts: []string{"sam@nhs.net"},
+			Count: 3, LastSeen: day("2021-07-19")}},
+		DigestMore: 2,
 	}
 }
 
@@ -180,6 +184,7 @@ func TestSummaries(t *testing.T) {
 	}
 	for i := range full {
 		full[i].Accounts, full[i].Recipients, full[i].ContentSHA256, full[i].ExpiresAt, full[i].Acknowledged = nil, nil, "", time.Time{}, nil
+		full[i].Brownout, full[i].Digest, full[i].DigestMore = nil, nil, 0
 	}
 	if d := cmp.Diff(full, sums); d != "" {
 		t.Errorf("summaries (-list without accounts and recipients +summaries):\n%s", d)

@@ -36,6 +36,13 @@ type Notice struct {
 	// Acknowledged is the organisation's latest "we have changed these settings" before this
 	// notice, when its accounts are still seen (the notice says so plainly).
 	Acknowledged *Acknowledgement `json:"acknowledged,omitempty"`
+	// Brownout is what was seen during the brownout the day before this notice, if anything.
+	Brownout *BrownoutSeen `json:"brownout,omitempty"`
+	// Digest is, in the helpdesk's daily digest (escalation: notify: helpdesk), the
+	// organisations still affected after the stage named; DigestMore how many more there were
+	// than the digest lists.
+	Digest     []DigestOrg `json:"digest,omitempty"`
+	DigestMore int         `json:"digest_more,omitempty"`
 
 	Status        Status    `json:"status"`
 	ClaimedAt     time.Time `json:"claimed_at,omitzero"`
@@ -90,6 +97,36 @@ type Account struct {
 	// UnderReview: the organisation said the account is not theirs and the team has not
 	// decided yet (the notice says so).
 	UnderReview bool `json:"under_review,omitempty"`
+}
+
+// DigestOrg is one organisation of a helpdesk digest: who to call, and what is still seen.
+type DigestOrg struct {
+	ODS      string        `json:"ods" dynamodbav:"ods"`
+	Name     string        `json:"name" dynamodbav:"name"`
+	Stage    string        `json:"stage" dynamodbav:"stage"` // the last stage it was sent
+	Contacts []string      `json:"contacts" dynamodbav:"contacts"`
+	Accounts []string      `json:"accounts" dynamodbav:"accounts"` // at most MaxDigestAccounts
+	Count    int           `json:"account_count" dynamodbav:"account_count"`
+	LastSeen calendar.Date `json:"last_seen" dynamodbav:"last_seen"`
+}
+
+// The helpdesk's daily digest is a notice of its own: to the organisation HelpdeskOrg, at the
+// stage DigestStage and its date, so the ledger's rules (one notice per organisation per stage,
+// ever, and one per day) make it once a day at most.
+const (
+	HelpdeskOrg = "HELPDESK"
+	DigestStage = "digest-"
+)
+
+// MaxDigestAccounts is how many accounts a digest lists for one organisation (Count has all).
+const MaxDigestAccounts = 20
+
+// BrownoutSeen is what a brownout showed: the accounts whose sign-ins failed during it.
+type BrownoutSeen struct {
+	Date      calendar.Date `json:"date" dynamodbav:"date"`
+	Hours     string        `json:"hours" dynamodbav:"hours"`
+	Hostnames []string      `json:"hostnames" dynamodbav:"hostnames"`
+	Accounts  []string      `json:"accounts" dynamodbav:"accounts"`
 }
 
 // Acknowledgement is a recipient's "we have changed these settings", as a later notice to an

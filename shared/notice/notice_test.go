@@ -471,3 +471,50 @@ func TestSHA256ChangesWithContent(t *testing.T) {
 		t.Error("different content, same hash")
 	}
 }
+
+// A notice before a brownout announces it; one after does not; one the day after says what
+// the logs showed during it.
+func TestBrownoutWording(t *testing.T) {
+	c := loadCampaign(t, "hostname-retirement.yaml")
+	c.Brownouts = []campaign.Brownout{{Date: date(t, "2021-08-24"), Hours: "09:00-12:00", Hostnames: []string{"imap.nhs.net", "pop.nhs.net"}}}
+	r, err := notice.New(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(planned string, seen *ledger.BrownoutSeen) *notice.Email {
+		t.Helper()
+		n := hostnameNotice(t)
+		n.Stage, n.PlannedFor, n.Brownout = "reminder", date(t, planned), seen
+		e, err := r.Render(n, at(date(t, planned)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	before := render("2021-08-17", nil)
+	for _, body := range []string{before.Text, before.HTML} {
+		for _, w := range []string{"switch-off test", "Tuesday 24 August 2021, 09:00-12:00", "imap.nhs.net and pop.nhs.net"} {
+			if !strings.Contains(body, w) {
+				t.Errorf("a notice before the brownout does not say %q", w)
+			}
+		}
+	}
+	onTheDay := render("2021-08-24", nil)
+	if !strings.Contains(onTheDay.Text, "Tuesday 24 August 2021, 09:00-12:00") {
+		t.Error("a notice on the brownout's day does not announce it")
+	}
+	after := render("2021-08-31", nil)
+	if strings.Contains(after.Text, "switch-off test") || strings.Contains(after.HTML, "switch-off test") {
+		t.Error("a notice after the brownout still announces it")
+	}
+	dayAfter := render("2021-08-25", &ledger.BrownoutSeen{Date: date(t, "2021-08-24"), Hours: "09:00-12:00",
+		Hostnames: []string{"imap.nhs.net"}, Accounts: []string{"pharmacy.orders@nhs.net", "ward7.scanner@nhs.net"}})
+	for _, w := range []string{"During the switch-off test on Tuesday 24 August 2021 (09:00-12:00, UK time)",
+		"pharmacy.orders@nhs.net and ward7.scanner@nhs.net"} {
+		if !strings.Contains(dayAfter.Text, w) || !strings.Contains(dayAfter.HTML, w) {
+			t.Errorf("the notice the day after does not say %q", w)
+		}
+	}
+	golden(t, filepath.Join("testdata", "golden", c.ID, "reminder-brownout.txt"), before.Text)
+	golden(t, filepath.Join("testdata", "golden", c.ID, "reminder-after-brownout.txt"), dayAfter.Text)
+}

@@ -37,6 +37,9 @@ const (
 const (
 	Reminder = "reminder"
 	Retired  = "retired"
+	// Digest is the template of the helpdesk's daily digest, whose stage is ledger.DigestStage
+	// and its date (escalation: notify: helpdesk).
+	Digest = "digest"
 )
 
 // Email is one rendered notice.
@@ -154,6 +157,9 @@ func (r *Renderer) read(name string) ([]byte, error) {
 // templateFor is the template a stage renders with: its own, or the fallback.
 func (r *Renderer) templateFor(stage string, retired bool) string {
 	s := strings.ToLower(stage)
+	if strings.HasPrefix(s, ledger.DigestStage) {
+		return Digest
+	}
 	if stageName.MatchString(s) {
 		if _, err := r.read(s + ".txt.tmpl"); err == nil {
 			return s
@@ -256,6 +262,9 @@ func (r *Renderer) Render(n ledger.Notice, now time.Time) (*Email, error) {
 		return nil, fmt.Errorf("render HTML of notice %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
 	}
 	csvBytes, err := CSV(n.Accounts, r.loc)
+	if len(n.Digest) > 0 {
+		csvBytes, err = DigestCSV(n.Digest)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("render CSV of notice %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
 	}
@@ -292,6 +301,33 @@ func tidyText(s string) string {
 		lines[i] = strings.TrimRight(l, " \t")
 	}
 	return strings.TrimSpace(blankRuns.ReplaceAllString(strings.Join(lines, "\n"), "\n\n")) + "\n"
+}
+
+// DigestCSV is a helpdesk digest's attachment: one row an account of an organisation still
+// affected (cells neutralised as every CSV of ours is).
+func DigestCSV(orgs []ledger.DigestOrg) ([]byte, error) {
+	var b bytes.Buffer
+	w := spreadsheet.NewWriter(&b, true)
+	if err := w.Write([]string{"ods_code", "organisation", "last_stage", "contacts", "accounts_still_seen", "last_seen", "account"}); err != nil {
+		return nil, err
+	}
+	for _, o := range orgs {
+		accounts := o.Accounts
+		if len(accounts) == 0 {
+			accounts = []string{""}
+		}
+		for _, a := range accounts {
+			rec := []string{o.ODS, o.Name, o.Stage, strings.Join(o.Contacts, " "), strconv.Itoa(o.Count), o.LastSeen.String(), a}
+			for i, f := range rec {
+				rec[i] = Clean(f)
+			}
+			if err := w.Write(rec); err != nil {
+				return nil, err
+			}
+		}
+	}
+	err := w.Flush()
+	return b.Bytes(), err
 }
 
 // CSVHeader is the header row of the attached CSV.

@@ -53,9 +53,31 @@ type View struct {
 	// UnderReview is how many of the listed accounts the organisation said are not theirs,
 	// pending the team's decision.
 	UnderReview int
+	// Brownouts are the switch-off tests still to come on the notice's day or after;
+	// BrownoutSeen what the one the day before showed, if anything.
+	Brownouts    []BrownoutView
+	BrownoutSeen *BrownoutView
+	// Digest is the helpdesk digest's organisations; DigestMore those it leaves out.
+	Digest     []DigestRow
+	DigestMore int
+	DigestDate string
 	// Links are the notice's answer links (empty when the renderer makes none: previews of
 	// campaigns without a public address).
 	Links Links
+}
+
+// DigestRow is one organisation of a helpdesk digest.
+type DigestRow struct {
+	ODS, Name, Stage, Contacts, Accounts, LastSeen string
+	Count                                          int
+}
+
+// BrownoutView is a brownout as a notice shows it.
+type BrownoutView struct {
+	Date      string // "Tuesday 24 August 2021"
+	Hours     string // "09:00-12:00"
+	Hostnames string // "imap.nhs.net and pop.nhs.net"
+	Accounts  string // (seen) the accounts that failed during it
 }
 
 // Links are the addresses of a notice's three answers.
@@ -116,6 +138,7 @@ func Clean(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// newView is what a notice's templates see: the campaign's and the notice's words, cleaned.
 func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time.Time) View {
 	// Days are counted from the date the planner chose the notice for (a hand-off that waited
 	// overnight still says what the planned day said); without one, from now.
@@ -128,13 +151,14 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 		CampaignID:    Clean(c.ID),
 		CampaignTitle: Clean(c.Title),
 		Org:           Clean(n.Org),
-		OrgName:       Clean(n.OrgName),
+		OrgName:       cmpOr(Clean(n.OrgName), Clean(n.Org)),
 		Stage:         Clean(n.Stage),
 		FirstContact:  n.FirstContact,
 		Domain:        Clean(n.Domain),
 		Deadline:      n.Deadline.BritishLong(),
 		DeadlineDate:  n.Deadline.British(),
 		DaysLeft:      left,
+		DaysLeftText:  daysText(left),
 		Retired:       left <= 0,
 		MaxExtension:  c.MaxExtensionDays,
 		HelpdeskPhone: Clean(c.Helpdesk.Phone),
@@ -142,22 +166,42 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 		SenderAddress: Clean(c.Sender.From),
 		CSVName:       csvName(c.ID, n.Org),
 	}
-	if v.OrgName == "" {
-		v.OrgName = v.Org
+	hosts := v.addAccounts(n.Accounts, loc)
+	if a := n.Acknowledged; a != nil {
+		v.Acknowledged, v.AcknowledgedBy = calendar.In(a.At, loc).British(), Clean(a.By)
 	}
+	v.addCalendar(c, n, today)
+	if len(v.Hostnames) == 0 { // no accounts to name them: every hostname of the campaign
+		for _, h := range c.Hostnames {
+			v.Hostnames = append(v.Hostnames, strings.ToLower(Clean(h.Name)))
+		}
+	}
+	sort.Strings(v.Hostnames)
+	v.Settings = settings(c, hosts)
+	return v
+}
+
+// daysText is the days left (or past) in words.
+func daysText(left int) string {
 	switch {
 	case left == 0:
-		v.DaysLeftText = "today"
+		return "today"
 	case left == 1 || left == -1:
-		v.DaysLeftText = "1 day"
+		return "1 day"
 	case left < 0:
-		v.DaysLeftText = fmt.Sprintf("%d days", -left)
+		return fmt.Sprintf("%d days", -left)
 	default:
-		v.DaysLeftText = fmt.Sprintf("%d days", left)
+		return fmt.Sprintf("%d days", left)
 	}
-	accounts := sortedAccounts(n.Accounts)
+}
+
+// addAccounts fills in the accounts' rows (the first InlineAccounts), counts and hostnames,
+// and returns the set of hostnames seen.
+func (v *View) addAccounts(list []ledger.Account, loc *time.Location) map[string]bool {
+	accounts := sortedAccounts(list)
 	seen := map[string]bool{}
 	hosts := map[string]bool{}
+	var last time.Time
 	for i, a := range accounts {
 		acct := strings.ToLower(Clean(a.Account))
 		if !seen[acct] {
@@ -170,6 +214,12 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 			v.Hostnames = append(v.Hostnames, host)
 		}
 		v.Failures += a.Failures
+		if a.UnderReview {
+			v.UnderReview++
+		}
+		if a.LastSeen.After(last) {
+			last = a.LastSeen
+		}
 		if i >= InlineAccounts {
 			v.Truncated = true
 			continue
@@ -187,32 +237,34 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 			UnderReview: a.UnderReview,
 		})
 	}
-	for _, a := range accounts {
-		if a.UnderReview {
-			v.UnderReview++
-		}
-	}
-	var last time.Time
-	for _, a := range accounts {
-		if a.LastSeen.After(last) {
-			last = a.LastSeen
-		}
-	}
 	if !last.IsZero() {
 		v.LastSeen = calendar.In(last, loc).British()
 	}
-	if a := n.Acknowledged; a != nil {
-		v.Acknowledged, v.AcknowledgedBy = calendar.In(a.At, loc).British(), Clean(a.By)
-	}
 	v.RowCount = len(accounts)
-	if len(v.Hostnames) == 0 { // no accounts to name them: every hostname of the campaign
-		for _, h := range c.Hostnames {
-			v.Hostnames = append(v.Hostnames, strings.ToLower(Clean(h.Name)))
+	return hosts
+}
+
+// addCalendar fills in the brownouts still to come on the notice's day (today) or after, what
+// yesterday's showed, and a helpdesk digest's organisations.
+func (v *View) addCalendar(c *campaign.Campaign, n ledger.Notice, today calendar.Date) {
+	for _, b := range c.Brownouts {
+		if !b.Date.Before(today) {
+			v.Brownouts = append(v.Brownouts, BrownoutView{Date: b.Date.BritishLong(), Hours: Clean(b.Hours), Hostnames: englishList(cleanAll(b.Hostnames))})
 		}
 	}
-	sort.Strings(v.Hostnames)
-	v.Settings = settings(c, hosts)
-	return v
+	if b := n.Brownout; b != nil {
+		v.BrownoutSeen = &BrownoutView{Date: b.Date.BritishLong(), Hours: Clean(b.Hours), Hostnames: englishList(cleanAll(b.Hostnames)),
+			Accounts: englishList(cleanAll(b.Accounts))}
+	}
+	for _, o := range n.Digest {
+		accounts := englishList(cleanAll(o.Accounts))
+		if more := o.Count - len(o.Accounts); more > 0 {
+			accounts += fmt.Sprintf(" and %d more", more)
+		}
+		v.Digest = append(v.Digest, DigestRow{ODS: Clean(o.ODS), Name: cmpOr(Clean(o.Name), Clean(o.ODS)), Stage: Clean(o.Stage),
+			Contacts: strings.Join(cleanAll(o.Contacts), ", "), Accounts: accounts, LastSeen: o.LastSeen.British(), Count: o.Count})
+	}
+	v.DigestMore, v.DigestDate = n.DigestMore, n.PlannedFor.British()
 }
 
 // sortedAccounts orders rows the way a reader scans them: by account, then hostname, protocol.
@@ -313,4 +365,21 @@ func csvName(campaignID, org string) string {
 		}, s)
 	}
 	return "affected-accounts-" + safe(campaignID) + "-" + safe(strings.ToUpper(org)) + ".csv"
+}
+
+func cleanAll(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s = Clean(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -51,6 +51,7 @@ type Ledger interface {
 	Histories(campaign string) *ledger.Cursor
 	Claim(ctx context.Context, n ledger.Notice) (bool, error)
 	MarkSuperseded(ctx context.Context, n ledger.Notice) (bool, error)
+	Get(ctx context.Context, campaign, org, stage string) (*ledger.Notice, error)
 }
 
 // Dispatcher hands claimed notices to whatever sends them (the SQS send queue in the Lambda, an
@@ -102,6 +103,12 @@ type Plan struct {
 	Unattributed []ledger.Account `json:"unattributed"`
 	// Funnel is where the campaign stands on At.
 	Funnel Funnel `json:"funnel"`
+	// Digest is what the helpdesk's digest lists on At (escalation: notify: helpdesk): the
+	// organisations still affected after the rule's stage; DigestMore those past its limit.
+	Digest     []ledger.DigestOrg `json:"digest,omitempty"`
+	DigestMore int                `json:"digest_more,omitempty"`
+	// Brownouts are the campaign's brownout days, for the plan to show.
+	Brownouts []campaign.Brownout `json:"brownouts,omitempty"`
 }
 
 // Funnel is a campaign's progress on a date, affected → notified → fixed: the organisations
@@ -134,6 +141,15 @@ type Due struct {
 	// Acknowledged is the organisation's latest "we have changed these settings": it is still
 	// seen, and the notice says so.
 	Acknowledged *ledger.Acknowledgement `json:"acknowledged,omitempty"`
+	// On is the day the stage goes (its due date, or the working day it moved to); Shift says
+	// from which day and why, when it moved (a send window, a bank holiday).
+	On    calendar.Date   `json:"-"`
+	Shift *campaign.Shift `json:"shift,omitempty"`
+	// Escalated are the audiences added because the organisation is still affected after a
+	// stage (escalation: add).
+	Escalated []string `json:"escalated,omitempty"`
+	// Brownout is what the logs showed during yesterday's brownout, when there was one.
+	Brownout *ledger.BrownoutSeen `json:"brownout,omitempty"`
 }
 
 // Skip is an organisation that gets no notice, and why.
@@ -191,7 +207,7 @@ func (st *state) notice(d Due, at calendar.Date) ledger.Notice {
 	return ledger.Notice{
 		Campaign: st.c.ID, Org: d.Org, OrgName: d.OrgName, Stage: d.Stage, Deadline: d.Deadline,
 		PlannedFor: at, FirstContact: d.FirstContact, Recipients: d.Recipients, Accounts: d.Accounts,
-		Domain: d.Domain, ExpiresAt: st.c.RetainUntil(), Acknowledged: d.Acknowledged,
+		Domain: d.Domain, ExpiresAt: st.c.RetainUntil(), Acknowledged: d.Acknowledged, Brownout: d.Brownout,
 	}
 }
 
@@ -261,14 +277,15 @@ type stageDue struct {
 func dueStage(c *campaign.Campaign, oc *orgCase, at calendar.Date) (ds stageDue, reason SkipReason, stage, detail string) {
 	ds.latest = -1
 	for i, s := range c.Stages {
-		if !s.DueOn(oc.deadline).After(at) {
+		if on, _ := c.StageDate(s, oc.deadline); !on.After(at) {
 			ds.latest = i
 		}
 	}
 	if ds.latest < 0 {
 		if len(c.Stages) > 0 {
 			s := c.Stages[0]
-			return ds, SkipNotDue, s.Name, "first stage due " + s.DueOn(oc.deadline).String()
+			on, shift := c.StageDate(s, oc.deadline)
+			return ds, SkipNotDue, s.Name, "first stage due " + on.String() + shifted(shift)
 		}
 		return ds, SkipNotDue, "", "the campaign has no stages"
 	}
@@ -291,6 +308,9 @@ func dueStage(c *campaign.Campaign, oc *orgCase, at calendar.Date) (ds stageDue,
 			return ds, SkipAlreadySent, c.Stages[i].Name, string(n.Status)
 		}
 	}
+	if ok, why := c.WorkingDay(at); !ok {
+		return ds, SkipNotWorkingDay, s.Name, why + " is not a working day for this campaign: the notice goes on the next one"
+	}
 	// Affected: seen within the activity window before at, or, for a stage after the
 	// deadline, within the window before the deadline.
 	ds.to = at
@@ -299,6 +319,14 @@ func dueStage(c *campaign.Campaign, oc *orgCase, at calendar.Date) (ds stageDue,
 	}
 	ds.from = ds.to.AddDays(-c.ActivityWindowDays)
 	return ds, "", "", ""
+}
+
+// shifted says why a stage moved off its due date ("" when it did not).
+func shifted(sh *campaign.Shift) string {
+	if sh == nil {
+		return ""
+	}
+	return " (due " + sh.From.String() + ", " + sh.Reason + ": moved to a working day)"
 }
 
 // due is the notice of a due stage, given the organisation's activity from ds.from to ds.to:
@@ -311,6 +339,9 @@ func (ds stageDue) due(c *campaign.Campaign, oc *orgCase) (d Due, reason SkipRea
 	}
 	d = Due{Org: oc.ods, Stage: s.Name, Deadline: oc.deadline, FirstContact: !ds.contacted,
 		Accounts: accounts, Domain: oc.domain, Extended: oc.extended}
+	d.On, d.Shift = c.StageDate(s, oc.deadline)
+	d.Escalated = escalation(c, oc.history, ds.latest)
+	d.Brownout = brownoutSeen(c, oc.acts, d.On)
 	for i := range ds.latest {
 		if _, ok := ds.byStage[c.Stages[i].Name]; !ok {
 			d.Supersedes = append(d.Supersedes, c.Stages[i].Name)
@@ -386,9 +417,9 @@ func merge(a, b []string, n int) []string {
 }
 
 // candidates are the addresses the campaign's audience names for an organisation.
-func candidates(c *campaign.Campaign, org directory.Org, accounts []ledger.Account) []string {
+func candidates(c *campaign.Campaign, org directory.Org, accounts []ledger.Account, more ...string) []string {
 	var out []string
-	for _, a := range c.Audience {
+	for _, a := range append(slices.Clone(c.Audience), more...) {
 		switch a {
 		case campaign.AudienceLA:
 			out = append(out, org.LAEmails...)
@@ -403,6 +434,56 @@ func candidates(c *campaign.Campaign, org directory.Org, accounts []ledger.Accou
 		}
 	}
 	return dedupe(out)
+}
+
+// brownoutSeen is what a notice going on the day after a brownout says was seen during it:
+// the accounts whose sign-ins on the brownout's hostnames failed that day in its hours (a
+// finding's first and last sign-in that day overlapping them); nil when there was no brownout
+// the day before, or nothing failed in it.
+func brownoutSeen(c *campaign.Campaign, acts []findings.Activity, on calendar.Date) *ledger.BrownoutSeen {
+	for _, b := range c.Brownouts {
+		if b.Date.AddDays(1) != on {
+			continue
+		}
+		from, to, ok := b.Window(c.Location())
+		if !ok {
+			continue
+		}
+		var accounts []string
+		for _, a := range acts {
+			if a.Day != b.Date || a.Failures == 0 || a.Account == "" || !slices.Contains(b.Hostnames, a.Hostname) ||
+				a.LastSeen.Before(from) || !a.FirstSeen.Before(to) {
+				continue
+			}
+			if acct := strings.ToLower(a.Account); !slices.Contains(accounts, acct) {
+				accounts = append(accounts, acct)
+			}
+		}
+		if len(accounts) > 0 {
+			slices.Sort(accounts)
+			return &ledger.BrownoutSeen{Date: b.Date, Hours: b.Hours, Hostnames: b.Hostnames, Accounts: accounts}
+		}
+	}
+	return nil
+}
+
+// escalation is the audiences a notice at stage index due adds because the organisation was
+// sent an earlier stage an escalation rule names (and is still affected, or nothing would be
+// due): each once, in the rules' order.
+func escalation(c *campaign.Campaign, history []ledger.Notice, due int) []string {
+	var out []string
+	for _, e := range c.Escalation {
+		at := slices.IndexFunc(c.Stages, func(s campaign.Stage) bool { return s.Name == e.AfterStage })
+		if at < 0 || at >= due || !slices.ContainsFunc(history, func(n ledger.Notice) bool { return n.Stage == e.AfterStage && notifiedBy(n) }) {
+			continue
+		}
+		for _, a := range e.Add {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // plaFallbacks lists the PLA addresses that may be needed as a fallback when every LA is suppressed.

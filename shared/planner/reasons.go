@@ -18,8 +18,9 @@ const (
 	SkipPaused         SkipReason = "paused"                 // the campaign is paused: nothing is sent
 	SkipCancelled      SkipReason = "cancelled"              // the campaign is cancelled: nothing is ever sent
 	SkipLostClaim      SkipReason = "claimed-by-another-run" // another run claimed it first
+	SkipNotWorkingDay  SkipReason = "not-a-working-day"      // the campaign sends on working days only: it goes on the next one
 )
 
 // SkipReasons is every reason, in the documented order.
 var SkipReasons = []SkipReason{SkipNotAffected, SkipNotDue, SkipAlreadySent, SkipSuperseded, SkipNoContacts,
-	SkipUnreachable, SkipNotInDirectory, SkipOrgGone, SkipDone, SkipPaused, SkipCancelled, SkipLostClaim}
+	SkipUnreachable, SkipNotInDirectory, SkipOrgGone, SkipDone, SkipPaused, SkipCancelled, SkipLostClaim, SkipNotWorkingDay}

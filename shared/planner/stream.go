@@ -188,8 +188,9 @@ func (p *Planner) activity(ctx context.Context, id string, sv *survey, ods strin
 type chunkOut struct {
 	dues    []Due
 	skips   []Skip
-	pending []ledger.Notice // claimed for the plan's date, not yet sent
-	orgs    []progress.Org  // every organisation of the chunk, as the run leaves it
+	pending []ledger.Notice    // claimed for the plan's date, not yet sent
+	orgs    []progress.Org     // every organisation of the chunk, as the run leaves it
+	digest  []ledger.DigestOrg // still affected after the helpdesk rule's stage (escalation)
 }
 
 // walk decides every organisation the plan looks at (the affected ones, those with notices,
@@ -232,6 +233,9 @@ func (p *Planner) walk(ctx context.Context, st *state, sv *survey, at calendar.D
 		}
 		if oc.history, err = cur.Take(ctx, next); err != nil {
 			return f, err
+		}
+		if next == ledger.HelpdeskOrg { // the helpdesk's digests: not an organisation to plan for
+			continue
 		}
 		switch {
 		case len(roster) > 0 && roster[0].ODS == next:
@@ -389,10 +393,13 @@ func (p *Planner) chunk(ctx context.Context, st *state, sv *survey, at calendar.
 			skip(SkipOrgGone, d.Stage, "the directory no longer lists "+oc.ods)
 		default:
 			d.OrgName = cmp.Or(org.Name, oc.ods)
-			d.Recipients = candidates(c, org, d.Accounts)
+			d.Recipients = candidates(c, org, d.Accounts, d.Escalated...)
 			st.answered(&d)
 			dues = append(dues, d)
 		}
+	}
+	if out.digest, err = p.digest(ctx, st, sv, at, cases, orgs); err != nil {
+		return err
 	}
 	if err := p.gate(ctx, st, dues, orgs, &out); err != nil {
 		return err
@@ -520,7 +527,7 @@ func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, 
 	if err != nil {
 		return fail(err)
 	}
-	pl.Status = string(st.rec.Status)
+	pl.Status, pl.Brownouts = string(st.rec.Status), st.c.Brownouts
 	sv, err := p.survey(ctx, st.c, at, st.owners)
 	if err != nil {
 		return fail(err)
@@ -529,6 +536,7 @@ func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, 
 		pl.Due = append(pl.Due, o.dues...)
 		pl.Skipped = append(pl.Skipped, o.skips...)
 		st.pendingToday = append(st.pendingToday, o.pending...)
+		pl.Digest, pl.DigestMore = addDigest(pl.Digest, pl.DigestMore, o.digest)
 		return nil
 	})
 	if err != nil {
@@ -574,6 +582,9 @@ func (p *Planner) RunLean(ctx context.Context, campaignID string, at calendar.Da
 	return p.run(ctx, campaignID, at, d, false)
 }
 
+// run is Run's and RunLean's work: one pass over the walk's chunks (claim, record, hand over),
+// then the helpdesk's digest and the day's funnel. It is a little over 80 lines because the
+// chunk callback shares the run's counts and lists; split, it would pass them all around.
 func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispatcher, keep bool) (Result, error) {
 	res := Result{Plan: Plan{Campaign: id, At: at, Due: []Due{}, Skipped: []Skip{}, Unassigned: []ledger.Account{}, Unattributed: []ledger.Account{}},
 		Counts: Counts{Skipped: map[SkipReason]int{}}}
@@ -582,7 +593,7 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 	if err != nil {
 		return fail(err)
 	}
-	res.Plan.Status = string(st.rec.Status)
+	res.Plan.Status, res.Plan.Brownouts = string(st.rec.Status), st.c.Brownouts
 	sv, err := p.survey(ctx, st.c, at, st.owners)
 	if err != nil {
 		return fail(err)
@@ -590,7 +601,10 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 	res.Counts.Unassigned = sv.unassigned()
 	active := st.rec.Status == campaign.Active
 	var lost []Skip
+	var digest []ledger.DigestOrg
+	var digestMore int
 	res.Plan.Funnel, err = p.walk(ctx, st, sv, at, func(o chunkOut) error {
+		digest, digestMore = addDigest(digest, digestMore, o.digest)
 		res.Counts.Due += len(o.dues)
 		for _, s := range o.skips {
 			res.Counts.Skipped[s.Reason]++
@@ -638,6 +652,14 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 	if err != nil {
 		return res, err // the claims made stand; a retry hands them over as pending
 	}
+	if keep {
+		res.Plan.Digest, res.Plan.DigestMore = digest, digestMore
+	}
+	if active && len(digest) > 0 {
+		if err := p.sendDigest(ctx, st, at, digest, digestMore, d, &res); err != nil {
+			return fail(err)
+		}
+	}
 	if err := p.recordDay(ctx, st, res.Plan.Funnel, res.Counts.Unassigned, at); err != nil {
 		return fail(err)
 	}
@@ -647,6 +669,119 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 		}
 	}
 	return res, nil
+}
+
+// maxDigestOrgs is how many organisations one digest lists; the rest are counted.
+const maxDigestOrgs = 200
+
+// addDigest appends a chunk's digest rows to the run's, up to maxDigestOrgs.
+func addDigest(all []ledger.DigestOrg, more int, rows []ledger.DigestOrg) ([]ledger.DigestOrg, int) {
+	room := max(0, maxDigestOrgs-len(all))
+	if len(rows) > room {
+		more += len(rows) - room
+		rows = rows[:room]
+	}
+	return append(all, rows...), more
+}
+
+// sendDigest claims the helpdesk's digest for at (the ledger makes it once a day: its stage
+// carries the date) and hands it to the sender. A digest claimed by an earlier attempt that
+// is still claimed is handed over again, like any pending notice: the sender's lease and the
+// ledger's status keep it to one email.
+func (p *Planner) sendDigest(ctx context.Context, st *state, at calendar.Date, rows []ledger.DigestOrg, more int, d Dispatcher, res *Result) error {
+	n := ledger.Notice{
+		Campaign: st.c.ID, Org: ledger.HelpdeskOrg, OrgName: "Helpdesk", Stage: ledger.DigestStage + at.String(),
+		PlannedFor: at, Recipients: []string{st.c.Helpdesk.Email}, Digest: rows, DigestMore: more,
+		ExpiresAt: st.c.RetainUntil(),
+	}
+	ok, err := p.Ledger.Claim(ctx, n)
+	if err != nil {
+		return fmt.Errorf("claim digest: %w", err)
+	}
+	if !ok {
+		prev, err := p.Ledger.Get(ctx, st.c.ID, ledger.HelpdeskOrg, n.Stage)
+		if err != nil {
+			return fmt.Errorf("read digest: %w", err)
+		}
+		if prev.Status != ledger.Claimed {
+			return nil // sent (or given up) already
+		}
+		n = *prev
+	} else {
+		res.Counts.Claimed++
+		res.Claimed = append(res.Claimed, n)
+	}
+	if d == nil {
+		return nil
+	}
+	if err := d.Dispatch(ctx, []ledger.Notice{n}); err != nil {
+		return fmt.Errorf("dispatch digest: %w", err)
+	}
+	res.Dispatched++
+	return nil
+}
+
+// digestStage is the stage after which the helpdesk gets a daily digest ("" for none).
+func digestStage(c *campaign.Campaign) string {
+	for _, e := range c.Escalation {
+		if e.Notify == "helpdesk" {
+			return e.AfterStage
+		}
+	}
+	return ""
+}
+
+// digest lists, of a chunk, the organisations the helpdesk's digest names: sent the stage its
+// rule names before at, and still affected. Their accounts are read for the activity window
+// (one read an organisation: these are the stragglers, few by then).
+func (p *Planner) digest(ctx context.Context, st *state, sv *survey, at calendar.Date, cases []*orgCase, orgs map[string]directory.Org) ([]ledger.DigestOrg, error) {
+	stage := digestStage(st.c)
+	if ok, _ := st.c.WorkingDay(at); stage == "" || !ok { // no one reads a digest on a day off
+		return nil, nil
+	}
+	var out []ledger.DigestOrg
+	from := at.AddDays(-st.c.ActivityWindowDays)
+	for _, oc := range cases {
+		sent := slices.IndexFunc(oc.history, func(n ledger.Notice) bool { return n.Stage == stage && notifiedBy(n) && n.PlannedFor.Before(at) })
+		if sent < 0 || !sv.orgs[oc.ods] {
+			continue
+		}
+		acts, err := p.activity(ctx, st.c.ID, sv, oc.ods, from, at)
+		if err != nil {
+			return nil, err
+		}
+		org := orgs[oc.ods]
+		d := ledger.DigestOrg{ODS: oc.ods, Name: cmp.Or(org.Name, oc.ods), Stage: lastSent(oc.history),
+			Contacts: slices.DeleteFunc(append(slices.Clone(org.LAEmails), org.PLAEmail), func(a string) bool { return a == "" })}
+		for _, a := range aggregate(acts, from, at) {
+			acct := strings.ToLower(a.Account)
+			if acct == "" || slices.Contains(d.Accounts, acct) {
+				continue
+			}
+			d.Count++
+			if len(d.Accounts) < ledger.MaxDigestAccounts {
+				d.Accounts = append(d.Accounts, acct)
+			}
+			if day := st.c.Today(a.LastSeen); day.After(d.LastSeen) {
+				d.LastSeen = day
+			}
+		}
+		if d.Count > 0 {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// lastSent is the stage of the latest notice that went (or is going) to an organisation.
+func lastSent(history []ledger.Notice) string {
+	var last ledger.Notice
+	for _, n := range history {
+		if notifiedBy(n) && !n.PlannedFor.Before(last.PlannedFor) {
+			last = n
+		}
+	}
+	return last.Stage
 }
 
 // recordSkips notes, on each organisation a stage was due for, why it got nothing (the

@@ -70,10 +70,37 @@ type Report struct {
 	SuppressedEntries []suppression.Entry `json:"-"`
 	// Progress is the funnel of every recorded daily run, oldest first: the burn-down's data.
 	Progress []progress.Day `json:"progress"`
+	// Brownouts are the campaign's brownout days and, for those past, what the notices the day
+	// after reported of them.
+	Brownouts []Brownout `json:"brownouts,omitempty"`
 	// Markers are the stage dates and the shutdown the burn-down marks.
 	Markers []Marker `json:"-"`
 	// Title is the campaign's title.
 	Title string `json:"-"`
+}
+
+// Brownout is one brownout day: when, which hostnames, and the organisations whose notice the
+// day after named accounts that failed during it (and how many accounts).
+type Brownout struct {
+	campaign.Brownout
+	Organisations int `json:"organisations_told"`
+	Accounts      int `json:"accounts_failed"`
+}
+
+// brownouts pairs the campaign's brownouts with what the notices reported of them.
+func brownouts(c *campaign.Campaign, notices []ledger.Notice) []Brownout {
+	var out []Brownout
+	for _, b := range c.Brownouts {
+		row := Brownout{Brownout: b}
+		for _, n := range notices {
+			if n.Brownout != nil && n.Brownout.Date == b.Date && n.Status != ledger.Superseded {
+				row.Organisations++
+				row.Accounts += len(n.Brownout.Accounts)
+			}
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 // Delivery is a campaign's recipients sent to, bounced and complaining, as SES reported them
@@ -143,7 +170,7 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 	}
 	r := Report{Campaign: id, Status: string(rec.Status), PauseReason: rec.PauseReason, Delivery: delivery(stats),
 		Notices: []Notice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}, SuppressedEntries: supp,
-		Progress: []progress.Day{}, Markers: Markers(rec.Campaign), Title: rec.Campaign.Title}
+		Progress: []progress.Day{}, Markers: Markers(rec.Campaign), Title: rec.Campaign.Title, Brownouts: brownouts(rec.Campaign, notices)}
 	unreachable := map[string]bool{}
 	if src.Progress != nil {
 		if err := recorded(ctx, src.Progress, id, &r, unreachable); err != nil {

@@ -450,3 +450,44 @@ func TestWriteCSVNeutralisesEveryColumn(t *testing.T) {
 		t.Errorf("CSV (-want +got):\n%s", diff)
 	}
 }
+
+// The report shows each brownout, and for one past, how many organisations the notices the
+// day after told of accounts that failed during it.
+func TestBuildBrownouts(t *testing.T) {
+	c := demoCampaign()
+	c.Brownouts = []campaign.Brownout{
+		{Date: date("2021-08-24"), Hours: "09:00-12:00", Hostnames: []string{"imap.nhs.net"}},
+		{Date: date("2021-08-31"), Hours: "10:00-11:00", Hostnames: []string{"imap.nhs.net", "pop.nhs.net"}},
+	}
+	seen := func(accounts ...string) *ledger.BrownoutSeen {
+		return &ledger.BrownoutSeen{Date: date("2021-08-24"), Hours: "09:00-12:00", Hostnames: []string{"imap.nhs.net"}, Accounts: accounts}
+	}
+	src := Sources{
+		Campaigns: campaigntest.New(&campaign.Record{Campaign: c}),
+		Ledger: ledgertest.New(
+			ledger.Notice{Campaign: "c1", Org: "A1", Stage: "reminder", Status: ledger.Sent, Brownout: seen("a@nhs.net", "b@nhs.net")},
+			ledger.Notice{Campaign: "c1", Org: "B2", Stage: "reminder", Status: ledger.Sent, Brownout: seen("c@nhs.net")},
+			ledger.Notice{Campaign: "c1", Org: "C3", Stage: "reminder", Status: ledger.Sent}),
+		Suppressions: fakeSuppressions{},
+		Planner:      &fakePlanner{},
+	}
+	r, err := Build(context.Background(), src, "c1", time.Date(2021, 8, 26, 8, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Brownout{{Brownout: c.Brownouts[0], Organisations: 2, Accounts: 3}, {Brownout: c.Brownouts[1]}}
+	if diff := cmp.Diff(want, r.Brownouts); diff != "" {
+		t.Errorf("brownouts (-want +got):\n%s", diff)
+	}
+	var out bytes.Buffer
+	if err := r.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "09:00-12:00 imap.nhs.net: 2 organisations told of 3 accounts that failed during it") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	b, _ := json.Marshal(r)
+	if !strings.Contains(string(b), `"brownouts":[{"date":"2021-08-24","hours":"09:00-12:00","hostnames":["imap.nhs.net"],"organisations_told":2,"accounts_failed":3}`) {
+		t.Errorf("JSON: %s", b)
+	}
+}

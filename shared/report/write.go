@@ -80,6 +80,13 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(ew, "  %s\n", it)
 		}
 	}
+	if len(r.Brownouts) > 0 {
+		fmt.Fprintf(ew, "\nBrownouts: %d\n", len(r.Brownouts))
+		for _, b := range r.Brownouts {
+			fmt.Fprintf(ew, "  %s %s %s: %d organisations told of %d accounts that failed during it\n",
+				b.Date.British(), b.Hours, strings.Join(b.Hostnames, ", "), b.Organisations, b.Accounts)
+		}
+	}
 	list("Unassigned accounts (no organisation owns them: fix the directory)", r.Unassigned)
 	list("Unreachable organisations (every LA/PLA address suppressed)", r.Unreachable)
 	fmt.Fprintf(ew, "\nSuppressed addresses (all campaigns): %d\n", len(r.SuppressedEntries))

@@ -29,6 +29,8 @@ type Result struct {
 	Key     Key
 	Outcome Outcome
 	Err     error
+	// Until is, for a Deferred notice, when the campaign's send window next opens.
+	Until time.Time
 }
 
 // outcomeMetric is the count each outcome adds to.
@@ -213,7 +215,9 @@ func (s *Sender) each(jobs []*job, fn func(*job)) {
 }
 
 // campaignsOf reads each campaign of the chunk once. A notice of a campaign that is not active
-// is left claimed (the planner hands it over again when it is resumed the same day).
+// is left claimed (the planner hands it over again when it is resumed the same day); so is one
+// of a campaign whose send window is shut, deferred until it opens (the Lambda holds its
+// hand-off back on the queue till then).
 func (s *Sender) campaignsOf(ctx context.Context, jobs []*job) {
 	recs := map[string]*campaign.Record{}
 	errs := map[string]error{}
@@ -233,6 +237,11 @@ func (s *Sender) campaignsOf(ctx context.Context, jobs []*job) {
 			s.cfg.Logger.Info("campaign not active: notice left claimed", "campaign", id, "org", j.k.Org, "stage", j.k.Stage, "campaign_status", rec.Status)
 			j.result = &Result{Key: j.k, Outcome: NotActive}
 		default:
+			if open, next := rec.Campaign.Window(s.clock()); !open {
+				s.cfg.Logger.Info("outside the campaign's send window: notice left claimed", "campaign", id, "org", j.k.Org, "stage", j.k.Stage, "until", next)
+				j.result = &Result{Key: j.k, Outcome: Deferred, Until: next}
+				continue
+			}
 			j.rec = rec
 		}
 	}

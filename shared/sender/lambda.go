@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
@@ -39,6 +42,10 @@ type Config struct {
 	// that sign them (SUNSET_SIGNING_KEYS_PARAMETER, required).
 	PublicURL            string
 	SigningKeysParameter string
+	// SendQueueURL is the queue the hand-offs come from (SUNSET_SEND_QUEUE_URL): a notice outside
+	// its campaign's send window is held there until the window opens. Empty: it comes back
+	// after the queue's visibility timeout instead.
+	SendQueueURL string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -51,6 +58,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MaxRate:              e.Float("SUNSET_MAX_SEND_RATE", 0, 0),
 		PublicURL:            e.Required("SUNSET_PUBLIC_URL"),
 		SigningKeysParameter: e.Required("SUNSET_SIGNING_KEYS_PARAMETER"),
+		SendQueueURL:         e.String("SUNSET_SEND_QUEUE_URL", ""),
 	}
 	return c, e.Err()
 }
@@ -66,8 +74,38 @@ func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog
 		return nil, err
 	}
 	opt.Links = &answers.Links{Keys: keys, Base: cfg.PublicURL}
+	if cfg.SendQueueURL != "" {
+		opt.Queue = &Queue{Client: sqs.NewFromConfig(c.Config()), URL: cfg.SendQueueURL}
+	}
 	return New(c.SESv2(), ledger.New(db, cfg.Table, clock), campaign.NewStore(db, cfg.Table, clock),
 		suppression.New(db, cfg.Table, clock), clock, opt), nil
+}
+
+// Visibility is the part of the SQS client that holds a hand-off back.
+type Visibility interface {
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
+// Queue is the send queue, as the handler holds back a deferred notice's hand-off on it.
+type Queue struct {
+	Client Visibility
+	URL    string
+}
+
+// maxHold is SQS's longest visibility timeout: a hand-off deferred longer comes back and is
+// held again (a long weekend is a few receives: the queue's maxReceiveCount allows for them).
+const maxHold = 12 * time.Hour
+
+// hold keeps a deferred hand-off invisible until the send window opens (at most maxHold).
+func (q *Queue) hold(ctx context.Context, receipt string, wait time.Duration) error {
+	secs := int32(min(max(wait, time.Second), maxHold).Seconds())
+	_, err := q.Client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(q.URL), ReceiptHandle: aws.String(receipt), VisibilityTimeout: secs,
+	})
+	if err != nil {
+		return fmt.Errorf("hold hand-off %ds: %w", secs, err)
+	}
+	return nil
 }
 
 // Handle is the sender Lambda's handler: each SQS record is the planner's hand-off
@@ -79,7 +117,7 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	defer s.flush()
 	var resp events.SQSEventResponse
 	var keys []Key
-	var ids []string
+	var ids, receipts []string
 	for _, r := range ev.Records {
 		var k Key
 		if err := json.Unmarshal([]byte(r.Body), &k); err != nil || k.Campaign == "" || k.Org == "" || k.Stage == "" {
@@ -88,17 +126,27 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		}
 		keys = append(keys, k)
 		ids = append(ids, r.MessageId)
+		receipts = append(receipts, r.ReceiptHandle)
 	}
 	results, err := s.SendAll(ctx, keys)
 	done := map[Key]bool{}
+	until := map[Key]time.Time{}
 	for _, r := range results {
-		if r.Err != nil {
+		switch {
+		case r.Err != nil:
 			s.cfg.Logger.Error("notice not sent", "notice", r.Key.String(), "error", r.Err)
-			continue
+		case r.Outcome == Deferred:
+			until[r.Key] = r.Until
+		default:
+			done[r.Key] = true
 		}
-		done[r.Key] = true
 	}
 	for i, k := range keys {
+		if t, ok := until[k]; ok && s.cfg.Queue != nil {
+			if err := s.cfg.Queue.hold(ctx, receipts[i], t.Sub(s.clock())); err != nil {
+				s.cfg.Logger.Error("deferred hand-off not held: it comes back after the queue's visibility timeout", "notice", k.String(), "error", err)
+			}
+		}
 		if !done[k] {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ids[i]})
 		}

@@ -7,13 +7,17 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
 )
@@ -86,5 +90,64 @@ func TestHandleSample(t *testing.T) {
 	}
 	if got := v.Get("", metrics.SendQuota); got <= 0 {
 		t.Errorf("SendQuota = %g, want the emulator's quota", got)
+	}
+}
+
+// visibility records the hand-offs the handler holds back (the local stack has no SQS).
+type visibility struct{ held map[string]int32 }
+
+func (v *visibility) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	v.held[aws.ToString(in.ReceiptHandle)] = in.VisibilityTimeout
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+// A notice handed over before its campaign's send window opens is left claimed and its
+// hand-off held on the queue until the window opens (in London time: BST in July); handed
+// over again then, it is sent. A window closed for a long weekend holds 12 hours at a time.
+func TestHandleDefersOutsideTheSendWindow(t *testing.T) {
+	e, _, _ := setup(t)
+	ctx := context.Background()
+	c, err := campaign.Parse([]byte(strings.Replace(campaignYAML, "id: legacy-hostnames-2021", "id: windowed", 1)+
+		"send_window: {days: [mon..fri], from: \"09:00\", to: \"16:00\"}\nskip_bank_holidays: england-and-wales\n"), "w.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.campaigns.Apply(ctx, c, "test"); err != nil {
+		t.Fatal(err)
+	}
+	to := "window-" + localstacktest.Unique() + "@example.nhs.net"
+	k := Key{Campaign: "windowed", Org: "RW1", Stage: "advance"}
+	e.now = time.Date(2021, 7, 27, 7, 30, 0, 0, time.UTC) // 08:30 in London
+	claim(t, e, k, to)
+	q := &visibility{held: map[string]int32{}}
+	s := newSender(t, e)
+	s.cfg.Queue = &Queue{Client: q, URL: "https://sqs.example/123/send"}
+	body, _ := json.Marshal(k)
+	batch := events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", ReceiptHandle: "r1", Body: string(body)}}}
+	resp, err := s.Handle(ctx, batch)
+	if err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("before the window: %+v, %v; want the record back", resp, err)
+	}
+	if q.held["r1"] != 30*60 {
+		t.Errorf("held %ds, want 1800 (till 09:00 BST)", q.held["r1"])
+	}
+	if n, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage); n.Status != ledger.Claimed || len(sentTo(t, to)) != 0 {
+		t.Fatalf("deferred notice: %s, %d emails", n.Status, len(sentTo(t, to)))
+	}
+	e.now = time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC) // 09:00 in London: open
+	if resp, err := s.Handle(ctx, batch); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("in the window: %+v, %v", resp, err)
+	}
+	if got := len(sentTo(t, to)); got != 1 {
+		t.Errorf("%d emails, want 1", got)
+	}
+	// Thursday before Easter 2021, after hours: the window opens on Tuesday; held 12 hours.
+	k2 := Key{Campaign: "windowed", Org: "RW2", Stage: "advance"}
+	claim(t, e, k2, to)
+	e.now = time.Date(2021, 4, 1, 16, 30, 0, 0, time.UTC)
+	body, _ = json.Marshal(k2)
+	resp, err = s.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m2", ReceiptHandle: "r2", Body: string(body)}}})
+	if err != nil || len(resp.BatchItemFailures) != 1 || q.held["r2"] != 12*3600 {
+		t.Errorf("long weekend: %+v, %v, held %ds", resp, err, q.held["r2"])
 	}
 }

@@ -70,6 +70,7 @@ const (
 	NotFound    Outcome = "not-found"    // no such notice in the ledger: nothing to do
 	Failed      Outcome = "failed"       // SES rejected it for good; the ledger says failed
 	Suppressed  Outcome = "suppressed"   // every recipient is suppressed; the ledger says so
+	Deferred    Outcome = "deferred"     // outside the campaign's send window: left claimed until Result.Until
 )
 
 // ErrSendingStopped means SES will not send anything from this account now (sending paused,
@@ -100,6 +101,9 @@ type Options struct {
 	Metrics *metrics.Recorder
 	// Links, when set, makes and signs each notice's answer links (docs/answers.md).
 	Links *answers.Links
+	// Queue, in the Lambda, is the send queue a deferred notice's hand-off is held on until
+	// its campaign's send window opens (nil: it comes back after the visibility timeout).
+	Queue *Queue
 }
 
 // Sender sends notices.
@@ -369,6 +373,8 @@ func isPermanent(err error) bool {
 
 // Dispatch sends notices the planner has just claimed: the in-process dispatcher of
 // `sunset run --local`. It returns an error if any notice could not be sent (they stay claimed).
+// Notices outside their campaign's send window stay claimed too, with a warning: the same
+// day's run after the window opens hands them over again.
 func (s *Sender) Dispatch(ctx context.Context, notices []ledger.Notice) error {
 	keys := make([]Key, len(notices))
 	for i, n := range notices {
@@ -379,10 +385,19 @@ func (s *Sender) Dispatch(ctx context.Context, notices []ledger.Notice) error {
 		return err
 	}
 	var errs []string
+	deferred := 0
+	var until time.Time
 	for _, r := range res {
 		if r.Err != nil {
 			errs = append(errs, r.Err.Error())
 		}
+		if r.Outcome == Deferred {
+			deferred++
+			until = r.Until
+		}
+	}
+	if deferred > 0 {
+		s.cfg.Logger.Warn(fmt.Sprintf("%d notices wait for the campaign's send window: left claimed; run again after %s to send them", deferred, until.Format(time.RFC3339)))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%d of %d notices not sent (still claimed; the next run retries them): %s", len(errs), len(keys), strings.Join(errs, "; "))

@@ -477,3 +477,29 @@ func TestTableRequestsPerSentNotice(t *testing.T) {
 	}
 	t.Logf("%d table requests for %d notices: %.2f each", requests, sent, float64(requests)/float64(sent))
 }
+
+// The helpdesk's digest is a notice like any other to the sender: rendered with the digest
+// template (the CSV lists the organisations), sent once.
+func TestSendDigest(t *testing.T) {
+	e, _, _ := setup(t)
+	ctx := context.Background()
+	to := "helpdesk-" + localstacktest.Unique() + "@example.nhs.net"
+	k := Key{Campaign: "legacy-hostnames-2021", Org: ledger.HelpdeskOrg, Stage: ledger.DigestStage + "2021-09-08"}
+	ok, err := e.ledger.Claim(ctx, ledger.Notice{Campaign: k.Campaign, Org: k.Org, OrgName: "Helpdesk", Stage: k.Stage,
+		PlannedFor: calendar.Of(e.now), Recipients: []string{to}, Status: ledger.Claimed,
+		Digest: []ledger.DigestOrg{{ODS: "RX1", Name: "Riverside", Stage: "final", Contacts: []string{"la@rx1.nhs.net"},
+			Accounts: []string{"scanner@nhs.net"}, Count: 1, LastSeen: calendar.Of(e.now)}}})
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	s := newSender(t, e)
+	for range 2 {
+		if _, err := s.Send(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := sentTo(t, to)
+	if len(got) != 1 || !strings.Contains(got[0].Subject, "1 organisation still affected") || !strings.Contains(got[0].Body.Text, "Riverside (RX1)") {
+		t.Fatalf("%d emails: %+v", len(got), got)
+	}
+}

@@ -226,6 +226,9 @@ func finding(i, affected, perOrg int) (connlog.Finding, string) {
 		Successes: 4, Failures: 1, ClientIPs: []string{"10.0.0.1"}}, ods(org)
 }
 
+// seedFindings writes the benchmark's campaign, directory and findings (c.findings of them over
+// c.affected organisations). It is long (about 100 lines) because it is one straight script of
+// the seed's steps, each a few lines; split, its parts would only be called from here.
 func seedFindings(ctx context.Context, db *dynamodb.Client, c config) error {
 	if most := len(hosts) * days * c.affected * c.perOrg; c.findings > most {
 		return fmt.Errorf("%d affected organisations of %d accounts hold at most %d distinct findings, not %d", c.affected, c.perOrg, most, c.findings)

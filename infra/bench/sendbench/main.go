@@ -54,6 +54,9 @@ func main() {
 	}
 }
 
+// run measures rendering alone, then render and send, then the full sender over the table, on
+// n notices of rows accounts each, and prints the figures. It is long (about 140 lines) because
+// it is the benchmark's script: the phases share the notices and the clients it builds.
 func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 	ctx := context.Background()
 	c, err := campaign.Load(campaignFile)

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+)
+
+// The demo campaign with a send window, bank holidays and a brownout, through the CLI: a run
+// before the window opens claims but sends nothing and says so; the same day's run after it
+// opens sends; every notice announces the brownout, and the plan and report list it.
+func TestWorkingHoursJourney(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t)
+	data := filepath.Join("..", "..", "infra", "demo", "data")
+	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "campaign.yaml")
+	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+j.id, 1)+`
+send_window: {days: [mon..fri], from: "09:00", to: "16:00"}
+skip_bank_holidays: england-and-wales
+brownouts: [{date: 2021-08-24, hours: "09:00-12:00", hostnames: [imap.nhs.net, pop.nhs.net]}]
+`), 0o644)
+	j.cli.now = time.Date(2021, 7, 27, 6, 30, 0, 0, time.UTC) // 07:30 in London
+	j.must("directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
+	j.must("campaign", "apply", file, "--at", "2021-07-01")
+	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
+	j.must(append([]string{"ingest", "--campaign", j.id}, logs...)...)
+
+	plan := j.must("plan", "--campaign", j.id, "--at", "2021-07-27")
+	if !strings.Contains(plan, "BROWNOUT") || !strings.Contains(plan, "24 August 2021 planned") {
+		t.Errorf("the plan does not list the brownout:\n%s", plan)
+	}
+	out, errOut, code := j.cli.run("run", "--campaign", j.id, "--at", "2021-07-27")
+	if code != 0 || !strings.Contains(errOut, "wait for the campaign's send window") || !strings.Contains(errOut, "2021-07-27T09:00:00+01:00") {
+		t.Fatalf("run before the window: exit %d\n%s%s", code, out, errOut)
+	}
+	if n := sentFor(t, j.id); n != 0 {
+		t.Fatalf("%d emails before the window opened", n)
+	}
+	j.cli.now = time.Date(2021, 7, 27, 8, 30, 0, 0, time.UTC) // 09:30
+	j.must("run", "--campaign", j.id, "--at", "2021-07-27")
+	if n := sentFor(t, j.id); n == 0 {
+		t.Fatal("nothing sent once the window opened")
+	}
+	if text := j.email(t, "RX1", "advance"); !strings.Contains(text, "Tuesday 24 August 2021, 09:00-12:00") {
+		t.Errorf("the advance notice does not announce the brownout:\n%s", text)
+	}
+	if rep := j.must("report", "--campaign", j.id); !strings.Contains(rep, "Brownouts: 1") {
+		t.Errorf("the report does not list the brownout:\n%s", rep)
+	}
+}
+
+// sentFor counts the emails of a campaign the local SES holds.
+func sentFor(t *testing.T, id string) int {
+	n := 0
+	for _, m := range localstacktest.SentEmails(t) {
+		if m.Header("X-Sunset-Campaign") == id {
+			n++
+		}
+	}
+	return n
+}
