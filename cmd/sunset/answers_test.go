@@ -51,6 +51,23 @@ func (j *journey) must(args ...string) string {
 	return out
 }
 
+// demo applies the demo campaign, under the journey's id and with extra keys appended, over
+// the demo directory, and ingests the demo's first batch of logs.
+func (j *journey) demo(t *testing.T, extra string) {
+	t.Helper()
+	data := filepath.Join("..", "..", "infra", "demo", "data")
+	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "campaign.yaml")
+	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+j.id, 1)+extra), 0o644)
+	j.must("directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
+	j.must("campaign", "apply", file, "--at", "2021-07-01")
+	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
+	j.must(append([]string{"ingest", "--campaign", j.id}, logs...)...)
+}
+
 // email is the text of the notice of org at stage this journey sent.
 func (j *journey) email(t *testing.T, org, stage string) string {
 	t.Helper()
@@ -94,18 +111,8 @@ func (j *journey) answer(t *testing.T, text string, purpose, label string, form 
 func TestAnswersJourney(t *testing.T) {
 	t.Parallel()
 	j := newJourney(t)
-	data := filepath.Join("..", "..", "infra", "demo", "data")
-	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "campaign.yaml")
-	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+j.id, 1)), 0o644)
 	j.cli.now = time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
-	j.must("directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
-	j.must("campaign", "apply", file, "--at", "2021-07-01")
-	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
-	j.must(append([]string{"ingest", "--campaign", j.id}, logs...)...)
+	j.demo(t, "")
 	j.must("run", "--campaign", j.id, "--at", "2021-07-27")
 
 	j.cli.now = time.Date(2021, 8, 12, 10, 30, 0, 0, time.UTC)
@@ -126,7 +133,7 @@ func TestAnswersJourney(t *testing.T) {
 	}
 	j.must("dispute", "resolve", "--campaign", j.id, "--org", "Y0123", "--account", "dr.sam.hughes@nhs.net", "--reassign-to", "RX1", "--by", "ops")
 
-	logs, _ = filepath.Glob(filepath.Join(data, "logs", "2", "*"))
+	logs, _ := filepath.Glob(filepath.Join("..", "..", "infra", "demo", "data", "logs", "2", "*"))
 	j.must(append([]string{"ingest", "--campaign", j.id}, logs...)...)
 	j.cli.now = time.Date(2021, 8, 17, 8, 0, 0, 0, time.UTC)
 	j.must("run", "--campaign", j.id, "--at", "2021-08-17")

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,22 +14,12 @@ import (
 func TestWorkingHoursJourney(t *testing.T) {
 	t.Parallel()
 	j := newJourney(t)
-	data := filepath.Join("..", "..", "infra", "demo", "data")
-	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "campaign.yaml")
-	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+j.id, 1)+`
+	j.cli.now = time.Date(2021, 7, 27, 6, 30, 0, 0, time.UTC) // 07:30 in London
+	j.demo(t, `
 send_window: {days: [mon..fri], from: "09:00", to: "16:00"}
 skip_bank_holidays: england-and-wales
 brownouts: [{date: 2021-08-24, hours: "09:00-12:00", hostnames: [imap.nhs.net, pop.nhs.net]}]
-`), 0o644)
-	j.cli.now = time.Date(2021, 7, 27, 6, 30, 0, 0, time.UTC) // 07:30 in London
-	j.must("directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
-	j.must("campaign", "apply", file, "--at", "2021-07-01")
-	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
-	j.must(append([]string{"ingest", "--campaign", j.id}, logs...)...)
+`)
 
 	plan := j.must("plan", "--campaign", j.id, "--at", "2021-07-27")
 	if !strings.Contains(plan, "BROWNOUT") || !strings.Contains(plan, "24 August 2021 planned") {

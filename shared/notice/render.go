@@ -306,28 +306,21 @@ func tidyText(s string) string {
 // DigestCSV is a helpdesk digest's attachment: one row an account of an organisation still
 // affected (cells neutralised as every CSV of ours is).
 func DigestCSV(orgs []ledger.DigestOrg) ([]byte, error) {
-	var b bytes.Buffer
-	w := spreadsheet.NewWriter(&b, true)
-	if err := w.Write([]string{"ods_code", "organisation", "last_stage", "contacts", "accounts_still_seen", "last_seen", "account"}); err != nil {
-		return nil, err
-	}
-	for _, o := range orgs {
-		accounts := o.Accounts
-		if len(accounts) == 0 {
-			accounts = []string{""}
-		}
-		for _, a := range accounts {
-			rec := []string{o.ODS, o.Name, o.Stage, strings.Join(o.Contacts, " "), strconv.Itoa(o.Count), o.LastSeen.String(), a}
-			for i, f := range rec {
-				rec[i] = Clean(f)
+	header := []string{"ods_code", "organisation", "last_stage", "contacts", "accounts_still_seen", "last_seen", "account"}
+	return cleanCSV(header, func(row func(...string) error) error {
+		for _, o := range orgs {
+			accounts := o.Accounts
+			if len(accounts) == 0 {
+				accounts = []string{""}
 			}
-			if err := w.Write(rec); err != nil {
-				return nil, err
+			for _, a := range accounts {
+				if err := row(o.ODS, o.Name, o.Stage, strings.Join(o.Contacts, " "), strconv.Itoa(o.Count), o.LastSeen.String(), a); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	err := w.Flush()
-	return b.Bytes(), err
+		return nil
+	})
 }
 
 // CSVHeader is the header row of the attached CSV.
@@ -337,32 +330,44 @@ var CSVHeader = []string{"account", "legacy_hostname", "direct_ip", "protocol", 
 // CSV is the attachment: every account row of the notice, times in the campaign's zone.
 // Values that a spreadsheet would run as a formula are neutralised (package spreadsheet).
 func CSV(accounts []ledger.Account, loc *time.Location) ([]byte, error) {
-	var b bytes.Buffer
-	w := spreadsheet.NewWriter(&b, true)
-	if err := w.Write(CSVHeader); err != nil {
-		return nil, err
-	}
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
 		return t.In(loc).Format("2006-01-02 15:04:05")
 	}
-	for _, a := range sortedAccounts(accounts) {
-		rec := []string{
-			strings.ToLower(a.Account), strings.ToLower(a.Hostname), strconv.FormatBool(a.DirectIP), a.Protocol,
-			ts(a.FirstSeen), ts(a.LastSeen),
-			strconv.FormatInt(a.Successes, 10), strconv.FormatInt(a.Failures, 10),
-			strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "),
+	return cleanCSV(CSVHeader, func(row func(...string) error) error {
+		for _, a := range sortedAccounts(accounts) {
+			err := row(strings.ToLower(a.Account), strings.ToLower(a.Hostname), strconv.FormatBool(a.DirectIP), a.Protocol,
+				ts(a.FirstSeen), ts(a.LastSeen),
+				strconv.FormatInt(a.Successes, 10), strconv.FormatInt(a.Failures, 10),
+				strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "))
+			if err != nil {
+				return err
+			}
 		}
-		for i, f := range rec {
-			rec[i] = Clean(f)
-		}
-		if err := w.Write(rec); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+}
+
+// cleanCSV is a CSV of header and the rows each gives to row, every cell cleaned and any a
+// spreadsheet would run as a formula neutralised (package spreadsheet).
+func cleanCSV(header []string, each func(row func(cells ...string) error) error) ([]byte, error) {
+	var b bytes.Buffer
+	w := spreadsheet.NewWriter(&b, true)
+	if err := w.Write(header); err != nil {
+		return nil, err
 	}
-	err := w.Flush()
+	err := each(func(cells ...string) error {
+		for i, f := range cells {
+			cells[i] = Clean(f)
+		}
+		return w.Write(cells)
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = w.Flush()
 	return b.Bytes(), err
 }
 
