@@ -14,12 +14,14 @@ import (
 
 var dayNames = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
-// weekdays reads a window's days: names (mon) and ranges (mon..fri, wrapping past sun).
-func weekdays(days []string) (map[time.Weekday]bool, error) {
-	out := map[time.Weekday]bool{}
+// weekdays reads a window's days: names (mon) and ranges (mon..fri, wrapping past sun), as a
+// set indexed by time.Weekday (no allocation: the planner asks for every stage of every
+// organisation).
+func weekdays(days []string) (set [7]bool, n int, err error) {
 	index := func(s string) (int, bool) {
-		for i, n := range dayNames {
-			if n == strings.ToLower(strings.TrimSpace(s)) {
+		s = strings.TrimSpace(s)
+		for i, name := range dayNames {
+			if strings.EqualFold(name, s) {
 				return i, true
 			}
 		}
@@ -33,16 +35,19 @@ func weekdays(days []string) (map[time.Weekday]bool, error) {
 			b, ok2 = index(to)
 		}
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("%q: want mon, tue, wed, thu, fri, sat, sun or a range such as mon..fri", d)
+			return set, 0, fmt.Errorf("%q: want mon, tue, wed, thu, fri, sat, sun or a range such as mon..fri", d)
 		}
 		for i := a; ; i = (i + 1) % 7 {
-			out[time.Weekday(i)] = true
+			if !set[i] {
+				set[i] = true
+				n++
+			}
 			if i == b {
 				break
 			}
 		}
 	}
-	return out, nil
+	return set, n, nil
 }
 
 // clock reads "HH:MM" as minutes after midnight.
@@ -72,7 +77,7 @@ func hours(s string) (from, to int, err error) {
 // WorkingDay reports whether notices may go on d, and if not why ("Saturday", "Good Friday").
 func (c *Campaign) WorkingDay(d calendar.Date) (bool, string) {
 	if c.SendWindow != nil {
-		if days, err := weekdays(c.SendWindow.Days); err == nil && !days[d.Weekday()] {
+		if days, _, err := weekdays(c.SendWindow.Days); err == nil && !days[d.Weekday()] {
 			return false, d.Weekday().String()
 		}
 	}

@@ -132,11 +132,11 @@ func (p *parser) validate(c *Campaign) {
 // no date of the campaign past the last year of that data.
 func (p *parser) validateCalendar(c *Campaign) {
 	if w := c.SendWindow; w != nil {
-		days, err := weekdays(w.Days)
+		_, days, err := weekdays(w.Days)
 		switch {
 		case err != nil:
 			p.errf("send_window.days", "%v", err)
-		case len(days) == 0:
+		case days == 0:
 			p.errf("send_window.days", "list at least one day")
 		}
 		from, err1 := clock(w.From)
