@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -327,5 +328,50 @@ brownouts: [{date: 2021-08-24, hours: "09:00-12:00", hostnames: [imap.nhs.net]}]
 		if got := strings.Contains(e.Text, "Tuesday 24 August 2021, 09:00-12:00"); got != tc.announce {
 			t.Errorf("%s notice (%s) announces the brownout: %v, want %v", tc.stage, n.PlannedFor, got, tc.announce)
 		}
+	}
+}
+
+// The stage an organisation reached is its latest notice out, whatever the stage names' order
+// in the ledger's keys (final sorts before reminder).
+func TestReached(t *testing.T) {
+	n := func(stage, planned string, st ledger.Status) ledger.Notice {
+		return ledger.Notice{Stage: stage, PlannedFor: day(planned), Status: st}
+	}
+	for _, tc := range []struct {
+		history []ledger.Notice
+		want    string
+	}{
+		{nil, ""},
+		{[]ledger.Notice{n("advance", "2021-07-27", ledger.Superseded)}, ""},
+		{[]ledger.Notice{n("advance", "2021-07-27", ledger.Sent), n("final", "2021-09-06", ledger.Claimed), n("reminder", "2021-08-17", ledger.Sent)}, "final"},
+		{[]ledger.Notice{n("advance", "2021-07-27", ledger.Sent), n("reminder", "2021-08-17", ledger.Superseded)}, "advance"},
+	} {
+		got := ""
+		if r := reached(tc.history); r != nil {
+			got = r.Stage
+		}
+		if got != tc.want {
+			t.Errorf("reached(%v) = %q, want %q", tc.history, got, tc.want)
+		}
+	}
+}
+
+// A digest counts each account once, however many hostnames it was seen on, past the 20 it
+// lists by name.
+func TestDigestCountsAccountsOnce(t *testing.T) {
+	w := newWorld(t, campaignYAML+"helpdesk: {email: \"helpdesk@example.nhs.net\"}\nescalation: [{after_stage: final, notify: helpdesk}]\n")
+	w.seen("A1", "2021-06-01", "2021-09-08")
+	for i := range 25 {
+		for _, host := range []string{"imap.nhs.net", "pop.nhs.net"} {
+			acct := fmt.Sprintf("user%02d@a1.nhs.net", i)
+			w.d.owners[acct] = "A1"
+			w.f.acts = append(w.f.acts, findings.Activity{Account: acct, Hostname: host, Protocol: "IMAP", Day: day("2021-09-07"), ODS: "A1",
+				FirstSeen: day("2021-09-07").Start(time.UTC).Add(9 * time.Hour), LastSeen: day("2021-09-07").Start(time.UTC).Add(10 * time.Hour), Successes: 1})
+		}
+	}
+	w.runDays(t, "2021-09-06", "2021-09-08")
+	d := w.notice(ledger.HelpdeskOrg, "digest-2021-09-08")
+	if len(d.Digest) != 1 || d.Digest[0].Count != 26 || len(d.Digest[0].Accounts) != ledger.MaxDigestAccounts {
+		t.Errorf("digest %+v", d.Digest)
 	}
 }

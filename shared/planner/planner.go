@@ -141,9 +141,8 @@ type Due struct {
 	// Acknowledged is the organisation's latest "we have changed these settings": it is still
 	// seen, and the notice says so.
 	Acknowledged *ledger.Acknowledgement `json:"acknowledged,omitempty"`
-	// On is the day the stage goes (its due date, or the working day it moved to); Shift says
-	// from which day and why, when it moved (a send window, a bank holiday).
-	On    calendar.Date   `json:"-"`
+	// Shift says from which day and why the stage moved, when it did (a send window, a bank
+	// holiday).
 	Shift *campaign.Shift `json:"shift,omitempty"`
 	// Escalated are the audiences added because the organisation is still affected after a
 	// stage (escalation: add).
@@ -339,9 +338,10 @@ func (ds stageDue) due(c *campaign.Campaign, oc *orgCase) (d Due, reason SkipRea
 	}
 	d = Due{Org: oc.ods, Stage: s.Name, Deadline: oc.deadline, FirstContact: !ds.contacted,
 		Accounts: accounts, Domain: oc.domain, Extended: oc.extended}
-	d.On, d.Shift = c.StageDate(s, oc.deadline)
+	var on calendar.Date
+	on, d.Shift = c.StageDate(s, oc.deadline)
 	d.Escalated = escalation(c, oc.history, ds.latest)
-	d.Brownout = brownoutSeen(c, oc.acts, d.On)
+	d.Brownout = brownoutSeen(c, oc.acts, on)
 	for i := range ds.latest {
 		if _, ok := ds.byStage[c.Stages[i].Name]; !ok {
 			d.Supersedes = append(d.Supersedes, c.Stages[i].Name)

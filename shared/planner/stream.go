@@ -90,13 +90,12 @@ func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.
 		if err != nil {
 			return err
 		}
-		for a, o := range reassigned { // the team's decisions on disputed accounts come first
-			if _, asked := owners[a]; asked || slices.Contains(accounts, a) {
-				owners[a] = o
-			}
-		}
 		for _, s := range batch {
-			sv.add(s, strings.ToUpper(owners[s.Account]), !s.Last.Before(recentFrom))
+			owner := owners[s.Account]
+			if o, ok := reassigned[s.Account]; ok { // the team's decisions on disputed accounts come first
+				owner = o
+			}
+			sv.add(s, strings.ToUpper(owner), !s.Last.Before(recentFrom))
 		}
 		batch = batch[:0]
 		return nil
@@ -293,19 +292,27 @@ func orgProgress(c *campaign.Campaign, sv *survey, oc *orgCase, name string, at 
 	if s := sv.seen[oc.ods]; s != nil {
 		o.Accounts, o.LastSeen = s.accounts, s.last
 	}
-	for _, n := range oc.history { // in stage order: the last notified is the stage reached
-		if !notifiedBy(n) {
-			continue
-		}
+	if n := reached(oc.history); n != nil {
 		o.Stage, o.Status, o.LastNotice = n.Stage, string(n.Status), n.PlannedFor
 		if !n.SentAt.IsZero() {
 			o.LastNotice = c.Today(n.SentAt)
 		}
-		if o.Name == "" {
-			o.Name = n.OrgName
-		}
+		o.Name = cmp.Or(o.Name, n.OrgName)
 	}
 	return o
+}
+
+// reached is an organisation's latest notice that went (or is going) out, whose stage is the
+// one the organisation reached; nil when none did. History comes in the ledger's key order (by
+// stage name), so the latest is the one planned last (one claim a day: no two on one date).
+func reached(history []ledger.Notice) *ledger.Notice {
+	var last *ledger.Notice
+	for i, n := range history {
+		if notifiedBy(n) && (last == nil || n.PlannedFor.After(last.PlannedFor)) {
+			last = &history[i]
+		}
+	}
+	return last
 }
 
 // count adds one organisation to the funnel.
@@ -656,7 +663,7 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 		res.Plan.Digest, res.Plan.DigestMore = digest, digestMore
 	}
 	if active && len(digest) > 0 {
-		if err := p.sendDigest(ctx, st, at, digest, digestMore, d, &res); err != nil {
+		if err := p.sendDigest(ctx, st, at, digest, digestMore, d, &res, keep); err != nil {
 			return fail(err)
 		}
 	}
@@ -688,7 +695,7 @@ func addDigest(all []ledger.DigestOrg, more int, rows []ledger.DigestOrg) ([]led
 // carries the date) and hands it to the sender. A digest claimed by an earlier attempt that
 // is still claimed is handed over again, like any pending notice: the sender's lease and the
 // ledger's status keep it to one email.
-func (p *Planner) sendDigest(ctx context.Context, st *state, at calendar.Date, rows []ledger.DigestOrg, more int, d Dispatcher, res *Result) error {
+func (p *Planner) sendDigest(ctx context.Context, st *state, at calendar.Date, rows []ledger.DigestOrg, more int, d Dispatcher, res *Result, keep bool) error {
 	n := ledger.Notice{
 		Campaign: st.c.ID, Org: ledger.HelpdeskOrg, OrgName: "Helpdesk", Stage: ledger.DigestStage + at.String(),
 		PlannedFor: at, Recipients: []string{st.c.Helpdesk.Email}, Digest: rows, DigestMore: more,
@@ -709,7 +716,9 @@ func (p *Planner) sendDigest(ctx context.Context, st *state, at calendar.Date, r
 		n = *prev
 	} else {
 		res.Counts.Claimed++
-		res.Claimed = append(res.Claimed, n)
+		if keep {
+			res.Claimed = append(res.Claimed, n)
+		}
 	}
 	if d == nil {
 		return nil
@@ -751,13 +760,15 @@ func (p *Planner) digest(ctx context.Context, st *state, sv *survey, at calendar
 			return nil, err
 		}
 		org := orgs[oc.ods]
-		d := ledger.DigestOrg{ODS: oc.ods, Name: cmp.Or(org.Name, oc.ods), Stage: lastSent(oc.history),
+		d := ledger.DigestOrg{ODS: oc.ods, Name: cmp.Or(org.Name, oc.ods), Stage: reached(oc.history).Stage,
 			Contacts: slices.DeleteFunc(append(slices.Clone(org.LAEmails), org.PLAEmail), func(a string) bool { return a == "" })}
+		counted := map[string]bool{} // an account seen on two hostnames is one account
 		for _, a := range aggregate(acts, from, at) {
 			acct := strings.ToLower(a.Account)
-			if acct == "" || slices.Contains(d.Accounts, acct) {
+			if acct == "" || counted[acct] {
 				continue
 			}
+			counted[acct] = true
 			d.Count++
 			if len(d.Accounts) < ledger.MaxDigestAccounts {
 				d.Accounts = append(d.Accounts, acct)
@@ -771,17 +782,6 @@ func (p *Planner) digest(ctx context.Context, st *state, sv *survey, at calendar
 		}
 	}
 	return out, nil
-}
-
-// lastSent is the stage of the latest notice that went (or is going) to an organisation.
-func lastSent(history []ledger.Notice) string {
-	var last ledger.Notice
-	for _, n := range history {
-		if notifiedBy(n) && !n.PlannedFor.Before(last.PlannedFor) {
-			last = n
-		}
-	}
-	return last.Stage
 }
 
 // recordSkips notes, on each organisation a stage was due for, why it got nothing (the
