@@ -218,11 +218,13 @@ func (c *Campaign) LastDeadline() calendar.Date {
 // RetainUntil is the TTL instant of the campaign's personal data: the end of the campaign (the
 // last deadline and the last stage after it) plus retention_days, at midnight in its zone.
 func (c *Campaign) RetainUntil() time.Time {
-	end := c.LastDeadline()
-	if n := len(c.Stages); n > 0 && c.Stages[n-1].Offset() > 0 {
-		end = end.AddDays(c.Stages[n-1].Offset())
-	}
-	return end.AddDays(c.RetentionDays + 1).Start(c.Location())
+	return c.lastDate().AddDays(c.RetentionDays + 1).Start(c.Location())
+}
+
+// lastDate is the last day the campaign may send on: its last deadline, extended as far as
+// allowed, plus its last stage's days after it.
+func (c *Campaign) lastDate() calendar.Date {
+	return c.LastDeadline().AddDays(lastStageOffset(c))
 }
 
 // Stage returns the stage called name.

@@ -157,22 +157,13 @@ func (p *parser) validateCalendar(c *Campaign) {
 		p.errf("skip_bank_holidays", "%q: want one of %s", c.SkipBankHolidays, strings.Join(calendar.Divisions, ", "))
 		return
 	}
-	if last := c.lastDate(); !last.IsZero() && last.Year > calendar.LastHolidayYear() {
+	if last := c.lastDate(); !c.LastDeadline().IsZero() && last.Year > calendar.LastHolidayYear() {
 		p.errf("skip_bank_holidays", "the campaign runs to %s, past %d, the last year of the bank-holiday data (shared/calendar/bank-holidays.txt): add the next year's holidays first",
 			last.British(), calendar.LastHolidayYear())
 	}
 }
 
-// lastDate is the last day the campaign may send on: its last deadline, extended as far as
-// allowed, plus its last stage's offset.
-func (c *Campaign) lastDate() calendar.Date {
-	last := c.LastDeadline()
-	if last.IsZero() {
-		return last
-	}
-	return last.AddDays(max(0, lastStageOffset(c)))
-}
-
+// lastStageOffset is how many days after a deadline the last stage goes (0 when none is after).
 func lastStageOffset(c *Campaign) int {
 	off := 0
 	for _, s := range c.Stages {
@@ -476,7 +467,7 @@ func (c *Campaign) Validate(today calendar.Date) error {
 	}
 	if c.SkipBankHolidays != "" {
 		for _, e := range c.roster {
-			if last := e.Deadline.AddDays(c.MaxExtensionDays + max(0, lastStageOffset(c))); last.Year > calendar.LastHolidayYear() {
+			if last := e.Deadline.AddDays(c.MaxExtensionDays + lastStageOffset(c)); last.Year > calendar.LastHolidayYear() {
 				p.errf("roster", "%s's deadline %s runs past %d, the last year of the bank-holiday data (shared/calendar/bank-holidays.txt): add the next year's holidays first",
 					e.ODS, e.Deadline.British(), calendar.LastHolidayYear())
 				break
