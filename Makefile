@@ -19,7 +19,7 @@ local-env: ## print the exports that point the AWS SDK and the CLI at the local 
 	@$(GO) run ./infra/local/stack env
 
 # test stops the stack afterwards only if it was not already running: a developer's stack stays up.
-test: ## lint, then every test with -race against the local stack and Chromium (started or installed if need be)
+test: ## lint, then every test with -race against the local stack and Chromium (started or installed if need be), and the scanner's without -race (its table's memory is mapped then)
 	@was_up=$$(ls infra/local/.run/*.pid >/dev/null 2>&1 && echo yes); \
 	$(MAKE) --no-print-directory local-up || exit $$?; \
 	infra/local/chromium.sh || exit $$?; \
@@ -28,11 +28,13 @@ test: ## lint, then every test with -race against the local stack and Chromium (
 	if [ $$status -eq 0 ]; then \
 	  env $(LOCAL_ENV) SUNSET_REQUIRE_LOCAL=1 $(GO) test -race -count=1 ./... || status=$$?; \
 	fi; \
+	if [ $$status -eq 0 ]; then $(GO) test -count=1 ./shared/connlog/... || status=$$?; fi; \
 	[ -n "$$was_up" ] || $(MAKE) --no-print-directory local-down; \
 	exit $$status
 
 unit: ## the tests that need no local stack (the others skip)
 	$(GO) test -race ./...
+	$(GO) test ./shared/connlog/...
 
 demo: ## run the main job end to end on the local stack
 	@infra/demo/demo.sh

@@ -8,10 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
-	"runtime/debug"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
@@ -20,14 +17,6 @@ import (
 func init() {
 	commands["scan"] = command{summary: "scan connection logs for accounts still using legacy hostnames", run: runScan}
 }
-
-// scanMemoryLimit is the soft memory limit of `sunset scan`, and scanHeadroom how far above
-// what the findings table holds it is raised when the table grows (GOMEMLIMIT overrides both).
-// Past it the collector works harder; it never fails a scan.
-const (
-	scanMemoryLimit = 48 << 20
-	scanHeadroom    = 16 << 20
-)
 
 func runScan(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("scan", flag.ContinueOnError)
@@ -71,9 +60,7 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset scan: %s: %v\n", *campaignPath, err)
 		return 2
 	}
-	if env.getenv("GOMEMLIMIT") == "" {
-		defer followTable(s)()
-	}
+	defer s.Close()
 	for _, name := range fl.Args() {
 		if err := ctx.Err(); err != nil {
 			fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
@@ -130,31 +117,6 @@ func scanRules(env *cliEnv, path string, f connlog.Format, fields, mapping strin
 		rules.Mapping = merged
 	}
 	return rules, 0
-}
-
-// followTable keeps the soft memory limit at scanHeadroom above what the findings table holds
-// (at least scanMemoryLimit), until the returned stop is called. A backstop, not a budget: the table is live memory
-// the collector can not free, and a fixed limit below it would make the collector run without
-// pause (up to half the CPU) for nothing; above it, the limit makes the collector free read
-// buffers early instead of letting the heap grow to twice what is live.
-func followTable(s *connlog.Scanner) (stop func()) {
-	set := func() { debug.SetMemoryLimit(max(scanMemoryLimit, scanHeadroom+int64(s.TableBytes()))) }
-	set()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				set()
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
 }
 
 func scanOne(ctx context.Context, env *cliEnv, s *connlog.Scanner, name string) (connlog.Summary, error) {

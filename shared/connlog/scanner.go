@@ -177,6 +177,12 @@ func NewScanner(r Rules, opts Options) (*Scanner, error) {
 	return &Scanner{rules: c, opts: opts, table: agg.New(opts.ByDay)}, nil
 }
 
+// Close hands the memory of the findings table back to the system; the Scanner must not be used
+// after. The table lives outside the Go heap (shared/connlog/internal/agg, mem.go), so a caller
+// that makes many scanners, as ingest does one per file, closes each: a dropped scanner's table
+// is freed only when the collector finds it unreachable, which may be long after.
+func (s *Scanner) Close() { s.table.Free() }
+
 // Findings returns every finding so far, sorted by account, hostname, protocol (and day), with
 // unattributed findings last (by hostname, protocol, client IP).
 func (s *Scanner) Findings() []Finding { return s.table.Findings() }
@@ -424,6 +430,7 @@ func (fs *fileScan) flush() {
 		return
 	}
 	fs.sum.Flushes++
+	fs.table.Free() // Findings made copies
 	fs.table = agg.New(fs.opts.ByDay)
 }
 

@@ -263,7 +263,9 @@ func benchConcurrent(ctx context.Context, campaignPath string, p float64, logs [
 		if err != nil {
 			return err
 		}
-		for _, f := range sc.Findings() {
+		fs := sc.Findings()
+		sc.Close()
+		for _, f := range fs {
 			if f.Account == nil {
 				continue
 			}

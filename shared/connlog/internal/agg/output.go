@@ -26,19 +26,20 @@ func (sh *shard) lists3(r *rec) (ips, uas, devs []seenVal) {
 	return sh.list(r, r.nIP, r.hIP, ipList), sh.list(r, r.nUA, r.hUA, uaList), sh.list(r, r.nDev, r.hDev, devList)
 }
 
-// order is a finding's place in the output: attributed first by account, hostname, protocol,
-// day; unattributed last by hostname, protocol, client address, day. The strings are ranked
-// once (a few thousand distinct ones), so sorting the findings compares integers only.
-type order struct {
-	hi, lo uint64
-	sh     uint8
-	id     uint32
-}
+// ref is a finding's place in the table: its shard in the top 4 bits, its record below (a
+// shard's ids stay far below 2^28: its indexes hold 2^24).
+type ref uint32
 
-// sorted returns every finding in output order. The strings are ranked once (a few thousand
-// distinct ones), so sorting compares integers only; keys are decoded one at a time by
-// decode, so the output costs no copy of the table.
-func (t *Table) sorted() []order {
+func mkRef(sh int, id uint32) ref  { return ref(uint32(sh)<<28 | id) }
+func (r ref) parts() (int, uint32) { return int(r >> 28), uint32(r) & (1<<28 - 1) }
+
+// sorted returns every finding in output order: attributed first by account, hostname,
+// protocol, day; unattributed last by hostname, protocol, client address, day. It costs 4
+// bytes a finding: the strings are ranked once (accounts, a few hostnames and protocols), the
+// attributed findings are placed by a counting sort on their account's rank, and only the few
+// findings of one account (and the unattributed ones) are sorted by comparison. Keys are
+// decoded one at a time by decode, so the output costs no copy of the table.
+func (t *Table) sorted() []ref {
 	hostRank, protoRank := map[string]uint32{}, map[string]uint32{}
 	for i := range t.shards {
 		for _, h := range t.shards[i].hosts {
@@ -65,50 +66,83 @@ func (t *Table) sorted() []order {
 		total += int(sh.recs.n)
 	}
 	slices.SortFunc(names, func(a, b name) int { return strings.Compare(a.s, b.s) })
-	var nameRank [shards][]uint32
+	// Per shard: each name's rank, each hostname's and protocol's.
+	var nameRank, hosts, protos [shards][]uint32
 	for i := range t.shards {
-		nameRank[i] = make([]uint32, t.shards[i].names.offs.n)
+		sh := &t.shards[i]
+		nameRank[i] = make([]uint32, sh.names.offs.n)
+		hosts[i], protos[i] = make([]uint32, len(sh.hosts)), make([]uint32, len(sh.protos))
+		for j, h := range sh.hosts {
+			hosts[i][j] = hostRank[h]
+		}
+		for j, p := range sh.protos {
+			protos[i][j] = protoRank[p]
+		}
 	}
 	for r, n := range names {
 		nameRank[n.sh][n.id] = uint32(r)
 	}
-	orders := make([]order, 0, total)
+	account := func(r uint32) bool { return names[r].s[0] == 'a' }
+	// Count each account's findings, then place them: start[r] is where rank r's go.
+	start := make([]uint32, len(names)+1)
+	var unattributed []ref
 	for i := range t.shards {
 		sh := &t.shards[i]
-		hosts, protos := make([]uint32, len(sh.hosts)), make([]uint32, len(sh.protos))
-		for j, h := range sh.hosts {
-			hosts[j] = hostRank[h]
-		}
-		for j, p := range sh.protos {
-			protos[j] = protoRank[p]
-		}
 		for id := range sh.recs.n {
-			k := sh.recs.at(id).k
-			nr, hr, pr := uint64(nameRank[i][k.name]), uint64(hosts[k.host]), uint64(protos[k.proto])
-			o := order{sh: uint8(i), id: id, lo: uint64(uint32(k.day) ^ 1<<31)}
-			if sh.names.str(k.name)[0] == 'a' {
-				o.hi = nr<<32 | hr<<16 | pr
+			if r := nameRank[i][sh.recs.at(id).k.name]; account(r) {
+				start[r+1]++
 			} else {
-				o.hi = 1<<63 | hr<<48 | pr<<32 | nr
+				unattributed = append(unattributed, mkRef(i, id))
 			}
-			orders = append(orders, o)
 		}
 	}
-	slices.SortFunc(orders, func(a, b order) int { return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo)) })
-	return orders
+	for r := 1; r < len(start); r++ {
+		start[r] += start[r-1]
+	}
+	out := make([]ref, total)
+	next := slices.Clone(start)
+	for i := range t.shards {
+		sh := &t.shards[i]
+		for id := range sh.recs.n {
+			if r := nameRank[i][sh.recs.at(id).k.name]; account(r) {
+				out[next[r]] = mkRef(i, id)
+				next[r]++
+			}
+		}
+	}
+	// hostname, protocol, then the name (for unattributed findings) and day.
+	key := func(x ref) (uint64, int32) {
+		i, id := x.parts()
+		k := t.shards[i].recs.at(id).k
+		return uint64(hosts[i][k.host])<<48 | uint64(protos[i][k.proto])<<32 | uint64(nameRank[i][k.name]), k.day
+	}
+	byKey := func(a, b ref) int {
+		ka, da := key(a)
+		kb, db := key(b)
+		return cmp.Or(cmp.Compare(ka, kb), cmp.Compare(da, db))
+	}
+	for r := range names {
+		if g := out[start[r]:start[r+1]]; len(g) > 1 {
+			slices.SortFunc(g, byKey)
+		}
+	}
+	slices.SortFunc(unattributed, byKey)
+	copy(out[start[len(names)]:], unattributed)
+	return out
 }
 
-// decoder turns an order back into the finding's key and record.
+// decoder turns a ref back into the finding's key and record.
 type decoder struct {
 	t    *Table
 	days map[int32]string
 }
 
-// decode is the finding of o: its key (strings are views into the table, valid until it
+// decode is the finding of x: its key (strings are views into the table, valid until it
 // changes), its record and shard.
-func (d *decoder) decode(o order) keyed {
-	sh := &d.t.shards[o.sh]
-	r := sh.recs.at(o.id)
+func (d *decoder) decode(x ref) keyed {
+	i, id := x.parts()
+	sh := &d.t.shards[i]
+	r := sh.recs.at(id)
 	k := Key{Hostname: sh.hosts[r.k.host], Protocol: sh.protos[r.k.proto]}
 	plain := sh.names.plain(r.k.name)
 	if n := sh.names.str(r.k.name); n[0] == 'a' {
@@ -145,10 +179,10 @@ func rank(m map[string]uint32) {
 // Findings returns copies of all findings in output order: by account, hostname, protocol,
 // day; unattributed last, by hostname, protocol, client IP, day.
 func (t *Table) Findings() []Finding {
-	orders := t.sorted()
-	out := make([]Finding, len(orders))
+	refs := t.sorted()
+	out := make([]Finding, len(refs))
 	d := decoder{t: t}
-	for i, o := range orders {
+	for i, o := range refs {
 		x := d.decode(o)
 		r, v := x.r, &x.sh.vals
 		ips, uas, devs := x.sh.lists3(r)

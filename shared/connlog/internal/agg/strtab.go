@@ -15,6 +15,7 @@ import (
 // compact drops them; ids stay stable across compactions, so references to live strings hold.
 // A string compact dropped has its id on the free list, for add to reuse.
 type strTab struct {
+	m    *mem
 	seed maphash.Seed // hash: the callers' precomputed hashes are made with it too
 	idx  index
 	offs paged[uint32] // id -> page<<16 | offset of the string in the arena
@@ -100,7 +101,7 @@ func (t *strTab) add(s []byte, h uint32) uint32 {
 		s = s[:maxLen] // callers bound their values far below this
 	}
 	if len(t.arena) == 0 || t.used+len(s) > arenaPage {
-		t.arena = append(t.arena, make([]byte, arenaPage))
+		t.arena = append(t.arena, t.m.alloc(arenaPage))
 		t.used = 0
 	}
 	p := len(t.arena) - 1
@@ -170,7 +171,8 @@ func (t *strTab) compact() {
 		t.free = append(t.free, id)
 		*t.offs.at(id) = deadOff
 	}
-	t.idx = index{slots: make([]uint32, t.idx.sizeFor(int(t.offs.n)-len(t.free)))}
+	handArray(t.m, t.idx.slots)
+	t.idx = index{m: t.m, slots: array[uint32](t.m, t.idx.sizeFor(int(t.offs.n)-len(t.free)))}
 	for id := range t.offs.n {
 		o := *t.offs.at(id)
 		if o == deadOff {
@@ -178,7 +180,7 @@ func (t *strTab) compact() {
 		}
 		n := t.len(id)
 		if len(t.arena) == 0 || t.used+n > arenaPage {
-			t.arena = append(t.arena, make([]byte, arenaPage))
+			t.arena = append(t.arena, t.m.alloc(arenaPage))
 			t.used = 0
 		}
 		p := len(t.arena) - 1
@@ -187,6 +189,9 @@ func (t *strTab) compact() {
 		t.used += n
 		t.idx.place(t.rehash(id), id)
 		t.idx.n++
+	}
+	for _, p := range old {
+		t.m.hand(p)
 	}
 }
 
@@ -204,6 +209,7 @@ func (t *strTab) bytes() int {
 // themselves. It grows at 3/4 full and never removes an entry; growing asks rehash for each
 // entry's hash again.
 type index struct {
+	m     *mem
 	slots []uint32
 	n     int
 }
@@ -241,11 +247,12 @@ func (x *index) place(h, id uint32) {
 
 func (x *index) grow(rehash func(id uint32) uint32) {
 	old := x.slots
-	x.slots = make([]uint32, max(64, 2*len(old)))
+	x.slots = array[uint32](x.m, max(64, 2*len(old)))
 	for _, sl := range old {
 		if sl != 0 {
 			id := sl&idMask - 1
 			x.place(rehash(id), id)
 		}
 	}
+	handArray(x.m, old)
 }

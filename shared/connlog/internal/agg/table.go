@@ -2,6 +2,7 @@ package agg
 
 import (
 	"hash/maphash"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ type Table struct {
 	seed    maphash.Seed
 	shards  [shards]shard
 	scratch Scratch // for Add; parallel workers bring their own to AddBatch
+	mem     *[shards]mem
 }
 
 const shards = 16
@@ -66,12 +68,46 @@ type shard struct {
 }
 
 // New is an empty table; byDay splits findings by the UTC day of their events.
+// Its memory is mapped outside the Go heap (mem): Free hands it back, and so does a cleanup when
+// the table is dropped without Free.
 func New(byDay bool) *Table {
 	t := &Table{byDay: byDay, seed: maphash.MakeSeed()}
-	for i := range t.shards {
-		t.shards[i].names.seed, t.shards[i].vals.tab.seed = t.seed, t.seed
-	}
+	t.init(new([shards]mem))
+	runtime.AddCleanup(t, freeMem, t.mem)
 	return t
+}
+
+// init makes the shards empty, their arrays to come from ms (from the heap if it is nil).
+func (t *Table) init(ms *[shards]mem) {
+	t.mem, t.shards = ms, [shards]shard{}
+	for i := range t.shards {
+		sh := &t.shards[i]
+		var m *mem
+		if ms != nil {
+			m = &ms[i]
+		}
+		sh.idx.m, sh.recs.m, sh.lists.m = m, m, m
+		for _, s := range []*strTab{&sh.names, &sh.vals.tab} {
+			s.seed, s.m, s.idx.m, s.offs.m, s.lens.m, s.refs.m = t.seed, m, m, m, m, m
+		}
+	}
+}
+
+// Free hands the table's memory back to the system at once, and leaves the table empty. No view
+// it handed out before may be used after (Findings returns copies), nor may Free run while
+// another goroutine uses the table.
+func (t *Table) Free() {
+	freeMem(t.mem)
+	t.init(nil)
+}
+
+func freeMem(ms *[shards]mem) {
+	if ms == nil {
+		return
+	}
+	for i := range ms {
+		ms[i].release()
+	}
 }
 
 // prep is what an event needs before its shard's lock is taken: its name (prefixed), hashes,

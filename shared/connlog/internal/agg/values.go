@@ -234,6 +234,7 @@ func sizeClass(c uint8) int {
 func nextCap(c uint8, n int) uint8 { return uint8(min(n, max(2, 2*int(c)))) }
 
 type listPool struct {
+	m     *mem
 	pages [][]seenVal
 	used  int
 	free  [len(chunkSizes)][]uint32
@@ -250,7 +251,7 @@ func (p *listPool) get(c uint8) (uint32, []seenVal) {
 		return h, p.slice(h, c)
 	}
 	if len(p.pages) == 0 || p.used+int(c) > listPage {
-		p.pages = append(p.pages, make([]seenVal, listPage))
+		p.pages = append(p.pages, array[seenVal](p.m, listPage))
 		p.used = 0
 	}
 	h := uint32(len(p.pages)-1)<<12 | uint32(p.used)
