@@ -49,10 +49,12 @@ func (h iisHeaderState) clone() iisHeaderState {
 
 func (p *iisParser) prefilter() bool { return true }
 
-// ownsAddresses: quick checks s-ip and bare-IP host values against the endpoints itself, so the
-// line search only needs the hostname needles (address needles like "10.20.0.11" are common
-// bytes and slow to search for).
-func (p *iisParser) ownsAddresses() bool { return true }
+// classifies: quick reads every field the full parse resolves a line by (the host, the HH
+// token of the query, the server address) and checks each against the campaign itself, so no
+// line is searched for needles first. Searching was the larger cost: accounts share the legacy
+// hostnames' domain ("user@nhs.net" in every line), so the rarest byte of ".nhs.net" still hit
+// every line, several times.
+func (p *iisParser) classifies() bool { return true }
 func (p *iisParser) finish()             {}
 
 func (p *iisHeaderState) header(l []byte) {
@@ -79,8 +81,8 @@ func (p *iisHeaderState) header(l []byte) {
 	}
 }
 
-// quick classifies a line that holds no needle: it can not be a legacy event, so all that is
-// left is whether its hostname was unresolved, and a shape check.
+// quick classifies a line as resolve would, without parsing it: not legacy, unresolved, or
+// parseFully (a legacy line, a header, or one whose shape the full parse should name).
 func (p *iisParser) quick(ln line) quickResult {
 	b := ln.b
 	if len(b) == 0 || b[0] == '#' || p.n == 0 {
@@ -100,25 +102,32 @@ func (p *iisParser) quick(ln line) quickResult {
 	if len(host) > 0 && !(len(host) == 1 && host[0] == '-') {
 		n := normHost(string(host))
 		if !looksLikeIP(n) {
-			return quickNotLegacy
+			return c.byName(n)
 		}
 		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
 		}
 	}
-	// The HH token decides, as in the full parse: a name (not legacy, or it would hold a needle)
-	// resolves the line; an IP not in the endpoints falls through to the server address, checked
-	// above.
+	// The HH token decides, as in the full parse: a name resolves the line; an IP not in the
+	// endpoints falls through to the server address, checked above.
 	if hh := hhToken(q); len(hh) > 0 {
 		n := normHost(string(hh))
 		if n != "" && !looksLikeIP(n) {
-			return quickNotLegacy
+			return c.byName(n)
 		}
 		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
 		}
 	}
 	return quickUnresolved
+}
+
+// byName is quick's answer for a line that resolve decides by the hostname n (normalised).
+func (c *rules) byName(n string) quickResult {
+	if _, ok := c.hosts[n]; ok {
+		return parseFully
+	}
+	return quickNotLegacy
 }
 
 // quickFields returns the server address, host and query fields of the data line b (nil for a

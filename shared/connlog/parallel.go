@@ -91,7 +91,7 @@ func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) 
 
 // work parses blocks with its own parser, line source and counts.
 func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
-	w := &fileScan{Scanner: fs.Scanner, sum: sum, batching: true}
+	w := &fileScan{Scanner: fs.Scanner, sum: sum, batching: true, quickAll: fs.quickAll}
 	w.src = &lineSource{maxLine: fs.src.maxLine}
 	if fs.src.probes != nil {
 		w.src.setProbes(fs.src.probes)

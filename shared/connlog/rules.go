@@ -3,6 +3,7 @@ package connlog
 import (
 	"bytes"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"path"
 	"sort"
@@ -51,7 +52,6 @@ type rules struct {
 	mapping    map[string]string
 	fields     map[Format][]string
 	hostNeedle [][]byte        // lower-case byte strings whose presence makes a line a candidate
-	nameNeedle [][]byte        // the hostname part of hostNeedle only (for parsers that check addresses themselves)
 	endpointIP map[string]bool // every address in endpoints, lower-case, without port
 	addrs      [][]byte        // the same, as a list: a few are faster to compare than to hash
 	addrSet    map[netip.Addr]bool
@@ -112,7 +112,7 @@ func compileRules(r Rules) (*rules, error) {
 	if c.fields, err = compileFields(r.Fields); err != nil {
 		return nil, err
 	}
-	c.hostNeedle, c.nameNeedle = c.needles()
+	c.hostNeedle = c.needles()
 	c.endpointIP, c.addrSet = map[string]bool{}, map[netip.Addr]bool{}
 	for k := range c.endpoints {
 		ip, _ := splitHostPort(k)
@@ -130,7 +130,7 @@ func compileRules(r Rules) (*rules, error) {
 // needles returns the lower-case strings one of which must appear in a line for it to be a
 // legacy event: the hostnames (or their common suffix, when long enough to be selective, so one
 // search covers them all) and the endpoint addresses.
-func (c *rules) needles() (all, names [][]byte) {
+func (c *rules) needles() [][]byte {
 	var hosts []string
 	for h := range c.hosts {
 		hosts = append(hosts, h)
@@ -142,7 +142,6 @@ func (c *rules) needles() (all, names [][]byte) {
 	} else {
 		out = append(out, hosts...)
 	}
-	names = dedupeNeedles(out)
 	seen := map[string]bool{}
 	for k := range c.endpoints {
 		ip := k
@@ -154,7 +153,7 @@ func (c *rules) needles() (all, names [][]byte) {
 			out = append(out, ip)
 		}
 	}
-	return dedupeNeedles(out), names
+	return dedupeNeedles(out)
 }
 
 // dedupeNeedles sorts needles and drops any that contains another one (it is redundant).
@@ -622,6 +621,11 @@ func redact(s string) string {
 	if s == "" || !suspicious(s) {
 		return s
 	}
+	return redactAll(s)
+}
+
+// redactAll is redact without the fast check.
+func redactAll(s string) string {
 	l := strings.ToLower(s)
 	var b strings.Builder
 	for i := 0; i < len(s); {
@@ -645,27 +649,44 @@ func redact(s string) string {
 }
 
 // suspicious is the fast check: does s hold anything redact would change? One pass, looking
-// closer only at the letters its words start with.
+// closer only where two letters start one of its words (suspiciousAt), and then only at the
+// words they start.
 func suspicious(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i] | 0x20 // lower-case for letters
-		switch c {
-		case 'p', 's', 't', 'a', 'b', 'd', 'n':
-		case '*' | 0x20:
+	for i := 0; i+1 < len(s); i++ {
+		c, d := s[i]|0x20, s[i+1]|0x20 // |0x20 lower-cases letters, and makes no other byte one
+		if c < 'a' || c > 'z' || d < 'a' || d > 'z' {
 			if s[i] == '*' && strings.HasPrefix(s[i:], "***") {
 				return true
 			}
 			continue
-		default:
-			continue
 		}
-		for _, w := range suspiciousWords {
-			if w[0] == c && len(s)-i >= len(w) && strings.EqualFold(s[i:i+len(w)], w) {
+		for m := suspiciousAt[c-'a'][d-'a']; m != 0; m &= m - 1 {
+			w := suspiciousWords[bits.TrailingZeros16(m)]
+			if len(s)-i >= len(w) && foldedIs(s[i+2:i+len(w)], w[2:]) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// suspiciousAt[c][d] is the set of suspiciousWords (bit i for word i) that start with the
+// lower-case letters 'a'+c, 'a'+d.
+var suspiciousAt = func() (t [26][26]uint16) {
+	for i, w := range suspiciousWords {
+		t[w[0]-'a'][w[1]-'a'] |= 1 << i
+	}
+	return t
+}()
+
+// foldedIs reports whether s equals low (lower-case ASCII), ignoring the case of s's letters.
+func foldedIs(s, low string) bool {
+	for i := 0; i < len(low); i++ {
+		if s[i] != low[i] && (s[i] < 'A' || s[i] > 'Z' || s[i]|0x20 != low[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // suspiciousWords start every credential redact looks for (in any case).

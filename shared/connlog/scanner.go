@@ -233,11 +233,9 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 		return sum, fmt.Errorf("scan %s: %w (expected one of: %s; a file without its #Fields header needs its field list declared: formats in the campaign, or --format with --fields)", name, ErrUnknownFormat, formatList())
 	}
 	if p.prefilter() && !s.noPrefilter {
-		needles = s.rules.hostNeedle
-		if o, ok := p.(interface{ ownsAddresses() bool }); ok && o.ownsAddresses() {
-			needles = s.rules.nameNeedle
-		}
-		if len(needles) > 0 || len(s.rules.endpointIP) > 0 {
+		if c, ok := p.(interface{ classifies() bool }); ok && c.classifies() {
+			fs.quickAll = true
+		} else if needles = s.rules.hostNeedle; len(needles) > 0 || len(s.rules.endpointIP) > 0 {
 			fs.src.setProbes(newProbes(needles, fs.src.buf[fs.src.start:fs.src.end]))
 		}
 	}
@@ -292,6 +290,9 @@ type fileScan struct {
 	sum *Summary
 	src *lineSource
 	no  int64 // current line number
+	// quickAll hands every line to the parser's quick first: it tells legacy lines itself
+	// (classifies), so the line source searches for no needle.
+	quickAll bool
 	// batching collects events in batch instead of adding them (a parallel worker folds a
 	// block's events under the aggregator's lock).
 	batching bool
@@ -351,7 +352,7 @@ func (fs *fileScan) line(p parser, ln line) {
 		fs.tooLong()
 		return
 	}
-	if !ln.candidate {
+	if !ln.candidate || fs.quickAll {
 		switch p.quick(ln) {
 		case quickUnresolved:
 			fs.sum.Unresolved++
