@@ -55,7 +55,7 @@ func (p *iisParser) prefilter() bool { return true }
 // hostnames' domain ("user@nhs.net" in every line), so the rarest byte of ".nhs.net" still hit
 // every line, several times.
 func (p *iisParser) classifies() bool { return true }
-func (p *iisParser) finish()             {}
+func (p *iisParser) finish()          {}
 
 func (p *iisHeaderState) header(l []byte) {
 	k, v, _ := bytes.Cut(l[1:], []byte(":"))
