@@ -99,10 +99,13 @@ func (p *iisParser) quick(ln line) quickResult {
 	if sip != nil && c.isEndpointAddr(sip) {
 		return parseFully
 	}
+	if plainName(host) {
+		return c.byName(host)
+	}
 	if len(host) > 0 && !(len(host) == 1 && host[0] == '-') {
 		n := normHost(string(host))
 		if !looksLikeIP(n) {
-			return c.byName(n)
+			return c.byName([]byte(n))
 		}
 		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
@@ -111,9 +114,12 @@ func (p *iisParser) quick(ln line) quickResult {
 	// The HH token decides, as in the full parse: a name resolves the line; an IP not in the
 	// endpoints falls through to the server address, checked above.
 	if hh := hhToken(q); len(hh) > 0 {
+		if plainName(hh) {
+			return c.byName(hh)
+		}
 		n := normHost(string(hh))
 		if n != "" && !looksLikeIP(n) {
-			return c.byName(n)
+			return c.byName([]byte(n))
 		}
 		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
@@ -123,11 +129,28 @@ func (p *iisParser) quick(ln line) quickResult {
 }
 
 // byName is quick's answer for a line that resolve decides by the hostname n (normalised).
-func (c *rules) byName(n string) quickResult {
-	if _, ok := c.hosts[n]; ok {
+func (c *rules) byName(n []byte) quickResult {
+	if _, ok := c.hosts[string(n)]; ok {
 		return parseFully
 	}
 	return quickNotLegacy
+}
+
+// plainName reports whether b is a hostname as normHost writes one and not an address: lower-case
+// letters, digits, dots and hyphens, at least one letter, no trailing dot. Nearly every host
+// and HH value is, and quick then needs no copy of it.
+func plainName(b []byte) bool {
+	letter := false
+	for _, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z':
+			letter = true
+		case '0' <= c && c <= '9' || c == '.' || c == '-':
+		default:
+			return false
+		}
+	}
+	return letter && b[len(b)-1] != '.'
 }
 
 // quickFields returns the server address, host and query fields of the data line b (nil for a

@@ -293,3 +293,16 @@ func TestIsEndpointAddr(t *testing.T) {
 		}
 	}
 }
+
+// plainName is quick's shortcut past normHost: a name it passes is already normalised and not
+// an address.
+func FuzzPlainName(f *testing.F) {
+	for _, s := range []string{"mail.nhs.net", "MAIL.nhs.net", "mail.nhs.net.", "10.20.0.11", "fe80::1", "[::1]:443", "eas.nhs.net:443", "-", "", " a", "xn--bcher-kva.example"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if plainName([]byte(s)) && (normHost(s) != s || looksLikeIP(s)) {
+			t.Errorf("plainName(%q), but normHost makes %q (looksLikeIP %v)", s, normHost(s), looksLikeIP(s))
+		}
+	})
+}
