@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -79,4 +80,46 @@ func TestWriteJSONLinesMatchesEncoder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The parallel writer writes the same bytes as one goroutine, for any number of goroutines and
+// any chunking, and stops cleanly when the writer fails.
+func TestWriteParallel(t *testing.T) {
+	tab := New(true)
+	for _, e := range events(20000, true) {
+		tab.Add(&e, 1)
+	}
+	refs := tab.sorted()
+	var want bytes.Buffer
+	for _, o := range refs {
+		d := decoder{t: tab}
+		want.Write(appendJSON(nil, d.decode(o)))
+	}
+	for _, n := range []int{2, 3, 7} {
+		var got bytes.Buffer
+		if err := tab.writeParallel(&got, refs, n); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%d goroutines: output differs", n)
+		}
+		fail := errors.New("disk full")
+		if err := tab.writeParallel(&failAfter{n: 3, err: fail}, refs, n); !errors.Is(err, fail) {
+			t.Errorf("%d goroutines, failing writer: error %v, want %v", n, err, fail)
+		}
+	}
+}
+
+// failAfter fails every write after the first n.
+type failAfter struct {
+	n   int
+	err error
+}
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, f.err
+	}
+	f.n--
+	return len(p), nil
 }
