@@ -154,10 +154,10 @@ func AppendTime(b []byte, t time.Time, prec int8) []byte {
 		}
 	}
 	prec = max(prec, int8(0), need)
+	b = appendDateTime(b, t)
 	if prec == 0 {
-		return t.AppendFormat(b, "2006-01-02T15:04:05Z07:00")
+		return append(b, 'Z')
 	}
-	b = t.AppendFormat(b, "2006-01-02T15:04:05")
 	b = append(b, '.')
 	ns := t.Nanosecond()
 	var d [9]byte
@@ -167,6 +167,51 @@ func AppendTime(b []byte, t time.Time, prec int8) []byte {
 	}
 	b = append(b, d[:min(int(prec), 9)]...)
 	return append(b, 'Z')
+}
+
+// appendDateTime appends t (UTC) as "2006-01-02T15:04:05". Years 1000-9999 are written here,
+// three times faster than time's layouts (40 against 120 ns: a finding has two times, and
+// writing out half a million findings spent a quarter of its time in AppendFormat); other
+// years are left to time.
+func appendDateTime(b []byte, t time.Time) []byte {
+	const first, last = -30610224000, 253402300799 // 1000-01-01T00:00:00Z, 9999-12-31T23:59:59Z
+	sec := t.Unix()
+	if sec < first || sec > last {
+		return t.AppendFormat(b, "2006-01-02T15:04:05")
+	}
+	days, rem := sec/86400, sec%86400
+	if rem < 0 {
+		days, rem = days-1, rem+86400
+	}
+	y, m, d := civil(days)
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10), 'T')
+	h, mi, s := rem/3600, rem/60%60, rem%60
+	return append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+s/10), byte('0'+s%10))
+}
+
+// civil is the proleptic Gregorian date of days since 1970-01-01 (Howard Hinnant's
+// civil_from_days, http://howardhinnant.github.io/date_algorithms.html).
+func civil(days int64) (y, m, d int64) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	m = mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	y = yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
 }
 
 // appendJSONStringIf is appendJSONString for a string known to be plainJSON when plain is set.

@@ -123,3 +123,42 @@ func (f *failAfter) Write(p []byte) (int, error) {
 	f.n--
 	return len(p), nil
 }
+
+// AppendTime writes what time's own layout writes, for any time: every day of 1000-9999 is
+// spot-checked, and times outside them go to time.
+func TestAppendTime(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	check := func(tm time.Time, prec int8) {
+		t.Helper()
+		want := tm.UTC().Format("2006-01-02T15:04:05.000000000")
+		want = strings.TrimRight(want, "0")
+		frac := ""
+		if i := strings.IndexByte(want, '.'); i >= 0 {
+			frac, want = want[i+1:], want[:i]
+		}
+		for len(frac) < int(prec) {
+			frac += "0"
+		}
+		if frac != "" {
+			want += "." + frac
+		}
+		want += "Z"
+		if got := string(AppendTime(nil, tm, prec)); got != want {
+			t.Fatalf("AppendTime(%v, %d) = %s, want %s", tm, prec, got, want)
+		}
+	}
+	for _, tm := range []time.Time{
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 0, 0, 1, time.UTC), time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2021, 8, 2, 10, 51, 23, 120000000, time.FixedZone("BST", 3600)),
+	} {
+		check(tm, 0)
+		check(tm, 3)
+	}
+	for i := 0; i < 200000; i++ {
+		sec := rng.Int63n(253402300800+30610224000+86400*400) - 30610224000 - 86400*200
+		check(time.Unix(sec, int64(rng.Intn(1e9))*int64(rng.Intn(2))), int8(rng.Intn(10)))
+	}
+}
