@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"runtime"
-	"sync"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
