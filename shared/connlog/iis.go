@@ -156,27 +156,8 @@ func plainName(b []byte) bool {
 // quickFields returns the server address, host and query fields of the data line b (nil for a
 // column the log lacks), walking the line once.
 func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
-	last := max(p.sip, p.host, p.query)
-	for i := 0; i <= last; i++ {
-		f := b
-		j := bytes.IndexByte(b, ' ')
-		if j >= 0 {
-			f, b = b[:j], b[j+1:]
-		}
-		if i == p.sip {
-			sip = f
-		}
-		if i == p.host {
-			host = f
-		}
-		if i == p.query {
-			query = f
-		}
-		if j < 0 {
-			break
-		}
-	}
-	return sip, host, query
+	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.host, p.query)+1)
+	return field(p.fields, p.sip), field(p.fields, p.host), field(p.fields, p.query)
 }
 
 func (p *iisParser) parse(ln line) {
@@ -193,16 +174,7 @@ func (p *iisParser) parse(ln line) {
 		fs.malformed("data line before any #Fields declaration")
 		return
 	}
-	p.fields = p.fields[:0]
-	for {
-		i := bytes.IndexByte(b, ' ')
-		if i < 0 {
-			p.fields = append(p.fields, b)
-			break
-		}
-		p.fields = append(p.fields, b[:i])
-		b = b[i+1:]
-	}
+	p.fields = splitSpaces(p.fields[:0], b, -1)
 	f := p.fields
 	if len(f) != p.n {
 		fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(f), p.n))
