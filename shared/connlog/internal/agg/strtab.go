@@ -59,6 +59,14 @@ func (t *strTab) hash(s []byte) uint32 { return uint32(maphash.Bytes(t.seed, s))
 
 func (t *strTab) rehash(id uint32) uint32 { return t.hash(sb(t.str(id))) }
 
+// indexed is the hash of id, and whether the index holds it (compact dropped it, or not).
+func (t *strTab) indexed(id uint32) (uint32, bool) {
+	if *t.offs.at(id) == deadOff {
+		return 0, false
+	}
+	return t.rehash(id), true
+}
+
 // sb is s as bytes, without a copy (never written).
 func sb(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
@@ -122,7 +130,7 @@ func (t *strTab) add(s []byte, h uint32) uint32 {
 	*t.lens.at(id) = l
 	*t.refs.at(id) = 0
 	t.used += len(s)
-	t.idx.insert(h, id, t.rehash)
+	t.idx.insert(h, id, t.offs.n, t.indexed)
 	return id
 }
 
@@ -206,8 +214,10 @@ func (t *strTab) bytes() int {
 // index maps hashes to ids with linear probing in a power-of-two array of 4-byte slots, each
 // the hash's top 8 bits as a tag and id+1 below (0 is empty): half the memory of 8-byte slots,
 // and the tag still spares callers most key comparisons. Callers compare the candidates' keys
-// themselves. It grows at 3/4 full and never removes an entry; growing asks rehash for each
-// entry's hash again.
+// themselves. It grows at 3/4 full and never removes an entry. Growing walks the ids in order
+// and asks rehash for each one's hash (and whether the index holds it): records and strings
+// were written in id order, so the walk reads memory in order, as the processor prefetches it;
+// walking the old slots would read them in hash order, a cache miss each.
 type index struct {
 	m     *mem
 	slots []uint32
@@ -227,10 +237,10 @@ func (x *index) sizeFor(n int) int {
 	return size
 }
 
-// insert adds (h, id), which the index does not hold.
-func (x *index) insert(h, id uint32, rehash func(id uint32) uint32) {
+// insert adds (h, id), which the index does not hold; ids below n are the others it may hold.
+func (x *index) insert(h, id, n uint32, rehash func(id uint32) (uint32, bool)) {
 	if (x.n+1)*4 > len(x.slots)*3 {
-		x.grow(rehash)
+		x.grow(id, n, rehash)
 	}
 	x.place(h, id)
 	x.n++
@@ -245,14 +255,17 @@ func (x *index) place(h, id uint32) {
 	x.slots[i] = h&tagMask | (id+1)&idMask
 }
 
-func (x *index) grow(rehash func(id uint32) uint32) {
-	old := x.slots
-	x.slots = array[uint32](x.m, max(64, 2*len(old)))
-	for _, sl := range old {
-		if sl != 0 {
-			id := sl&idMask - 1
-			x.place(rehash(id), id)
+// grow doubles the slots and places again every id below n that rehash says the index holds,
+// except adding, the one being inserted.
+func (x *index) grow(adding, n uint32, rehash func(id uint32) (uint32, bool)) {
+	handArray(x.m, x.slots)
+	x.slots = array[uint32](x.m, max(64, 2*len(x.slots)))
+	for id := range n {
+		if id == adding {
+			continue
+		}
+		if h, ok := rehash(id); ok {
+			x.place(h, id)
 		}
 	}
-	handArray(x.m, old)
 }

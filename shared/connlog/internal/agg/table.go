@@ -252,7 +252,7 @@ func (sh *shard) add(e *Event, p *prep, file uint32) bool {
 		id := sh.recs.add()
 		r = sh.recs.at(id)
 		*r = rec{k: k, firstSec: sec, lastSec: sec, firstNs: ns, lastNs: ns, firstPrec: e.Prec, lastPrec: e.Prec, lastFile: file - 1}
-		sh.idx.insert(h, id, sh.rehash)
+		sh.idx.insert(h, id, sh.recs.n, sh.rehash)
 	}
 	switch {
 	case sec < r.firstSec || (sec == r.firstSec && ns < r.firstNs):
@@ -308,7 +308,7 @@ func (sh *shard) find(k key, h uint32) *rec {
 	}
 }
 
-func (sh *shard) rehash(id uint32) uint32 { return hashKey(sh.recs.at(id).k) }
+func (sh *shard) rehash(id uint32) (uint32, bool) { return hashKey(sh.recs.at(id).k), true }
 
 // listKind is one of a record's three lists: where it starts in the inline area, how many
 // entries fit there, and its cap.
