@@ -19,6 +19,9 @@ type iisParser struct {
 	// The protocol of the last URI stem: legacy lines of a log share a few stems.
 	lastStem  []byte
 	lastProto string
+	// known is the legacy hostname quick resolved the line being parsed to by name ("" if it
+	// did not): resolve would find the same.
+	known string
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
@@ -84,6 +87,7 @@ func (p *iisHeaderState) header(l []byte) {
 // quick classifies a line as resolve would, without parsing it: not legacy, unresolved, or
 // parseFully (a legacy line, a header, or one whose shape the full parse should name).
 func (p *iisParser) quick(ln line) quickResult {
+	p.known = ""
 	b := ln.b
 	if len(b) == 0 || b[0] == '#' || p.n == 0 {
 		return parseFully
@@ -100,12 +104,12 @@ func (p *iisParser) quick(ln line) quickResult {
 		return parseFully
 	}
 	if plainName(host) {
-		return c.byName(host)
+		return p.byName(host)
 	}
 	if len(host) > 0 && !(len(host) == 1 && host[0] == '-') {
 		n := normHost(string(host))
 		if !looksLikeIP(n) {
-			return c.byName([]byte(n))
+			return p.byName([]byte(n))
 		}
 		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
@@ -115,11 +119,11 @@ func (p *iisParser) quick(ln line) quickResult {
 	// endpoints falls through to the server address, checked above.
 	if hh := hhToken(q); len(hh) > 0 {
 		if plainName(hh) {
-			return c.byName(hh)
+			return p.byName(hh)
 		}
 		n := normHost(string(hh))
 		if n != "" && !looksLikeIP(n) {
-			return c.byName([]byte(n))
+			return p.byName([]byte(n))
 		}
 		if c.isEndpointAddr([]byte(n)) {
 			return parseFully
@@ -128,9 +132,12 @@ func (p *iisParser) quick(ln line) quickResult {
 	return quickUnresolved
 }
 
-// byName is quick's answer for a line that resolve decides by the hostname n (normalised).
-func (c *rules) byName(n []byte) quickResult {
-	if _, ok := c.hosts[string(n)]; ok {
+// byName is quick's answer for a line that resolve decides by the hostname n (normalised). For a
+// legacy name it keeps the campaign's hostname in p.known for parse, which then need not
+// resolve the line again.
+func (p *iisParser) byName(n []byte) quickResult {
+	if name, ok := p.fs.rules.hosts[string(n)]; ok {
+		p.known = name
 		return parseFully
 	}
 	return quickNotLegacy
@@ -161,6 +168,8 @@ func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
 }
 
 func (p *iisParser) parse(ln line) {
+	known := p.known // from quick, for this line only
+	p.known = ""
 	b := ln.b
 	if len(bytes.TrimSpace(b)) == 0 {
 		return
@@ -192,13 +201,15 @@ func (p *iisParser) parse(ln line) {
 		fs.malformed("bad or missing date/time")
 		return
 	}
-	var hh []byte
 	q := dash(field(f, p.query))
-	if q != nil {
-		hh = hhToken(q)
+	host, direct, res := known, false, legacy
+	if known == "" {
+		var hh []byte
+		if q != nil {
+			hh = hhToken(q)
+		}
+		host, direct, res = fs.rules.resolve(view(dash(field(f, p.host))), view(hh), view(dash(field(f, p.sip))), view(dash(field(f, p.sport))))
 	}
-	sport := view(dash(field(f, p.sport)))
-	host, direct, res := fs.rules.resolve(view(dash(field(f, p.host))), view(hh), view(dash(field(f, p.sip))), sport)
 	if res != legacy {
 		fs.outcome(nil, host, direct, res)
 		return
