@@ -16,12 +16,13 @@ import (
 // Arrays are carved from slabs of slabSize bytes; one that is handed back (a list chunk that
 // grew, an index that doubled, an arena that was compacted) goes on a free list by size for the
 // next request of that size. Arrays of ownMapping bytes or more get a mapping of their own,
-// unmapped when handed back. Nothing is returned to the system before release, which the table
-// calls when it is freed (Free, or the cleanup New attaches for a table dropped without it).
+// unmapped when handed back. Slabs go back to the system at release, which the table calls
+// when it is freed (Free, or the cleanup New attaches for a table dropped without it).
 //
-// The zero value, and a nil *mem, take their arrays from the Go heap (tests of single parts);
-// so do builds for the race detector, which does not see memory outside the heap (mem_heap.go).
-// Whatever comes from mem must hold no pointers: the collector does not look inside it.
+// A nil *mem takes its arrays from the Go heap (tests of single parts, a table after Free), and
+// so does every mem in builds for the race detector, which checks only memory of the heap
+// (mem_heap.go). Whatever comes from mem must hold no pointers: the collector does not look
+// inside it.
 type mem struct {
 	mu       sync.Mutex // release may come from a cleanup, while nothing else uses the table
 	cur      []byte     // the rest of the current slab
