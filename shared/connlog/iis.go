@@ -183,7 +183,13 @@ func (p *iisParser) parse(ln line) {
 		fs.malformed("data line before any #Fields declaration")
 		return
 	}
-	p.fields = splitSpaces(p.fields[:0], b, -1)
+	if known == "" {
+		p.fields = splitSpaces(p.fields[:0], b, -1)
+	} else if last := p.fields[len(p.fields)-1]; len(p.fields) < p.n {
+		// quick split the line up to its query field and checked its shape: go on from there
+		// (the fields are views of b, so cap says where the last one starts).
+		p.fields = splitSpaces(p.fields, b[cap(b)-cap(last)+len(last)+1:], -1)
+	}
 	f := p.fields
 	if len(f) != p.n {
 		fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(f), p.n))

@@ -2,8 +2,6 @@ package connlog
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 	"time"
 	"unsafe"
 )
@@ -378,31 +376,18 @@ func colIndex(names []string, want ...string) int {
 func equalFoldASCII(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
 
 // splitSpaces appends the fields of b, separated by single spaces, to out: all of them, or the
-// first n when n > 0. It looks at eight bytes at a time (a W3C line is split on every read,
-// and its fields are short: a search per field cost more than the fields).
+// first n when n > 0.
 func splitSpaces(out [][]byte, b []byte, n int) [][]byte {
-	const ones, low7, high = 0x2020202020202020, 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
-	start, i := 0, 0
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:]) ^ ones // a space is now a zero byte
-		// The high bit of each zero byte, exactly (no borrow crosses bytes: low7 keeps it off).
-		for m := ^((x&low7 + low7) | x) & high; m != 0; m &= m - 1 {
-			j := i + bits.TrailingZeros64(m)>>3
-			if out = append(out, b[start:j]); len(out) == n {
-				return out
-			}
-			start = j + 1
+	for {
+		i := bytes.IndexByte(b, ' ')
+		if i < 0 {
+			return append(out, b)
 		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == ' ' {
-			if out = append(out, b[start:i]); len(out) == n {
-				return out
-			}
-			start = i + 1
+		if out = append(out, b[:i]); len(out) == n {
+			return out
 		}
+		b = b[i+1:]
 	}
-	return append(out, b[start:])
 }
 
 // field returns fields[i] or nil when the column is absent.
