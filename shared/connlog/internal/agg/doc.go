@@ -18,6 +18,7 @@
 //   - A shard's findings are found through an open-addressing index of 4-byte slots (an 8-bit
 //     hash tag and the record's id), records are 120 bytes: first and last seen as Unix seconds
 //     and nanoseconds (exact for any time), counts, and the start of the three capped lists.
+//     An index grows by walking ids in order, so it reads records and strings as they lie.
 //   - A list entry is 12 bytes: when the value was last seen and a reference to it. An IPv4
 //     address in canonical form (nearly every client address) is its four bytes; any other
 //     value (user agents, device ids, IPv6) is interned in the shard's value table with a
@@ -29,9 +30,11 @@
 //     rarely wait, and AddBatch takes each shard's lock once per batch of events.
 //   - Output ranks the strings once, places findings by a counting sort on their account's
 //     rank (4 bytes a finding), and decodes one finding at a time, so writing the table out
-//     costs no copy of it.
+//     costs no copy of it; every core writes chunks of it, in order, with times formatted by
+//     hand.
 //
 // The tests compare each trick with its plain definition (capped lists against a reference
-// implementation, packing round trips, JSON against encoding/json, compaction); the benchmarks
+// implementation, packing round trips, JSON against encoding/json, times against time's
+// layouts, output order against a sort of the keys, compaction); the benchmarks
 // measure the shapes users have (few and many distinct findings).
 package agg

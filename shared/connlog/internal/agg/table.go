@@ -152,12 +152,12 @@ func unixDay(t time.Time) int32 {
 	return int32(d)
 }
 
-// prepValue prepares a list value: packed, or the hash of an interned one.
+// prepValue prepares a list value: packed, or to be interned (hashed if lookup needs to).
 func (t *Table) prepValue(s string) pval {
 	if r, ok := packV4(s); ok {
 		return pval{ref: vref(r), packed: true}
 	}
-	return pval{hash: uint32(maphash.String(t.seed, s))}
+	return pval{}
 }
 
 // Add folds e in and reports whether this is the first event of its finding in file (a number

@@ -79,7 +79,7 @@ func TestRecentMatchesReference(t *testing.T) {
 			for round := 0; round < 300; round++ {
 				n := 1 + rng.Intn(10)
 				distinct := 1 + rng.Intn(30)
-				var tab values
+				tab := values{tab: strTab{seed: a.seed}} // prepValue leaves hashing to it
 				// The list starts in a small array shared with a neighbour, as in a record's
 				// inline area: growing must move it out, never write past its capacity.
 				var inl [4]seenVal

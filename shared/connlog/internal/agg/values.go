@@ -40,11 +40,12 @@ type vref uint64
 const isInterned vref = 1 << 32
 
 // pval is a value prepared before its shard's lock is taken: its reference when it packs, else
-// the hash its table finds it by.
+// the hash its table finds it by, once lookup has needed it.
 type pval struct {
 	ref    vref
 	hash   uint32
 	packed bool
+	hashed bool
 }
 
 // packV4 returns s, when it is an IPv4 address written as Go writes one (four decimal bytes,
@@ -88,17 +89,27 @@ func appendV4(b []byte, r uint32) []byte {
 // forgotten: the table follows what the findings hold, not what went by.
 type values struct{ tab strTab }
 
-// lookup is the reference of s (prepared as p) if some list of the shard may hold it.
-func (v *values) lookup(s string, p pval) (vref, bool) {
+// lookup is the reference of s (prepared as p) if some list of the shard may hold it. A value a
+// finding saw last (list[0]) is compared in place: most events repeat their finding's user
+// agent and device, and then s need not be hashed nor looked up in the table.
+func (v *values) lookup(list []seenVal, s string, p *pval) (vref, bool) {
 	if p.packed {
 		return p.ref, true
+	}
+	if len(list) > 0 {
+		if r := list[0].vref(); r&isInterned != 0 && v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s {
+			return r, true
+		}
+	}
+	if !p.hashed {
+		p.hash, p.hashed = v.tab.hash(sb(s)), true
 	}
 	id, ok := v.tab.find(sb(s), p.hash)
 	return isInterned | vref(id), ok
 }
 
 // hold returns the reference a new entry keeps of s, one more holder of an interned value;
-// known and ok are lookup's answer.
+// known and ok are lookup's answer (which hashed s when it did not find it).
 func (v *values) hold(s string, p pval, known vref, ok bool) vref {
 	if p.packed {
 		return p.ref
@@ -157,7 +168,7 @@ func (v *values) recent(list []seenVal, s string, p pval, t int64, n int, grow f
 		return list
 	}
 	t = min(max(t, 0), 1<<62-1)
-	known, ok := v.lookup(s, p)
+	known, ok := v.lookup(list, s, &p)
 	is := func(i int) bool { return ok && list[i].vref() == known }
 	// Fast path for logs read in time order: the value becomes (or stays) the most recent.
 	if len(list) > 0 && (t > list[0].t() || (t == list[0].t() && v.compare(list[0].vref(), s) >= 0)) {

@@ -12,7 +12,7 @@ import (
 
 // collidingValue prepares every value as interned, with its length for a hash: all values of
 // one length collide, so that the tests exercise the comparison of values behind equal hashes.
-func collidingValue(s string) pval { return pval{hash: uint32(len(s))} }
+func collidingValue(s string) pval { return pval{hash: uint32(len(s)), hashed: true} }
 
 // recent runs values.recent on a list of strings, for the tests.
 func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []int64) {
@@ -20,7 +20,7 @@ func recent(vals []string, seen []int64, v string, t int64, n int) ([]string, []
 	list := make([]seenVal, len(vals))
 	for i := range vals {
 		p := collidingValue(vals[i])
-		known, ok := tab.lookup(vals[i], p)
+		known, ok := tab.lookup(nil, vals[i], &p)
 		list[i] = mkSeen(seen[i], tab.hold(vals[i], p, known, ok))
 	}
 	list = tab.recent(list, v, collidingValue(v), t, n, growTo(n))
