@@ -225,7 +225,8 @@ func throttled(p float64, refused *atomic.Int64) func(*dynamodb.Options) {
 // benchConcurrent ingests every log at once on one table (as the ingest Lambda's concurrent
 // invocations do), with throttling injected, and checks the stored findings against a scan of
 // each file: every key present once, its successes and failures the sum over the files that
-// saw it, and as many sources as files.
+// saw it, and as many sources as files. It is long because a bench reads best as one story:
+// set up, run, measure, check; its steps share the counters the SDK middleware fills.
 func benchConcurrent(ctx context.Context, campaignPath string, p float64, logs []string) error {
 	c, err := campaign.Load(campaignPath)
 	if err != nil {
@@ -376,7 +377,8 @@ func peakRSS() float64 {
 // benchBudget ingests a generated IIS log in which each of n accounts signs in once through a
 // legacy hostname, with the scanner held to a budget of mib MiB (connlog.BytesPerFinding a
 // finding), so the findings are written in parts; then it counts what the table holds, a page
-// at a time: every account once, one success each.
+// at a time: every account once, one success each. Long for the same reason as benchConcurrent:
+// generate, ingest while sampling the heap, count, report, in the order they happen.
 func benchBudget(ctx context.Context, campaignPath string, n, mib int) error {
 	c, err := campaign.Load(campaignPath)
 	if err != nil {

@@ -33,13 +33,17 @@ type ref uint32
 func mkRef(sh int, id uint32) ref  { return ref(uint32(sh)<<28 | id) }
 func (r ref) parts() (int, uint32) { return int(r >> 28), uint32(r) & (1<<28 - 1) }
 
-// sorted returns every finding in output order: attributed first by account, hostname,
-// protocol, day; unattributed last by hostname, protocol, client address, day. It costs 4
-// bytes a finding: the strings are ranked once (accounts, a few hostnames and protocols), the
-// attributed findings are placed by a counting sort on their account's rank, and only the few
-// findings of one account (and the unattributed ones) are sorted by comparison. Keys are
-// decoded one at a time by decode, so the output costs no copy of the table.
-func (t *Table) sorted() []ref {
+// ranks are the places in sorted order of every string a key holds, per shard: names[i][id]
+// is the rank of shard i's name id, hosts and protos likewise; account says whether a name
+// rank is an account's (else a client address of unattributed findings).
+type ranks struct {
+	names, hosts, protos [shards][]uint32
+	account              []bool // by name rank
+}
+
+// rankKeys ranks the names, hostnames and protocols of every shard once, so that sorting
+// findings compares integers only.
+func (t *Table) rankKeys() *ranks {
 	hostRank, protoRank := map[string]uint32{}, map[string]uint32{}
 	for i := range t.shards {
 		for _, h := range t.shards[i].hosts {
@@ -57,56 +61,63 @@ func (t *Table) sorted() []ref {
 		id uint32
 	}
 	var names []name
-	total := 0
 	for i := range t.shards {
 		sh := &t.shards[i]
 		for id := range sh.names.offs.n {
 			names = append(names, name{s: sh.names.str(id), sh: uint8(i), id: id})
 		}
-		total += int(sh.recs.n)
 	}
 	slices.SortFunc(names, func(a, b name) int { return strings.Compare(a.s, b.s) })
-	// Per shard: each name's rank, each hostname's and protocol's.
-	var nameRank, hosts, protos [shards][]uint32
+	r := &ranks{account: make([]bool, len(names))}
 	for i := range t.shards {
 		sh := &t.shards[i]
-		nameRank[i] = make([]uint32, sh.names.offs.n)
-		hosts[i], protos[i] = make([]uint32, len(sh.hosts)), make([]uint32, len(sh.protos))
+		r.names[i] = make([]uint32, sh.names.offs.n)
+		r.hosts[i], r.protos[i] = make([]uint32, len(sh.hosts)), make([]uint32, len(sh.protos))
 		for j, h := range sh.hosts {
-			hosts[i][j] = hostRank[h]
+			r.hosts[i][j] = hostRank[h]
 		}
 		for j, p := range sh.protos {
-			protos[i][j] = protoRank[p]
+			r.protos[i][j] = protoRank[p]
 		}
 	}
-	for r, n := range names {
-		nameRank[n.sh][n.id] = uint32(r)
+	for k, n := range names {
+		r.names[n.sh][n.id] = uint32(k)
+		r.account[k] = n.s[0] == 'a'
 	}
-	account := func(r uint32) bool { return names[r].s[0] == 'a' }
-	// Count each account's findings, then place them: start[r] is where rank r's go.
-	start := make([]uint32, len(names)+1)
+	return r
+}
+
+// sorted returns every finding in output order: attributed first by account, hostname,
+// protocol, day; unattributed last by hostname, protocol, client address, day. It costs 4
+// bytes a finding: the strings are ranked once (rankKeys), the attributed findings are placed
+// by a counting sort on their account's rank, and only the few findings of one account (and
+// the unattributed ones) are sorted by comparison. Keys are decoded one at a time by decode,
+// so the output costs no copy of the table.
+func (t *Table) sorted() []ref {
+	r := t.rankKeys()
+	nameOf := func(i int, id uint32) uint32 { return r.names[i][t.shards[i].recs.at(id).k.name] }
+	// Count each account's findings, then place them: start[k] is where rank k's go.
+	start := make([]uint32, len(r.account)+1)
 	var unattributed []ref
 	for i := range t.shards {
-		sh := &t.shards[i]
-		for id := range sh.recs.n {
-			if r := nameRank[i][sh.recs.at(id).k.name]; account(r) {
-				start[r+1]++
+		for id := range t.shards[i].recs.n {
+			if k := nameOf(i, id); r.account[k] {
+				start[k+1]++
 			} else {
 				unattributed = append(unattributed, mkRef(i, id))
 			}
 		}
 	}
-	for r := 1; r < len(start); r++ {
-		start[r] += start[r-1]
+	for k := 1; k < len(start); k++ {
+		start[k] += start[k-1]
 	}
-	out := make([]ref, total)
+	out := make([]ref, int(start[len(start)-1])+len(unattributed))
 	next := slices.Clone(start)
 	for i := range t.shards {
-		sh := &t.shards[i]
-		for id := range sh.recs.n {
-			if r := nameRank[i][sh.recs.at(id).k.name]; account(r) {
-				out[next[r]] = mkRef(i, id)
-				next[r]++
+		for id := range t.shards[i].recs.n {
+			if k := nameOf(i, id); r.account[k] {
+				out[next[k]] = mkRef(i, id)
+				next[k]++
 			}
 		}
 	}
@@ -114,20 +125,20 @@ func (t *Table) sorted() []ref {
 	key := func(x ref) (uint64, int32) {
 		i, id := x.parts()
 		k := t.shards[i].recs.at(id).k
-		return uint64(hosts[i][k.host])<<48 | uint64(protos[i][k.proto])<<32 | uint64(nameRank[i][k.name]), k.day
+		return uint64(r.hosts[i][k.host])<<48 | uint64(r.protos[i][k.proto])<<32 | uint64(r.names[i][k.name]), k.day
 	}
 	byKey := func(a, b ref) int {
 		ka, da := key(a)
 		kb, db := key(b)
 		return cmp.Or(cmp.Compare(ka, kb), cmp.Compare(da, db))
 	}
-	for r := range names {
-		if g := out[start[r]:start[r+1]]; len(g) > 1 {
+	for k := range r.account {
+		if g := out[start[k]:start[k+1]]; len(g) > 1 {
 			slices.SortFunc(g, byKey)
 		}
 	}
 	slices.SortFunc(unattributed, byKey)
-	copy(out[start[len(names)]:], unattributed)
+	copy(out[start[len(start)-1]:], unattributed)
 	return out
 }
 
