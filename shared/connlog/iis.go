@@ -16,9 +16,11 @@ type iisParser struct {
 	fields [][]byte
 	uas    memo     // raw user agent -> with '+' as spaces, redacted and cleaned (as emit would)
 	days   dayCache // the date of the lines, nearly always the same one
-	// The protocol of the last URI stem: legacy lines of a log share a few stems.
+	// The protocol of the last URI stem, and of a few hundred recent ones: legacy lines of a
+	// log share a few stems, and often alternate between them.
 	lastStem  []byte
 	lastProto string
+	stems     memo
 	// known is the legacy hostname quick resolved the line being parsed to by name ("" if it
 	// did not): resolve would find the same.
 	known string
@@ -233,14 +235,16 @@ func (p *iisParser) parse(ln line) {
 	fs.outcome(e, host, direct, res)
 }
 
-// protocol is protocolFromPath(stem), remembered for the last stem.
+// protocol is protocolFromPath(stem), remembered.
 func (p *iisParser) protocol(stem []byte) string {
 	if p.lastProto == "" || !bytes.Equal(stem, p.lastStem) {
-		p.lastProto = protocolFromPath(string(stem))
+		p.lastProto = p.stems.get(stem, stemProtocol)
 		p.lastStem = append(p.lastStem[:0], stem...)
 	}
 	return p.lastProto
 }
+
+func stemProtocol(stem []byte) string { return protocolFromPath(string(stem)) }
 
 // iisUserAgent is a user agent field as a finding keeps it: '+' as spaces, then what emit does
 // to every user agent.
