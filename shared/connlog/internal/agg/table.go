@@ -134,7 +134,7 @@ func (t *Table) prepare(e *Event, buf []byte) (prep, []byte) {
 	} else {
 		buf = append(append(buf, 'u'), e.ClientIP...)
 	}
-	p := prep{name: buf[start:], ip: t.prepValue(e.ClientIP), ua: t.prepValue(e.UserAgent), dv: t.prepValue(e.DeviceID)}
+	p := prep{name: buf[start:], ip: t.prepValue(e.ClientIP, true), ua: t.prepValue(e.UserAgent, false), dv: t.prepValue(e.DeviceID, true)}
 	p.hash = uint32(maphash.Bytes(t.seed, p.name))
 	if t.byDay {
 		p.day = unixDay(e.Time)
@@ -152,12 +152,17 @@ func unixDay(t time.Time) int32 {
 	return int32(d)
 }
 
-// prepValue prepares a list value: packed, or to be interned (hashed if lookup needs to).
-func (t *Table) prepValue(s string) pval {
+// prepValue prepares a list value: packed, loose, or to be interned (hashed if lookup needs
+// to). A user agent is interned: a few thousand distinct ones are held by nearly every
+// finding. A device id or an address that does not pack is loose: each finding that holds it
+// keeps its own copy, because such values change from request to request (mobile networks,
+// NAT pools), few findings share one, and sharing cost a hash, an index probe and an index
+// slot for every new value.
+func (t *Table) prepValue(s string, loose bool) pval {
 	if r, ok := packV4(s); ok {
 		return pval{ref: vref(r), packed: true}
 	}
-	return pval{}
+	return pval{loose: loose}
 }
 
 // Add folds e in and reports whether this is the first event of its finding in file (a number

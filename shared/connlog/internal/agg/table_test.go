@@ -72,7 +72,10 @@ func TestFirstLastRoundTrip(t *testing.T) {
 // of one length has the same hash, so the value table must tell them apart by their bytes.
 func TestRecentMatchesReference(t *testing.T) {
 	a := New(false)
-	preps := map[string]func(string) pval{"prepValue": a.prepValue, "colliding": collidingValue}
+	preps := map[string]func(string) pval{
+		"interned":  func(s string) pval { return a.prepValue(s, false) },
+		"loose":     func(s string) pval { return a.prepValue(s, true) },
+		"colliding": collidingValue}
 	for name, prepOf := range preps {
 		t.Run(name, func(t *testing.T) {
 			rng := rand.New(rand.NewSource(11))
@@ -114,7 +117,7 @@ func TestRecentMatchesReference(t *testing.T) {
 					for _, x := range list {
 						v := string(tab.appendStr(nil, x.vref()))
 						_, packs := packV4(v)
-						packs = packs && name == "prepValue" // collidingValue interns everything
+						packs = packs && name != "colliding" // collidingValue interns everything
 						if packs == (x.vref()&isInterned != 0) || x.t() != latest[v] {
 							t.Fatalf("entry %q: ref %x, time %d; want packed %v, time %d", v, x.vref(), x.t(), packs, latest[v])
 						}

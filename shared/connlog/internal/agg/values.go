@@ -46,6 +46,7 @@ type pval struct {
 	hash   uint32
 	packed bool
 	hashed bool
+	loose  bool // kept by each list that holds it, not shared through the index (prepValue)
 }
 
 // packV4 returns s, when it is an IPv4 address written as Go writes one (four decimal bytes,
@@ -96,6 +97,14 @@ func (v *values) lookup(list []seenVal, s string, p *pval) (vref, bool) {
 	if p.packed {
 		return p.ref, true
 	}
+	if p.loose {
+		for _, e := range list {
+			if r := e.vref(); r&isInterned != 0 && v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s {
+				return r, true
+			}
+		}
+		return 0, false
+	}
 	if len(list) > 0 {
 		if r := list[0].vref(); r&isInterned != 0 && v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s {
 			return r, true
@@ -115,7 +124,11 @@ func (v *values) hold(s string, p pval, known vref, ok bool) vref {
 		return p.ref
 	}
 	id := uint32(known)
-	if !ok {
+	switch {
+	case ok:
+	case p.loose:
+		id = v.tab.addLoose(sb(s))
+	default:
 		id = v.tab.add(sb(s), p.hash)
 	}
 	v.tab.addRef(id)
