@@ -205,3 +205,42 @@ func TestHTTPProxyFastPathOnShortRows(t *testing.T) {
 		t.Errorf("findings differ (-full +fast):\n%s", d)
 	}
 }
+
+// Whatever an IIS log holds, quick and the full parse agree: the same summary and findings with
+// the fast path as with every line parsed whole, serially and in parallel. Seeded with lines
+// that take each of quick's branches (host, HH token, server address; names, addresses, zones).
+func FuzzIISFastPathMatchesFullParse(f *testing.F) {
+	const fields = "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs-host sc-status\n"
+	for _, l := range []string{
+		"2021-08-02 01:00:00 10.30.0.1 GET /Microsoft-Server-ActiveSync/ Cmd=Sync&DeviceId=D1&Log=V1_HH:eas.nhs.net_ 443 pat.lee@nhs.net 198.51.100.1 UA - 200",
+		"2021-08-02 01:00:01 10.30.0.1 GET /owa/ - 443 pat.lee@nhs.net 198.51.100.1 UA MAIL.nhs.NET. 200",
+		"2021-08-02 01:00:02 10.20.0.11 GET /owa/ - 993 pat.lee@nhs.net 198.51.100.1 UA - 401",
+		"2021-08-02 01:00:03 fe80::1c2d:3e4f:5a6b:7c8d%12 GET /owa/ - 443 pat.lee@nhs.net 2001:db8::1 UA 10.20.0.13 200",
+		"2021-08-02 01:00:04 10.30.0.1 GET /ews/ Log=V1_HH%3aoutlook.nhs.net_ 443 - 198.51.100.2 UA x.nhs.net:443 200",
+		"2021-08-02 01:00:05 10.30.0.1 GET /ews/ Log=V1_HH:10.20.0.13_ 443 nhs\\pat 198.51.100.2 UA - 200",
+		"2021-08-02 01:00:06 10.30.0.1 GET /ews/ - 443 pat 198.51.100.2 UA",
+	} {
+		f.Add(fields + l + "\n" + l + "\n")
+	}
+	f.Fuzz(func(t *testing.T, data string) {
+		run := func(noPrefilter bool, workers int) (Summary, []Finding, error) {
+			s, _ := NewScanner(testRules(), Options{Workers: workers, Format: FormatIIS})
+			s.noPrefilter, s.testBlock = noPrefilter, 64
+			sum, err := s.Scan(context.Background(), "fuzz", strings.NewReader(data))
+			return sum, s.Findings(), err
+		}
+		s0, f0, err0 := run(true, 1)
+		for _, workers := range []int{1, 2} {
+			s1, f1, err1 := run(false, workers)
+			if (err0 == nil) != (err1 == nil) {
+				t.Fatalf("workers %d: error %v, full parse %v", workers, err1, err0)
+			}
+			if d := cmp.Diff(s0, s1); d != "" {
+				t.Fatalf("workers %d: summary differs (-full +fast):\n%s", workers, d)
+			}
+			if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
+				t.Fatalf("workers %d: findings differ (-full +fast):\n%s", workers, d)
+			}
+		}
+	})
+}

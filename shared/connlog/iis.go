@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
+	"net/netip"
 	"strings"
 )
 
@@ -97,41 +98,47 @@ func (p *iisParser) quick(ln line) quickResult {
 	if bytes.Count(b, []byte{' '}) != p.n-1 {
 		return parseFully // let the full parse name the problem
 	}
-	if p.date == 0 && (len(b) < 10 || b[4] != '-' || b[7] != '-') {
-		return parseFully
-	}
 	sip, host, q := p.quickFields(b)
+	if _, _, ok := p.days.parse(p.stamp(p.fields)); !ok {
+		return parseFully // let the full parse count it malformed
+	}
 	c := p.fs.rules
 	if sip != nil && c.isEndpointAddr(sip) {
 		return parseFully
 	}
-	if plainName(host) {
-		return p.byName(host)
+	// The host, then the HH token, decide as in resolve: a name resolves the line; an address
+	// that is no endpoint's falls through to the next, and at last to the server address,
+	// checked above.
+	if r, done := p.decide(host); done {
+		return r
 	}
-	if len(host) > 0 && !(len(host) == 1 && host[0] == '-') {
-		n := normHost(string(host))
-		if !looksLikeIP(n) {
-			return p.byName([]byte(n))
-		}
-		if c.isEndpointAddr([]byte(n)) {
-			return parseFully
-		}
-	}
-	// The HH token decides, as in the full parse: a name resolves the line; an IP not in the
-	// endpoints falls through to the server address, checked above.
 	if hh := hhToken(q); len(hh) > 0 {
-		if plainName(hh) {
-			return p.byName(hh)
-		}
-		n := normHost(string(hh))
-		if n != "" && !looksLikeIP(n) {
-			return p.byName([]byte(n))
-		}
-		if c.isEndpointAddr([]byte(n)) {
-			return parseFully
+		if r, done := p.decide(hh); done {
+			return r
 		}
 	}
 	return quickUnresolved
+}
+
+// decide is quick's answer for a host or HH value v, as resolve reads it: done is false when
+// resolve would go on to the next value (v is empty, or an address no endpoint has).
+func (p *iisParser) decide(v []byte) (r quickResult, done bool) {
+	if plainName(v) {
+		return p.byName(v), true
+	}
+	n := normHost(string(v))
+	if n == "" {
+		return 0, false
+	}
+	if looksLikeIP(n) {
+		if _, err := netip.ParseAddr(n); err == nil {
+			if p.fs.rules.isEndpointAddr([]byte(n)) {
+				return parseFully, true // the full parse checks the port too
+			}
+			return 0, false
+		}
+	}
+	return p.byName([]byte(n)), true // not an address after all ("0", "1.2.3"): a name
 }
 
 // byName is quick's answer for a line that resolve decides by the hostname n (normalised). For a
@@ -162,10 +169,24 @@ func plainName(b []byte) bool {
 	return letter && b[len(b)-1] != '.'
 }
 
+// stamp is the date and time of a line of fields f, as parseTime reads them (the date from
+// "#Date:" when the log has no date column); empty when the log has no time column.
+func (p *iisParser) stamp(f [][]byte) []byte {
+	ts := p.ts[:0]
+	switch {
+	case p.date >= 0 && p.time >= 0:
+		ts = append(append(append(ts, f[p.date]...), ' '), f[p.time]...)
+	case p.time >= 0 && len(p.hdrDate) == 10:
+		ts = append(append(append(ts, p.hdrDate...), ' '), f[p.time]...)
+	}
+	return ts
+}
+
 // quickFields returns the server address, host and query fields of the data line b (nil for a
-// column the log lacks), walking the line once.
+// column the log lacks), walking the line once; p.fields holds the fields up to the last of
+// those and the date and time.
 func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
-	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.host, p.query)+1)
+	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.host, p.query, p.date, p.time)+1)
 	return field(p.fields, p.sip), field(p.fields, p.host), field(p.fields, p.query)
 }
 
@@ -197,14 +218,7 @@ func (p *iisParser) parse(ln line) {
 		fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(f), p.n))
 		return
 	}
-	ts := p.ts[:0]
-	switch {
-	case p.date >= 0 && p.time >= 0:
-		ts = append(append(append(ts, f[p.date]...), ' '), f[p.time]...)
-	case p.time >= 0 && len(p.hdrDate) == 10:
-		ts = append(append(append(ts, p.hdrDate...), ' '), f[p.time]...)
-	}
-	t, prec, ok := p.days.parse(ts)
+	t, prec, ok := p.days.parse(p.stamp(f))
 	if !ok {
 		fs.malformed("bad or missing date/time")
 		return
