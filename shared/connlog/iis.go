@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
-	"net/netip"
 	"strings"
 )
 
@@ -22,9 +21,16 @@ type iisParser struct {
 	lastStem  []byte
 	lastProto string
 	stems     memo
-	// known is the legacy hostname quick resolved the line being parsed to by name ("" if it
-	// did not): resolve would find the same.
-	known string
+	// known is how quick resolved the line being parsed, when it is legacy (host "" if not):
+	// what resolve would find.
+	known resolved
+}
+
+// resolved is a legacy line's resolution: the hostname, and whether the line reached it by
+// an address.
+type resolved struct {
+	host   string
+	direct bool
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
@@ -90,7 +96,7 @@ func (p *iisHeaderState) header(l []byte) {
 // quick classifies a line as resolve would, without parsing it: not legacy, unresolved, or
 // parseFully (a legacy line, a header, or one whose shape the full parse should name).
 func (p *iisParser) quick(ln line) quickResult {
-	p.known = ""
+	p.known = resolved{}
 	b := ln.b
 	if len(b) == 0 || b[0] == '#' || p.n == 0 {
 		return parseFully
@@ -102,54 +108,49 @@ func (p *iisParser) quick(ln line) quickResult {
 	if _, _, ok := p.days.parse(p.stamp(p.fields)); !ok {
 		return parseFully // let the full parse count it malformed
 	}
-	c := p.fs.rules
-	if sip != nil && c.isEndpointAddr(sip) {
-		return parseFully
-	}
-	// The host, then the HH token, decide as in resolve: a name resolves the line; an address
-	// that is no endpoint's falls through to the next, and at last to the server address,
-	// checked above.
-	if r, done := p.decide(host); done {
+	// resolve's order: the host, then the HH token, then the server address.
+	sport := view(dash(field(p.fields, p.sport)))
+	if r, done := p.decide(host, sport); done {
 		return r
 	}
 	if hh := hhToken(q); len(hh) > 0 {
-		if r, done := p.decide(hh); done {
+		if r, done := p.decide(hh, sport); done {
 			return r
+		}
+	}
+	// isEndpointAddr answers most lines without parsing the address.
+	if sip != nil && p.fs.rules.isEndpointAddr(sip) {
+		if name, ok := p.fs.rules.server(view(sip), sport); ok {
+			p.known = resolved{name, false}
+			return parseFully
 		}
 	}
 	return quickUnresolved
 }
 
-// decide is quick's answer for a host or HH value v, as resolve reads it: done is false when
-// resolve would go on to the next value (v is empty, or an address no endpoint has).
-func (p *iisParser) decide(v []byte) (r quickResult, done bool) {
-	if plainName(v) {
-		return p.byName(v), true
-	}
-	n := normHost(string(v))
-	if n == "" {
-		return 0, false
-	}
-	if looksLikeIP(n) {
-		if _, err := netip.ParseAddr(n); err == nil {
-			if p.fs.rules.isEndpointAddr([]byte(n)) {
-				return parseFully, true // the full parse checks the port too
-			}
-			return 0, false
+// decide is quick's answer for a host or HH value v, resolve's own (resolveHost): done is
+// false when resolve would go on to the next value. A legacy line's resolution is kept in
+// p.known for parse, which then need not resolve it again.
+func (p *iisParser) decide(v []byte, sport string) (r quickResult, done bool) {
+	var host string
+	var direct bool
+	var res resolution
+	if plainName(v) { // nearly every value: looked up in place, without normHost
+		host, res = p.fs.rules.hosts[string(v)], notLegacy
+		if host != "" {
+			res = legacy
 		}
+	} else {
+		host, direct, res = p.fs.rules.resolveHost(view(v), sport)
 	}
-	return p.byName([]byte(n)), true // not an address after all ("0", "1.2.3"): a name
-}
-
-// byName is quick's answer for a line that resolve decides by the hostname n (normalised). For a
-// legacy name it keeps the campaign's hostname in p.known for parse, which then need not
-// resolve the line again.
-func (p *iisParser) byName(n []byte) quickResult {
-	if name, ok := p.fs.rules.hosts[string(n)]; ok {
-		p.known = name
-		return parseFully
+	switch res {
+	case unresolved:
+		return 0, false
+	case legacy:
+		p.known = resolved{host, direct}
+		return parseFully, true
 	}
-	return quickNotLegacy
+	return quickNotLegacy, true
 }
 
 // plainName reports whether b is a hostname as normHost writes one and not an address: lower-case
@@ -184,15 +185,15 @@ func (p *iisParser) stamp(f [][]byte) []byte {
 
 // quickFields returns the server address, host and query fields of the data line b (nil for a
 // column the log lacks), walking the line once; p.fields holds the fields up to the last of
-// those and the date and time.
+// those, the server port, the date and the time.
 func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
-	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.host, p.query, p.date, p.time)+1)
+	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.sport, p.host, p.query, p.date, p.time)+1)
 	return field(p.fields, p.sip), field(p.fields, p.host), field(p.fields, p.query)
 }
 
 func (p *iisParser) parse(ln line) {
 	known := p.known // from quick, for this line only
-	p.known = ""
+	p.known = resolved{}
 	b := ln.b
 	if len(bytes.TrimSpace(b)) == 0 {
 		return
@@ -206,7 +207,7 @@ func (p *iisParser) parse(ln line) {
 		fs.malformed("data line before any #Fields declaration")
 		return
 	}
-	if known == "" {
+	if known.host == "" {
 		p.fields = splitSpaces(p.fields[:0], b, -1)
 	} else if last := p.fields[len(p.fields)-1]; len(p.fields) < p.n {
 		// quick split the line up to its query field and checked its shape: go on from there
@@ -224,8 +225,8 @@ func (p *iisParser) parse(ln line) {
 		return
 	}
 	q := dash(field(f, p.query))
-	host, direct, res := known, false, legacy
-	if known == "" {
+	host, direct, res := known.host, known.direct, legacy
+	if known.host == "" {
 		var hh []byte
 		if q != nil {
 			hh = hhToken(q)

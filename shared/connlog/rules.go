@@ -286,31 +286,48 @@ const (
 // endpoints map (a hit is a direct-IP finding); an unmapped IP tells nothing and falls through.
 func (c *rules) resolve(explicit, hh, serverIP, serverPort string) (host string, direct bool, res resolution) {
 	for _, h := range [2]string{explicit, hh} {
-		h = normHost(h)
-		if h == "" {
-			continue
+		if host, direct, res := c.resolveHost(h, serverPort); res != unresolved {
+			return host, direct, res
 		}
-		if looksLikeIP(h) {
-			if a, err := netip.ParseAddr(h); err == nil {
-				if name, ok := c.endpoint(a, serverPort); ok {
-					return name, true, legacy
-				}
-				continue
-			}
-		}
-		if name, ok := c.hosts[h]; ok {
-			return name, false, legacy
-		}
-		return "", false, notLegacy
 	}
-	if serverIP != "" {
-		if a, err := netip.ParseAddr(strings.Trim(serverIP, "[]")); err == nil {
-			if name, ok := c.endpoint(a, serverPort); ok {
-				return name, false, legacy
-			}
-		}
+	if name, ok := c.server(serverIP, serverPort); ok {
+		return name, false, legacy
 	}
 	return "", false, unresolved
+}
+
+// resolveHost is resolve's reading of one host value h (the host field or the HH token):
+// legacy or notLegacy when h decides the line, unresolved when resolve goes on (h is empty, or
+// an address no endpoint has).
+func (c *rules) resolveHost(h, serverPort string) (host string, direct bool, res resolution) {
+	h = normHost(h)
+	if h == "" {
+		return "", false, unresolved
+	}
+	if looksLikeIP(h) {
+		if a, err := netip.ParseAddr(h); err == nil {
+			if name, ok := c.endpoint(a, serverPort); ok {
+				return name, true, legacy
+			}
+			return "", false, unresolved
+		}
+	}
+	if name, ok := c.hosts[h]; ok {
+		return name, false, legacy
+	}
+	return "", false, notLegacy
+}
+
+// server is resolve's last step: the endpoint the server address (and port) is, if any.
+func (c *rules) server(serverIP, serverPort string) (string, bool) {
+	if serverIP == "" {
+		return "", false
+	}
+	a, err := netip.ParseAddr(strings.Trim(serverIP, "[]"))
+	if err != nil {
+		return "", false
+	}
+	return c.endpoint(a, serverPort)
 }
 
 // isEndpointAddr reports whether b (an address as a log writes it, any case, no port, perhaps
@@ -662,7 +679,7 @@ func suspicious(s string) bool {
 		}
 		for m := suspiciousAt[c-'a'][d-'a']; m != 0; m &= m - 1 {
 			w := suspiciousWords[bits.TrailingZeros16(m)]
-			if len(s)-i >= len(w) && foldedIs(s[i+2:i+len(w)], w[2:]) {
+			if len(s)-i >= len(w) && equalFoldLower(s[i+2:i+len(w)], w[2:]) {
 				return true
 			}
 		}
@@ -678,16 +695,6 @@ var suspiciousAt = func() (t [26][26]uint16) {
 	}
 	return t
 }()
-
-// foldedIs reports whether s equals low (lower-case ASCII), ignoring the case of s's letters.
-func foldedIs(s, low string) bool {
-	for i := 0; i < len(low); i++ {
-		if s[i] != low[i] && (s[i] < 'A' || s[i] > 'Z' || s[i]|0x20 != low[i]) {
-			return false
-		}
-	}
-	return true
-}
 
 // suspiciousWords start every credential redact looks for (in any case).
 var suspiciousWords = [...]string{"pass", "pwd", "secret", "token", "auth", "apikey", "api_key", "bearer ", "basic ", "digest ", "negotiate ", "ntlm "}

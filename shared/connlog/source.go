@@ -272,12 +272,12 @@ func (p *probe) index(s []byte) int {
 }
 
 // equalFoldLower reports whether b equals the lower-case ASCII low, ignoring the case of b.
-func equalFoldLower(b, low []byte) bool {
+func equalFoldLower[T string | []byte](b, low T) bool {
 	if len(b) != len(low) {
 		return false
 	}
-	for i, c := range b {
-		if foldASCII(c) != low[i] {
+	for i := 0; i < len(b); i++ {
+		if foldASCII(b[i]) != low[i] {
 			return false
 		}
 	}

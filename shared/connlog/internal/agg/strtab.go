@@ -188,15 +188,19 @@ func (t *strTab) release(id uint32) {
 func (t *strTab) compact() {
 	old := t.arena
 	t.arena, t.used, t.dead = nil, 0, 0
+	indexed := 0
 	for id := range t.offs.n {
-		if *t.refs.at(id) > 0 || *t.offs.at(id) == deadOff {
-			continue
+		switch {
+		case *t.offs.at(id) == deadOff:
+		case *t.refs.at(id) <= 0:
+			t.free = append(t.free, id)
+			*t.offs.at(id) = deadOff
+		case !t.loose(id):
+			indexed++
 		}
-		t.free = append(t.free, id)
-		*t.offs.at(id) = deadOff
 	}
 	handArray(t.m, t.idx.slots)
-	t.idx = index{m: t.m, slots: array[uint32](t.m, t.idx.sizeFor(int(t.offs.n)-len(t.free)))}
+	t.idx = index{m: t.m, slots: array[uint32](t.m, t.idx.sizeFor(indexed))}
 	for id := range t.offs.n {
 		o := *t.offs.at(id)
 		if o == deadOff {

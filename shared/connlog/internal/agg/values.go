@@ -99,22 +99,25 @@ func (v *values) lookup(list []seenVal, s string, p *pval) (vref, bool) {
 	}
 	if p.loose {
 		for _, e := range list {
-			if r := e.vref(); r&isInterned != 0 && v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s {
-				return r, true
+			if v.is(e.vref(), s) {
+				return e.vref(), true
 			}
 		}
 		return 0, false
 	}
-	if len(list) > 0 {
-		if r := list[0].vref(); r&isInterned != 0 && v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s {
-			return r, true
-		}
+	if len(list) > 0 && v.is(list[0].vref(), s) {
+		return list[0].vref(), true
 	}
 	if !p.hashed {
 		p.hash, p.hashed = v.tab.hash(sb(s)), true
 	}
 	id, ok := v.tab.find(sb(s), p.hash)
 	return isInterned | vref(id), ok
+}
+
+// is reports whether r is a value kept in the table whose string is s.
+func (v *values) is(r vref, s string) bool {
+	return r&isInterned != 0 && v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s
 }
 
 // hold returns the reference a new entry keeps of s, one more holder of an interned value;
