@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
 	"strings"
+	"time"
 )
 
 // iisParser reads IIS W3C extended logs. Columns come from the latest "#Fields:" line, so a
@@ -22,8 +23,10 @@ type iisParser struct {
 	lastProto string
 	stems     memo
 	// known is how quick resolved the line being parsed, when it is legacy (host "" if not):
-	// what resolve would find.
+	// what resolve would find; at and prec are the line's time, as quick read it.
 	known resolved
+	at    time.Time
+	prec  int8
 }
 
 // resolved is a legacy line's resolution: the hostname, and whether the line reached it by
@@ -50,6 +53,7 @@ type iisHeaderState struct {
 	ua      int
 	host    int
 	status  int
+	last    int    // the last of the columns above that the log has
 	hdrDate []byte // date from "#Date:" for logs without a date column
 }
 
@@ -86,6 +90,7 @@ func (p *iisHeaderState) header(l []byte) {
 		p.ua = colIndex(p.names, "cs(User-Agent)")
 		p.host = colIndex(p.names, "cs-host", "cs(Host)")
 		p.status = colIndex(p.names, "sc-status")
+		p.last = max(p.date, p.time, p.sip, p.sport, p.stem, p.query, p.user, p.cip, p.ua, p.host, p.status)
 	case "date":
 		if d := bytes.TrimSpace(v); len(d) >= 10 {
 			p.hdrDate = append(p.hdrDate[:0], d[:10]...)
@@ -105,7 +110,8 @@ func (p *iisParser) quick(ln line) quickResult {
 		return parseFully // let the full parse name the problem
 	}
 	sip, host, q := p.quickFields(b)
-	if _, _, ok := p.days.parse(p.stamp(p.fields)); !ok {
+	var ok bool
+	if p.at, p.prec, ok = p.days.parse(p.stamp(p.fields)); !ok {
 		return parseFully // let the full parse count it malformed
 	}
 	// resolve's order: the host, then the HH token, then the server address.
@@ -207,23 +213,29 @@ func (p *iisParser) parse(ln line) {
 		fs.malformed("data line before any #Fields declaration")
 		return
 	}
+	var t time.Time
+	var prec int8
 	if known.host == "" {
 		p.fields = splitSpaces(p.fields[:0], b, -1)
-	} else if last := p.fields[len(p.fields)-1]; len(p.fields) < p.n {
-		// quick split the line up to its query field and checked its shape: go on from there
-		// (the fields are views of b, so cap says where the last one starts).
-		p.fields = splitSpaces(p.fields, b[cap(b)-cap(last)+len(last)+1:], -1)
+		if len(p.fields) != p.n {
+			fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(p.fields), p.n))
+			return
+		}
+		var ok bool
+		if t, prec, ok = p.days.parse(p.stamp(p.fields)); !ok {
+			fs.malformed("bad or missing date/time")
+			return
+		}
+	} else {
+		// quick checked the line's shape and time, and split it up to its query field: go on
+		// from there, up to the last field parse reads (the fields are views of b, so cap says
+		// where the last one starts).
+		if last := p.fields[len(p.fields)-1]; len(p.fields) <= p.last {
+			p.fields = splitSpaces(p.fields, b[cap(b)-cap(last)+len(last)+1:], p.last+1)
+		}
+		t, prec = p.at, p.prec
 	}
 	f := p.fields
-	if len(f) != p.n {
-		fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(f), p.n))
-		return
-	}
-	t, prec, ok := p.days.parse(p.stamp(f))
-	if !ok {
-		fs.malformed("bad or missing date/time")
-		return
-	}
 	q := dash(field(f, p.query))
 	host, direct, res := known.host, known.direct, legacy
 	if known.host == "" {

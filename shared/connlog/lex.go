@@ -375,8 +375,8 @@ func colIndex(names []string, want ...string) int {
 
 func equalFoldASCII(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
 
-// splitSpaces appends the fields of b, separated by single spaces, to out: all of them, or the
-// first n when n > 0.
+// splitSpaces appends the fields of b, separated by single spaces, to out: all of them, or
+// those that make out n long when n > 0.
 func splitSpaces(out [][]byte, b []byte, n int) [][]byte {
 	for {
 		i := bytes.IndexByte(b, ' ')

@@ -93,3 +93,24 @@ func FuzzSplitSpaces(f *testing.F) {
 		}
 	})
 }
+
+// clean's fast check (plainValue) keeps exactly the values cleanAny would keep as they are.
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"", "-", " -", "user@nhs.net", " padded ", "tab\t", "\vx", "caf\xc3\xa9", "\xff", "x\u00a0", "\u0085y", "long value"} {
+		f.Add(s, 64)
+		f.Add(s, 4)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		n = 1 + abs(n%600)
+		if got, want := clean(s, n), cleanAny(s, n); got != want {
+			t.Fatalf("clean(%q, %d) = %q, cleanAny %q", s, n, got, want)
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}

@@ -448,6 +448,14 @@ func stripZone(ip string) string {
 
 // clean makes a kept value valid UTF-8, trimmed and bounded in length.
 func clean(s string, n int) string {
+	if plainValue(s, n) {
+		return s
+	}
+	return cleanAny(s, n)
+}
+
+// cleanAny is clean without the fast check.
+func cleanAny(s string, n int) string {
 	if !utf8.ValidString(s) { // checks eight ASCII bytes at a time; ToValidUTF8 goes byte by byte
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
@@ -460,6 +468,22 @@ func clean(s string, n int) string {
 	}
 	return s
 }
+
+// plainValue reports whether clean keeps s as it is: ASCII, not "-", at most n bytes, and no
+// space at either end to trim. Nearly every value is, and one pass tells.
+func plainValue(s string, n int) bool {
+	if len(s) == 0 || len(s) > n || s == "-" || asciiSpace(s[0]) || asciiSpace(s[len(s)-1]) {
+		return len(s) == 0
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiSpace(c byte) bool { return c == ' ' || '\t' <= c && c <= '\r' }
 
 type countingReader struct {
 	r io.Reader
