@@ -111,22 +111,23 @@ func (p *iisParser) quick(ln line) quickResult {
 	}
 	sip, host, q := p.quickFields(b)
 	var ok bool
-	if p.at, p.prec, ok = p.days.parse(p.stamp(p.fields)); !ok {
+	if p.at, p.prec, ok = p.lineTime(p.fields); !ok {
 		return parseFully // let the full parse count it malformed
 	}
 	// resolve's order: the host, then the HH token, then the server address.
-	sport := view(dash(field(p.fields, p.sport)))
-	if r, done := p.decide(host, sport); done {
-		return r
+	if host != nil {
+		if r, done := p.decide(b, host); done {
+			return r
+		}
 	}
 	if hh := hhToken(q); len(hh) > 0 {
-		if r, done := p.decide(hh, sport); done {
+		if r, done := p.decide(b, hh); done {
 			return r
 		}
 	}
 	// isEndpointAddr answers most lines without parsing the address.
 	if sip != nil && p.fs.rules.isEndpointAddr(sip) {
-		if name, ok := p.fs.rules.server(view(sip), sport); ok {
+		if name, ok := p.fs.rules.server(view(sip), p.port(b)); ok {
 			p.known = resolved{name, false}
 			return parseFully
 		}
@@ -134,10 +135,10 @@ func (p *iisParser) quick(ln line) quickResult {
 	return quickUnresolved
 }
 
-// decide is quick's answer for a host or HH value v, resolve's own (resolveHost): done is
-// false when resolve would go on to the next value. A legacy line's resolution is kept in
-// p.known for parse, which then need not resolve it again.
-func (p *iisParser) decide(v []byte, sport string) (r quickResult, done bool) {
+// decide is quick's answer for a host or HH value v of line b, resolve's own (resolveHost):
+// done is false when resolve would go on to the next value. A legacy line's resolution is kept
+// in p.known for parse, which then need not resolve it again.
+func (p *iisParser) decide(b, v []byte) (r quickResult, done bool) {
 	var host string
 	var direct bool
 	var res resolution
@@ -147,7 +148,7 @@ func (p *iisParser) decide(v []byte, sport string) (r quickResult, done bool) {
 			res = legacy
 		}
 	} else {
-		host, direct, res = p.fs.rules.resolveHost(view(v), sport)
+		host, direct, res = p.fs.rules.resolveHost(view(v), p.port(b))
 	}
 	switch res {
 	case unresolved:
@@ -157,6 +158,35 @@ func (p *iisParser) decide(v []byte, sport string) (r quickResult, done bool) {
 		return parseFully, true
 	}
 	return quickNotLegacy, true
+}
+
+// port is the server port of line b, whose fields quick split: up to the port field when a
+// host value needs it (an address, or a name to normalise) or the server address is one of the
+// endpoints, which is seldom, so quick splits the line no further otherwise.
+func (p *iisParser) port(b []byte) string {
+	if p.sport >= len(p.fields) {
+		p.more(b, p.sport+1)
+	}
+	return view(dash(field(p.fields, p.sport)))
+}
+
+// more splits line b, whose first fields p.fields holds, until it holds n (or all there are).
+// The fields are views of b, so cap says where the last one starts.
+func (p *iisParser) more(b []byte, n int) {
+	if last := p.fields[len(p.fields)-1]; len(p.fields) < n && len(p.fields) < p.n {
+		p.fields = splitSpaces(p.fields, b[cap(b)-cap(last)+len(last)+1:], n)
+	}
+}
+
+// lineTime is the time of a line of fields f, as parseTime reads stamp(f), without copying the
+// date and time when they are of the day the last line was.
+func (p *iisParser) lineTime(f [][]byte) (time.Time, int8, bool) {
+	if p.date >= 0 && p.time >= 0 {
+		if t, ok := p.days.sameDay(f[p.date], f[p.time]); ok {
+			return t, 0, true
+		}
+	}
+	return p.days.parse(p.stamp(f))
 }
 
 // plainName reports whether b is a hostname as normHost writes one and not an address: lower-case
@@ -191,9 +221,9 @@ func (p *iisParser) stamp(f [][]byte) []byte {
 
 // quickFields returns the server address, host and query fields of the data line b (nil for a
 // column the log lacks), walking the line once; p.fields holds the fields up to the last of
-// those, the server port, the date and the time.
+// those, the date and the time.
 func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
-	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.sport, p.host, p.query, p.date, p.time)+1)
+	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.host, p.query, p.date, p.time)+1)
 	return field(p.fields, p.sip), field(p.fields, p.host), field(p.fields, p.query)
 }
 
@@ -227,12 +257,9 @@ func (p *iisParser) parse(ln line) {
 			return
 		}
 	} else {
-		// quick checked the line's shape and time, and split it up to its query field: go on
-		// from there, up to the last field parse reads (the fields are views of b, so cap says
-		// where the last one starts).
-		if last := p.fields[len(p.fields)-1]; len(p.fields) <= p.last {
-			p.fields = splitSpaces(p.fields, b[cap(b)-cap(last)+len(last)+1:], p.last+1)
-		}
+		// quick checked the line's shape and time, and split its first fields: go on from
+		// there, up to the last field parse reads.
+		p.more(b, p.last+1)
 		t, prec = p.at, p.prec
 	}
 	f := p.fields

@@ -93,6 +93,21 @@ type dayCache struct {
 	ok  bool
 }
 
+// sameDay is parse(date + " " + clock) for a date of the day the cache holds and a clock of
+// whole seconds; ok is false for anything else (which parse reads).
+func (c *dayCache) sameDay(date, clock []byte) (time.Time, bool) {
+	if !c.ok || len(date) != 10 || len(clock) != 8 || string(date) != string(c.day[:]) || clock[2] != ':' || clock[5] != ':' {
+		return time.Time{}, false
+	}
+	h, ok1 := twoDigits(clock[0], clock[1])
+	mi, ok2 := twoDigits(clock[3], clock[4])
+	s, ok3 := twoDigits(clock[6], clock[7])
+	if ok1 && ok2 && ok3 && h <= 23 && mi <= 59 && s <= 60 {
+		return time.Unix(c.mid+int64(h*3600+mi*60+s), 0).UTC(), true
+	}
+	return time.Time{}, false
+}
+
 func (c *dayCache) parse(b []byte) (time.Time, int8, bool) {
 	if c.ok && len(b) == 19 && string(b[:10]) == string(c.day[:]) && (b[10] == ' ' || b[10] == 'T' || b[10] == 't') && b[13] == ':' && b[16] == ':' {
 		h, ok1 := twoDigits(b[11], b[12])
@@ -240,7 +255,11 @@ func splitSpaceQuoted(b []byte, dst [][]byte) ([][]byte, bool) {
 // for the rare ':' and '%' and checks the bytes around them, so the query is never case-folded.
 func hhToken(q []byte) []byte {
 	at, n := hhAt(q, ':', ""), 3
-	if j := hhAt(q, '%', "3a"); j >= 0 && (at < 0 || j < at) {
+	pq := q // where an "hh%3a" before at can be: it ends at most 4 bytes after at
+	if at >= 0 {
+		pq = q[:min(len(q), at+4)]
+	}
+	if j := hhAt(pq, '%', "3a"); j >= 0 && (at < 0 || j < at) {
 		at, n = j, 5
 	}
 	if at < 0 {
@@ -305,26 +324,40 @@ func indexFold(b []byte, lowNeedle string) int {
 	return -1
 }
 
-// queryValue returns the value of key (case-insensitive) in an a=b&c=d query.
+// queryValue returns the value of key (case-insensitive, a name without '=', '&' or '?') in an
+// a=b&c=d query: the first pair whose name is key, where a pair may start with '?'. It looks
+// for the '=' of each pair and checks the name before it, so it reads the query once.
 func queryValue(q []byte, key string) []byte {
-	for len(q) > 0 {
-		if q[0] == '?' {
-			q = q[1:]
+	for i := 0; ; {
+		j := bytes.IndexByte(q[i:], '=')
+		if j < 0 {
+			return nil
 		}
-		end := bytes.IndexByte(q, '&')
-		part := q
-		if end >= 0 {
-			part = q[:end]
+		eq := i + j
+		k := eq - len(key)
+		if k >= 0 && pairStart(q, k) && bytes.EqualFold(q[k:eq], []byte(key)) {
+			v := q[eq+1:]
+			if e := bytes.IndexByte(v, '&'); e >= 0 {
+				v = v[:e]
+			}
+			return v
 		}
-		if eq := bytes.IndexByte(part, '='); eq == len(key) && bytes.EqualFold(part[:eq], []byte(key)) {
-			return part[eq+1:]
+		// The next pair's '=': skip the rest of this pair's value.
+		e := bytes.IndexByte(q[eq+1:], '&')
+		if e < 0 {
+			return nil
 		}
-		if end < 0 {
-			break
-		}
-		q = q[end+1:]
+		i = eq + 1 + e + 1
 	}
-	return nil
+}
+
+// pairStart reports whether a pair's name can start at q[k]: at the start of the query or of a
+// pair ('&'), after one '?' there.
+func pairStart(q []byte, k int) bool {
+	if k > 0 && q[k-1] == '?' {
+		k--
+	}
+	return k == 0 || q[k-1] == '&'
 }
 
 // plusToSpace turns W3C's '+' back into spaces. Without a '+' the result is a view of b.

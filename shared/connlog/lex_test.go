@@ -114,3 +114,28 @@ func abs(n int) int {
 	}
 	return n
 }
+
+// queryValueReference is queryValue's definition: split the query into pairs at '&', drop one
+// '?' from a pair's start, and take the first pair whose name (up to its first '=') is key.
+func queryValueReference(q []byte, key string) []byte {
+	for _, part := range bytes.Split(q, []byte("&")) {
+		part = bytes.TrimPrefix(part, []byte("?"))
+		if name, v, ok := bytes.Cut(part, []byte("=")); ok && bytes.EqualFold(name, []byte(key)) {
+			return v
+		}
+	}
+	return nil
+}
+
+func FuzzQueryValue(f *testing.F) {
+	for _, q := range []string{"", "DeviceId=1", "?deviceid=X&a=b", "a=1&DeviceId=2&DeviceId=3", "foo&DeviceId=x", "a=DeviceId=5&b", "??DeviceId=1",
+		"&?DeviceId=1", "a?DeviceId=1", "Cmd=Sync&User=u@nhs.net&DeviceId=DEV1&DeviceType=iPhone&Log=V160_HH:mail.nhs.net_", "DeviceId=&x=1", "xDeviceId=1"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		got, want := queryValue([]byte(q), "DeviceId"), queryValueReference([]byte(q), "DeviceId")
+		if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Fatalf("queryValue(%q) = %q, reference %q", q, got, want)
+		}
+	})
+}
