@@ -325,8 +325,9 @@ func indexFold(b []byte, lowNeedle string) int {
 }
 
 // queryValue returns the value of key (case-insensitive, a name without '=', '&' or '?') in an
-// a=b&c=d query: the first pair whose name is key, where a pair may start with '?'. It looks
-// for the '=' of each pair and checks the name before it, so it reads the query once.
+// a=b&c=d query: the first pair whose name is key, where a pair may start with '?'. It looks at
+// each '=' and checks the name before it: a '=' inside a value never has a pair's start and the
+// key right before it, as the name of a pair holds no '='. So the query is read once.
 func queryValue(q []byte, key string) []byte {
 	for i := 0; ; {
 		j := bytes.IndexByte(q[i:], '=')
@@ -334,20 +335,14 @@ func queryValue(q []byte, key string) []byte {
 			return nil
 		}
 		eq := i + j
-		k := eq - len(key)
-		if k >= 0 && pairStart(q, k) && bytes.EqualFold(q[k:eq], []byte(key)) {
+		if k := eq - len(key); k >= 0 && pairStart(q, k) && bytes.EqualFold(q[k:eq], []byte(key)) {
 			v := q[eq+1:]
 			if e := bytes.IndexByte(v, '&'); e >= 0 {
 				v = v[:e]
 			}
 			return v
 		}
-		// The next pair's '=': skip the rest of this pair's value.
-		e := bytes.IndexByte(q[eq+1:], '&')
-		if e < 0 {
-			return nil
-		}
-		i = eq + 1 + e + 1
+		i = eq + 1
 	}
 }
 

@@ -665,19 +665,12 @@ func redactAll(s string) string {
 	return b.String()
 }
 
-// suspicious is the fast check: does s hold anything redact would change? One pass, looking
-// closer only where two letters start one of its words (suspiciousAt), and then only at the
-// words they start.
+// suspicious is the fast check: does s hold anything redact would change? One pass of two
+// table lookups a byte: the words whose first byte is s[i] and whose second is s[i+1]
+// (suspiciousFirst, suspiciousSecond), and a closer look only where both hold a word.
 func suspicious(s string) bool {
 	for i := 0; i+1 < len(s); i++ {
-		c, d := s[i]|0x20, s[i+1]|0x20 // |0x20 lower-cases letters, and makes no other byte one
-		if c < 'a' || c > 'z' || d < 'a' || d > 'z' {
-			if s[i] == '*' && strings.HasPrefix(s[i:], "***") {
-				return true
-			}
-			continue
-		}
-		for m := suspiciousAt[c-'a'][d-'a']; m != 0; m &= m - 1 {
+		for m := suspiciousFirst[s[i]] & suspiciousSecond[s[i+1]]; m != 0; m &= m - 1 {
 			w := suspiciousWords[bits.TrailingZeros16(m)]
 			if len(s)-i >= len(w) && equalFoldLower(s[i+2:i+len(w)], w[2:]) {
 				return true
@@ -687,17 +680,29 @@ func suspicious(s string) bool {
 	return false
 }
 
-// suspiciousAt[c][d] is the set of suspiciousWords (bit i for word i) that start with the
-// lower-case letters 'a'+c, 'a'+d.
-var suspiciousAt = func() (t [26][26]uint16) {
+// suspiciousFirst[c] is the set of suspiciousWords (bit i for word i) whose first byte is c,
+// in any case; suspiciousSecond likewise for the second byte.
+var suspiciousFirst, suspiciousSecond = func() (first, second [256]uint16) {
 	for i, w := range suspiciousWords {
-		t[w[0]-'a'][w[1]-'a'] |= 1 << i
+		first[w[0]] |= 1 << i
+		first[upperASCII(w[0])] |= 1 << i
+		second[w[1]] |= 1 << i
+		second[upperASCII(w[1])] |= 1 << i
 	}
-	return t
+	return first, second
 }()
 
+// upperASCII upper-cases an ASCII letter.
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
 // suspiciousWords start every credential redact looks for (in any case).
-var suspiciousWords = [...]string{"pass", "pwd", "secret", "token", "auth", "apikey", "api_key", "bearer ", "basic ", "digest ", "negotiate ", "ntlm "}
+// A "***" mask is one of them: its bytes are no letters, so case does not change them.
+var suspiciousWords = [...]string{"pass", "pwd", "secret", "token", "auth", "apikey", "api_key", "bearer ", "basic ", "digest ", "negotiate ", "ntlm ", "***"}
 
 // credentialKeys are the keys whose value is a credential.
 var credentialKeys = map[string]bool{

@@ -96,5 +96,23 @@ func FuzzSuspicious(f *testing.F) {
 		if !suspicious(s) && redactAll(s) != s {
 			t.Errorf("suspicious(%q) is false, but redaction makes %q", s, redactAll(s))
 		}
+		if got, want := suspicious(s), suspiciousReference(s); got != want {
+			t.Errorf("suspicious(%q) = %v, its definition says %v", s, got, want)
+		}
 	})
+}
+
+// suspiciousReference is suspicious's definition: s holds one of suspiciousWords, ASCII case
+// ignored.
+func suspiciousReference(s string) bool {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = foldASCII(c)
+	}
+	for _, w := range suspiciousWords {
+		if strings.Contains(string(b), w) {
+			return true
+		}
+	}
+	return false
 }
