@@ -132,9 +132,27 @@ func (t *Table) sorted() []ref {
 		kb, db := key(b)
 		return cmp.Or(cmp.Compare(ka, kb), cmp.Compare(da, db))
 	}
+	// An account's findings are sorted by their keys, read once each into tmp: sorting the
+	// refs themselves would read two records per comparison, each a cache miss.
+	type keyedRef struct {
+		k   uint64
+		day int32
+		x   ref
+	}
+	var tmp []keyedRef
 	for k := range r.account {
-		if g := out[start[k]:start[k+1]]; len(g) > 1 {
-			slices.SortFunc(g, byKey)
+		g := out[start[k]:start[k+1]]
+		if len(g) < 2 {
+			continue
+		}
+		tmp = tmp[:0]
+		for _, x := range g {
+			k, day := key(x)
+			tmp = append(tmp, keyedRef{k, day, x})
+		}
+		slices.SortFunc(tmp, func(a, b keyedRef) int { return cmp.Or(cmp.Compare(a.k, b.k), cmp.Compare(a.day, b.day)) })
+		for i := range tmp {
+			g[i] = tmp[i].x
 		}
 	}
 	slices.SortFunc(unattributed, byKey)
