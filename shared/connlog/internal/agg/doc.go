@@ -20,13 +20,16 @@
 //     and nanoseconds (exact for any time), counts, and the start of the three capped lists.
 //     An index grows by walking ids in order, so it reads records and strings as they lie.
 //   - A list entry is 12 bytes: when the value was last seen and a reference to it. An IPv4
-//     address in canonical form (nearly every client address) is its four bytes; any other
-//     value is kept in the shard's value table with a reference count, so a value dropped from
-//     every list is forgotten and memory follows what findings hold, not what went by (strTab
-//     compacts dead bytes away). A user agent is interned (shared by every finding that saw
-//     it, found by hash); a device id or an IPv6 address is loose: each list keeps its own copy
-//     and finds it among its own entries, because such values change per request and sharing
-//     them cost a hash, an index probe and an index slot each (prepValue).
+//     address in canonical form (nearly every client address) is its four bytes. A user agent
+//     is interned in the shard's value table (shared by every finding that saw it, found by
+//     hash) with a reference count, so a value dropped from every list is forgotten (strTab
+//     compacts dead bytes away). A device id or an address that does not pack is loose: each
+//     entry that holds one has its own copy in the shard's loose arena, referred to by its
+//     position, and a list finds it among its own entries. Such values change per request:
+//     sharing them cost a hash, an index probe and an index slot each (prepValue), and giving
+//     each an id cost arrays of offsets, lengths and counts, each one more cache miss to read
+//     a value. Memory follows what findings hold, not what went by: dropped values are
+//     compacted away, the shard moving each live one and updating its one entry (loose.go).
 //   - Lists start inside the record (two addresses, one user agent, one device) and move to
 //     chunks of the shard's list pool as they grow (2, 4, 8 entries, then the cap).
 //   - The table is split into shards by account, each behind its own lock, so parallel workers

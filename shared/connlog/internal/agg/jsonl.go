@@ -132,8 +132,9 @@ func appendJSONList(b []byte, v *values, list []seenVal) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if r := x.vref(); r&isInterned != 0 {
-			b = appendJSONStringIf(b, v.tab.str(uint32(r)), v.tab.plain(uint32(r)))
+		if r := x.vref(); r&(isInterned|isLoose) != 0 {
+			s, plain := v.str(r)
+			b = appendJSONStringIf(b, s, plain)
 		} else {
 			b = append(appendV4(append(b, '"'), uint32(r)), '"') // digits and dots: nothing to escape
 		}

@@ -31,18 +31,14 @@ type strTab struct {
 
 const arenaPage = 16 << 10
 
-// plainBit marks a length whose string is plainJSON, looseBit one the index does not hold
-// (addLoose); maxLen is the longest string kept.
+// plainBit marks a length whose string is plainJSON; maxLen is the longest string kept (it
+// fits an arena page).
 const (
 	plainBit = 1 << 15
-	looseBit = 1 << 14
-	maxLen   = looseBit - 1
+	maxLen   = arenaPage - 1
 )
 
-func (t *strTab) len(id uint32) int { return int(*t.lens.at(id) &^ (plainBit | looseBit)) }
-
-// loose reports whether string id was added by addLoose: the index does not hold it.
-func (t *strTab) loose(id uint32) bool { return *t.lens.at(id)&looseBit != 0 }
+func (t *strTab) len(id uint32) int { return int(*t.lens.at(id) &^ plainBit) }
 
 // plain reports whether string id is plainJSON, as found when it was added.
 func (t *strTab) plain(id uint32) bool { return *t.lens.at(id)&plainBit != 0 }
@@ -64,10 +60,9 @@ func (t *strTab) hash(s []byte) uint32 { return uint32(maphash.Bytes(t.seed, s))
 
 func (t *strTab) rehash(id uint32) uint32 { return t.hash(sb(t.str(id))) }
 
-// indexed is the hash of id, and whether the index holds it (not if compact dropped it, nor if
-// it was added loose).
+// indexed is the hash of id, and whether the index holds it (not if compact dropped it).
 func (t *strTab) indexed(id uint32) (uint32, bool) {
-	if *t.offs.at(id) == deadOff || t.loose(id) {
+	if *t.offs.at(id) == deadOff {
 		return 0, false
 	}
 	return t.rehash(id), true
@@ -111,17 +106,13 @@ func (t *strTab) equal(id uint32, s []byte) bool {
 
 // add stores s (not in the table) under hash h and returns its id.
 func (t *strTab) add(s []byte, h uint32) uint32 {
-	id := t.store(s, 0)
+	id := t.store(s)
 	t.idx.insert(h, id, t.offs.n, t.indexed)
 	return id
 }
 
-// addLoose stores s without indexing it and returns its id: for values each list holds a copy
-// of, found by comparing the list's own entries (values.lookup), never looked up by hash.
-func (t *strTab) addLoose(s []byte) uint32 { return t.store(s, looseBit) }
-
-// store puts s in the arena under a new (or freed) id, its length marked with flags.
-func (t *strTab) store(s []byte, flags uint16) uint32 {
+// store puts s in the arena under a new (or freed) id.
+func (t *strTab) store(s []byte) uint32 {
 	if len(s) > maxLen {
 		s = s[:maxLen] // callers bound their values far below this
 	}
@@ -140,7 +131,7 @@ func (t *strTab) store(s []byte, flags uint16) uint32 {
 		t.refs.add()
 	}
 	*t.offs.at(id) = uint32(p)<<16 | uint32(t.used)
-	l := uint16(len(s)) | flags
+	l := uint16(len(s))
 	if plainJSON(s) {
 		l |= plainBit
 	}
@@ -195,7 +186,7 @@ func (t *strTab) compact() {
 		case *t.refs.at(id) <= 0:
 			t.free = append(t.free, id)
 			*t.offs.at(id) = deadOff
-		case !t.loose(id):
+		default:
 			indexed++
 		}
 	}
@@ -215,10 +206,8 @@ func (t *strTab) compact() {
 		copy(t.arena[p][t.used:], old[o>>16][o&0xffff:o&0xffff+uint32(n)])
 		*t.offs.at(id) = uint32(p)<<16 | uint32(t.used)
 		t.used += n
-		if !t.loose(id) {
-			t.idx.place(t.rehash(id), id)
-			t.idx.n++
-		}
+		t.idx.place(t.rehash(id), id)
+		t.idx.n++
 	}
 	for _, p := range old {
 		t.m.hand(p)

@@ -86,7 +86,7 @@ func (t *Table) init(ms *[shards]mem) {
 		if ms != nil {
 			m = &ms[i]
 		}
-		sh.idx.m, sh.recs.m, sh.lists.m = m, m, m
+		sh.idx.m, sh.recs.m, sh.lists.m, sh.vals.loose.m = m, m, m, m
 		for _, s := range []*strTab{&sh.names, &sh.vals.tab} {
 			s.seed, s.m, s.idx.m, s.offs.m, s.lens.m, s.refs.m = t.seed, m, m, m, m, m
 		}
@@ -289,6 +289,9 @@ func (sh *shard) add(e *Event, p *prep, file uint32) bool {
 	if e.DeviceID != "" {
 		sh.update(r, &r.nDev, &r.hDev, devList, e.DeviceID, &p.dv, un)
 	}
+	if sh.vals.loose.crowded() {
+		sh.compactLoose()
+	}
 	first := r.lastFile != file
 	r.lastFile = file
 	return first
@@ -364,6 +367,23 @@ func (sh *shard) update(r *rec, n *uint8, h *uint32, k listKind, s string, p *pv
 	*n = uint8(len(list))
 }
 
+// compactLoose moves the loose values every list holds to new pages (looseArena.compact).
+func (sh *shard) compactLoose() {
+	sh.vals.loose.compact(func(move func(uint32) uint32) {
+		for id := range sh.recs.n {
+			r := sh.recs.at(id)
+			ips, uas, devs := sh.lists3(r)
+			for _, list := range [...][]seenVal{ips, uas, devs} {
+				for i, e := range list {
+					if x := e.vref(); x&isLoose != 0 {
+						list[i] = mkSeen(e.t(), isLoose|vref(move(uint32(x))))
+					}
+				}
+			}
+		}
+	})
+}
+
 // Len is the number of findings.
 func (t *Table) Len() int {
 	n := 0
@@ -382,7 +402,7 @@ func (t *Table) Bytes() int {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		n += sh.recs.bytes(recSize) + len(sh.idx.slots)*4 + sh.names.bytes() + sh.vals.tab.bytes() + sh.lists.bytes()
+		n += sh.recs.bytes(recSize) + len(sh.idx.slots)*4 + sh.names.bytes() + sh.vals.tab.bytes() + sh.vals.loose.bytes() + sh.lists.bytes()
 		sh.mu.Unlock()
 	}
 	return n

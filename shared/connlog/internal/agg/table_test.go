@@ -118,7 +118,7 @@ func TestRecentMatchesReference(t *testing.T) {
 						v := string(tab.appendStr(nil, x.vref()))
 						_, packs := packV4(v)
 						packs = packs && name != "colliding" // collidingValue interns everything
-						if packs == (x.vref()&isInterned != 0) || x.t() != latest[v] {
+						if packs == (x.vref()&(isInterned|isLoose) != 0) || x.t() != latest[v] {
 							t.Fatalf("entry %q: ref %x, time %d; want packed %v, time %d", v, x.vref(), x.t(), packs, latest[v])
 						}
 					}
@@ -126,8 +126,8 @@ func TestRecentMatchesReference(t *testing.T) {
 				if inl[2] != sentinel || inl[3] != sentinel {
 					t.Fatalf("list wrote past its capacity: %+v", inl)
 				}
-				if held := countInterned(list); liveValues(&tab) != held {
-					t.Fatalf("value table holds %d values for a list of %d interned ones", liveValues(&tab), held)
+				if held := countHeld(list); liveValues(&tab) != held {
+					t.Fatalf("value table holds %d values for a list of %d it keeps", liveValues(&tab), held)
 				}
 			}
 		})
@@ -180,10 +180,11 @@ func TestAggregateKeyStorage(t *testing.T) {
 	}
 }
 
-func countInterned(list []seenVal) int {
+// countHeld is how many entries of list the value table keeps (interned or loose).
+func countHeld(list []seenVal) int {
 	n := 0
 	for _, x := range list {
-		if x.vref()&isInterned != 0 {
+		if x.vref()&(isInterned|isLoose) != 0 {
 			n++
 		}
 	}
@@ -247,26 +248,35 @@ func TestValueTableBounded(t *testing.T) {
 	base := time.Date(2021, 8, 2, 1, 0, 0, 0, time.UTC)
 	for i := range 50000 {
 		ts := base.Add(time.Duration(i) * time.Second)
-		a.Add(&Event{Time: ts, Account: "a@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("2001:db8::%x", i), UserAgent: fmt.Sprintf("UA/%d/%s", i, strings.Repeat("x", 40)), Success: true}, 1)
+		a.Add(&Event{Time: ts, Account: "a@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("2001:db8::%x", i), UserAgent: fmt.Sprintf("UA/%d/%s", i, strings.Repeat("x", 40)),
+			DeviceID: fmt.Sprintf("DEV%d%s", i, strings.Repeat("d", 30)), Success: true}, 1)
 		a.Add(&Event{Time: ts, Account: "b@nhs.net", Host: "mail.nhs.net", Protocol: "OWA", ClientIP: fmt.Sprintf("198.51.%d.%d", i/256, i%256), Success: true}, 1)
 	}
 	fs := a.Findings()
-	if len(fs) != 2 || len(fs[0].ClientIPs) != MaxClientIPs || len(fs[0].UserAgents) != MaxUserAgents || len(fs[1].ClientIPs) != MaxClientIPs {
+	if len(fs) != 2 || len(fs[0].ClientIPs) != MaxClientIPs || len(fs[0].UserAgents) != MaxUserAgents || len(fs[0].DeviceIDs) != MaxDeviceIDs || len(fs[1].ClientIPs) != MaxClientIPs {
 		t.Fatalf("findings: %+v", fs)
 	}
 	n := 0
 	for i := range a.shards {
 		n += liveValues(&a.shards[i].vals)
 	}
-	if n != MaxClientIPs+MaxUserAgents {
-		t.Errorf("value table holds %d values, want %d", n, MaxClientIPs+MaxUserAgents)
+	if want := MaxClientIPs + MaxUserAgents + MaxDeviceIDs; n != want {
+		t.Errorf("value table holds %d values, want %d", n, want)
 	}
-	if fs[0].ClientIPs[0] != "2001:db8::c34f" || !strings.HasPrefix(fs[0].UserAgents[0], "UA/49999/") || fs[1].ClientIPs[0] != "198.51.195.79" {
-		t.Errorf("most recent values: %q %q %q", fs[0].ClientIPs[0], fs[0].UserAgents[0], fs[1].ClientIPs[0])
+	for i, dev := range fs[0].DeviceIDs { // the ten most recent, whatever compaction moved
+		if want := fmt.Sprintf("DEV%d%s", 49999-i, strings.Repeat("d", 30)); dev != want {
+			t.Errorf("device %d: %q, want %q", i, dev, want)
+		}
 	}
+	if fs[0].ClientIPs[0] != "2001:db8::c34f" || fs[0].ClientIPs[9] != "2001:db8::c346" || !strings.HasPrefix(fs[0].UserAgents[0], "UA/49999/") || fs[1].ClientIPs[0] != "198.51.195.79" {
+		t.Errorf("most recent values: %q %q %q %q", fs[0].ClientIPs[0], fs[0].ClientIPs[9], fs[0].UserAgents[0], fs[1].ClientIPs[0])
+	}
+	// 50,000 device ids and addresses went by, about 2.7 MB of loose values: compaction
+	// keeps the dead ones under a megabyte.
 	for i := range a.shards {
-		if d := a.shards[i].vals.tab.dead; d > 1<<20+1<<10 {
-			t.Errorf("shard %d: %d dead bytes kept: compaction did not run", i, d)
+		v := &a.shards[i].vals
+		if v.tab.dead > 1<<20+1<<10 || v.loose.dead > 1<<20+1<<10 {
+			t.Errorf("shard %d: %d and %d dead bytes kept: compaction did not run", i, v.tab.dead, v.loose.dead)
 		}
 	}
 }
@@ -284,8 +294,9 @@ func growTo(n int) func([]seenVal) []seenVal {
 }
 
 // liveValues counts the values some list holds.
+// liveValues is how many values v keeps for lists: interned ones held, and loose ones.
 func liveValues(v *values) int {
-	n := 0
+	n := v.loose.n
 	for id := range v.tab.refs.n {
 		if *v.tab.refs.at(id) > 0 {
 			n++

@@ -9,35 +9,50 @@ import (
 
 // seenVal is one entry of a finding's capped list: a value and when it was last seen, in 12
 // bytes. The time is Unix nanoseconds in 62 bits (times before 1970 or after 2116, which no log
-// has, are clamped), the top bit of hi says whether ref is an interned value's id or an IPv4
-// address in its four bytes.
+// has, are clamped); the top two bits of hi say what ref is: an interned value's id, a loose
+// value's position, or (neither) an IPv4 address in its four bytes.
 type seenVal struct{ hi, lo, ref uint32 }
+
+const (
+	seenInterned = 1 << 31
+	seenLoose    = 1 << 30
+)
 
 func mkSeen(t int64, r vref) seenVal {
 	t = min(max(t, 0), 1<<62-1)
 	hi := uint32(uint64(t) >> 32)
 	if r&isInterned != 0 {
-		hi |= 1 << 31
+		hi |= seenInterned
+	}
+	if r&isLoose != 0 {
+		hi |= seenLoose
 	}
 	return seenVal{hi: hi, lo: uint32(t), ref: uint32(r)}
 }
 
-func (e seenVal) t() int64 { return int64(uint64(e.hi&^(1<<31))<<32 | uint64(e.lo)) }
+func (e seenVal) t() int64 { return int64(uint64(e.hi&^(seenInterned|seenLoose))<<32 | uint64(e.lo)) }
 
 func (e seenVal) vref() vref {
 	r := vref(e.ref)
-	if e.hi>>31 != 0 {
+	if e.hi&seenInterned != 0 {
 		r |= isInterned
+	}
+	if e.hi&seenLoose != 0 {
+		r |= isLoose
 	}
 	return r
 }
 
 // vref is a value as a list refers to it. An IPv4 address in canonical dotted form (nearly
 // every client address) is its four bytes: comparing two is comparing two integers, and it
-// takes no room in the value table. Any other value is interned: isInterned | id.
+// takes no room in the value table. A user agent is interned: isInterned | its id in the value
+// table. Any other value is loose: isLoose | its position in the shard's loose arena.
 type vref uint64
 
-const isInterned vref = 1 << 32
+const (
+	isInterned vref = 1 << 32
+	isLoose    vref = 1 << 33
+)
 
 // pval is a value prepared before its shard's lock is taken: its reference when it packs, else
 // the hash its table finds it by, once lookup has needed it.
@@ -85,10 +100,14 @@ func appendV4(b []byte, r uint32) []byte {
 	return b
 }
 
-// values interns the strings kept in findings' lists that do not pack (user agents, device
-// ids, IPv6 addresses), with reference counts so that a value dropped from every list is
-// forgotten: the table follows what the findings hold, not what went by.
-type values struct{ tab strTab }
+// values keeps the strings of findings' lists that do not pack: user agents interned, with
+// reference counts so that a value dropped from every list is forgotten, and device ids and
+// addresses loose, a copy for each list entry. The table follows what the findings hold, not
+// what went by.
+type values struct {
+	tab   strTab
+	loose looseArena
+}
 
 // lookup is the reference of s (prepared as p) if some list of the shard may hold it. A value a
 // finding saw last (list[0]) is compared in place: most events repeat their finding's user
@@ -117,21 +136,28 @@ func (v *values) lookup(list []seenVal, s string, p *pval) (vref, bool) {
 
 // is reports whether r is a value kept in the table whose string is s.
 func (v *values) is(r vref, s string) bool {
-	return r&isInterned != 0 && v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s
+	switch {
+	case r&isLoose != 0:
+		_, b := v.loose.at(uint32(r))
+		return string(b) == s
+	case r&isInterned != 0:
+		return v.tab.len(uint32(r)) == len(s) && v.tab.str(uint32(r)) == s
+	}
+	return false
 }
 
-// hold returns the reference a new entry keeps of s, one more holder of an interned value;
-// known and ok are lookup's answer (which hashed s when it did not find it).
+// hold returns the reference a new entry keeps of s: one more holder of an interned value, or
+// a loose value's own copy; known and ok are lookup's answer (which hashed s when it did not
+// find it).
 func (v *values) hold(s string, p pval, known vref, ok bool) vref {
 	if p.packed {
 		return p.ref
 	}
+	if p.loose { // each holder its own copy
+		return isLoose | vref(v.loose.add(s))
+	}
 	id := uint32(known)
-	switch {
-	case ok:
-	case p.loose:
-		id = v.tab.addLoose(sb(s))
-	default:
+	if !ok {
 		id = v.tab.add(sb(s), p.hash)
 	}
 	v.tab.addRef(id)
@@ -140,15 +166,27 @@ func (v *values) hold(s string, p pval, known vref, ok bool) vref {
 
 // release drops a list's hold on the value of r (nothing to do for a packed value).
 func (v *values) release(r vref) {
-	if r&isInterned != 0 {
+	switch {
+	case r&isLoose != 0:
+		v.loose.drop(uint32(r))
+	case r&isInterned != 0:
 		v.tab.release(uint32(r))
 	}
 }
 
+// str is the value of r kept in the table (not a packed one), and whether it is plainJSON.
+func (v *values) str(r vref) (string, bool) {
+	if r&isLoose != 0 {
+		return v.loose.str(uint32(r)), v.loose.plain(uint32(r))
+	}
+	return v.tab.str(uint32(r)), v.tab.plain(uint32(r))
+}
+
 // compare compares the value of r with s, without building the value's string.
 func (v *values) compare(r vref, s string) int {
-	if r&isInterned != 0 {
-		return strings.Compare(v.tab.str(uint32(r)), s)
+	if r&(isInterned|isLoose) != 0 {
+		str, _ := v.str(r)
+		return strings.Compare(str, s)
 	}
 	var b [15]byte
 	v4 := appendV4(b[:0], uint32(r))
@@ -157,8 +195,9 @@ func (v *values) compare(r vref, s string) int {
 
 // appendStr appends the value of r.
 func (v *values) appendStr(b []byte, r vref) []byte {
-	if r&isInterned != 0 {
-		return append(b, v.tab.str(uint32(r))...)
+	if r&(isInterned|isLoose) != 0 {
+		str, _ := v.str(r)
+		return append(b, str...)
 	}
 	return appendV4(b, uint32(r))
 }
