@@ -21,6 +21,8 @@ type looseArena struct {
 	live  int // bytes (with headers) of the values lists hold
 	dead  int // bytes of dropped values still in the pages
 	n     int // values lists hold
+
+	compactions int // for tests
 }
 
 // loosePage is the size of a page; a position is page<<looseShift | offset (32 bits: 4 GiB
@@ -91,6 +93,7 @@ func (a *looseArena) crowded() bool { return a.dead > 1<<20 && a.dead > a.live }
 func (a *looseArena) compact(each func(move func(pos uint32) uint32)) {
 	old := *a
 	a.pages, a.used, a.live, a.dead, a.n = nil, 0, 0, 0, 0
+	a.compactions++
 	each(func(pos uint32) uint32 { return a.add(old.str(pos)) })
 	for _, p := range old.pages {
 		a.m.hand(p)

@@ -304,3 +304,45 @@ func liveValues(v *values) int {
 	}
 	return n
 }
+
+// Compaction moves the loose values of every list in a shard and points their entries at the
+// new places: many findings' device ids and IPv6 addresses, churning through several
+// compactions, read back against the definition of a capped list.
+func TestLooseCompaction(t *testing.T) {
+	a := New(false)
+	rng := rand.New(rand.NewSource(3))
+	devs, ips := map[string]map[string]int64{}, map[string]map[string]int64{}
+	base := time.Date(2021, 8, 2, 0, 0, 0, 0, time.UTC)
+	for i := range 300000 {
+		acct := fmt.Sprintf("u%d@nhs.net", rng.Intn(40))
+		dev := fmt.Sprintf("DEV%05d%s", rng.Intn(2000), strings.Repeat("x", 90))
+		ip := fmt.Sprintf("2001:db8::%x", rng.Intn(3000))
+		ts := base.Add(time.Duration(i-rng.Intn(50)) * time.Millisecond) // in time order, nearly
+		a.Add(&Event{Time: ts, Account: acct, Host: "mail.nhs.net", Protocol: "EAS", DeviceID: dev, ClientIP: ip}, 1)
+		for _, m := range []struct {
+			seen map[string]map[string]int64
+			v    string
+		}{{devs, dev}, {ips, ip}} {
+			if m.seen[acct] == nil {
+				m.seen[acct] = map[string]int64{}
+			}
+			m.seen[acct][m.v] = max(m.seen[acct][m.v], ts.UnixNano())
+		}
+	}
+	compactions := 0
+	for i := range a.shards {
+		compactions += a.shards[i].vals.loose.compactions
+	}
+	t.Logf("%d compactions", compactions)
+	if compactions < 16 {
+		t.Errorf("%d compactions: the test should make several", compactions)
+	}
+	for _, f := range a.Findings() {
+		if want := referenceRecent(devs[*f.Account], MaxDeviceIDs); !slices.Equal(f.DeviceIDs, want) {
+			t.Fatalf("%s: devices %q, want %q", *f.Account, f.DeviceIDs, want)
+		}
+		if want := referenceRecent(ips[*f.Account], MaxClientIPs); !slices.Equal(f.ClientIPs, want) {
+			t.Fatalf("%s: addresses %q, want %q", *f.Account, f.ClientIPs, want)
+		}
+	}
+}
