@@ -143,7 +143,7 @@ func (p *iisParser) decide(b, v []byte) (r quickResult, done bool) {
 	var direct bool
 	var res resolution
 	if plainName(v) { // nearly every value: looked up in place, without normHost
-		host, res = p.fs.rules.hosts[string(v)], notLegacy
+		host, res = p.fs.rules.hostSet.get(v), notLegacy
 		if host != "" {
 			res = legacy
 		}

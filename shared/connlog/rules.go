@@ -46,6 +46,7 @@ var mappingAliases = map[string]string{"server_ip": "server", "server_port": "po
 // rules is Rules compiled for matching.
 type rules struct {
 	hosts      map[string]string // normalised legacy hostname -> itself: resolve returns this copy, never the caller's bytes
+	hostSet    hostSet           // the same, for quick
 	endpoints  map[string]string // normalised "ip:port" or "ip" -> legacy hostname
 	ignore     []string          // lower-cased globs
 	ignoreLit  []string          // per glob: its literal prefix (before any * ? [ \\), a cheap first check
@@ -69,6 +70,7 @@ func compileRules(r Rules) (*rules, error) {
 		}
 		c.hosts[n] = n
 	}
+	c.hostSet = newHostSet(c.hosts)
 	for k, v := range r.Endpoints {
 		key, ok := EndpointKey(k)
 		if !ok {

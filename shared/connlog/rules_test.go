@@ -306,3 +306,37 @@ func FuzzPlainName(f *testing.F) {
 		}
 	})
 }
+
+// hostSet finds exactly what the hosts map holds.
+func FuzzHostSet(f *testing.F) {
+	c, err := compileRules(testRules())
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"mail.nhs.net", "MAIL.nhs.net", "mail.nhs.net.", "eas.nhs.net", "outlook.office365.com", "", "m", "imap.nhs.ne", "pop.nhs.net"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := c.hostSet.get([]byte(s)), c.hosts[s]; got != want {
+			t.Errorf("hostSet.get(%q) = %q, the map says %q", s, got, want)
+		}
+	})
+}
+
+// A set of many hostnames (more than its smallest table) finds each, and nothing else.
+func TestHostSetMany(t *testing.T) {
+	names := map[string]string{}
+	for i := range 100 {
+		n := fmt.Sprintf("host%d.nhs.net", i)
+		names[n] = n
+	}
+	s := newHostSet(names)
+	for n := range names {
+		if s.get([]byte(n)) != n {
+			t.Errorf("%s not found", n)
+		}
+	}
+	if got := s.get([]byte("host100.nhs.net")); got != "" {
+		t.Errorf("found %q", got)
+	}
+}
