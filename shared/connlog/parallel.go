@@ -15,8 +15,8 @@ import (
 // blocks of whole lines; workers classify and parse the blocks and fold each block's events into
 // the aggregator, whose table is sharded under several locks. Lines of an IIS log are independent
 // of each other except for the header lines, so the reader follows the headers and hands every
-// block the header state in force at its start, and the line number of its first line.
-// Aggregation does not depend on the order events arrive in, so findings and counts are exactly
+// block the header state in force at its start, and its place in the stream (lines are
+// numbered once every block is read: numberLines). Aggregation does not depend on the order events arrive in, so findings and counts are exactly
 // those of the serial path.
 
 // defaultBlockSize is how much new data a block holds (plus the start of a line carried over).
@@ -24,17 +24,35 @@ const defaultBlockSize = 256 << 10
 
 // block is a run of whole lines for a worker.
 type block struct {
-	buf   []byte // the pooled buffer data lives in
-	data  []byte // whole lines; at the end of the stream the last one may lack its newline
-	first int64  // line number of the first line
-	long  bool   // instead of data: one line longer than MaxLineBytes, skipped by the reader
-	hdr   iisHeaderState
+	buf  []byte // the pooled buffer data lives in
+	data []byte // whole lines; at the end of the stream the last one may lack its newline
+	seq  int    // blocks are numbered in stream order
+	long bool   // instead of data: one line longer than MaxLineBytes, skipped by the reader
+	hdr  iisHeaderState
+}
+
+// A block's lines are numbered once every block is read: the reader does not count them (a
+// pass over every byte), the workers do, and runParallel then numbers the malformed lines
+// they kept by the lines of the blocks before theirs.
+
+// worked is what a worker hands back: its counts, its malformed lines (numbered within their
+// block, seqs[i] the block of MalformedLines[i]), and how many lines each block it read holds.
+type worked struct {
+	sum   Summary
+	seqs  []int
+	lines []blockLines
+}
+
+type blockLines struct {
+	seq int
+	n   int64
 }
 
 // parallelState is what the workers share (besides the aggregator, which has its own locks).
 type parallelState struct {
 	pool chan []byte
 	size int // of a pooled buffer
+	sent int // blocks the reader sent
 }
 
 // carry returns a buffer that holds rest at its start with room for a block after it, and
@@ -58,19 +76,21 @@ func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) 
 		st.pool <- make([]byte, st.size)
 	}
 	work := make(chan *block, workers)
-	sums := make([]Summary, workers)
+	outs := make([]worked, workers)
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fs.work(st, work, &sums[i])
+			fs.work(st, work, &outs[i])
 		}()
 	}
 	err := fs.split(ctx, p.iisHeaderState, st, work)
 	close(work)
 	wg.Wait()
-	for _, w := range sums {
+	fs.numberLines(outs, st.sent)
+	for _, o := range outs {
+		w := &o.sum
 		fs.sum.Lines += w.Lines
 		fs.sum.Events += w.Events
 		fs.sum.Unresolved += w.Unresolved
@@ -89,9 +109,31 @@ func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) 
 	return err
 }
 
+// numberLines turns the line numbers of the malformed lines the workers kept, counted within
+// their blocks, into the file's: a block's first line follows the lines of every block before
+// it (sent of them in all, each read by one worker).
+func (fs *fileScan) numberLines(outs []worked, sent int) {
+	first := make([]int64, sent)
+	for _, o := range outs {
+		for _, b := range o.lines {
+			first[b.seq] = b.n
+		}
+	}
+	next := fs.no + 1
+	for i, n := range first {
+		first[i], next = next, next+n
+	}
+	for _, o := range outs {
+		for i := range o.sum.MalformedLines {
+			o.sum.MalformedLines[i].Line += first[o.seqs[i]] - 1
+		}
+	}
+}
+
 // work parses blocks with its own parser, line source and counts.
-func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
-	w := &fileScan{Scanner: fs.Scanner, sum: sum, batching: true, quickAll: fs.quickAll}
+func (fs *fileScan) work(st *parallelState, work <-chan *block, out *worked) {
+	sum := &out.sum
+	w := &fileScan{Scanner: fs.Scanner, sum: sum, batching: true, quickAll: fs.quickAll, seqs: &out.seqs}
 	w.src = &lineSource{maxLine: fs.src.maxLine}
 	if fs.src.probes != nil {
 		w.src.setProbes(fs.src.probes)
@@ -99,7 +141,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 	p := &iisParser{fs: w}
 	var scratch agg.Scratch
 	for b := range work {
-		w.no = b.first - 1
+		w.no, w.seq = 0, b.seq
 		if b.long {
 			w.no++
 			sum.Lines++
@@ -118,6 +160,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 			}
 			w.src.buf = nil
 		}
+		out.lines = append(out.lines, blockLines{b.seq, w.no})
 		if len(w.batch) > 0 { // before the buffer goes back: the events' strings point into it
 			sum.Findings += int64(fs.table.AddBatch(w.batch, fs.gen, &scratch))
 			clear(w.batch) // drop the strings
@@ -140,7 +183,6 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, sum *Summary) {
 func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelState, work chan<- *block) error {
 	src := fs.src
 	r, maxLine, blockSize := src.r, src.maxLine, fs.blockSize()
-	no := fs.no + 1 // number of the next line
 	eof := false
 	read := func(b []byte) int {
 		m, err := r.Read(b)
@@ -153,11 +195,8 @@ func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelS
 		return m
 	}
 	send := func(buf, data []byte) {
-		b := &block{buf: buf, data: data, first: no, hdr: hdr.clone()}
-		no += int64(bytes.Count(data, []byte{'\n'}))
-		if len(data) > 0 && data[len(data)-1] != '\n' {
-			no++
-		}
+		b := &block{buf: buf, data: data, seq: st.sent, hdr: hdr.clone()}
+		st.sent++
 		trackHeaders(&hdr, data, maxLine)
 		work <- b
 	}
@@ -191,8 +230,8 @@ func (fs *fileScan) split(ctx context.Context, hdr iisHeaderState, st *parallelS
 					break
 				}
 			}
-			work <- &block{first: no, long: true}
-			no++
+			work <- &block{seq: st.sent, long: true}
+			st.sent++
 			skipping = false
 		}
 		for start := n; n-start < blockSize && n < len(cur) && !eof; {

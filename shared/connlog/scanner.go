@@ -289,7 +289,11 @@ type fileScan struct {
 	*Scanner
 	sum *Summary
 	src *lineSource
-	no  int64 // current line number
+	no  int64 // current line number (a parallel worker's: within block seq)
+	seq int
+	// seqs is where a parallel worker notes the block of each malformed line it keeps
+	// (numberLines).
+	seqs *[]int
 	// quickAll hands every line to the parser's quick first: it tells legacy lines itself
 	// (classifies), so the line source searches for no needle.
 	quickAll bool
@@ -372,6 +376,9 @@ func (fs *fileScan) malformed(reason string) {
 	fs.sum.Malformed++
 	if len(fs.sum.MalformedLines) < maxMalformedSamples {
 		fs.sum.MalformedLines = append(fs.sum.MalformedLines, LineError{Line: fs.no, Reason: reason})
+		if fs.seqs != nil {
+			*fs.seqs = append(*fs.seqs, fs.seq)
+		}
 	}
 }
 
