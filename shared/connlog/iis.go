@@ -15,6 +15,8 @@ type iisParser struct {
 	iisHeaderState
 	ts     [64]byte
 	fields [][]byte
+	pos    [maxSpaces]int32 // offsets of the spaces of the line quick read, nsp of them
+	nsp    int
 	uas    memo     // raw user agent -> with '+' as spaces, redacted and cleaned (as emit would)
 	days   dayCache // the date of the lines, nearly always the same one
 	// The protocol of the last URI stem, and of a few hundred recent ones: legacy lines of a
@@ -106,7 +108,7 @@ func (p *iisParser) quick(ln line) quickResult {
 	if len(b) == 0 || b[0] == '#' || p.n == 0 {
 		return parseFully
 	}
-	if bytes.Count(b, []byte{' '}) != p.n-1 {
+	if p.nsp = spaces(b, p.pos[:]); p.nsp != p.n-1 || p.nsp > maxSpaces {
 		return parseFully // let the full parse name the problem
 	}
 	sip, host, q := p.quickFields(b)
@@ -170,12 +172,10 @@ func (p *iisParser) port(b []byte) string {
 	return view(dash(field(p.fields, p.sport)))
 }
 
-// more splits line b, whose first fields p.fields holds, until it holds n (or all there are).
-// The fields are views of b, so cap says where the last one starts.
+// more splits line b, whose first fields p.fields holds, until it holds n (or all there are),
+// from the offsets of its spaces quick found.
 func (p *iisParser) more(b []byte, n int) {
-	if last := p.fields[len(p.fields)-1]; len(p.fields) < n && len(p.fields) < p.n {
-		p.fields = splitSpaces(p.fields, b[cap(b)-cap(last)+len(last)+1:], n)
-	}
+	p.fields = fieldsTo(p.fields, b, p.pos[:p.nsp], min(n, p.nsp+1))
 }
 
 // lineTime is the time of a line of fields f, as parseTime reads stamp(f), without copying the
@@ -220,10 +220,10 @@ func (p *iisParser) stamp(f [][]byte) []byte {
 }
 
 // quickFields returns the server address, host and query fields of the data line b (nil for a
-// column the log lacks), walking the line once; p.fields holds the fields up to the last of
-// those, the date and the time.
+// column the log lacks); p.fields holds the fields up to the last of those, the date and the
+// time, cut at the spaces quick found.
 func (p *iisParser) quickFields(b []byte) (sip, host, query []byte) {
-	p.fields = splitSpaces(p.fields[:0], b, max(p.sip, p.host, p.query, p.date, p.time)+1)
+	p.fields = fieldsTo(p.fields[:0], b, p.pos[:p.nsp], max(p.sip, p.host, p.query, p.date, p.time)+1)
 	return field(p.fields, p.sip), field(p.fields, p.host), field(p.fields, p.query)
 }
 
