@@ -1,6 +1,9 @@
 package connlog
 
-import "bytes"
+import (
+	"bytes"
+	"slices"
+)
 
 // Splitting a line into its fields was the largest single cost of reading an IIS log: one
 // bytes.IndexByte a field, a dozen calls a line, each with its fixed cost for fields a few
@@ -34,15 +37,22 @@ func spacesGo(b []byte, pos []int32) int {
 // fieldsTo extends out, the first fields of b, to its first k, given the offsets of all the
 // spaces of b (k is at most len(pos)+1).
 func fieldsTo(out [][]byte, b []byte, pos []int32, k int) [][]byte {
-	for i := len(out); i < k; i++ {
-		start, end := 0, len(b)
-		if i > 0 {
-			start = int(pos[i-1]) + 1
-		}
+	i := len(out)
+	if i >= k {
+		return out
+	}
+	out = slices.Grow(out, k-i)[:k]
+	start := 0
+	if i > 0 {
+		start = int(pos[i-1]) + 1
+	}
+	for ; i < k; i++ {
+		end := len(b)
 		if i < len(pos) {
 			end = int(pos[i])
 		}
-		out = append(out, b[start:end])
+		out[i] = b[start:end]
+		start = end + 1
 	}
 	return out
 }
