@@ -637,11 +637,25 @@ func httpFailure(status string) bool {
 // scheme it runs to the next delimiter after the scheme's credential. The check is one pass
 // over the value when nothing suspicious is in it.
 func redact(s string) string {
-	if s == "" || !suspicious(s) {
+	if s == "" || !marked(s) || !suspicious(s) {
 		return s
 	}
 	return redactAll(s)
 }
+
+// marked reports whether s holds a byte without which redact changes nothing: a key's '=' or
+// ':' (or the '%' of their percent-encodings), a scheme's space, a mask's '*'. Accounts and
+// device ids hold none: one table lookup a byte, where suspicious takes two and more.
+func marked(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if credentialMark[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
+var credentialMark = [256]bool{' ': true, '=': true, ':': true, '%': true, '*': true}
 
 // redactAll is redact without the fast check.
 func redactAll(s string) string {

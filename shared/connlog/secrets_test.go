@@ -96,6 +96,9 @@ func FuzzSuspicious(f *testing.F) {
 		if !suspicious(s) && redactAll(s) != s {
 			t.Errorf("suspicious(%q) is false, but redaction makes %q", s, redactAll(s))
 		}
+		if !marked(s) && redactAll(s) != s {
+			t.Errorf("marked(%q) is false, but redaction makes %q", s, redactAll(s))
+		}
 		if got, want := suspicious(s), suspiciousReference(s); got != want {
 			t.Errorf("suspicious(%q) = %v, its definition says %v", s, got, want)
 		}
