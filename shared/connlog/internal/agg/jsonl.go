@@ -66,7 +66,9 @@ func (a *Table) writeParallel(w io.Writer, refs []ref, n int) error {
 				case <-stop:
 					return
 				}
-				for _, o := range refs[c*jsonChunk : min(len(refs), (c+1)*jsonChunk)] {
+				chunk := refs[c*jsonChunk : min(len(refs), (c+1)*jsonChunk)]
+				for i, o := range chunk {
+					d.prefetch(chunk, i)
 					buf = appendJSON(buf, d.decode(o))
 				}
 				select {

@@ -66,6 +66,11 @@ func (a *looseArena) at(pos uint32) (uint16, []byte) {
 	return h, b[looseHdr : looseHdr+int(h&^loosePlainBit)]
 }
 
+// prefetch asks for the cache line of the value at pos.
+func (a *looseArena) prefetch(pos uint32) {
+	prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(a.pages[pos>>looseShift]))) + uintptr(pos&(1<<looseShift-1)))
+}
+
 // str is the value at pos: a view into the arena, valid until the shard compacts it.
 func (a *looseArena) str(pos uint32) string {
 	_, b := a.at(pos)

@@ -147,6 +147,10 @@ func (t *Table) sorted() []ref {
 		}
 		tmp = tmp[:0]
 		for _, x := range g {
+			i, id := x.parts()
+			prefetch(uintptr(unsafe.Pointer(t.shards[i].recs.at(id))))
+		}
+		for _, x := range g {
 			k, day := key(x)
 			tmp = append(tmp, keyedRef{k, day, x})
 		}
@@ -164,6 +168,36 @@ func (t *Table) sorted() []ref {
 type decoder struct {
 	t    *Table
 	days map[int32]string
+}
+
+// prefetch asks for what the findings after refs[i] will need, while refs[i] is written: the
+// record of the eighth after it, the lists and name of the fourth (whose record came in by
+// then), and the device ids of the second. Findings are written in account order, so each is a cache miss after another without.
+func (d *decoder) prefetch(refs []ref, i int) {
+	if j := i + 8; j < len(refs) {
+		sh, id := refs[j].parts()
+		prefetchRec(d.t.shards[sh].recs.at(id))
+	}
+	if j := i + 4; j < len(refs) {
+		n, id := refs[j].parts()
+		sh := &d.t.shards[n]
+		r := sh.recs.at(id)
+		sh.prefetchLists(r)
+		if o := *sh.names.offs.at(r.k.name); o != deadOff {
+			prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(sh.names.arena[o>>16]))) + uintptr(o&0xffff))
+		}
+	}
+	if j := i + 2; j < len(refs) { // its device list's chunk came in by now: the values in it
+		n, id := refs[j].parts()
+		sh := &d.t.shards[n]
+		if r := sh.recs.at(id); r.hDev != 0 {
+			for _, e := range sh.list(r, r.nDev, r.hDev, devList) {
+				if v := e.vref(); v&isLoose != 0 {
+					sh.vals.loose.prefetch(uint32(v))
+				}
+			}
+		}
+	}
 }
 
 // decode is the finding of x: its key (strings are views into the table, valid until it

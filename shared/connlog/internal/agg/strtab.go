@@ -99,6 +99,27 @@ func (t *strTab) find(s []byte, h uint32) (uint32, bool) {
 	}
 }
 
+// prefetch is step 0, 1 or 2 of asking for what find(s, h) will read: the index slot, then the
+// offset and length of the string it likely holds, then the string's bytes. Each step reads
+// what the one before fetched.
+func (t *strTab) prefetch(h uint32, step int) {
+	if step == 0 {
+		t.idx.prefetch(h)
+		return
+	}
+	id, ok := t.idx.peek(h)
+	switch {
+	case !ok:
+	case step == 1:
+		prefetch(uintptr(unsafe.Pointer(t.offs.at(id))))
+		prefetch(uintptr(unsafe.Pointer(t.lens.at(id))))
+	default:
+		if o := *t.offs.at(id); o != deadOff {
+			prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(t.arena[o>>16]))) + uintptr(o&0xffff))
+		}
+	}
+}
+
 func (t *strTab) equal(id uint32, s []byte) bool {
 	o := *t.offs.at(id)
 	return bytes.Equal(t.arena[o>>16][o&0xffff:o&0xffff+uint32(len(s))], s)
@@ -239,6 +260,23 @@ const (
 	tagMask = 0xff000000
 	idMask  = 1<<24 - 1 // 16.7 million ids per index: far more than a shard holds
 )
+
+// prefetch asks for the slot where a lookup of hash h starts.
+func (x *index) prefetch(h uint32) {
+	if len(x.slots) > 0 {
+		prefetch(uintptr(unsafe.Pointer(&x.slots[h&uint32(len(x.slots)-1)])))
+	}
+}
+
+// peek is the id in the slot where a lookup of hash h starts, if its tag is h's: the likely
+// answer, for prefetching what the lookup will read.
+func (x *index) peek(h uint32) (uint32, bool) {
+	if len(x.slots) == 0 {
+		return 0, false
+	}
+	sl := x.slots[h&uint32(len(x.slots)-1)]
+	return sl&idMask - 1, sl != 0 && sl&tagMask == h&tagMask
+}
 
 func (x *index) sizeFor(n int) int {
 	size := 64

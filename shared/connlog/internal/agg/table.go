@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Table folds events into findings. It is split into shards, each behind its own lock, so that
@@ -125,6 +126,7 @@ type Scratch struct {
 	names []byte
 	preps []prep
 	order []int32 // event indices grouped by shard
+	keys  []keyHash
 }
 
 func (t *Table) prepare(e *Event, buf []byte) (prep, []byte) {
@@ -219,11 +221,7 @@ func (t *Table) AddBatch(evs []Event, file int, s *Scratch) int {
 		}
 		sh := &t.shards[n]
 		sh.mu.Lock()
-		for _, i := range idx {
-			if sh.add(&evs[i], &s.preps[i], uint32(file)) {
-				firsts++
-			}
-		}
+		firsts += sh.addGroup(evs, s, idx, uint32(file))
 		sh.mu.Unlock()
 	}
 	return firsts
@@ -247,10 +245,87 @@ func hashKey(k key) uint32 {
 	return uint32(x >> 32)
 }
 
+// addGroup folds the events evs[idx] (prepared in s) into the shard. It goes over them in
+// passes, each asking the processor for the memory the next one reads (prefetch), so that the
+// cache misses of a group's events overlap instead of following one another: the names'
+// index slots, their offsets, their bytes; then (names interned) the findings' index slots,
+// their records, the records' lists; then the folding, on memory that is in cache. A group is
+// one block's events of one shard, about twenty; the passes took the narrow table benchmark
+// to 0.75-0.82 of its time and the wide one to 0.84-0.93 (interleaved runs against the build
+// before them).
+func (sh *shard) addGroup(evs []Event, s *Scratch, idx []int32, file uint32) int {
+	for step := range 3 {
+		for _, i := range idx {
+			sh.names.prefetch(s.preps[i].hash, step)
+		}
+	}
+	s.keys = s.keys[:0]
+	for _, i := range idx {
+		k := sh.key(&evs[i], &s.preps[i])
+		h := hashKey(k)
+		s.keys = append(s.keys, keyHash{k, h})
+		sh.idx.prefetch(h)
+	}
+	for _, kh := range s.keys {
+		if id, ok := sh.idx.peek(kh.h); ok {
+			prefetchRec(sh.recs.at(id))
+		}
+	}
+	for _, kh := range s.keys {
+		if r := sh.find(kh.k, kh.h); r != nil {
+			sh.prefetchLists(r)
+		}
+	}
+	firsts := 0
+	for j, i := range idx {
+		if sh.addKeyed(&evs[i], &s.preps[i], s.keys[j].k, s.keys[j].h, file) {
+			firsts++
+		}
+	}
+	return firsts
+}
+
+// prefetchRec asks for the cache lines of r (two or three: a record is 120 bytes).
+func prefetchRec(r *rec) {
+	p := uintptr(unsafe.Pointer(r))
+	prefetch(p)
+	prefetch(p + 64)
+	prefetch(p + uintptr(recSize) - 1)
+}
+
+// prefetchLists asks for what r's lists will need: the chunks of its addresses and devices, or
+// the device id it saw last when that list is in the record.
+func (sh *shard) prefetchLists(r *rec) {
+	if r.hIP != 0 {
+		prefetch(uintptr(unsafe.Pointer(&sh.lists.slice(r.hIP-1, 1)[0])))
+	}
+	if r.hDev != 0 {
+		prefetch(uintptr(unsafe.Pointer(&sh.lists.slice(r.hDev-1, 1)[0])))
+	} else if r.nDev > 0 {
+		if v := r.inl[devList.inl].vref(); v&isLoose != 0 {
+			sh.vals.loose.prefetch(uint32(v))
+		}
+	}
+}
+
+type keyHash struct {
+	k key
+	h uint32
+}
+
 // add folds e into its finding; p is e prepared.
 func (sh *shard) add(e *Event, p *prep, file uint32) bool {
-	k := key{name: sh.names.intern(p.name, p.hash), host: small(&sh.hosts, e.Host), proto: small(&sh.protos, e.Protocol), day: p.day}
-	h := hashKey(k)
+	k := sh.key(e, p)
+	return sh.addKeyed(e, p, k, hashKey(k), file)
+}
+
+// key is the key of e's finding (its name interned).
+func (sh *shard) key(e *Event, p *prep) key {
+	return key{name: sh.names.intern(p.name, p.hash), host: small(&sh.hosts, e.Host), proto: small(&sh.protos, e.Protocol), day: p.day}
+}
+
+// addKeyed is add for an event whose key k (hash h) is known.
+func (sh *shard) addKeyed(e *Event, p *prep, k key, h uint32, file uint32) bool {
 	r := sh.find(k, h)
 	sec, ns := e.Time.Unix(), int32(e.Time.Nanosecond())
 	if r == nil {
