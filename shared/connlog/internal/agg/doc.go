@@ -34,6 +34,10 @@
 //     chunks of the shard's list pool as they grow (2, 4, 8 entries, then the cap).
 //   - The table is split into shards by account, each behind its own lock, so parallel workers
 //     rarely wait, and AddBatch takes each shard's lock once per batch of events.
+//   - An event's lookups are cache misses one after another (its name, its finding, its lists),
+//     so AddBatch folds a shard's events in passes, each asking the processor for the memory
+//     the next pass reads (prefetch.go: an instruction Go has no word for), and the output asks
+//     for the findings ahead of the one it writes: the misses of many events overlap.
 //   - Output ranks the strings once, places findings by a counting sort on their account's
 //     rank (4 bytes a finding), and decodes one finding at a time, so writing the table out
 //     costs no copy of it; every core writes chunks of it, in order, with times formatted by
