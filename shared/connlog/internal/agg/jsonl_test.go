@@ -93,7 +93,7 @@ func TestWriteParallel(t *testing.T) {
 	var want bytes.Buffer
 	for _, o := range refs {
 		d := decoder{t: tab}
-		want.Write(appendJSON(nil, d.decode(o)))
+		want.Write(appendJSON(nil, d.decode(o), &d.dates))
 	}
 	for _, n := range []int{2, 3, 7} {
 		var got bytes.Buffer
@@ -128,6 +128,7 @@ func (f *failAfter) Write(p []byte) (int, error) {
 // spot-checked, and times outside them go to time.
 func TestAppendTime(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
+	var dates dateCache // carried from time to time, as the output does
 	check := func(tm time.Time, prec int8) {
 		t.Helper()
 		want := tm.UTC().Format("2006-01-02T15:04:05.000000000")
@@ -146,6 +147,9 @@ func TestAppendTime(t *testing.T) {
 		if got := string(AppendTime(nil, tm, prec)); got != want {
 			t.Fatalf("AppendTime(%v, %d) = %s, want %s", tm, prec, got, want)
 		}
+		if got := string(appendUnix(nil, tm.Unix(), int32(tm.Nanosecond()), prec, &dates)); got != want {
+			t.Fatalf("appendUnix(%v, %d) with the date of %d = %s, want %s", tm, prec, dates.days, got, want)
+		}
 	}
 	for _, tm := range []time.Time{
 		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
@@ -160,5 +164,10 @@ func TestAppendTime(t *testing.T) {
 	for i := 0; i < 200000; i++ {
 		sec := rng.Int63n(253402300800+30610224000+86400*400) - 30610224000 - 86400*200
 		check(time.Unix(sec, int64(rng.Intn(1e9))*int64(rng.Intn(2))), int8(rng.Intn(10)))
+	}
+	// Times a few hours apart, as a table's output has them: most share the date before.
+	for sec, i := int64(1627862400), 0; i < 20000; i++ {
+		sec += rng.Int63n(40000)
+		check(time.Unix(sec, 0), 0)
 	}
 }

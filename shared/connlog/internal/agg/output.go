@@ -166,8 +166,9 @@ func (t *Table) sorted() []ref {
 
 // decoder turns a ref back into the finding's key and record.
 type decoder struct {
-	t    *Table
-	days map[int32]string
+	t     *Table
+	days  map[int32]string
+	dates dateCache // for appendJSON
 }
 
 // prefetch asks for what the findings after refs[i] will need, while refs[i] is written: the
