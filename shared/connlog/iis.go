@@ -246,7 +246,7 @@ func (p *iisParser) parse(ln line) {
 	var t time.Time
 	var prec int8
 	if known.host == "" {
-		p.fields = splitSpaces(p.fields[:0], b, -1)
+		p.fields = splitSpaces(p.fields[:0], b)
 		if len(p.fields) != p.n {
 			fs.malformed(fmt.Sprintf("%d fields where #Fields declares %d", len(p.fields), p.n))
 			return

@@ -109,12 +109,9 @@ func (c *dayCache) sameDay(date, clock []byte) (time.Time, bool) {
 }
 
 func (c *dayCache) parse(b []byte) (time.Time, int8, bool) {
-	if c.ok && len(b) == 19 && string(b[:10]) == string(c.day[:]) && (b[10] == ' ' || b[10] == 'T' || b[10] == 't') && b[13] == ':' && b[16] == ':' {
-		h, ok1 := twoDigits(b[11], b[12])
-		mi, ok2 := twoDigits(b[14], b[15])
-		s, ok3 := twoDigits(b[17], b[18])
-		if ok1 && ok2 && ok3 && h <= 23 && mi <= 59 && s <= 60 {
-			return time.Unix(c.mid+int64(h*3600+mi*60+s), 0).UTC(), 0, true
+	if len(b) == 19 && (b[10] == ' ' || b[10] == 'T' || b[10] == 't') {
+		if t, ok := c.sameDay(b[:10], b[11:]); ok {
+			return t, 0, true
 		}
 	}
 	t, prec, ok := parseTime(b)
@@ -403,17 +400,14 @@ func colIndex(names []string, want ...string) int {
 
 func equalFoldASCII(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
 
-// splitSpaces appends the fields of b, separated by single spaces, to out: all of them, or
-// those that make out n long when n > 0.
-func splitSpaces(out [][]byte, b []byte, n int) [][]byte {
+// splitSpaces appends the fields of b, separated by single spaces, to out.
+func splitSpaces(out [][]byte, b []byte) [][]byte {
 	for {
 		i := bytes.IndexByte(b, ' ')
 		if i < 0 {
 			return append(out, b)
 		}
-		if out = append(out, b[:i]); len(out) == n {
-			return out
-		}
+		out = append(out, b[:i])
 		b = b[i+1:]
 	}
 }

@@ -70,25 +70,20 @@ func TestHHTokenMatchesReference(t *testing.T) {
 	}
 }
 
-// splitSpaces is bytes.Split on single spaces (or SplitN).
+// splitSpaces is bytes.Split on single spaces.
 func FuzzSplitSpaces(f *testing.F) {
 	for _, s := range []string{"", " ", "a", "a b", "2021-08-02 00:00:00 10.30.0.1 POST /mapi/emsmdb/ - 443", "  double  spaces ", "exactly8 bytes!!", "\x20\xa0\x00 \xff"} {
-		f.Add(s, 0)
-		f.Add(s, 3)
+		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string, n int) {
-		n = n % 20
+	f.Fuzz(func(t *testing.T, s string) {
 		want := bytes.Split([]byte(s), []byte(" "))
-		if n > 0 && len(want) > n {
-			want = want[:n]
-		}
-		got := splitSpaces(nil, []byte(s), n)
+		got := splitSpaces(nil, []byte(s))
 		if len(got) != len(want) {
-			t.Fatalf("splitSpaces(%q, %d): %d fields, want %d", s, n, len(got), len(want))
+			t.Fatalf("splitSpaces(%q): %d fields, want %d", s, len(got), len(want))
 		}
 		for i := range got {
 			if !bytes.Equal(got[i], want[i]) {
-				t.Fatalf("splitSpaces(%q, %d)[%d] = %q, want %q", s, n, i, got[i], want[i])
+				t.Fatalf("splitSpaces(%q)[%d] = %q, want %q", s, i, got[i], want[i])
 			}
 		}
 	})

@@ -16,8 +16,8 @@ import (
 // the aggregator, whose table is sharded under several locks. Lines of an IIS log are independent
 // of each other except for the header lines, so the reader follows the headers and hands every
 // block the header state in force at its start, and its place in the stream (lines are
-// numbered once every block is read: numberLines). Aggregation does not depend on the order events arrive in, so findings and counts are exactly
-// those of the serial path.
+// numbered once every block is read: numberLines). Aggregation does not depend on the order
+// events arrive in, so findings and counts are exactly those of the serial path.
 
 // defaultBlockSize is how much new data a block holds (plus the start of a line carried over).
 const defaultBlockSize = 256 << 10
@@ -30,10 +30,6 @@ type block struct {
 	long bool   // instead of data: one line longer than MaxLineBytes, skipped by the reader
 	hdr  iisHeaderState
 }
-
-// A block's lines are numbered once every block is read: the reader does not count them (a
-// pass over every byte), the workers do, and runParallel then numbers the malformed lines
-// they kept by the lines of the blocks before theirs.
 
 // worked is what a worker hands back: its counts, its malformed lines (numbered within their
 // block, seqs[i] the block of MalformedLines[i]), and how many lines each block it read holds.
@@ -111,7 +107,8 @@ func (fs *fileScan) runParallel(ctx context.Context, p *iisParser, workers int) 
 
 // numberLines turns the line numbers of the malformed lines the workers kept, counted within
 // their blocks, into the file's: a block's first line follows the lines of every block before
-// it (sent of them in all, each read by one worker).
+// it (sent of them in all, each read by one worker). The reader does not count lines as it
+// cuts blocks (a pass over every byte); the workers count those they read anyway.
 func (fs *fileScan) numberLines(outs []worked, sent int) {
 	first := make([]int64, sent)
 	for _, o := range outs {

@@ -71,16 +71,11 @@ func (a *looseArena) prefetch(pos uint32) {
 	prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(a.pages[pos>>looseShift]))) + uintptr(pos&(1<<looseShift-1)))
 }
 
-// str is the value at pos: a view into the arena, valid until the shard compacts it.
-func (a *looseArena) str(pos uint32) string {
-	_, b := a.at(pos)
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// plain reports whether the value at pos is plainJSON.
-func (a *looseArena) plain(pos uint32) bool {
-	h, _ := a.at(pos)
-	return h&loosePlainBit != 0
+// str is the value at pos (a view into the arena, valid until the shard compacts it), and
+// whether it is plainJSON.
+func (a *looseArena) str(pos uint32) (string, bool) {
+	h, b := a.at(pos)
+	return unsafe.String(unsafe.SliceData(b), len(b)), h&loosePlainBit != 0
 }
 
 // drop marks the value at pos dead: its list no longer holds it.
@@ -99,7 +94,10 @@ func (a *looseArena) compact(each func(move func(pos uint32) uint32)) {
 	old := *a
 	a.pages, a.used, a.live, a.dead, a.n = nil, 0, 0, 0, 0
 	a.compactions++
-	each(func(pos uint32) uint32 { return a.add(old.str(pos)) })
+	each(func(pos uint32) uint32 {
+		s, _ := old.str(pos)
+		return a.add(s)
+	})
 	for _, p := range old.pages {
 		a.m.hand(p)
 	}

@@ -114,9 +114,14 @@ func (t *strTab) prefetch(h uint32, step int) {
 		prefetch(uintptr(unsafe.Pointer(t.offs.at(id))))
 		prefetch(uintptr(unsafe.Pointer(t.lens.at(id))))
 	default:
-		if o := *t.offs.at(id); o != deadOff {
-			prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(t.arena[o>>16]))) + uintptr(o&0xffff))
-		}
+		t.prefetchStr(id)
+	}
+}
+
+// prefetchStr asks for the bytes of string id.
+func (t *strTab) prefetchStr(id uint32) {
+	if o := *t.offs.at(id); o != deadOff {
+		prefetch(uintptr(unsafe.Pointer(unsafe.SliceData(t.arena[o>>16]))) + uintptr(o&0xffff))
 	}
 }
 
@@ -125,15 +130,9 @@ func (t *strTab) equal(id uint32, s []byte) bool {
 	return bytes.Equal(t.arena[o>>16][o&0xffff:o&0xffff+uint32(len(s))], s)
 }
 
-// add stores s (not in the table) under hash h and returns its id.
+// add stores s (not in the table) under hash h, in the arena under a new (or freed) id, and
+// returns the id.
 func (t *strTab) add(s []byte, h uint32) uint32 {
-	id := t.store(s)
-	t.idx.insert(h, id, t.offs.n, t.indexed)
-	return id
-}
-
-// store puts s in the arena under a new (or freed) id.
-func (t *strTab) store(s []byte) uint32 {
 	if len(s) > maxLen {
 		s = s[:maxLen] // callers bound their values far below this
 	}
@@ -159,6 +158,7 @@ func (t *strTab) store(s []byte) uint32 {
 	*t.lens.at(id) = l
 	*t.refs.at(id) = 0
 	t.used += len(s)
+	t.idx.insert(h, id, t.offs.n, t.indexed)
 	return id
 }
 

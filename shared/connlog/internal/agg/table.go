@@ -293,6 +293,15 @@ func prefetchRec(r *rec) {
 	prefetch(p + uintptr(recSize) - 1)
 }
 
+// prefetchValues asks for the loose values of list.
+func (sh *shard) prefetchValues(list []seenVal) {
+	for _, e := range list {
+		if v := e.vref(); v&isLoose != 0 {
+			sh.vals.loose.prefetch(uint32(v))
+		}
+	}
+}
+
 // prefetchLists asks for what r's lists will need: the chunks of its addresses and devices, or
 // the device id it saw last when that list is in the record.
 func (sh *shard) prefetchLists(r *rec) {
@@ -301,10 +310,8 @@ func (sh *shard) prefetchLists(r *rec) {
 	}
 	if r.hDev != 0 {
 		prefetch(uintptr(unsafe.Pointer(&sh.lists.slice(r.hDev-1, 1)[0])))
-	} else if r.nDev > 0 {
-		if v := r.inl[devList.inl].vref(); v&isLoose != 0 {
-			sh.vals.loose.prefetch(uint32(v))
-		}
+	} else {
+		sh.prefetchValues(sh.list(r, r.nDev, 0, devList))
 	}
 }
 

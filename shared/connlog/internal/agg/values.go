@@ -177,7 +177,7 @@ func (v *values) release(r vref) {
 // str is the value of r kept in the table (not a packed one), and whether it is plainJSON.
 func (v *values) str(r vref) (string, bool) {
 	if r&isLoose != 0 {
-		return v.loose.str(uint32(r)), v.loose.plain(uint32(r))
+		return v.loose.str(uint32(r))
 	}
 	return v.tab.str(uint32(r)), v.tab.plain(uint32(r))
 }
