@@ -27,7 +27,7 @@ for tool in mawk grep zcat gzip /usr/bin/time; do
 done
 
 echo "building sunset and the generator..." >&2
-(cd "$root" && go build -o "$dir/sunset" ./cmd/sunset && go build -o "$dir/genw3c" ./infra/bench/genw3c)
+(cd "$root" && go build -o "$dir/sunset" ./cmd/sunset && go build -o "$dir/genw3c" ./infra/bench/genw3c && go build -o "$dir/inflate" ./infra/bench/inflate)
 
 # gen NAME ARGS...: generate $dir/NAME.log (and .gz) unless present.
 gen() {
@@ -99,8 +99,10 @@ for f in "narrow-$lines-2" "narrow-$lines-30" "wide-$lines-30"; do
 		"$(pergb "$size" "${cpu[scan]}")" "$(pergb "$size" "${cpu[awk]}")" "$(ratio "${cpu[scan]}" "${cpu[awk]}")" "$(mib "${rss[scan]}")"
 done
 
-printf '\n| gzip input | MB (gz) | sunset MB/s* | zcat MB/s* | sunset / zcat wall | sunset CPU s/GB* | peak RSS |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|\n'
+# inflate: the same library inflating alone, one core (a deflate stream is one chain). Its wall
+# time is the least a gzip scan can take; zcat / inflate is the most "sunset / zcat" can be.
+printf '\n| gzip input | MB (gz) | sunset MB/s* | zcat MB/s* | sunset / zcat wall | ceiling: zcat / inflate alone | sunset CPU s/GB* | inflate CPU s/GB* | zcat CPU s/GB* | peak RSS |\n'
+printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for f in "narrow-$lines-30" "wide-$lines-30"; do
 	path="$dir/$f.log"
 	size=$(stat -L -c %s "$path")
@@ -109,10 +111,12 @@ for f in "narrow-$lines-30" "wide-$lines-30"; do
 	for _ in $(seq "$runs"); do
 		measure scan /dev/null "${scan[@]}" "$path.gz"
 		measure zcat /dev/null zcat "$path.gz"
+		measure inflate /dev/null "$dir/inflate" "$path.gz"
 	done
-	printf '| %s.gz | %.0f | %s | %s | %sx | %s | %s MiB |\n' "$f" "$(echo "$(stat -L -c %s "$path.gz")/1048576" | bc -l)" \
+	printf '| %s.gz | %.0f | %s | %s | %sx | %sx | %s | %s | %s | %s MiB |\n' "$f" "$(echo "$(stat -L -c %s "$path.gz")/1048576" | bc -l)" \
 		"$(mbs "$size" "${wall[scan]}")" "$(mbs "$size" "${wall[zcat]}")" "$(ratio "${wall[zcat]}" "${wall[scan]}")" \
-		"$(pergb "$size" "${cpu[scan]}")" "$(mib "${rss[scan]}")"
+		"$(ratio "${wall[zcat]}" "${wall[inflate]}")" "$(pergb "$size" "${cpu[scan]}")" "$(pergb "$size" "${cpu[inflate]}")" \
+		"$(pergb "$size" "${cpu[zcat]}")" "$(mib "${rss[scan]}")"
 done
 echo "* MB of uncompressed log."
 
