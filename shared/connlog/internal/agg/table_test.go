@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -210,6 +211,14 @@ func TestPackV4(t *testing.T) {
 		}
 		if got := string(appendV4(nil, r)); ok && got != tc.s {
 			t.Errorf("packV4(%q) = %x, writes back %q", tc.s, r, got)
+		}
+	}
+	for n := range uint32(256) { // every byte value, in each place, as netip writes it
+		for _, r := range []uint32{n << 24, n << 16, n << 8, n, n * 0x01010101} {
+			want := netip.AddrFrom4([4]byte{byte(r >> 24), byte(r >> 16), byte(r >> 8), byte(r)}).String()
+			if got := string(appendV4([]byte("x"), r)); got != "x"+want {
+				t.Fatalf("appendV4(%#x) = %q, want %q", r, got, "x"+want)
+			}
 		}
 	}
 	rng := rand.New(rand.NewSource(3))

@@ -89,16 +89,28 @@ func packV4(s string) (uint32, bool) {
 	return r, parts == 4
 }
 
-// appendV4 appends the address packV4 packed into r.
+// appendV4 appends the address packV4 packed into r: each byte's digits from a table, as the
+// output writes one or more addresses for every finding.
 func appendV4(b []byte, r uint32) []byte {
-	for i := 3; i >= 0; i-- {
-		b = strconv.AppendUint(b, uint64(r>>(8*i)&0xff), 10)
+	for i := 24; i >= 0; i -= 8 {
+		d := &decimalBytes[r>>i&0xff]
+		b = append(b, d[1:1+d[0]]...)
 		if i > 0 {
 			b = append(b, '.')
 		}
 	}
 	return b
 }
+
+// decimalBytes[n] is n in decimal: its length, then its digits.
+var decimalBytes = func() (t [256][4]byte) {
+	for n := range t {
+		s := strconv.Itoa(n)
+		t[n][0] = byte(len(s))
+		copy(t[n][1:], s)
+	}
+	return t
+}()
 
 // values keeps the strings of findings' lists that do not pack: user agents interned, with
 // reference counts so that a value dropped from every list is forgotten, and device ids and
