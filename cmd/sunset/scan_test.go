@@ -80,6 +80,8 @@ func TestScanCommand(t *testing.T) {
 		{name: "bad format", args: []string{"--campaign", "c.yaml", "--format", "xml", good}, code: 2, stderrHas: []string{"xml"}},
 		{name: "bad map", args: []string{"--campaign", "c.yaml", "--map", "account", good}, code: 2},
 		{name: "unknown map key", args: []string{"--campaign", "c.yaml", "--map", "colour=c", good}, code: 2, stderrHas: []string{"colour"}},
+		{name: "cpuprofile nowhere", args: []string{"--campaign", "c.yaml", "--cpuprofile", "/nonexistent/cpu.pprof", good}, code: 2,
+			stderrHas: []string{"--cpuprofile", "/nonexistent/cpu.pprof"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +103,25 @@ func TestScanCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// --cpuprofile writes a profile of the scan (gzip-compressed protocol buffers, as runtime/pprof
+// writes them) and changes nothing else. Only this test starts a profile: one runs at a time.
+func TestScanCPUProfile(t *testing.T) {
+	t.Parallel()
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	code, out, errOut := runScanCLI(t, fakeRules, scanIIS, "scan", "--campaign", "c.yaml", "--quiet", "--cpuprofile", prof, "-")
+	_, want, _ := runScanCLI(t, fakeRules, scanIIS, "scan", "--campaign", "c.yaml", "--quiet", "-")
+	if code != 0 || out != want {
+		t.Fatalf("exit %d, findings\n%s\nwant\n%s\nstderr: %s", code, out, want, errOut)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("%s is not a profile (%d bytes, % x...)", prof, len(b), b[:min(len(b), 4)])
 	}
 }
 
