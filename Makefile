@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 LOCAL_ENV = $(shell $(GO) run ./infra/local/stack env | sed 's/^export //')
 
-.PHONY: help local-up local-down local-env test unit demo bench build lint fuzz
+.PHONY: help local-up local-down local-env test unit demo bench build lint fuzz pgo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ demo: ## run the main job end to end on the local stack
 
 bench: ## every benchmark in infra/bench, printed as tables for the README
 	@set -e; for b in infra/bench/*.sh; do echo "== $$b"; bash "$$b"; done
+
+pgo: ## rewrite the profiles sunset and the ingest Lambda are built with (default.pgo), from scans of generated logs
+	@infra/pgo.sh
 
 build: ## build every Lambda as bootstrap for provided.al2023/arm64 into .build/<name>/
 	@for d in functions/*/; do n=$$(basename $$d); \
