@@ -244,3 +244,44 @@ func FuzzIISFastPathMatchesFullParse(f *testing.F) {
 		}
 	})
 }
+
+// memo returns what conv returns, for values of one length (one front slot) and of many,
+// converts a value held in the front or the map once, and keeps copies: the buffer a raw value
+// was read from is reused.
+func TestMemo(t *testing.T) {
+	var m memo
+	calls := map[string]int{}
+	conv := func(b []byte) string { calls[string(b)]++; return strings.ToUpper(string(b)) }
+	buf := make([]byte, 0, 64)
+	get := func(s string) string {
+		buf = append(buf[:0], s...)
+		v := m.get(buf, conv)
+		copy(buf, strings.Repeat("#", len(buf))) // the read buffer moves on
+		return v
+	}
+	sameLen := []string{"ua-a", "ua-b", "ua-c"} // one front slot, three values: the map behind it
+	for round := 0; round < 3; round++ {
+		for _, s := range append(sameLen, "a longer user agent", "x") {
+			if got := get(s); got != strings.ToUpper(s) {
+				t.Fatalf("get(%q) = %q", s, got)
+			}
+		}
+	}
+	for s, n := range calls {
+		if n != 1 {
+			t.Errorf("%q converted %d times, want once", s, n)
+		}
+	}
+	for i := 0; i < 3*memoMax; i++ { // more values than the map holds: it starts again
+		s := fmt.Sprintf("agent-%d", i%(2*memoMax))
+		if got := get(s); got != strings.ToUpper(s) {
+			t.Fatalf("get(%q) = %q", s, got)
+		}
+	}
+	if len(m.m) > memoMax {
+		t.Errorf("the map holds %d values, more than %d", len(m.m), memoMax)
+	}
+	if got := m.get(nil, func([]byte) string { return "-" }); got != "-" {
+		t.Errorf("get(empty) = %q, want conv's answer", got)
+	}
+}

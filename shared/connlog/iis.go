@@ -306,36 +306,54 @@ func iisUserAgent(raw []byte) string { return cleanUserAgent(plusToSpace(raw)) }
 
 // memo maps a few recent raw values (user agents: a handful of distinct values make up most of a
 // log) to their converted strings, so that converting allocates once per value, not per line.
+// The two values of each length seen last are found first without hashing (front): a map
+// lookup hashed every byte of a user agent on every legacy line.
 type memo struct {
-	m map[string]string
+	m     map[string]memoEntry
+	front [memoFront][2]memoEntry // by length mod memoFront, the most recent first
 }
 
-const memoMax = 512
+type memoEntry struct{ raw, v string }
+
+const (
+	memoMax   = 512
+	memoFront = 64
+)
 
 func (m *memo) get(raw []byte, conv func([]byte) string) string {
 	if len(raw) == 0 {
 		return conv(raw)
 	}
-	if v, ok := m.m[string(raw)]; ok {
-		return v
-	}
-	if m.m == nil || len(m.m) >= memoMax {
-		m.m = make(map[string]string, 16)
-	}
-	v := strings.Clone(conv(raw)) // conv may return a view of raw
-	m.m[string(raw)] = v
-	return v
+	return m.find(view(raw), func() string { return conv(raw) })
 }
 
 // getString is get for a string that may be a view of a read buffer.
 func (m *memo) getString(raw string, conv func(string) string) string {
-	if v, ok := m.m[raw]; ok {
-		return v
+	if len(raw) == 0 {
+		return conv(raw)
 	}
-	if m.m == nil || len(m.m) >= memoMax {
-		m.m = make(map[string]string, 16)
+	return m.find(raw, func() string { return conv(raw) })
+}
+
+// find returns the conversion of raw (not empty; it may be a view of a read buffer, and is
+// kept only as a copy), converting it with conv when neither the front nor the map has it.
+func (m *memo) find(raw string, conv func() string) string {
+	f := &m.front[len(raw)%memoFront]
+	if f[0].raw == raw {
+		return f[0].v
 	}
-	v := strings.Clone(conv(raw))
-	m.m[strings.Clone(raw)] = v
-	return v
+	if f[1].raw == raw {
+		f[0], f[1] = f[1], f[0]
+		return f[0].v
+	}
+	e, ok := m.m[raw]
+	if !ok {
+		if m.m == nil || len(m.m) >= memoMax {
+			m.m = make(map[string]memoEntry, 16)
+		}
+		e = memoEntry{raw: strings.Clone(raw), v: strings.Clone(conv())} // conv may return a view of raw
+		m.m[e.raw] = e
+	}
+	f[0], f[1] = e, f[0]
+	return e.v
 }
