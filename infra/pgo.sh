@@ -3,7 +3,7 @@
 # (profile-guided optimisation: the go command uses a main package's default.pgo by itself, so
 # `go build`, `make build` and `sam build` all do). It scans generated logs of the bench's two
 # shapes (infra/bench/genw3c: narrow and wide, 3M lines each at 30% legacy, and 1M wide lines
-# gzip-compressed) with `sunset scan --cpuprofile`, merges the three profiles and writes
+# gzip-compressed) with `sunset scan --cpuprofile`, merges the profiles and writes
 # cmd/sunset/default.pgo and functions/ingest/default.pgo. Rerun it (`make pgo`) after a change
 # to the scanner, and commit both files. Takes about two minutes; the logs (1.5 GB) go to a
 # temporary directory, removed at the end.
@@ -18,8 +18,11 @@ go build -o "$dir/genw3c" ./infra/bench/genw3c
 "$dir/genw3c" -lines 3000000 -legacy 0.30 >"$dir/narrow.log"
 "$dir/genw3c" -lines 3000000 -legacy 0.30 -wide >"$dir/wide.log"
 "$dir/genw3c" -lines 1000000 -legacy 0.30 -wide -seed 2 | gzip -6 >"$dir/wide-gz.log.gz"
+# Three scans of each: a profile is a sample, and the compiler's choices follow its hottest calls.
 for f in narrow.log wide.log wide-gz.log.gz; do
-	"$dir/sunset" scan --quiet --campaign infra/bench/campaign-bench.yaml --cpuprofile "$dir/$f.pprof" "$dir/$f" >/dev/null
+	for i in 1 2 3; do
+		"$dir/sunset" scan --quiet --campaign infra/bench/campaign-bench.yaml --cpuprofile "$dir/$f.$i.pprof" "$dir/$f" >/dev/null
+	done
 done
 go tool pprof -proto "$dir"/*.pprof >"$dir/merged.pgo"
 cp "$dir/merged.pgo" cmd/sunset/default.pgo
