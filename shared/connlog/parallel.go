@@ -1,8 +1,6 @@
 package connlog
 
 import (
-	"github.com/nhsmail-sunset/sunset/shared/connlog/internal/agg"
-
 	"bytes"
 	"context"
 	"fmt"
@@ -136,7 +134,6 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, out *worked) {
 		w.src.setProbes(fs.src.probes)
 	}
 	p := &iisParser{fs: w}
-	var scratch agg.Scratch
 	for b := range work {
 		w.no, w.seq = 0, b.seq
 		if b.long {
@@ -158,11 +155,7 @@ func (fs *fileScan) work(st *parallelState, work <-chan *block, out *worked) {
 			w.src.buf = nil
 		}
 		out.lines = append(out.lines, blockLines{b.seq, w.no})
-		if len(w.batch) > 0 { // before the buffer goes back: the events' strings point into it
-			sum.Findings += int64(fs.table.AddBatch(w.batch, fs.gen, &scratch))
-			clear(w.batch) // drop the strings
-			w.batch = w.batch[:0]
-		}
+		w.addBatch() // before the buffer goes back: the events' strings point into it
 		if buf := b.buf; buf != nil {
 			if len(buf) != st.size { // one grown for a long line: the pool keeps the usual size
 				buf = make([]byte, st.size)

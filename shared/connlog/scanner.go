@@ -249,7 +249,11 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 			defer ra.Close()
 			fs.src.r = ra
 		}
+		if _, ok := p.(*iisParser); ok {
+			fs.batching, fs.src.beforeMove = true, fs.addBatch
+		}
 		err = fs.run(ctx, p)
+		fs.addBatch()
 	}
 	sum.Bytes = cr.n
 	if err == nil && fs.src.err != nil {
@@ -297,10 +301,14 @@ type fileScan struct {
 	// quickAll hands every line to the parser's quick first: it tells legacy lines itself
 	// (classifies), so the line source searches for no needle.
 	quickAll bool
-	// batching collects events in batch instead of adding them (a parallel worker folds a
-	// block's events under the aggregator's lock).
+	// batching collects events in batch instead of adding them one by one: the table folds a
+	// batch's events shard by shard, overlapping their cache misses (agg.Table.AddBatch). A
+	// parallel worker adds a block's events; the serial path (IIS) adds them before the line
+	// source moves its buffer (the events' strings are views of it), at the budget's checks,
+	// and at the end of the file.
 	batching bool
 	batch    []agg.Event
+	scratch  agg.Scratch
 	uas      memo // user agent -> redacted and cleaned
 	// sinceCheck counts events since the table's size was last checked against the budget;
 	// flushErr is Flush's error, which ends the scan.
@@ -413,19 +421,29 @@ func (fs *fileScan) emit(e *event) {
 	}
 	if fs.batching {
 		fs.batch = append(fs.batch, e.Event)
-		return
-	}
-	if fs.table.Add(&e.Event, fs.gen) {
+	} else if fs.table.Add(&e.Event, fs.gen) {
 		fs.sum.Findings++
 	}
 	if fs.opts.MaxFindings > 0 {
+		// Parts fall at the same events on every read: every budgetCheck events, all added.
 		if fs.sinceCheck++; fs.sinceCheck == budgetCheck {
 			fs.sinceCheck = 0
+			fs.addBatch()
 			if fs.table.Len() >= fs.opts.MaxFindings {
 				fs.flush()
 			}
 		}
 	}
+}
+
+// addBatch adds the events batched so far (see batching).
+func (fs *fileScan) addBatch() {
+	if len(fs.batch) == 0 {
+		return
+	}
+	fs.sum.Findings += int64(fs.table.AddBatch(fs.batch, fs.gen, &fs.scratch))
+	clear(fs.batch) // drop the strings
+	fs.batch = fs.batch[:0]
 }
 
 // flush hands the findings so far to Options.Flush and starts an empty table.

@@ -22,6 +22,10 @@ type lineSource struct {
 	probes []probe
 	pos    []int // per probe: offset in buf of its next match at or after the current line, or -1
 	valid  []int // per probe: pos is known up to this offset (exclusive)
+
+	// beforeMove, when set, is called before fill moves or overwrites what buf holds: views
+	// of the lines handed out so far are about to change.
+	beforeMove func()
 }
 
 func newLineSource(r io.Reader, maxLine int) *lineSource {
@@ -48,6 +52,9 @@ func (s *lineSource) forget(from int) {
 func (s *lineSource) fill() bool {
 	if s.eof {
 		return false
+	}
+	if s.beforeMove != nil {
+		s.beforeMove()
 	}
 	if s.start > 0 {
 		n := copy(s.buf, s.buf[s.start:s.end])
