@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # pgo.sh: writes the CPU profile that Go builds `sunset` and the ingest Lambda with
-# (profile-guided optimisation: the go command uses a main package's default.pgo by itself, so
-# `go build`, `make build` and `sam build` all do). It scans generated logs of the bench's two
-# shapes (infra/bench/genw3c: narrow and wide, 3M lines each at 30% legacy, and 1M wide lines
+# (profile-guided optimisation: the go command uses a main package's default.pgo by itself, so `go
+# build`, `make build` and `sam build` all do). It scans generated logs of the bench's two shapes
+# (infra/bench/genw3c: narrow and wide, 3M lines each at 30% legacy, and 1M wide lines
 # gzip-compressed) with `sunset scan --cpuprofile`, merges the profiles and writes
-# cmd/sunset/default.pgo and functions/ingest/default.pgo. Rerun it (`make pgo`) after a change
-# to the scanner, and commit both files. Takes about two minutes; the logs (1.5 GB) go to a
-# temporary directory, removed at the end.
+# cmd/sunset/default.pgo (functions/ingest/default.pgo is a link to it). Rerun it (`make pgo`)
+# after a change to the scanner, and commit the file. Takes about a minute; the logs (1.5 GB) go
+# to a temporary directory, removed at the end.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,5 +26,4 @@ for f in narrow.log wide.log wide-gz.log.gz; do
 done
 go tool pprof -proto "$dir"/*.pprof >"$dir/merged.pgo"
 cp "$dir/merged.pgo" cmd/sunset/default.pgo
-cp "$dir/merged.pgo" functions/ingest/default.pgo
-echo "wrote cmd/sunset/default.pgo and functions/ingest/default.pgo ($(stat -c %s cmd/sunset/default.pgo) bytes)"
+echo "wrote cmd/sunset/default.pgo ($(stat -c %s cmd/sunset/default.pgo) bytes), which functions/ingest/default.pgo links to"

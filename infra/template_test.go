@@ -47,7 +47,8 @@ func TestGlobalsAreLambdaOnGraviton(t *testing.T) {
 }
 
 // Every function's CodeUri is a folder holding a main package that builds as a Lambda bootstrap
-// for linux/arm64, and each is built by SAM the same way.
+// for linux/arm64, and each is built by SAM the same way; the ingest function, which scans
+// logs, with the profile make pgo writes (default.pgo).
 func TestEveryFunctionBuildsForArm64(t *testing.T) {
 	_, res := readTemplate(t)
 	n := 0
@@ -79,6 +80,11 @@ func TestEveryFunctionBuildsForArm64(t *testing.T) {
 			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("build %s for linux/arm64: %v\n%s", uri, err, b)
+			}
+			if strings.Contains(uri, "functions/ingest") { // the scanner's Lambda: built with the scans' profile (make pgo)
+				if b, err := exec.Command("go", "version", "-m", out).CombinedOutput(); err != nil || !strings.Contains(string(b), "-pgo=") {
+					t.Errorf("%s is built without a profile (default.pgo): %v\n%s", uri, err, b)
+				}
 			}
 		})
 	}

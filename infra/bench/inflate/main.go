@@ -1,9 +1,9 @@
-// Command inflate decompresses a gzip file and throws the result away, as `sunset scan` reads one
-// (github.com/klauspost/compress/gzip over a 64 KB buffered reader), and prints
-// how many bytes it inflated. scan.sh times it against zcat: a scan of a gzip log must inflate
-// it all on one core (a deflate stream is one chain: each block needs the one before), so
-// inflate's wall time is the least a gzip scan can take, whatever the parsing costs and however
-// many cores there are.
+// Command inflate decompresses a gzip file as `sunset scan` reads one
+// (github.com/klauspost/compress/gzip over a 64 KB buffered reader), throws the result away and
+// prints how many bytes it inflated. scan.sh times it against zcat: a scan of a gzip log must
+// inflate it all on one core (a deflate stream is one chain: each block needs the one before),
+// so inflate's wall time is the least a gzip scan can take, whatever the parsing costs and
+// however many cores there are.
 //
 // Usage: inflate FILE.gz
 package main
