@@ -20,8 +20,8 @@ local-env: ## print the exports that point the AWS SDK and the CLI at the local 
 
 # test stops the stack afterwards only if it was not already running: a developer's stack stays up.
 # Test binaries are built without the build profile (-pgo=off): with it, the race build of the
-# CLI's tests compiled every dependency again (a cold CI took 14 minutes); the binaries the tests
-# build and run (sunset, the Lambdas) still use it.
+# CLI's tests compiles every dependency once more, for nothing; the binaries the tests build and
+# run (sunset, the Lambdas) still use it.
 test: ## lint, then every test with -race against the local stack and Chromium (started or installed if need be), and the scanner's without -race (its table's memory is mapped then)
 	@was_up=$$(ls infra/local/.run/*.pid >/dev/null 2>&1 && echo yes); \
 	$(MAKE) --no-print-directory local-up || exit $$?; \
