@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pgo.sh: writes the CPU profile that Go builds `sunset` and the ingest Lambda with
 # (profile-guided optimisation: the go command uses a main package's default.pgo by itself, so `go
-# build`, `make build` and `sam build` all do). It scans generated logs of the bench's two shapes
+# build` and `make build` do, and sam build, which runs go build in the function's folder). It scans generated logs of the bench's two shapes
 # (infra/bench/genw3c: narrow and wide, 3M lines each at 30% legacy, and 1M wide lines
 # gzip-compressed) with `sunset scan --cpuprofile`, merges the profiles and writes
 # cmd/sunset/default.pgo (functions/ingest/default.pgo is a link to it). Rerun it (`make pgo`)
