@@ -488,3 +488,39 @@ func (c *Campaign) fileName() string {
 }
 
 func joinErrs(errs []error) error { return errors.Join(errs...) }
+
+// CheckIdentity says whether the campaign may send as the stack's SES identity: a domain
+// ("nhs.net": any address at exactly that domain) or one address. IAM allows SendEmail only on
+// that identity with a matching From (template.yaml, ses:FromAddress), so a From outside it
+// would be refused on every send. Reply-To is not checked: SES does not verify it.
+func (c *Campaign) CheckIdentity(identity string) error {
+	if identity == "" || c.Sender.From == "" {
+		return nil
+	}
+	a, err := mail.ParseAddress(c.Sender.From)
+	if err != nil {
+		return &ValidationError{File: c.fileName(), Line: c.lines["sender.from"], Key: "sender.from", Message: fmt.Sprintf("%q is not an email address", c.Sender.From)}
+	}
+	if IdentityAllows(identity, a.Address) {
+		return nil
+	}
+	return &ValidationError{File: c.fileName(), Line: c.lines["sender.from"], Key: "sender.from",
+		Message: fmt.Sprintf("%s is outside the stack's SES sending identity %s: SES and IAM allow only a From %s", a.Address, identity, identityRule(identity))}
+}
+
+// IdentityAllows reports whether the SES identity (a domain or one address) covers addr.
+func IdentityAllows(identity, addr string) bool {
+	identity, addr = strings.ToLower(strings.TrimSpace(identity)), strings.ToLower(addr)
+	if strings.Contains(identity, "@") {
+		return addr == identity
+	}
+	at := strings.LastIndexByte(addr, '@')
+	return at >= 0 && addr[at+1:] == identity
+}
+
+func identityRule(identity string) string {
+	if strings.Contains(identity, "@") {
+		return "of exactly " + identity
+	}
+	return "at " + identity + " (an address @" + identity + ")"
+}

@@ -49,7 +49,8 @@ const (
 	NoticesSuppressed Name = "NoticesSuppressed" // every recipient is on the suppression list
 	NoticesInDoubt    Name = "NoticesInDoubt"    // sent or not, the sender cannot tell (SES's events settle it)
 	SendThrottles     Name = "SendThrottles"     // SendEmail calls SES throttled (retried with backoff)
-	SendQuota         Name = "SendQuota"         // the account's SES send quota, emails a second (GetAccount)
+	SendQuota         Name = "SendQuota"         // the account's SES send quota, recipients a second (GetAccount)
+	NoticesWaiting    Name = "NoticesWaiting"    // notices left claimed because SES will not send now (sandbox, paused, unverified identity, daily quota)
 
 	// feedback
 	FeedbackSend        Name = "FeedbackSend"        // SES Send events
@@ -68,7 +69,7 @@ var Names = []Name{
 	DirectoryRowsImported, DirectoryRowsRejected,
 	PlannerRuns, NoticesPlanned, NoticesClaimed, NoticesSuperseded, AffectedOrganisations, AffectedAccounts,
 	NotifiedOrganisations, FixedOrganisations, NoticesPendingDispatch,
-	NoticesSent, NoticesFailed, NoticesSuppressed, NoticesInDoubt, SendThrottles, SendQuota,
+	NoticesSent, NoticesFailed, NoticesSuppressed, NoticesInDoubt, SendThrottles, SendQuota, NoticesWaiting,
 	FeedbackSend, FeedbackDelivery, FeedbackBounce, FeedbackComplaint, FeedbackReject, NoticesSettled,
 	CampaignsAutoPaused, AddressesSuppressed,
 }

@@ -62,8 +62,8 @@ func (s *Sender) SendAll(ctx context.Context, keys []Key) ([]Result, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	if _, err := s.Rate(ctx); err != nil {
-		return nil, err
+	if err := s.canSendNotices(ctx); err != nil {
+		return nil, err // nothing leased: every notice waits, claimed
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -236,6 +236,12 @@ func (s *Sender) campaignsOf(ctx context.Context, jobs []*job) {
 		case rec.Status != campaign.Active:
 			s.cfg.Logger.Info("campaign not active: notice left claimed", "campaign", id, "org", j.k.Org, "stage", j.k.Stage, "campaign_status", rec.Status)
 			j.result = &Result{Key: j.k, Outcome: NotActive}
+		case s.cfg.Identity != "" && rec.Campaign.CheckIdentity(s.cfg.Identity) != nil:
+			// Applied before the stack's identity changed: IAM would refuse every send. It
+			// waits, claimed, until the campaign is applied again with a From inside it.
+			err := rec.Campaign.CheckIdentity(s.cfg.Identity)
+			s.cfg.Logger.Error("campaign's sender is outside the sending identity: notice left claimed", "campaign", id, "org", j.k.Org, "stage", j.k.Stage, "error", err)
+			j.result = &Result{Key: j.k, Err: fmt.Errorf("send notice %s: %w", j.k, err)}
 		default:
 			if open, next := rec.Campaign.Window(s.clock()); !open {
 				s.cfg.Logger.Info("outside the campaign's send window: notice left claimed", "campaign", id, "org", j.k.Org, "stage", j.k.Stage, "until", next)

@@ -92,13 +92,23 @@ type Queue struct {
 	URL    string
 }
 
-// maxHold is SQS's longest visibility timeout: a hand-off deferred longer comes back and is
-// held again (a long weekend is a few receives: the queue's maxReceiveCount allows for them).
-const maxHold = 12 * time.Hour
+// maxHold is the longest hold the sender asks for. SQS allows a message at most 12 hours of
+// invisibility counted from its receive, not from the ChangeMessageVisibility call, so a
+// request for 12 hours made after the receive is always refused; half an hour is left for the
+// batching window, the invocation (120 s at most) and clock skew. A hand-off deferred longer
+// comes back and is held again (a long weekend is a few receives: the queue's
+// maxReceiveCount allows for them).
+const maxHold = 12*time.Hour - 30*time.Minute
+
+// WaitHold is how long a hand-off waits when SES will not send now (ErrSendingStopped: the
+// sandbox, sending paused, an unverified identity, the daily quota): an hour between tries,
+// so the queue's 15 receives cover the rest of the day, and the next daily run hands the
+// notice over again if it is still claimed.
+const WaitHold = time.Hour
 
 // hold keeps a deferred hand-off invisible until the send window opens (at most maxHold).
 func (q *Queue) hold(ctx context.Context, receipt string, wait time.Duration) error {
-	secs := int32(min(max(wait, time.Second), maxHold).Seconds())
+	secs := holdSeconds(wait)
 	_, err := q.Client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: aws.String(q.URL), ReceiptHandle: aws.String(receipt), VisibilityTimeout: secs,
 	})
@@ -108,11 +118,18 @@ func (q *Queue) hold(ctx context.Context, receipt string, wait time.Duration) er
 	return nil
 }
 
+// holdSeconds is the visibility timeout that holds a hand-off for wait: at least a second, at
+// most maxHold.
+func holdSeconds(wait time.Duration) int32 {
+	return int32(min(max(wait, time.Second), maxHold).Seconds())
+}
+
 // Handle is the sender Lambda's handler: each SQS record is the planner's hand-off
 // {"campaign","org","stage"}. It reports partial batch failures: a record whose notice could
 // not be sent for a reason a retry can fix is returned for redelivery; a record that can never
-// be sent (unreadable body) is logged and dropped. When SES stops sending, every record not yet
-// tried is returned too, and the error is logged so the alarm on sender errors fires.
+// be sent (unreadable body) is logged and dropped. When SES will not send now (sandbox, paused,
+// unverified identity, daily quota: ErrSendingStopped), every record not sent is held for
+// WaitHold and returned, its notice still claimed, and NoticesWaiting raises the alarm.
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	defer s.flush()
 	var resp events.SQSEventResponse
@@ -141,7 +158,11 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			done[r.Key] = true
 		}
 	}
+	stopped := errors.Is(err, ErrSendingStopped)
 	for i, k := range keys {
+		if _, deferred := until[k]; stopped && !deferred && !done[k] {
+			until[k] = s.clock().Add(WaitHold) // SES will not send now: it waits, claimed
+		}
 		if t, ok := until[k]; ok && s.cfg.Queue != nil {
 			if err := s.cfg.Queue.hold(ctx, receipts[i], t.Sub(s.clock())); err != nil {
 				s.cfg.Logger.Error("deferred hand-off not held: it comes back after the queue's visibility timeout", "notice", k.String(), "error", err)
@@ -151,8 +172,10 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ids[i]})
 		}
 	}
-	if errors.Is(err, ErrSendingStopped) {
-		s.cfg.Logger.Error("SES stopped sending: batch returned to the queue", "error", err)
+	if stopped {
+		waiting := len(resp.BatchItemFailures)
+		s.cfg.Metrics.Add("", metrics.NoticesWaiting, float64(waiting))
+		s.cfg.Logger.Error(fmt.Sprintf("SES will not send now: %d notices wait, claimed, and are tried again in %s (docs/operations.md, \"Sending blocked\")", waiting, WaitHold), "error", err)
 	} else if err != nil {
 		s.cfg.Logger.Error("send batch", "error", err)
 	}

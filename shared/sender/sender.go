@@ -73,8 +73,11 @@ const (
 	Deferred    Outcome = "deferred"     // outside the campaign's send window: left claimed until Result.Until
 )
 
-// ErrSendingStopped means SES will not send anything from this account now (sending paused,
-// account suspended): the run stops and an operator must act.
+// ErrSendingStopped means SES will not send notices from this account now: sending paused or
+// the account suspended, the account still in the SES sandbox, the sending identity not
+// verified, or the day's quota reached. Nothing is marked failed: the run stops, every notice
+// stays claimed and waits (the Lambda holds its hand-off for WaitHold), and an operator acts on
+// the alarm (docs/operations.md, "Sending blocked").
 var ErrSendingStopped = errors.New("SES sending is stopped for this account")
 
 // Options are how the sender sends.
@@ -104,6 +107,11 @@ type Options struct {
 	// Queue, in the Lambda, is the send queue a deferred notice's hand-off is held on until
 	// its campaign's send window opens (nil: it comes back after the visibility timeout).
 	Queue *Queue
+	// Identity is the SES identity the stack sends as (a domain, or one address; env
+	// SUNSET_SENDER_IDENTITY): a campaign whose sender.from is outside it is refused before
+	// anything is leased, since IAM would refuse every send. Empty: not checked (the CLI on the
+	// local stack).
+	Identity string
 }
 
 // Sender sends notices.
@@ -116,10 +124,10 @@ type Sender struct {
 	cfg       Options
 	sleep     func(context.Context, time.Duration) error
 
-	limitOnce sync.Once
-	limiter   *rate.Limiter
-	limitErr  error
-	quota     float64 // the account's MaxSendRate, for the SendQuota metric
+	acctMu  sync.Mutex
+	acct    accountState // the last GetAccount answer, read again after accountTTL
+	limiter *rate.Limiter
+	quota   float64 // the account's MaxSendRate, for the SendQuota metric
 
 	mu        sync.Mutex
 	renderers map[string]*notice.Renderer // by campaign id and version
@@ -154,35 +162,74 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Rate is the sends per second the sender keeps to (reading GetAccount once).
-func (s *Sender) Rate(ctx context.Context) (float64, error) {
-	s.limitOnce.Do(func() {
-		out, err := s.ses.GetAccount(ctx, &sesv2.GetAccountInput{})
-		if err != nil {
-			s.limitErr = fmt.Errorf("read SES send quota: %w", err)
-			return
-		}
-		r := 1.0 // the sandbox rate, if SES reports none
-		if out.SendQuota != nil && out.SendQuota.MaxSendRate > 0 {
-			r = out.SendQuota.MaxSendRate
-		}
-		s.quota = r
-		if s.cfg.MaxRate > 0 && s.cfg.MaxRate < r {
-			r = s.cfg.MaxRate
-		}
-		if s.cfg.Instances > 1 {
-			r /= float64(s.cfg.Instances)
-		}
-		if !out.SendingEnabled {
-			s.limitErr = fmt.Errorf("read SES send quota: %w (GetAccount: SendingEnabled=false)", ErrSendingStopped)
-			return
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(r), 1)
-	})
-	if s.limitErr != nil {
-		return 0, s.limitErr
+// accountTTL is how long one GetAccount answer is used: long enough that a batch reads it once,
+// short enough that a quota reached or a sandbox left is seen within a minute.
+const accountTTL = time.Minute
+
+// accountState is what GetAccount said, and when.
+type accountState struct {
+	readAt time.Time
+	rate   float64 // recipients a second this sender keeps to
+	// blocked says why real notices cannot be sent now (sandbox, daily quota); "" when they can.
+	// Test sends are not blocked by it: in the sandbox they may go to verified addresses.
+	blocked string
+	// stopped: SES sends nothing at all from the account (SendingEnabled false).
+	stopped bool
+}
+
+// account reads the account's state through GetAccount, at most once per accountTTL. A failed
+// read is returned, never kept: the next call asks SES again.
+func (s *Sender) account(ctx context.Context) (accountState, error) {
+	s.acctMu.Lock()
+	defer s.acctMu.Unlock()
+	now := s.clock()
+	if !s.acct.readAt.IsZero() && now.Sub(s.acct.readAt) < accountTTL && !now.Before(s.acct.readAt) {
+		return s.acct, nil
 	}
-	return float64(s.limiter.Limit()), nil
+	out, err := s.ses.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if err != nil {
+		return accountState{}, fmt.Errorf("read SES account (send quota): %w", err)
+	}
+	st := accountState{readAt: now, rate: 1} // the sandbox rate, if SES reports none
+	q := out.SendQuota
+	if q != nil && q.MaxSendRate > 0 {
+		st.rate = q.MaxSendRate
+	}
+	s.quota = st.rate
+	if s.cfg.MaxRate > 0 && s.cfg.MaxRate < st.rate {
+		st.rate = s.cfg.MaxRate
+	}
+	if s.cfg.Instances > 1 {
+		st.rate /= float64(s.cfg.Instances)
+	}
+	switch {
+	case !out.SendingEnabled:
+		st.stopped, st.blocked = true, "SES sending is disabled for the account (GetAccount: SendingEnabled=false)"
+	case !out.ProductionAccessEnabled:
+		st.blocked = "the SES account is in the sandbox (GetAccount: ProductionAccessEnabled=false): request production access"
+	case q != nil && q.Max24HourSend > 0 && q.SentLast24Hours >= q.Max24HourSend:
+		st.blocked = fmt.Sprintf("the SES daily quota is reached (%.0f of %.0f in the last 24 hours)", q.SentLast24Hours, q.Max24HourSend)
+	}
+	if s.limiter == nil {
+		s.limiter = rate.NewLimiter(rate.Limit(st.rate), 1)
+	} else {
+		s.limiter.SetLimit(rate.Limit(st.rate))
+	}
+	s.acct = st
+	return st, nil
+}
+
+// Rate is the recipients per second the sender keeps to (reading GetAccount if need be). SES's
+// MaxSendRate counts recipients, not messages, so a notice to three addresses takes three.
+func (s *Sender) Rate(ctx context.Context) (float64, error) {
+	st, err := s.account(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if st.stopped {
+		return 0, fmt.Errorf("%w: %s", ErrSendingStopped, st.blocked)
+	}
+	return st.rate, nil
 }
 
 func (s *Sender) renderer(rec *campaign.Record) (*notice.Renderer, error) {
@@ -289,11 +336,24 @@ func Tag(v string) string {
 // ready checks, before the lease is taken, that a send can start now: the quota is known and
 // the context has time left for the send and its record.
 func (s *Sender) ready(ctx context.Context) error {
-	if _, err := s.Rate(ctx); err != nil {
+	if err := s.canSendNotices(ctx); err != nil {
 		return err
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < s.cfg.MinTimeLeft {
 		return fmt.Errorf("not starting a send with %s left before the deadline", time.Until(dl).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// canSendNotices says whether the account can send real notices now: not stopped, out of the
+// sandbox, under its daily quota. Its error wraps ErrSendingStopped.
+func (s *Sender) canSendNotices(ctx context.Context) error {
+	st, err := s.account(ctx)
+	if err != nil {
+		return err
+	}
+	if st.blocked != "" {
+		return fmt.Errorf("%w: %s", ErrSendingStopped, st.blocked)
 	}
 	return nil
 }
@@ -311,14 +371,14 @@ func (s *Sender) send(ctx context.Context, in *sesv2.SendEmailInput) (string, er
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < s.cfg.MinTimeLeft {
 			return "", fmt.Errorf("%w: %s left before the deadline", errNotCalled, time.Until(dl).Round(time.Millisecond))
 		}
-		if err := s.limiter.Wait(ctx); err != nil {
+		if err := s.waitFor(ctx, recipients(in)); err != nil {
 			return "", fmt.Errorf("%w: %w", errNotCalled, err)
 		}
 		out, err := s.ses.SendEmail(ctx, in, noSDKRetries)
 		if err == nil {
 			return aws.ToString(out.MessageId), nil
 		}
-		if isStop(err) {
+		if isStop(err) || isAccountState(err) {
 			return "", fmt.Errorf("%w: %w", ErrSendingStopped, err)
 		}
 		if !isThrottle(err) || attempt == throttleRetries {
@@ -330,6 +390,28 @@ func (s *Sender) send(ctx context.Context, in *sesv2.SendEmailInput) (string, er
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// recipients is how many addresses a message goes to: what SES's send rate counts.
+func recipients(in *sesv2.SendEmailInput) int {
+	d := in.Destination
+	if d == nil {
+		return 1
+	}
+	return max(1, len(d.ToAddresses)+len(d.CcAddresses)+len(d.BccAddresses))
+}
+
+// waitFor takes one token of the limiter per recipient.
+func (s *Sender) waitFor(ctx context.Context, n int) error {
+	s.acctMu.Lock()
+	l := s.limiter
+	s.acctMu.Unlock()
+	for range n {
+		if err := l.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // noSDKRetries makes one SendEmail call one attempt. The SDK's retryer would also retry a
@@ -362,13 +444,28 @@ func isThrottle(err error) bool {
 	return errors.As(err, &tooMany) || errors.As(err, &limit)
 }
 
-// isPermanent: SES will reject this message every time (bad address, unverified sender).
-func isPermanent(err error) bool {
+// isAccountState: SES refused the message because of the account's or the identity's state,
+// not the recipient's: the sending identity (or, in the sandbox, a recipient) not verified,
+// the custom MAIL FROM domain not verified, the configuration set missing. The same message
+// goes once an operator has mended it, so the notice waits. SES says "not verified" only in
+// MessageRejected's text (it has no error of its own), so that one case reads the message.
+func isAccountState(err error) bool {
 	var rejected *types.MessageRejected
 	var mailFrom *types.MailFromDomainNotVerifiedException
-	var bad *types.BadRequestException
 	var notFound *types.NotFoundException
-	return errors.As(err, &rejected) || errors.As(err, &mailFrom) || errors.As(err, &bad) || errors.As(err, &notFound)
+	return errors.As(err, &mailFrom) || errors.As(err, &notFound) ||
+		(errors.As(err, &rejected) && strings.Contains(strings.ToLower(aws.ToString(rejected.Message)), "not verified"))
+}
+
+// isPermanent: SES will reject this message to these recipients every time (an illegal or
+// blocked address, content it refuses).
+func isPermanent(err error) bool {
+	if isAccountState(err) {
+		return false
+	}
+	var rejected *types.MessageRejected
+	var bad *types.BadRequestException
+	return errors.As(err, &rejected) || errors.As(err, &bad)
 }
 
 // Dispatch sends notices the planner has just claimed: the in-process dispatcher of

@@ -238,9 +238,12 @@ func TestSESErrors(t *testing.T) {
 	}{
 		{"throttled twice then sent", []error{throttled, throttled}, Sent, nil, ledger.Sent, 1, 3},
 		{"throttled for good stays claimed", []error{throttled, throttled, throttled, throttled, throttled}, "", nil, ledger.Claimed, 0, 5},
-		{"message rejected", []error{&types.MessageRejected{Message: aws.String("Email address is not verified")}}, Failed, nil, ledger.Failed, 0, 1},
+		{"message rejected: illegal address", []error{&types.MessageRejected{Message: aws.String("Illegal address")}}, Failed, nil, ledger.Failed, 0, 1},
 		{"bad request", []error{&types.BadRequestException{Message: aws.String("Illegal address")}}, Failed, nil, ledger.Failed, 0, 1},
-		{"mail-from not verified", []error{&types.MailFromDomainNotVerifiedException{}}, Failed, nil, ledger.Failed, 0, 1},
+		// The account's or the identity's state, not the recipient's: the notice waits.
+		{"identity not verified", []error{&types.MessageRejected{Message: aws.String("Email address is not verified. The following identities failed the check in region EU-WEST-2: noreply@example.nhs.net")}}, "", ErrSendingStopped, ledger.Claimed, 0, 1},
+		{"mail-from not verified", []error{&types.MailFromDomainNotVerifiedException{}}, "", ErrSendingStopped, ledger.Claimed, 0, 1},
+		{"configuration set missing", []error{&types.NotFoundException{Message: aws.String("Configuration set sunset-test does not exist")}}, "", ErrSendingStopped, ledger.Claimed, 0, 1},
 		{"sending paused", []error{&types.SendingPausedException{}}, "", ErrSendingStopped, ledger.Claimed, 0, 1},
 		{"account suspended", []error{&types.AccountSuspendedException{}}, "", ErrSendingStopped, ledger.Claimed, 0, 1},
 	}

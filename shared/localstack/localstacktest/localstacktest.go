@@ -10,8 +10,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +165,12 @@ func SentEmails(t testing.TB) []Email {
 	t.Helper()
 	endpoint := localstack.Endpoint("sesv2")
 	need(t, "SES v2 (aws-ses-v2-local)", endpoint)
+	return SentEmailsAt(t, endpoint)
+}
+
+// SentEmailsAt returns every email the SES emulator at endpoint holds (one SESEmulator started).
+func SentEmailsAt(t testing.TB, endpoint string) []Email {
+	t.Helper()
 	resp, err := http.Get(endpoint + "/store")
 	if err != nil {
 		t.Fatalf("read SES emulator store: %v", err)
@@ -172,6 +183,52 @@ func SentEmails(t testing.TB) []Email {
 		t.Fatalf("decode SES emulator store: %v", err)
 	}
 	return store.Emails
+}
+
+// SESEmulator starts an SES v2 emulator of the test's own (the one pinned in infra/local, on a
+// free loopback port) whose account is the local stack's (infra/local/ses-account.json) with
+// the top-level keys of override replaced: an account in the sandbox, with sending paused or
+// its quota spent. It returns the endpoint; the emulator stops when the test ends.
+func SESEmulator(t testing.TB, override string) string {
+	t.Helper()
+	need(t, "SES v2 (aws-ses-v2-local)", localstack.Endpoint("sesv2"))
+	tpl, err := localstack.FindTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(filepath.Dir(tpl), "infra", "local")
+	var account map[string]any
+	base, err := os.ReadFile(filepath.Join(dir, "ses-account.json"))
+	if err == nil {
+		err = json.Unmarshal(base, &account)
+	}
+	if err == nil {
+		err = json.Unmarshal([]byte(override), &account)
+	}
+	if err != nil {
+		t.Fatalf("SES emulator account: %v", err)
+	}
+	accountJSON, _ := json.Marshal(account)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("node", "node_modules/aws-ses-v2-local/dist/cli.js", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "AWS_SES_ACCOUNT="+string(accountJSON))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start an SES emulator: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := localstack.WaitHTTP(ctx, endpoint); err != nil {
+		t.Fatalf("SES emulator on %s: %v", endpoint, err)
+	}
+	return endpoint
 }
 
 // Unique returns a short random string for names that must not collide between tests.
