@@ -677,3 +677,43 @@ func TestAnswersShapeTheNextNotice(t *testing.T) {
 		t.Error("the ledger's notice lost the acknowledgement")
 	}
 }
+
+// dispatched records what the planner hands to the sender, run by run.
+type dispatched struct{ runs [][]string }
+
+func (d *dispatched) Dispatch(_ context.Context, notices []ledger.Notice) error {
+	var run []string
+	for _, n := range notices {
+		run = append(run, n.Org+" "+n.Stage+" "+n.PlannedFor.String())
+	}
+	d.runs = append(d.runs, run)
+	return nil
+}
+
+// A notice claimed on one day that SES would not send (the sandbox, the daily quota) is still
+// claimed and never leased: each later day's run hands it over again, until it goes. One in
+// doubt is not handed over (SES's events or reconcile settle it).
+func TestWaitingNoticesAreHandedOverOnLaterDays(t *testing.T) {
+	w := newWorld(t, campaignYAML)
+	w.seen("A1", "2021-07-20", "2021-07-28")
+	d := &dispatched{}
+	ctx := context.Background()
+	for _, at := range []string{"2021-07-27", "2021-07-28"} {
+		if _, err := w.p.Run(ctx, "c1", day(at), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][]string{{"A1 advance 2021-07-27"}, {"A1 advance 2021-07-27"}}
+	if diff := cmp.Diff(want, d.runs); diff != "" {
+		t.Fatalf("hand-offs (-want +got):\n%s", diff)
+	}
+	n := w.notice("A1", "advance")
+	n.SendStartedAt = day("2021-07-28").Start(time.UTC) // leased, then the sender died
+	w.l.Set(n)
+	if _, err := w.p.Run(ctx, "c1", day("2021-07-29"), d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.runs) > 2 && len(d.runs[2]) != 0 {
+		t.Errorf("a notice in doubt was handed over again: %v", d.runs)
+	}
+}

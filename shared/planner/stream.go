@@ -187,7 +187,7 @@ func (p *Planner) activity(ctx context.Context, id string, sv *survey, ods strin
 type chunkOut struct {
 	dues    []Due
 	skips   []Skip
-	pending []ledger.Notice    // claimed for the plan's date, not yet sent
+	pending []ledger.Notice    // claimed (for the plan's date or before) and not leased: handed over again
 	orgs    []progress.Org     // every organisation of the chunk, as the run leaves it
 	digest  []ledger.DigestOrg // still affected after the helpdesk rule's stage (escalation)
 }
@@ -346,7 +346,10 @@ func (p *Planner) chunk(ctx context.Context, st *state, sv *survey, at calendar.
 	pres := make([]pre, len(cases))
 	for i, oc := range cases {
 		for _, n := range oc.history {
-			if n.Status == ledger.Claimed && n.PlannedFor == at {
+			// Claimed and never leased: today's, or one that waits for SES (sandbox, quota,
+			// identity) since an earlier day. Handed over again; the sender's lease keeps it
+			// to one email. One in doubt waits for SES's events or reconcile instead.
+			if n.Status == ledger.Claimed && !n.InDoubt() && !n.PlannedFor.After(at) {
 				out.pending = append(out.pending, n)
 			}
 		}

@@ -145,3 +145,11 @@ func (l *Ledger) Len() int {
 	defer l.mu.Unlock()
 	return len(l.notices)
 }
+
+// Set stores n as it is, replacing the notice of its key: a test's way to put a notice in a
+// state only a sender makes (leased, in doubt).
+func (l *Ledger) Set(n ledger.Notice) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.put(n)
+}
