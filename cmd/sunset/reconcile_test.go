@@ -139,3 +139,63 @@ func TestCrashThenSettleOrReconcile(t *testing.T) {
 		t.Errorf("%s: %d emails, want still 2", other, got)
 	}
 }
+
+// A failed notice is sent again only on purpose: listed with --failed, released with a reason
+// for one organisation, sent once, and recorded on the notice; a second release finds nothing.
+func TestResendAFailedNotice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cli := newTestCLI(t, map[string]string{"USER": "alice"})
+	db, table := cli.useLocalStack()
+	t0 := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
+	cli.now = t0
+	id := "failed-" + localstacktest.Unique()
+	spec, err := os.ReadFile(filepath.Join("..", "..", "infra", "demo", "data", "campaign.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "campaign.yaml")
+	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+id, 1)), 0o644)
+	must := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, errOut, code := cli.run(args...)
+		if code != wantCode {
+			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
+		}
+		return out + errOut
+	}
+	must(0, "campaign", "apply", file)
+	l := ledger.New(db, table, cli.clock)
+	to := "la-" + localstacktest.Unique() + "@example.nhs.net"
+	if ok, err := l.Claim(ctx, ledger.Notice{Campaign: id, Org: "RX1", OrgName: "Example Trust", Stage: "advance",
+		PlannedFor: calendar.Of(t0), Recipients: []string{to}}); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if _, err := l.BeginSend(ctx, id, "RX1", "advance"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkFailed(ctx, id, "RX1", "advance", "SES rejected the message: Illegal address"); err != nil {
+		t.Fatal(err)
+	}
+	out := must(0, "reconcile", "--campaign", id, "--failed")
+	if !strings.Contains(out, "1 failed notice") || !strings.Contains(out, "Illegal address") || !strings.Contains(out, "--failed --resend --org RX1") {
+		t.Errorf("reconcile --failed:\n%s", out)
+	}
+	must(2, "reconcile", "--campaign", id, "--failed", "--resend", "--reason", "address fixed") // no --org
+	must(2, "reconcile", "--campaign", id, "--failed", "--resend", "--org", "RX1")             // no reason
+	out = must(0, "reconcile", "--campaign", id, "--failed", "--resend", "--org", "RX1", "--reason", "address fixed in the directory")
+	if !strings.Contains(out, "released by alice") || !strings.Contains(out, "and sent") {
+		t.Errorf("resend output:\n%s", out)
+	}
+	sent := 0
+	for _, m := range localstacktest.SentEmails(t) {
+		if m.Header("X-Sunset-Campaign") == id {
+			sent++
+		}
+	}
+	n, _ := l.Get(ctx, id, "RX1", "advance")
+	if sent != 1 || n.Status != ledger.Sent || len(n.Resends) != 1 || n.Resends[0].Failed != "SES rejected the message: Illegal address" || n.Resends[0].By != "alice" {
+		t.Errorf("after the resend: %d emails, status %s, resends %+v", sent, n.Status, n.Resends)
+	}
+	must(1, "reconcile", "--campaign", id, "--failed", "--resend", "--org", "RX1", "--reason", "again") // nothing failed now
+}

@@ -226,3 +226,55 @@ func (l *Ledger) ReleaseForResend(ctx context.Context, n Notice, by, reason stri
 	}
 	return nil
 }
+
+// ReleaseFailed makes a failed notice claimed again so that the next send sends it: an
+// operator's deliberate second try after mending what failed it (an address fixed in the
+// directory, a template mended). Like ReleaseForResend it needs who and why, is recorded on the
+// notice (resends, with the error it replaced), and is conditional on the notice still being
+// failed with that error, so two operators releasing at once release it once and a second
+// release of a notice already sent again does nothing (ErrNotClaimed).
+func (l *Ledger) ReleaseFailed(ctx context.Context, n Notice, by, reason string) error {
+	if reason == "" || by == "" {
+		return fmt.Errorf("release failed notice %s/%s/%s: %w (and who releases it)", n.Campaign, n.Org, n.Stage, ErrReasonRequired)
+	}
+	if n.Status != Failed {
+		return fmt.Errorf("release failed notice %s/%s/%s: %w: it is %s, not failed", n.Campaign, n.Org, n.Stage, ErrNotClaimed, n.Status)
+	}
+	entry, err := attributevalue.MarshalMap(Resend{At: l.clock().UTC(), By: by, Reason: reason, Failed: n.Error})
+	if err != nil {
+		return fmt.Errorf("release failed notice %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
+	}
+	_, err = l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.table),
+		Key:                      stageKey(n.Campaign, n.Org, n.Stage),
+		UpdateExpression:         aws.String("SET #s = :claimed, resends = list_append(if_not_exists(resends, :none), :r) REMOVE #e, failed_at, send_started_at"),
+		ConditionExpression:      aws.String("#s = :failed AND #e = :err"),
+		ExpressionAttributeNames: map[string]string{"#s": "status", "#e": "error"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":claimed": store.S(string(Claimed)), ":failed": store.S(string(Failed)), ":err": store.S(n.Error),
+			":none": &types.AttributeValueMemberL{}, ":r": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: entry}}},
+		},
+	})
+	if store.IsConditionFailed(err) {
+		return fmt.Errorf("release failed notice %s/%s/%s: %w: released or changed meanwhile", n.Campaign, n.Org, n.Stage, ErrNotClaimed)
+	}
+	if err != nil {
+		return fmt.Errorf("release failed notice %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
+	}
+	return nil
+}
+
+// Failed returns the campaign's failed notices, by organisation and stage.
+func (l *Ledger) Failed(ctx context.Context, campaign string) ([]Notice, error) {
+	all, err := l.List(ctx, campaign)
+	if err != nil {
+		return nil, err
+	}
+	var out []Notice
+	for _, n := range all {
+		if n.Status == Failed {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

@@ -56,7 +56,8 @@ type Notice struct {
 	// SettledBy names the SES event that settled an in-doubt notice ("Send", "Delivery",
 	// "Bounce", "Reject"); empty when the sender recorded the outcome itself.
 	SettledBy string `json:"settled_by,omitempty"`
-	// Resends is the audit of every release for resending (sunset reconcile --resend).
+	// Resends is the audit of every release for resending (sunset reconcile --resend, of a
+	// notice in doubt or, with --failed, of a failed one).
 	Resends []Resend `json:"resends,omitempty"`
 	// ExpiresAt is when DynamoDB's TTL removes the ledger items (they hold addresses): the
 	// campaign's RetainUntil. Set by the planner.
@@ -71,13 +72,14 @@ func (n Notice) Released() bool {
 	return n.Status == Claimed && n.SendStartedAt.IsZero() && len(n.Resends) > 0
 }
 
-// Resend is one release of an in-doubt notice for sending again: who, when, why, and the lease
-// it replaced.
+// Resend is one release of a notice for sending again: who, when, why, and what it replaced (the
+// lease of an in-doubt notice, or the error of a failed one).
 type Resend struct {
 	At            time.Time `json:"at" dynamodbav:"at"`
 	By            string    `json:"by" dynamodbav:"by"`
 	Reason        string    `json:"reason" dynamodbav:"reason"`
-	SendStartedAt string    `json:"send_started_at" dynamodbav:"send_started_at"`
+	SendStartedAt string    `json:"send_started_at,omitempty" dynamodbav:"send_started_at,omitempty"`
+	Failed        string    `json:"failed,omitempty" dynamodbav:"failed,omitempty"`
 }
 
 // Account is one affected account as a notice shows it: a legacy hostname and protocol it used,
