@@ -182,7 +182,7 @@ func TestResendAFailedNotice(t *testing.T) {
 		t.Errorf("reconcile --failed:\n%s", out)
 	}
 	must(2, "reconcile", "--campaign", id, "--failed", "--resend", "--reason", "address fixed") // no --org
-	must(2, "reconcile", "--campaign", id, "--failed", "--resend", "--org", "RX1")             // no reason
+	must(2, "reconcile", "--campaign", id, "--failed", "--resend", "--org", "RX1")              // no reason
 	out = must(0, "reconcile", "--campaign", id, "--failed", "--resend", "--org", "RX1", "--reason", "address fixed in the directory")
 	if !strings.Contains(out, "released by alice") || !strings.Contains(out, "and sent") {
 		t.Errorf("resend output:\n%s", out)
