@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 LOCAL_ENV = $(shell $(GO) run ./infra/local/stack env | sed 's/^export //')
 
-.PHONY: help local-up local-down local-env test unit demo bench build lint fuzz pgo
+.PHONY: help local-up local-down local-env test unit demo bench build sam-build lint fuzz pgo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -48,10 +48,16 @@ bench: ## every benchmark in infra/bench, printed as tables for the README
 pgo: ## rewrite the profiles sunset and the ingest Lambda are built with (default.pgo), from scans of generated logs
 	@infra/pgo.sh
 
-build: ## build every Lambda as bootstrap for provided.al2023/arm64 into .build/<name>/
+build: ## build every Lambda as bootstrap for provided.al2023/arm64 into .build/<name>/, as sam build does
 	@for d in functions/*/; do n=$$(basename $$d); \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -o .build/$$n/bootstrap ./$$d || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o .build/$$n/bootstrap ./$$d || exit 1; \
 	  echo "built .build/$$n/bootstrap"; done
+
+# SAM's Go builder runs go build with the caller's environment (it sets only GOOS and GOARCH):
+# CGO_ENABLED=0 keeps each bootstrap static on an arm64 build host too. samconfig.toml turns
+# SAM's build cache off (it hashes only functions/<name>/, and the code is in shared/).
+sam-build: ## sam build for deploying: static bootstraps, never from SAM's cache (docs/deploy.md)
+	CGO_ENABLED=0 sam build
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

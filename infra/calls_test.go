@@ -46,12 +46,13 @@ import (
 var awsCalls = map[string][]string{
 	"IngestFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
 		"s3:GetObject", "s3:GetObjectVersion"}, // GetObject of a version needs both
-	"DirectoryFunction": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject"},
+	"DirectoryFunction": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject",
+		"s3:ListBucket"}, // no call: with it S3 answers a missing file 404 (skipped), without it 403 (a failed batch)
 	"PlannerFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem",
 		"dynamodb:BatchWriteItem", "sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
 	"SenderFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount",
 		"ssm:GetParameter", "sqs:ChangeMessageVisibility"}, // holds a hand-off outside its campaign's send window
-	"FeedbackFunction": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+	"FeedbackFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, // GetItem: the auto-pause's history entry
 	"ApiFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
 		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter"},
 }
@@ -295,7 +296,11 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	resp, err = sh.Handle(ctx, handOff)
 	noFailures("sender", resp, err)
 
-	fcfg, _ := feedback.LoadConfig(func(k string) string { return map[string]string{"SUNSET_TABLE": table}[k] })
+	// Feedback pauses the campaign at its first bounce (a limit of 1% over one send), so the
+	// auto-pause's reads and writes are recorded too.
+	fcfg, _ := feedback.LoadConfig(func(k string) string {
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_AUTO_PAUSE_BOUNCE_RATE": "0.01", "SUNSET_AUTO_PAUSE_MIN_SENDS": "1"}[k]
+	})
 	fb := feedback.NewHandler(fcfg, clients("FeedbackFunction"), quiet)
 	sent := 0
 	for _, m := range localstacktest.SentEmails(t) {
@@ -319,6 +324,21 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	}
 	if sent != len(claimed) {
 		t.Fatalf("%d emails for %d claimed notices", sent, len(claimed))
+	}
+	for _, m := range localstacktest.SentEmails(t) {
+		if m.Header("X-Sunset-Campaign") == id {
+			if err := fb.Handle(ctx, permanentBounce(t, m)); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	cs := campaign.NewStore(db, table, time.Now)
+	if r, err := cs.Get(ctx, id); err != nil || r.Status != campaign.Paused {
+		t.Fatalf("campaign %s after a bounce over the limit: %+v %v, want paused", id, r, err)
+	}
+	if err := cs.SetStatus(ctx, id, campaign.Active, "test"); err != nil { // the team's day starts with it resumed
+		t.Fatal(err)
 	}
 
 	// The team's day in the console and API: every route, as an operator.
@@ -373,4 +393,23 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	if len(recorded) != len(awsCalls) {
 		t.Errorf("ran %d functions, awsCalls lists %d", len(recorded), len(awsCalls))
 	}
+}
+
+// permanentBounce is SES's Bounce event for every recipient of m.
+func permanentBounce(t *testing.T, m localstacktest.Email) events.SNSEvent {
+	t.Helper()
+	var ev events.SNSEvent
+	if err := json.Unmarshal(m.SESEvent("Bounce"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	var msg map[string]any
+	json.Unmarshal([]byte(ev.Records[0].SNS.Message), &msg)
+	var recipients []any
+	for _, a := range asList(asMap(msg["mail"])["destination"]) {
+		recipients = append(recipients, map[string]any{"emailAddress": a, "action": "failed", "status": "5.1.1"})
+	}
+	msg["bounce"] = map[string]any{"bounceType": "Permanent", "bounceSubType": "General", "bouncedRecipients": recipients}
+	b, _ := json.Marshal(msg)
+	ev.Records[0].SNS.Message = string(b)
+	return ev
 }

@@ -20,9 +20,11 @@ type cfn struct {
 }
 
 type cfnResource struct {
-	Type       string
-	Condition  string
-	Properties map[string]any
+	Type                string
+	Condition           string
+	DeletionPolicy      string
+	UpdateReplacePolicy string
+	Properties          map[string]any
 }
 
 func loadCFN(t *testing.T) *cfn {
@@ -48,6 +50,8 @@ func loadCFN(t *testing.T) *cfn {
 		r := cfnResource{Properties: asMap(m["Properties"])}
 		r.Type, _ = m["Type"].(string)
 		r.Condition, _ = m["Condition"].(string)
+		r.DeletionPolicy, _ = m["DeletionPolicy"].(string)
+		r.UpdateReplacePolicy, _ = m["UpdateReplacePolicy"].(string)
 		out.Resources[name] = r
 	}
 	return out

@@ -12,7 +12,7 @@ import (
 )
 
 // Every alarm reaches someone: it publishes to AlarmTopic when it fires and when it clears,
-// and the topic lets CloudWatch publish and (with AlarmEmail) mails the team.
+// and the topic lets CloudWatch publish and mails the team (AlarmEmail, required).
 func TestEveryAlarmReachesSomeone(t *testing.T) {
 	c := loadCFN(t)
 	alarms := c.ofType("AWS::CloudWatch::Alarm")
@@ -33,8 +33,8 @@ func TestEveryAlarmReachesSomeone(t *testing.T) {
 		t.Fatal("no AlarmTopic")
 	}
 	sub := c.Resources["AlarmEmailSubscription"]
-	if sub.Condition != "HasAlarmEmail" || sub.Properties["Protocol"] != "email" || !refTo(sub.Properties["Endpoint"], "AlarmEmail") {
-		t.Errorf("AlarmEmailSubscription = %+v, want an email subscription to AlarmEmail when it is set", sub)
+	if sub.Condition != "" || sub.Properties["Protocol"] != "email" || !refTo(sub.Properties["Endpoint"], "AlarmEmail") {
+		t.Errorf("AlarmEmailSubscription = %+v, want an email subscription to AlarmEmail, always", sub)
 	}
 	pol := fmt.Sprint(c.Resources["AlarmTopicPolicy"].Properties)
 	if !strings.Contains(pol, "cloudwatch.amazonaws.com") || !strings.Contains(pol, "sns:Publish") {

@@ -192,3 +192,39 @@ func TestServicePrincipalsAreScoped(t *testing.T) {
 		t.Fatal("no service principals found")
 	}
 }
+
+// Whoever may send email sends only as the SES identity of the stack (SenderIdentity: a domain
+// or one address) and only with a From that identity covers (ses:FromAddress), never as an
+// identity named elsewhere: IAM checks a verified domain as identity/<domain>.
+func TestSendEmailOnlyAsTheSenderIdentity(t *testing.T) {
+	c := loadCFN(t)
+	senders := 0
+	for name, r := range c.ofType("AWS::Serverless::Function") {
+		for _, st := range functionStatements(r) {
+			if !slices.Contains(st.Actions, "ses:SendEmail") {
+				continue
+			}
+			senders++
+			identities := 0
+			for _, res := range st.Resources {
+				s := fmt.Sprint(res)
+				if strings.Contains(s, ":identity/") {
+					identities++
+					if !strings.Contains(s, ":identity/${SenderIdentity}") {
+						t.Errorf("%s: SendEmail on %s, want identity/${SenderIdentity}", name, s)
+					}
+				}
+			}
+			if identities != 1 {
+				t.Errorf("%s: SendEmail names %d identities, want exactly the SenderIdentity", name, identities)
+			}
+			from := fmt.Sprint(asMap(st.Condition["StringLike"])["ses:FromAddress"])
+			if !strings.Contains(from, "*@${SenderIdentity}") || !strings.Contains(from, "Ref:SenderIdentity") {
+				t.Errorf("%s: SendEmail's ses:FromAddress condition is %s, want [*@${SenderIdentity}, SenderIdentity]", name, from)
+			}
+		}
+	}
+	if senders != 2 {
+		t.Errorf("%d statements allow SendEmail, want 2 (the sender's notices, the API's test sends)", senders)
+	}
+}

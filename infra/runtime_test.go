@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -35,9 +38,10 @@ var (
 	builtError error
 )
 
-// bootstraps builds every function once per test binary, for this machine, as SAM builds
-// them (the lambda.norpc tag: the Runtime API client, no RPC server), and returns the
-// executable of each function resource.
+// bootstraps builds every function once per test binary, for this machine's architecture, with
+// the command SAM's Go builder runs (go build -o bootstrap, GOOS=linux, GOARCH set, no tags; the
+// rest of the environment is the caller's, so CGO_ENABLED=0 as `make sam-build` sets it), and
+// returns the executable of each function resource.
 func bootstraps(t *testing.T) map[string]string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -45,8 +49,9 @@ func bootstraps(t *testing.T) map[string]string {
 		if builtError != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", builtDir+string(os.PathSeparator), "./functions/...")
+		cmd := exec.Command("go", "build", "-o", builtDir+string(os.PathSeparator), "./functions/...")
 		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			builtError = fmt.Errorf("go build ./functions/...: %v\n%s", err, out)
 		}
@@ -158,7 +163,10 @@ func templateValue(c *cfn, v any, stand map[string]string) string {
 	}
 	if ref, ok := asMap(v)["Ref"].(string); ok {
 		if p, ok := c.Parameters[ref]; ok {
-			return fmt.Sprint(p["Default"])
+			if d, ok := p["Default"]; ok {
+				return fmt.Sprint(d)
+			}
+			return requiredParameters[ref]
 		}
 		if s, ok := stand[ref]; ok {
 			return s
@@ -166,6 +174,15 @@ func templateValue(c *cfn, v any, stand map[string]string) string {
 		return ref
 	}
 	return fmt.Sprint(v)
+}
+
+// requiredParameters are the values the tests deploy with for the template's parameters that
+// have no default (each environment must give them: docs/deploy.md).
+var requiredParameters = map[string]string{
+	"SenderIdentity": "example.nhs.net",
+	"AlarmEmail":     "sunset-alarms@example.nhs.net",
+	"AuthIssuer":     "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0",
+	"AuthAudience":   "6f1c2d3e-0000-4000-8000-000000000001",
 }
 
 // Each function's bootstrap, built as SAM builds it, started as a process with exactly the
@@ -289,7 +306,7 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 				env = append(env, k+"="+templateValue(c, v, stand))
 			}
 			var stdout, stderr bytes.Buffer
-			cmd := exec.Command(exe)
+			cmd := withoutZoneinfo(t, exe)
 			cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -334,4 +351,40 @@ func functionEnvRaw(c *cfn, function string) map[string]any {
 		}
 	}
 	return out
+}
+
+// withoutZoneinfo runs exe where /usr/share/zoneinfo is an empty folder, as on a runtime without
+// the time zone database (in a user and mount namespace of its own); where the machine allows
+// no namespaces it runs exe as is, and TestBootstrapsAreStaticWithTheirTimeZones still holds.
+func withoutZoneinfo(t *testing.T, exe string) *exec.Cmd {
+	if exec.Command("unshare", "-rm", "true").Run() != nil {
+		t.Log("unshare -rm is not allowed here: the function runs with the machine's zoneinfo")
+		return exec.Command(exe)
+	}
+	empty := t.TempDir()
+	return exec.Command("unshare", "-rm", "sh", "-c", `mount --bind "$1" /usr/share/zoneinfo && exec "$2"`, "sh", empty, exe)
+}
+
+// Every bootstrap is a static binary (no interpreter: it needs no C library from the runtime,
+// whatever the build host's) and carries the time zone database (shared/bootstrap).
+func TestBootstrapsAreStaticWithTheirTimeZones(t *testing.T) {
+	for name, exe := range bootstraps(t) {
+		f, err := elf.Open(exe)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s is dynamically linked: build with CGO_ENABLED=0", name)
+			}
+		}
+		syms, err := f.Symbols()
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !slices.ContainsFunc(syms, func(s elf.Symbol) bool { return s.Name == "time/tzdata..inittask" }) {
+			t.Errorf("%s does not embed time/tzdata: its main must import shared/bootstrap", name)
+		}
+	}
 }

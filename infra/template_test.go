@@ -1,9 +1,14 @@
 package infra
 
 import (
+	"bufio"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,7 +80,7 @@ func TestEveryFunctionBuildsForArm64(t *testing.T) {
 				t.Fatalf("CodeUri %s is not a main package: %s %v", uri, b, err)
 			}
 			out := filepath.Join(t.TempDir(), "bootstrap")
-			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", out, ".")
+			cmd := exec.Command("go", "build", "-o", out, ".") // SAM's go1.x builder's command
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 			if b, err := cmd.CombinedOutput(); err != nil {
@@ -90,5 +95,181 @@ func TestEveryFunctionBuildsForArm64(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("template.yaml declares no functions")
+	}
+}
+
+// The parameters a deployment cannot work without have no default to forget: sam deploy stops,
+// naming them, until each environment gives them. Each has a pattern that takes the values the
+// tests deploy with and refuses an empty one.
+func TestParametersWithoutUnusableDefaults(t *testing.T) {
+	c := loadCFN(t)
+	for _, name := range []string{"SenderIdentity", "AlarmEmail", "AuthIssuer", "AuthAudience"} {
+		p, ok := c.Parameters[name]
+		if !ok {
+			t.Errorf("no parameter %s", name)
+			continue
+		}
+		if d, ok := p["Default"]; ok {
+			t.Errorf("%s has a default (%v): a stack deployed without it would not work", name, d)
+		}
+		pattern, _ := p["AllowedPattern"].(string)
+		re, err := regexp.Compile(pattern)
+		if pattern == "" || err != nil {
+			t.Errorf("%s: AllowedPattern %q: %v", name, pattern, err)
+			continue
+		}
+		if v := requiredParameters[name]; !re.MatchString(v) || re.MatchString("") {
+			t.Errorf("%s: AllowedPattern %q refuses the tests' %q or takes an empty value", name, pattern, v)
+		}
+	}
+	re := regexp.MustCompile(c.Parameters["SenderIdentity"]["AllowedPattern"].(string))
+	for v, want := range map[string]bool{"nhs.net": true, "noreply@nhs.net": true, "mail.example.nhs.net": true,
+		"nhs": false, "noreply@": false, "a b.net": false, "https://nhs.net": false} {
+		if re.MatchString(v) != want {
+			t.Errorf("SenderIdentity %q: accepted %v, want %v", v, !want, want)
+		}
+	}
+	for k := range c.Parameters {
+		if _, ok := c.Parameters[k]["Default"]; !ok && requiredParameters[k] == "" {
+			t.Errorf("parameter %s has no default and no value in requiredParameters", k)
+		}
+	}
+}
+
+// samconfig.toml: every environment builds without SAM's cache (it hashes only CodeUri, and the
+// code is in shared/), and overrides only parameters the template has.
+func TestSamconfigBuildsFreshAndNamesRealParameters(t *testing.T) {
+	f, err := os.Open("../samconfig.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := loadCFN(t)
+	section, envs, builds := "", map[string]bool{}, map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			section = strings.Trim(line, "[]")
+			envs[strings.SplitN(section, ".", 2)[0]] = true
+			continue
+		}
+		key, value, ok := strings.Cut(line, " = ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasSuffix(section, ".build.parameters") && key == "cached" {
+			builds[strings.SplitN(section, ".", 2)[0]] = value
+		}
+		if key == "parameter_overrides" {
+			for _, kv := range strings.Fields(strings.Trim(value, `"`)) {
+				name, _, _ := strings.Cut(kv, "=")
+				if _, ok := c.Parameters[name]; !ok {
+					t.Errorf("[%s] overrides %s, which template.yaml does not have", section, name)
+				}
+			}
+		}
+	}
+	if len(envs) == 0 {
+		t.Fatal("samconfig.toml has no environments")
+	}
+	for _, env := range slices.Sorted(maps.Keys(envs)) {
+		if builds[env] != "false" {
+			t.Errorf("[%s.build.parameters] cached = %q, want false: SAM's cache would deploy stale shared/ code", env, builds[env])
+		}
+	}
+}
+
+// What holds the campaign's state and evidence survives a stack deleted or a resource replaced
+// by mistake: the table (with deletion protection too), the bucket, the topics' key, every queue.
+func TestStatefulResourcesAreRetained(t *testing.T) {
+	c := loadCFN(t)
+	stateful := []string{"Table", "LogBucket", "TopicKey"}
+	for name := range c.ofType("AWS::SQS::Queue") {
+		stateful = append(stateful, name)
+	}
+	for _, name := range stateful {
+		r, ok := c.Resources[name]
+		if !ok {
+			t.Errorf("no %s", name)
+			continue
+		}
+		if r.DeletionPolicy != "Retain" || r.UpdateReplacePolicy != "Retain" {
+			t.Errorf("%s: DeletionPolicy %q, UpdateReplacePolicy %q, want Retain for both", name, r.DeletionPolicy, r.UpdateReplacePolicy)
+		}
+	}
+	if c.Resources["Table"].Properties["DeletionProtectionEnabled"] != true {
+		t.Error("the table has no deletion protection")
+	}
+}
+
+// Each queue that feeds a function keeps a message invisible for at least six times the
+// function's timeout (AWS's advice: a batch retried inside one timeout is not received twice),
+// and a function's reserved concurrency is at least its event source's MaximumConcurrency (fewer
+// throttles the poller by design).
+func TestQueuesFitTheirFunctions(t *testing.T) {
+	c := loadCFN(t)
+	globalTimeout, _ := c.Globals["Timeout"].(int)
+	n := 0
+	for name, f := range c.ofType("AWS::Serverless::Function") {
+		timeout, ok := f.Properties["Timeout"].(int)
+		if !ok {
+			timeout = globalTimeout
+		}
+		for _, ev := range asMap(f.Properties["Events"]) {
+			ev := asMap(ev)
+			if ev["Type"] != "SQS" {
+				continue
+			}
+			n++
+			props := asMap(ev["Properties"])
+			queue := getAttOf(props["Queue"])
+			vis, _ := c.Resources[queue].Properties["VisibilityTimeout"].(int)
+			if vis < 6*timeout {
+				t.Errorf("%s: %s's VisibilityTimeout %d s is under 6 x the %d s timeout", name, queue, vis, timeout)
+			}
+			maxc, ok := asMap(props["ScalingConfig"])["MaximumConcurrency"].(int)
+			reserved, hasReserved := f.Properties["ReservedConcurrentExecutions"].(int)
+			if ok && hasReserved && reserved < maxc {
+				t.Errorf("%s: reserved concurrency %d under its queue's MaximumConcurrency %d", name, reserved, maxc)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no SQS event sources")
+	}
+}
+
+// Raw log files (personal data, needed only until ingested) expire from logs/ after
+// RawLogRetentionDays; the directory files, replaced in place, are not expired.
+func TestRawLogsExpire(t *testing.T) {
+	c := loadCFN(t)
+	found := false
+	for _, r := range asList(asMap(c.Resources["LogBucket"].Properties["LifecycleConfiguration"])["Rules"]) {
+		r := asMap(r)
+		if r["Prefix"] == "logs/" && r["Status"] == "Enabled" && refTo(r["ExpirationInDays"], "RawLogRetentionDays") {
+			found = true
+		}
+		if _, ok := r["ExpirationInDays"]; ok && r["Prefix"] != "logs/" {
+			t.Errorf("lifecycle rule %v expires objects outside logs/", r["Id"])
+		}
+	}
+	if !found {
+		t.Error("no lifecycle rule expires logs/ after RawLogRetentionDays")
+	}
+}
+
+// The console's address without its slash is routed (to the API function, which redirects it).
+func TestConsoleAddressIsRouted(t *testing.T) {
+	c := loadCFN(t)
+	routes := map[string]bool{}
+	for _, ev := range asMap(c.Resources["ApiFunction"].Properties["Events"]) {
+		p := asMap(asMap(ev)["Properties"])
+		routes[fmt.Sprint(p["Method"], " ", p["Path"])] = true
+	}
+	for _, want := range []string{"GET /", "GET /console", "ANY /console/{proxy+}"} {
+		if !routes[want] {
+			t.Errorf("no route %s (routes: %v)", want, routes)
+		}
 	}
 }

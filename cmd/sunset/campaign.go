@@ -158,7 +158,7 @@ func (c *campaignCmd) atFlag() *string {
 // loadChecked loads the campaign file and makes apply's checks of it (stages, sender, a
 // shutdown after today or --at): what validate reports and apply refuses.
 func (c *campaignCmd) loadChecked(path, at string, anywhere bool) (*campaign.Campaign, int) {
-	camp, err := campaign.LoadWith(path, campaign.Options{TemplatesAnywhere: anywhere})
+	camp, err := campaign.LoadWith(path, campaign.Options{TemplatesAnywhere: anywhere, Identity: c.env.getenv("SUNSET_SENDER_IDENTITY")})
 	if err != nil {
 		return nil, c.fail(err)
 	}

@@ -199,3 +199,32 @@ func TestAutoPauseIsShown(t *testing.T) {
 		t.Errorf("after resume:\n%s", out)
 	}
 }
+
+// SUNSET_SENDER_IDENTITY (the stack's SES identity) bounds sender.from at validate and apply:
+// a campaign outside it is refused, naming both, before anything is stored.
+func TestCampaignOutsideTheSendingIdentity(t *testing.T) {
+	t.Parallel()
+	file := writeTemp(t, "campaign.yaml", cliCampaign)
+	for _, tc := range []struct {
+		identity string
+		code     int
+		err      string
+	}{
+		{"example.nhs.net", 0, ""},
+		{"other.nhs.net", 2, "is outside the stack's SES sending identity other.nhs.net"},
+		{"noreply@example.nhs.net", 0, ""},
+		{"alerts@example.nhs.net", 2, "of exactly alerts@example.nhs.net"},
+	} {
+		cli := newTestCLI(t, map[string]string{"SUNSET_SENDER_IDENTITY": tc.identity})
+		cli.now = time.Date(2030, 7, 1, 8, 0, 0, 0, time.UTC)
+		for _, cmd := range []string{"validate", "apply"} {
+			if cmd == "apply" && tc.code == 0 {
+				continue // needs a table; validate is apply's check
+			}
+			_, errOut, code := cli.run("campaign", cmd, file)
+			if code != tc.code || !strings.Contains(errOut, tc.err) {
+				t.Errorf("identity %s, campaign %s: exit %d, stderr %q; want %d and %q", tc.identity, cmd, code, errOut, tc.code, tc.err)
+			}
+		}
+	}
+}

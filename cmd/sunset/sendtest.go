@@ -45,6 +45,7 @@ func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, er
 	return sender.New(ses, ledger.New(db, table, clock), campaign.NewStore(db, table, clock),
 		suppression.New(db, table, clock), clock, sender.Options{
 			ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
+			Identity:         env.getenv("SUNSET_SENDER_IDENTITY"),
 			TemplateDir:      ".",
 			Logger:           logger,
 			Links:            links,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/api"
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	_ "github.com/nhsmail-sunset/sunset/shared/bootstrap" // time zones, and a static binary
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 )
 

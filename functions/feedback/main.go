@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	_ "github.com/nhsmail-sunset/sunset/shared/bootstrap" // time zones, and a static binary
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 )

@@ -4,11 +4,11 @@ package main
 import (
 	"context"
 	"os"
-	_ "time/tzdata" // campaign time zones on provided.al2023, which has no zoneinfo
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	_ "github.com/nhsmail-sunset/sunset/shared/bootstrap" // time zones, and a static binary
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 )

@@ -328,3 +328,16 @@ func TestConsoleDecidesAnswers(t *testing.T) {
 		t.Errorf("a viewer's decision: %d, want 403", resp.StatusCode)
 	}
 }
+
+// The addresses a person types reach the console: / and /console (no slash; API Gateway routes
+// it on its own) redirect to /console/.
+func TestConsoleAddressesRedirect(t *testing.T) {
+	w := newWorld(t)
+	srv := w.server(t, nil, &Local{})
+	for _, path := range []string{"/", "/console"} {
+		resp := do(srv, httptest.NewRequest("GET", path, nil))
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/console/" {
+			t.Errorf("GET %s: %d to %q, want 302 to /console/", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}

@@ -81,7 +81,7 @@ func (s *Server) parseUpload(r *http.Request, data []byte) (*campaign.Campaign, 
 	if name == "" || strings.ContainsAny(name, "/\\") {
 		name = "campaign.yaml"
 	}
-	c, err := campaign.ParseWith(data, name, campaign.Options{Uploaded: true})
+	c, err := campaign.ParseWith(data, name, campaign.Options{Uploaded: true, Identity: s.opt.SenderIdentity})
 	if err != nil {
 		return nil, err
 	}

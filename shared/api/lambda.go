@@ -45,6 +45,9 @@ type Config struct {
 	// https://<api id>.execute-api.<region>.amazonaws.com unless a custom domain is put in
 	// front, when this must name it).
 	PublicURL string
+	// SenderIdentity is the SES identity the stack sends as, a domain or one address
+	// (SUNSET_SENDER_IDENTITY, required): campaign files outside it are refused.
+	SenderIdentity string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -59,6 +62,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ClientSecretParameter: e.Required("SUNSET_CLIENT_SECRET_PARAMETER"),
 		ConfigurationSet:      e.String("SUNSET_CONFIGURATION_SET", ""),
 		PublicURL:             e.String("SUNSET_PUBLIC_URL", ""),
+		SenderIdentity:        e.Required("SUNSET_SENDER_IDENTITY"),
 	}
 	return c, e.Err()
 }
@@ -79,7 +83,7 @@ func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog
 		return nil, err
 	}
 	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
-		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log, PublicURL: cfg.PublicURL,
+		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log, PublicURL: cfg.PublicURL, SenderIdentity: cfg.SenderIdentity,
 		OIDC: &OIDC{Issuer: cfg.Issuer, ClientID: cfg.Audience, RolesClaim: cfg.RolesClaim,
 			ClientSecret: func(ctx context.Context) (string, error) {
 				return signing.Secret(ctx, params, cfg.ClientSecretParameter)

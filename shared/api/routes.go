@@ -33,7 +33,9 @@ func (s *Server) routes() {
 	}))
 
 	// The console.
-	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/console/", http.StatusFound) })
+	toConsole := func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/console/", http.StatusFound) }
+	m.HandleFunc("GET /{$}", toConsole)
+	m.HandleFunc("GET /console", toConsole) // API Gateway's /console/{proxy+} does not match /console itself
 	m.HandleFunc("GET /console/{$}", s.page(Viewer, s.pageCampaigns))
 	m.HandleFunc("GET /console/campaigns/{id}", s.page(Viewer, s.pageCampaign))
 	m.HandleFunc("GET /console/campaigns/{id}/burndown.svg", s.page(Viewer, s.pageBurndownSVG))

@@ -44,6 +44,10 @@ type Options struct {
 	// sender's SUNSET_PUBLIC_URL): the console renders emails as sent with the same links.
 	// Empty: the address each request came to.
 	PublicURL string
+	// SenderIdentity is the SES identity the stack sends as (a domain, or one address): a
+	// campaign file whose sender.from is outside it is refused at validate and apply, and a
+	// test send of a campaign outside it is refused. Empty: not checked.
+	SenderIdentity string
 }
 
 // Local is the local console's sign-in (sunset serve --local): a form where you say who you
@@ -125,7 +129,7 @@ func (s *Server) links(r *http.Request) answers.Links {
 func (s *Server) sender(r *http.Request) *sender.Sender {
 	links := s.links(r)
 	return sender.New(s.opt.SES, s.ledger, s.campaigns, s.suppression, s.opt.Clock, sender.Options{
-		ConfigurationSet: s.opt.ConfigurationSet, Logger: s.opt.Logger, Links: &links})
+		ConfigurationSet: s.opt.ConfigurationSet, Identity: s.opt.SenderIdentity, Logger: s.opt.Logger, Links: &links})
 }
 
 // claimsKey is where the Lambda adapter puts the JWT authorizer's claims.

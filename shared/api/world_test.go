@@ -83,7 +83,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) server(t *testing.T, oidc *OIDC, local *Local) *Server {
 	t.Helper()
 	s, err := New(Options{DB: w.db, Table: w.table, SES: localstacktest.SES(t), Clock: w.clock, Keys: w.keys,
-		OIDC: oidc, Local: local, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		OIDC: oidc, Local: local, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SenderIdentity: "example.nhs.net"})
 	if err != nil {
 		t.Fatal(err)
 	}

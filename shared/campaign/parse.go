@@ -58,6 +58,10 @@ type Options struct {
 	// templates folder or a roster file beside it cannot be read: only the built-in template
 	// sets are accepted, and a roster campaign is refused (apply it with the CLI).
 	Uploaded bool
+	// Identity is the stack's SES sending identity (a domain, or one address; the template's
+	// SenderIdentity, SUNSET_SENDER_IDENTITY). When set, a sender.from outside it is an error
+	// (CheckIdentity): IAM would refuse every send. Empty: not checked.
+	Identity string
 }
 
 // Load reads and validates the campaign file at path and, for a roster campaign, the roster CSV
@@ -116,7 +120,7 @@ func ParseWith(data []byte, name string, o Options) (*Campaign, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ValidationError{File: name, Message: "empty campaign file"}
 	}
-	p := &parser{file: name, lines: map[string]int{}, templatesAnywhere: o.TemplatesAnywhere && !o.Uploaded, uploaded: o.Uploaded}
+	p := &parser{file: name, lines: map[string]int{}, templatesAnywhere: o.TemplatesAnywhere && !o.Uploaded, uploaded: o.Uploaded, identity: o.Identity}
 	root := doc.Content[0]
 	p.walk(root, reflect.TypeFor[Campaign](), "")
 	if len(p.errs) > 0 {
@@ -186,6 +190,7 @@ type parser struct {
 	errs              []error
 	templatesAnywhere bool
 	uploaded          bool
+	identity          string
 }
 
 func (p *parser) errAt(line int, key, format string, args ...any) {

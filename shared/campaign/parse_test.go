@@ -272,3 +272,32 @@ func TestStagesOnBSTBoundary(t *testing.T) {
 		t.Errorf("Today = %s", got)
 	}
 }
+
+// The stack's SES identity (a domain, or one address) bounds sender.from: IAM allows SendEmail
+// only on it, so a campaign outside it is refused at validate, naming both.
+func TestSenderIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		identity, from string
+		ok             bool
+	}{
+		{"", "Team <noreply@example.nhs.net>", true},
+		{"example.nhs.net", "Team <noreply@example.nhs.net>", true},
+		{"Example.NHS.net", "Team <NoReply@example.nhs.net>", true},
+		{"noreply@example.nhs.net", "noreply@example.nhs.net", true},
+		{"nhs.net", "Team <noreply@example.nhs.net>", false}, // a subdomain is its own identity
+		{"example.nhs.net", "noreply@other.nhs.net", false},
+		{"other@example.nhs.net", "noreply@example.nhs.net", false},
+		{"example.nhs.net", "noreply@evil.example.nhs.net.attacker.example", false},
+	} {
+		src := strings.Replace(base, "Team <noreply@example.nhs.net>", tc.from, 1)
+		_, err := ParseWith([]byte(src), "c.yaml", Options{Identity: tc.identity})
+		if tc.ok != (err == nil) {
+			t.Errorf("identity %q, from %q: error %v, want ok=%v", tc.identity, tc.from, err, tc.ok)
+			continue
+		}
+		var ve *ValidationError
+		if err != nil && (!errors.As(err, &ve) || ve.Key != "sender.from" || !strings.Contains(err.Error(), tc.identity) || ve.Line != 9) {
+			t.Errorf("identity %q, from %q: error %v should be at sender.from, line 9, naming the identity", tc.identity, tc.from, err)
+		}
+	}
+}

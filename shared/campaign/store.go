@@ -262,10 +262,12 @@ func (s *Store) AutoPause(ctx context.Context, id, by, reason string) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("auto-pause campaign %s: %w", id, err)
 	}
-	if r, err := s.Get(ctx, id); err == nil {
-		if err := s.record(ctx, r.Campaign, by, "status: active → paused ("+reason+")"); err != nil {
-			return true, err
-		}
+	r, err := s.Get(ctx, id)
+	if err == nil {
+		err = s.record(ctx, r.Campaign, by, "status: active → paused ("+reason+")")
+	}
+	if err != nil {
+		return true, fmt.Errorf("auto-pause campaign %s: paused, but its history entry is not written: %w", id, err)
 	}
 	return true, nil
 }

@@ -123,6 +123,11 @@ func (p *parser) validate(c *Campaign) {
 	p.validateNumbers(c)
 	p.validateStages(c)
 	p.validateAudience(c)
+	if _, err := mail.ParseAddress(c.Sender.From); err == nil {
+		if err := c.CheckIdentity(p.identity); err != nil {
+			p.errs = append(p.errs, err)
+		}
+	}
 	p.validateCalendar(c)
 	p.validateEscalation(c)
 	p.validateBrownouts(c)

@@ -284,8 +284,11 @@ func (h *Handler) checkBounceRate(ctx context.Context, log *slog.Logger, campaig
 	reason := fmt.Sprintf("bounce rate %.1f%% (%d of %d recipients since %s) passed the %.1f%% limit on %s",
 		100*rate, bounces, sends, windowStart(st), 100*h.pause.BounceRate, h.clock().UTC().Format("2006-01-02 15:04 MST"))
 	paused, err := h.campaigns.AutoPause(ctx, campaign, "sunset-feedback (auto-pause)", reason)
-	if err != nil || !paused {
+	if !paused {
 		return err
+	}
+	if err != nil { // paused: a retry would not pause again, so it is said here, not retried
+		log.Error("campaign paused without its history entry", "error", err)
 	}
 	h.metrics.Add(campaign, metrics.CampaignsAutoPaused, 1)
 	log.Error("campaign paused: bounce rate over the limit", "bounce_rate", rate, "bounces", bounces, "sends", sends)

@@ -18,6 +18,9 @@ const (
 	SESURL      = "http://127.0.0.1:8005"
 	Region      = "eu-west-2"
 	Table       = "sunset-local"
+	// SenderIdentity is the SES identity the local stack sends as (SUNSET_SENDER_IDENTITY):
+	// campaigns whose From is elsewhere are refused, as in AWS.
+	SenderIdentity = "example.nhs.net"
 	// AccessKey and SecretKey are dummies: the local services accept any credentials, and the
 	// SDK refuses to sign without some.
 	AccessKey = "local"
@@ -34,6 +37,7 @@ func Env() [][2]string {
 		{"AWS_ACCESS_KEY_ID", AccessKey},
 		{"AWS_SECRET_ACCESS_KEY", SecretKey},
 		{"SUNSET_TABLE", Table},
+		{"SUNSET_SENDER_IDENTITY", SenderIdentity},
 	}
 }
 

@@ -46,6 +46,10 @@ type Config struct {
 	// its campaign's send window is held there until the window opens. Empty: it comes back
 	// after the queue's visibility timeout instead.
 	SendQueueURL string
+	// Identity is the SES identity the stack sends as, a domain or one address
+	// (SUNSET_SENDER_IDENTITY, required; the template's SenderIdentity): IAM allows SendEmail
+	// only on it, so a campaign whose From is outside it waits with an error naming both.
+	Identity string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -59,6 +63,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PublicURL:            e.Required("SUNSET_PUBLIC_URL"),
 		SigningKeysParameter: e.Required("SUNSET_SIGNING_KEYS_PARAMETER"),
 		SendQueueURL:         e.String("SUNSET_SEND_QUEUE_URL", ""),
+		Identity:             e.Required("SUNSET_SENDER_IDENTITY"),
 	}
 	return c, e.Err()
 }
@@ -67,7 +72,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 // keys from SSM at start: a missing or malformed parameter stops the function at init, named.
 func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog.Logger) (*Sender, error) {
 	db, clock := c.DynamoDB(), time.Now
-	opt := Options{ConfigurationSet: cfg.ConfigurationSet, MaxRate: cfg.MaxRate, Instances: cfg.Instances, Logger: log,
+	opt := Options{ConfigurationSet: cfg.ConfigurationSet, Identity: cfg.Identity, MaxRate: cfg.MaxRate, Instances: cfg.Instances, Logger: log,
 		Metrics: metrics.New(os.Stdout, "sender", clock)}
 	keys, err := signing.KeyringFromSSM(ctx, ssm.NewFromConfig(c.Config()), cfg.SigningKeysParameter)
 	if err != nil {

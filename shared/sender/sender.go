@@ -506,6 +506,9 @@ func (s *Sender) Dispatch(ctx context.Context, notices []ledger.Notice) error {
 // touching the ledger or the configuration set's event publishing (no tags, so feedback never
 // mistakes it for a real notice).
 func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.Notice, to string) (string, *notice.Email, error) {
+	if err := c.CheckIdentity(s.cfg.Identity); err != nil {
+		return "", nil, fmt.Errorf("send test of %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
+	}
 	r, err := notice.New(c, s.cfg.TemplateDir)
 	if err != nil {
 		return "", nil, err
