@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -96,14 +97,17 @@ type recorder struct {
 	mu       sync.Mutex
 	calls    map[string]bool
 	prefixes map[string]bool
+	uses     map[string]bool // "dynamodb:Query table NOTICE#": each action with what it named
 }
 
 func (r *recorder) option(st *middleware.Stack) error {
 	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("record", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		r.mu.Lock()
-		r.calls[iamAction(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))] = true
+		action := iamAction(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx))
+		r.calls[action] = true
 		for _, p := range keyPrefixesOf(in.Parameters) {
 			r.prefixes[p] = true
+			r.uses[action+" "+p] = true
 		}
 		r.mu.Unlock()
 		return next.HandleInitialize(ctx, in)
@@ -193,7 +197,7 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	eps := endpoints{"DynamoDB": localstack.Endpoint("dynamodb"), "SESv2": localstack.Endpoint("sesv2"), "S3": s3URL, "SQS": "http://127.0.0.1:1"}
 	recorded := map[string]*recorder{}
 	clients := func(fn string) *awsclient.Clients {
-		r := &recorder{calls: map[string]bool{}, prefixes: map[string]bool{}}
+		r := &recorder{calls: map[string]bool{}, prefixes: map[string]bool{}, uses: map[string]bool{}}
 		recorded[fn] = r
 		cfg := localstacktest.Config()
 		cfg.RetryMaxAttempts = 1
@@ -279,10 +283,22 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	if err != nil || len(claimed) == 0 {
 		t.Fatalf("the planner claimed %d notices (%v): the day has no work to check", len(claimed), err)
 	}
+	// And a notice to a large organisation, whose rows do not fit its item (row parts).
+	big := ledger.Notice{Campaign: id, Org: "BIG1", OrgName: "Big Trust", Stage: claimed[0].Stage, Deadline: claimed[0].Deadline,
+		PlannedFor: claimed[0].PlannedFor, Recipients: []string{"la-" + localstacktest.Unique() + "@example.nhs.net"}}
+	for i := range 3000 {
+		big.Accounts = append(big.Accounts, ledger.Account{Account: fmt.Sprintf("user.%05d@nhs.net", i), Hostname: "imap.nhs.net", Protocol: "IMAP",
+			LastSeen: today, Successes: 1, UserAgents: []string{strings.Repeat("Outlook-iOS/2.0 ", 8)}, ClientIPs: []string{"10.0.0.1", "10.0.0.2"}})
+	}
+	if ok, err := ledger.New(db, table, time.Now).Claim(ctx, big); !ok || err != nil {
+		t.Fatalf("claim the large notice: %v %v", ok, err)
+	}
+	claimed = append(claimed, big)
 
 	eps["SSM"] = localstacktest.SSM(t, map[string]string{"/sunset/signing-keys": signing.NewKey(), "/sunset/console-client-secret": "s"})
 	scfg, _ := sender.LoadConfig(func(k string) string {
-		return map[string]string{"SUNSET_TABLE": table, "SUNSET_PUBLIC_URL": "https://api.example", "SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys"}[k]
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_PUBLIC_URL": "https://api.example", "SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys",
+			"SUNSET_SENDER_IDENTITY": "example.nhs.net"}[k]
 	})
 	var handOff events.SQSEvent
 	for _, n := range claimed {
@@ -344,7 +360,8 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	// The team's day in the console and API: every route, as an operator.
 	acfg, _ := api.LoadConfig(func(k string) string {
 		return map[string]string{"SUNSET_TABLE": table, "SUNSET_AUTH_ISSUER": "https://login.example/v2.0", "SUNSET_AUTH_AUDIENCE": "api://sunset",
-			"SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys", "SUNSET_CLIENT_SECRET_PARAMETER": "/sunset/console-client-secret"}[k]
+			"SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys", "SUNSET_CLIENT_SECRET_PARAMETER": "/sunset/console-client-secret",
+			"SUNSET_SENDER_IDENTITY": "example.nhs.net"}[k]
 	})
 	ah, err := api.NewHandler(ctx, acfg, clients("ApiFunction"), quiet)
 	if err != nil {
@@ -389,6 +406,17 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 			}
 		}
 		t.Logf("%s keys: %s", fn, strings.Join(prefixes, ", "))
+		// Each call is allowed by one statement: its action, on the table or the index it
+		// named, for the partition key it named.
+		statements := functionStatements(loadCFN(t).Resources[fn])
+		for _, use := range slices.Sorted(maps.Keys(r.uses)) {
+			action, where, _ := strings.Cut(use, " ")
+			if !slices.ContainsFunc(statements, func(st statement) bool {
+				return slices.Contains(st.Actions, action) && slices.Contains(leadingKeysOf(t, fn, st), where)
+			}) {
+				t.Errorf("%s: no statement of its policy allows %s on %s", fn, action, where)
+			}
+		}
 	}
 	if len(recorded) != len(awsCalls) {
 		t.Errorf("ran %d functions, awsCalls lists %d", len(recorded), len(awsCalls))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/deadletter"
+	"github.com/nhsmail-sunset/sunset/shared/ingest"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
@@ -52,6 +54,8 @@ type cliEnv struct {
 	// sqs builds the SQS client and names the table its queues are named after (AWS only: the
 	// local stack has no SQS).
 	sqs func(ctx context.Context) (deadletter.SQS, string, error)
+	// s3 builds the S3 client of the log bucket (AWS only).
+	s3 func(ctx context.Context) (ingest.Versions, error)
 	// links are the answer links the notices the CLI sends carry (nil: none).
 	links func(ctx context.Context, local bool) (*answers.Links, error)
 }
@@ -85,6 +89,16 @@ func processEnv() *cliEnv {
 			return nil, "", err
 		}
 		return sqs.NewFromConfig(c.Config()), table, nil
+	}
+	env.s3 = func(ctx context.Context) (ingest.Versions, error) {
+		if awsclient.IsLocal(false, env.getenv) {
+			return nil, errors.New("the local stack has no S3: the log bucket exists in AWS only")
+		}
+		c, err := awsclient.Load(ctx, false, env.getenv)
+		if err != nil {
+			return nil, err
+		}
+		return s3.NewFromConfig(c.Config()), nil
 	}
 	env.links = func(ctx context.Context, local bool) (*answers.Links, error) {
 		return processLinks(ctx, env, local)

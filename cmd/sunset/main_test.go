@@ -15,6 +15,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/deadletter"
+	"github.com/nhsmail-sunset/sunset/shared/ingest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
@@ -31,8 +32,9 @@ type testCLI struct {
 	db    *dynamodb.Client
 	table string
 	ses   sender.SES
-	sqs   deadletter.SQS // nil: a command that needs SQS fails the test
-	links *answers.Links // the answer links of the notices it sends (nil: none)
+	sqs   deadletter.SQS  // nil: a command that needs SQS fails the test
+	s3    ingest.Versions // nil: a command that needs S3 fails the test
+	links *answers.Links  // the answer links of the notices it sends (nil: none)
 }
 
 func newTestCLI(t *testing.T, vars map[string]string) *testCLI {
@@ -77,6 +79,12 @@ func (c *testCLI) run(args ...string) (stdout, stderr string, code int) {
 				return nil, "", errors.New("this test has no SQS")
 			}
 			return c.sqs, c.vars["SUNSET_TABLE"], nil
+		},
+		s3: func(context.Context) (ingest.Versions, error) {
+			if c.s3 == nil {
+				return nil, errors.New("this test has no S3")
+			}
+			return c.s3, nil
 		},
 		ses: func(context.Context, bool) (sender.SES, error) {
 			if c.ses == nil {

@@ -106,7 +106,7 @@ func printPlan(w io.Writer, pl planner.Plan) {
 			notes = append(notes, fmt.Sprintf("%s %s: escalated, adds %s", d.Org, d.Stage, strings.Join(d.Escalated, ", ")))
 		}
 		if b := d.Brownout; b != nil {
-			notes = append(notes, fmt.Sprintf("%s %s: %d accounts failed during the brownout of %s", d.Org, d.Stage, len(b.Accounts), b.Date.British()))
+			notes = append(notes, fmt.Sprintf("%s %s: %d accounts failed during the brownout of %s", d.Org, d.Stage, b.Count(), b.Date.British()))
 		}
 	}
 	if len(notes) > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -76,7 +77,7 @@ type applied struct {
 // putVersion records the version in the campaign's history. The version number is the guard:
 // of two concurrent applies of the same version only one writes it.
 func (s *Store) putVersion(ctx context.Context, v applied, changes []string) error {
-	changesAV, _ := attributevalue.Marshal(changes)
+	changesAV, _ := attributevalue.Marshal(boundedChanges(changes))
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
 		Item: map[string]types.AttributeValue{
@@ -197,4 +198,31 @@ func rosterDiff(old, cur []RosterEntry) ([]RosterEntry, []string) {
 		changes = append(changes, fmt.Sprintf("roster: %d added, %d changed, %d no longer listed (done)", added, changed, removed))
 	}
 	return writes, changes
+}
+
+// MaxRecordedChanges is how many changes a version records (each cut to maxChangeBytes): with
+// the campaign itself (MaxStoredCampaign), a version stays well inside one DynamoDB item. The
+// last says how many more there were; the versions' specs have every difference.
+const (
+	MaxRecordedChanges = 200
+	maxChangeBytes     = 512
+)
+
+func boundedChanges(changes []string) []string {
+	out := make([]string, 0, min(len(changes), MaxRecordedChanges+1))
+	for i, c := range changes {
+		if i == MaxRecordedChanges {
+			out = append(out, fmt.Sprintf("… and %d more changes", len(changes)-i))
+			break
+		}
+		if len(c) > maxChangeBytes {
+			cut := maxChangeBytes
+			for cut > 0 && !utf8.RuneStart(c[cut]) {
+				cut--
+			}
+			c = c[:cut] + "…"
+		}
+		out = append(out, c)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ func TestFilesOverTheirLimit(t *testing.T) {
 	os.WriteFile(big, []byte(minimal+"# "+strings.Repeat("x", MaxCampaignFile)+"\n"), 0o644)
 	_, err := Load(big)
 	var ve *ValidationError
-	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "over 1024 KiB") {
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "over 256 KiB") {
 		t.Errorf("Load of a %d-byte campaign file = %v, want a ValidationError naming the limit", MaxCampaignFile+len(minimal), err)
 	}
 	if _, err := Parse([]byte(minimal+strings.Repeat("#", MaxCampaignFile)), "p.yaml"); err == nil || !strings.Contains(err.Error(), "limit") {
@@ -63,5 +64,28 @@ func TestTemplatesFolderStaysInside(t *testing.T) {
 				t.Errorf("templates %q with TemplatesAnywhere: %v", tc.templates, err)
 			}
 		}
+	}
+}
+
+// What a campaign stores fits DynamoDB's items: a file under MaxCampaignFile whose campaign
+// would store more than MaxStoredCampaign is refused at validate, saying so; a version records
+// at most MaxRecordedChanges changes, the last saying how many more.
+func TestStoredCampaignIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(minimal + "endpoints:\n")
+	for i := 0; b.Len() < MaxCampaignFile-64; i++ {
+		fmt.Fprintf(&b, "  \"10.%d.%d.%d\": imap.nhs.net\n", i>>16&255, i>>8&255, i&255)
+	}
+	_, err := Parse([]byte(b.String()), "many.yaml")
+	if err == nil || !strings.Contains(err.Error(), "as stored, over the 160 KiB") {
+		t.Errorf("a campaign of %d bytes of endpoints: %v, want refused for what it would store", b.Len(), err)
+	}
+	var changes []string
+	for i := range 5000 {
+		changes = append(changes, fmt.Sprintf("endpoints[%d]: %s", i, strings.Repeat("é", 400)))
+	}
+	got := boundedChanges(changes)
+	if len(got) != MaxRecordedChanges+1 || got[MaxRecordedChanges] != "… and 4800 more changes" || len(got[0]) > maxChangeBytes+len("…") {
+		t.Errorf("bounded changes: %d, last %q, first %d bytes", len(got), got[len(got)-1], len(got[0]))
 	}
 }

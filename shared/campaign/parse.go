@@ -3,6 +3,7 @@ package campaign
 import (
 	"bytes"
 	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,11 +43,15 @@ func (e *ValidationError) Error() string {
 
 // Limits on the files a campaign is read from, checked before parsing: far above any real
 // campaign (a few KiB) or roster (30,000 organisations are about 1.5 MiB), so a huge file is
-// refused at once instead of costing memory in the parser.
+// refused at once instead of costing memory in the parser. A campaign is also stored whole in
+// one DynamoDB item (its version, and its current state), so what it stores is bounded too:
+// MaxStoredCampaign leaves each of those items room under DynamoDB's 400 KB for the rest (the
+// changes of a version, at most MaxRecordedChanges; a pause's reason).
 const (
-	MaxCampaignFile = 1 << 20
-	MaxRosterFile   = 16 << 20
-	MaxRosterRow    = 4 << 10
+	MaxCampaignFile   = 256 << 10
+	MaxStoredCampaign = 160 << 10
+	MaxRosterFile     = 16 << 20
+	MaxRosterRow      = 4 << 10
 )
 
 // Options change how a campaign file is read.
@@ -135,6 +140,9 @@ func ParseWith(data []byte, name string, o Options) (*Campaign, error) {
 	c.applyDefaults()
 	c.normalise()
 	p.validate(c)
+	if spec, err := json.Marshal(c); err == nil && len(spec) > MaxStoredCampaign {
+		p.errAt(0, "", "the campaign is %d KiB as stored, over the %d KiB a campaign may be (it is kept in one DynamoDB item): fewer endpoints or shorter text", (len(spec)+1023)>>10, MaxStoredCampaign>>10)
+	}
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}

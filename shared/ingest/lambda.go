@@ -128,7 +128,10 @@ func (h *Handler) message(ctx context.Context, msg events.SQSMessage, targets *[
 			continue
 		}
 		if len(*targets) == 0 {
-			h.Log.WarnContext(ctx, "no live campaign: file not ingested", "object", o.ID())
+			// Acknowledged, not lost: the file stays in the bucket, and `sunset backfill` hands
+			// it over again once a campaign is live.
+			h.Metrics.Add("", metrics.FilesWithoutCampaign, 1)
+			h.Log.WarnContext(ctx, "no live campaign: file not ingested; once one is, sunset backfill --campaign ID ingests it", "object", o.ID())
 			continue
 		}
 		outs, err := h.Ingester.File(ctx, S3Source(h.S3, o), *targets)

@@ -41,7 +41,13 @@ func (l *Ledger) BeginSend(ctx context.Context, campaign, org, stage string) (*N
 		return nil, fmt.Errorf("begin sending notice %s/%s/%s: %w", campaign, org, stage, err)
 	}
 	n, err := noticeOf(out.Attributes)
-	if err != nil {
+	if err == nil {
+		err = l.withRows(ctx, &n, out.Attributes)
+	}
+	if err != nil { // nothing went to SES: give the lease back, or the notice would be in doubt
+		if rerr := l.ReleaseSend(ctx, campaign, org, stage); rerr != nil {
+			return nil, fmt.Errorf("%w (and its lease is held: %v)", err, rerr)
+		}
 		return nil, err
 	}
 	return &n, nil

@@ -86,23 +86,12 @@ func (l *Ledger) Claim(ctx context.Context, n Notice) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("claim notice %s/%s/%s day %s: %w", n.Campaign, n.Org, n.Stage, n.PlannedFor, err)
 	}
-	item, err := l.item(n)
-	if err != nil {
-		return false, err
-	}
-	_, err = l.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(l.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	if store.IsConditionFailed(err) {
-		// The stage was claimed on an earlier day: give today back to the organisation.
+	ok, err := l.putNotice(ctx, n, "claim")
+	if !ok {
+		// The stage was claimed on an earlier day (or the put failed): give today back.
 		l.releaseDay(ctx, n, token)
-		return false, nil
 	}
-	if err != nil {
-		l.releaseDay(ctx, n, token)
-		return false, fmt.Errorf("claim notice %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
-	}
-	return true, nil
+	return ok, err
 }
 
 // releaseDay deletes the day guard this call wrote (and only that one). A failure leaves the
@@ -121,27 +110,12 @@ func (l *Ledger) MarkSuperseded(ctx context.Context, n Notice) (bool, error) {
 	n.Org = strings.ToUpper(n.Org)
 	n.Status = Superseded
 	n.ClaimedAt = l.clock().UTC()
-	item, err := l.item(n)
-	if err != nil {
-		return false, err
-	}
-	_, err = l.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(l.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	if store.IsConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("mark notice %s/%s/%s superseded: %w", n.Campaign, n.Org, n.Stage, err)
-	}
-	return true, nil
+	return l.putNotice(ctx, n, "mark superseded")
 }
 
+// item is notice n's item without its account rows (putNotice adds them, bounded).
 func (l *Ledger) item(n Notice) (map[string]types.AttributeValue, error) {
-	accounts, err := attributevalue.MarshalWithOptions(n.Accounts, func(o *attributevalue.EncoderOptions) { o.TagKey = "json" })
-	if err != nil {
-		return nil, fmt.Errorf("notice %s/%s/%s accounts: %w", n.Campaign, n.Org, n.Stage, err)
-	}
+	var err error
 	recipients, _ := attributevalue.Marshal(append([]string{}, n.Recipients...))
 	item := stageKey(n.Campaign, n.Org, n.Stage)
 	item["type"] = store.S("notice")
@@ -156,7 +130,6 @@ func (l *Ledger) item(n Notice) (map[string]types.AttributeValue, error) {
 	item["planned_for"] = store.S(n.PlannedFor.String())
 	item["first_contact"] = &types.AttributeValueMemberBOOL{Value: n.FirstContact}
 	item["recipients"] = recipients
-	item["accounts"] = accounts
 	item["claimed_at"] = store.S(n.ClaimedAt.Format(time.RFC3339Nano))
 	if n.Domain != "" {
 		item["domain"] = store.S(n.Domain)
@@ -267,6 +240,9 @@ func (l *Ledger) Get(ctx context.Context, campaign, org, stage string) (*Notice,
 	if err != nil {
 		return nil, err
 	}
+	if err := l.withRows(ctx, &n, out.Item); err != nil {
+		return nil, err
+	}
 	return &n, nil
 }
 
@@ -320,19 +296,33 @@ func (l *Ledger) Summaries(ctx context.Context, campaign string) ([]Notice, erro
 	return out, nil
 }
 
+// query reads the notices in, each with all its rows (a notice with row parts costs one more
+// query; Summaries projects no rows, so reads none).
 func (l *Ledger) query(ctx context.Context, in *dynamodb.QueryInput) ([]Notice, error) {
 	var out []Notice
-	err := store.QueryAll(ctx, l.db, in, func(items []map[string]types.AttributeValue) error {
-		for _, it := range items {
+	var items []map[string]types.AttributeValue
+	err := store.QueryAll(ctx, l.db, in, func(page []map[string]types.AttributeValue) error {
+		for _, it := range page {
 			n, err := noticeOf(it)
 			if err != nil {
 				return err
 			}
 			out = append(out, n)
+			items = append(items, it)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if in.ProjectionExpression == nil {
+			if err := l.withRows(ctx, &out[i], items[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // MarkSent records that a claimed notice was sent as messageID. It also succeeds when SES's

@@ -30,7 +30,10 @@ type Notice struct {
 	PlannedFor   calendar.Date `json:"planned_for"` // the run date that chose this notice
 	FirstContact bool          `json:"first_contact"`
 	Recipients   []string      `json:"recipients"`
-	Accounts     []Account     `json:"accounts"`
+	// Accounts are the notice's rows: all of them when it is read whole (Get, History, List);
+	// none from Summaries, and from a planner's cursor (Histories) only those the notice's own
+	// item holds (the rest are in row parts: docs/data-model.md).
+	Accounts []Account `json:"accounts"`
 	// Domain is the legacy domain of a per-organisation deadline campaign (BYO-MX), if any.
 	Domain string `json:"domain,omitempty"`
 	// Acknowledged is the organisation's latest "we have changed these settings" before this
@@ -123,13 +126,22 @@ const (
 // MaxDigestAccounts is how many accounts a digest lists for one organisation (Count has all).
 const MaxDigestAccounts = 20
 
-// BrownoutSeen is what a brownout showed: the accounts whose sign-ins failed during it.
+// BrownoutSeen is what a brownout showed: the accounts whose sign-ins failed during it (the
+// first MaxBrownoutAccounts in order; More how many more there were).
 type BrownoutSeen struct {
 	Date      calendar.Date `json:"date" dynamodbav:"date"`
 	Hours     string        `json:"hours" dynamodbav:"hours"`
 	Hostnames []string      `json:"hostnames" dynamodbav:"hostnames"`
 	Accounts  []string      `json:"accounts" dynamodbav:"accounts"`
+	More      int           `json:"more,omitempty" dynamodbav:"more,omitempty"`
 }
+
+// Count is how many accounts failed during the brownout.
+func (b BrownoutSeen) Count() int { return len(b.Accounts) + b.More }
+
+// MaxBrownoutAccounts is how many accounts a notice names of those that failed during a
+// brownout: the email says them in a sentence, and the CSV lists every account anyway.
+const MaxBrownoutAccounts = 50
 
 // Acknowledgement is a recipient's "we have changed these settings", as a later notice to an
 // organisation still seen recalls it.

@@ -21,12 +21,15 @@ type Name string
 // Every metric Sunset emits, by the function that emits it.
 const (
 	// ingest
-	FilesIngested   Name = "FilesIngested"   // log files (S3 object versions) read to the end
-	FilesFailed     Name = "FilesFailed"     // log files that failed and go back to the queue
-	Lines           Name = "Lines"           // lines read, per campaign
-	LegacyEvents    Name = "LegacyEvents"    // sign-ins through a legacy hostname, per campaign
-	MalformedLines  Name = "MalformedLines"  // lines counted as malformed and skipped, per campaign
-	FindingsWritten Name = "FindingsWritten" // finding items written, per campaign
+	FilesIngested Name = "FilesIngested" // log files (S3 object versions) read to the end
+	FilesFailed   Name = "FilesFailed"   // log files that failed and go back to the queue
+	// FilesWithoutCampaign: log files that came while no campaign was live, left in the bucket
+	// for `sunset backfill` (they expire after RawLogRetentionDays).
+	FilesWithoutCampaign Name = "FilesWithoutCampaign"
+	Lines                Name = "Lines"           // lines read, per campaign
+	LegacyEvents         Name = "LegacyEvents"    // sign-ins through a legacy hostname, per campaign
+	MalformedLines       Name = "MalformedLines"  // lines counted as malformed and skipped, per campaign
+	FindingsWritten      Name = "FindingsWritten" // finding items written, per campaign
 
 	// directory
 	DirectoryRowsImported Name = "DirectoryRowsImported" // organisation and account rows stored
@@ -65,7 +68,7 @@ const (
 
 // Names is every metric, in the order docs/operations.md lists them.
 var Names = []Name{
-	FilesIngested, FilesFailed, Lines, LegacyEvents, MalformedLines, FindingsWritten,
+	FilesIngested, FilesFailed, FilesWithoutCampaign, Lines, LegacyEvents, MalformedLines, FindingsWritten,
 	DirectoryRowsImported, DirectoryRowsRejected,
 	PlannerRuns, NoticesPlanned, NoticesClaimed, NoticesSuperseded, AffectedOrganisations, AffectedAccounts,
 	NotifiedOrganisations, FixedOrganisations, NoticesPendingDispatch,

@@ -253,8 +253,12 @@ func (v *View) addCalendar(c *campaign.Campaign, n ledger.Notice, today calendar
 		}
 	}
 	if b := n.Brownout; b != nil {
+		accounts := englishList(cleanAll(b.Accounts))
+		if b.More > 0 {
+			accounts += fmt.Sprintf(" and %d more (the attached list has every account)", b.More)
+		}
 		v.BrownoutSeen = &BrownoutView{Date: b.Date.BritishLong(), Hours: Clean(b.Hours), Hostnames: englishList(cleanAll(b.Hostnames)),
-			Accounts: englishList(cleanAll(b.Accounts))}
+			Accounts: accounts}
 	}
 	for _, o := range n.Digest {
 		accounts := englishList(cleanAll(o.Accounts))

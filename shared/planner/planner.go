@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -449,19 +450,18 @@ func brownoutSeen(c *campaign.Campaign, acts []findings.Activity, on calendar.Da
 		if !ok {
 			continue
 		}
-		var accounts []string
+		seen := map[string]bool{}
 		for _, a := range acts {
 			if a.Day != b.Date || a.Failures == 0 || a.Account == "" || !slices.Contains(b.Hostnames, a.Hostname) ||
 				a.LastSeen.Before(from) || !a.FirstSeen.Before(to) {
 				continue
 			}
-			if acct := strings.ToLower(a.Account); !slices.Contains(accounts, acct) {
-				accounts = append(accounts, acct)
-			}
+			seen[strings.ToLower(a.Account)] = true
 		}
-		if len(accounts) > 0 {
-			slices.Sort(accounts)
-			return &ledger.BrownoutSeen{Date: b.Date, Hours: b.Hours, Hostnames: b.Hostnames, Accounts: accounts}
+		if len(seen) > 0 {
+			accounts := slices.Sorted(maps.Keys(seen))
+			more := max(len(accounts)-ledger.MaxBrownoutAccounts, 0)
+			return &ledger.BrownoutSeen{Date: b.Date, Hours: b.Hours, Hostnames: b.Hostnames, Accounts: accounts[:len(accounts)-more], More: more}
 		}
 	}
 	return nil

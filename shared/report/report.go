@@ -95,7 +95,7 @@ func brownouts(c *campaign.Campaign, notices []ledger.Notice) []Brownout {
 		for _, n := range notices {
 			if n.Brownout != nil && n.Brownout.Date == b.Date && n.Status != ledger.Superseded {
 				row.Organisations++
-				row.Accounts += len(n.Brownout.Accounts)
+				row.Accounts += n.Brownout.Count()
 			}
 		}
 		out = append(out, row)

@@ -3,6 +3,7 @@ package sender
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
 	"github.com/nhsmail-sunset/sunset/shared/metrics/metricstest"
+	"github.com/nhsmail-sunset/sunset/shared/notice"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -504,5 +506,48 @@ func TestSendDigest(t *testing.T) {
 	got := sentTo(t, to)
 	if len(got) != 1 || !strings.Contains(got[0].Subject, "1 organisation still affected") || !strings.Contains(got[0].Body.Text, "Riverside (RX1)") {
 		t.Fatalf("%d emails: %+v", len(got), got)
+	}
+}
+
+// A national-scale organisation's notice (5,000 accounts) is claimed, read whole and sent: the
+// email shows the first rows and the count, its CSV lists every account.
+func TestSendLargeOrganisation(t *testing.T) {
+	e, _, _ := setup(t)
+	to := "la-big-" + localstacktest.Unique() + "@example.nhs.net"
+	k := Key{Campaign: "legacy-hostnames-2021", Org: "RX9", Stage: "advance"}
+	n := ledger.Notice{Campaign: k.Campaign, Org: k.Org, OrgName: "Big Trust", Stage: k.Stage,
+		Deadline: calendar.Of(time.Date(2021, 9, 7, 0, 0, 0, 0, time.UTC)), PlannedFor: calendar.Of(e.now),
+		FirstContact: true, Recipients: []string{to}}
+	for i := range 5000 {
+		n.Accounts = append(n.Accounts, ledger.Account{Account: fmt.Sprintf("user.%05d@nhs.net", i), Hostname: "imap.nhs.net", Protocol: "IMAP",
+			LastSeen: e.now.Add(-48 * time.Hour), Successes: 3, UserAgents: []string{"Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.5000; Pro)"},
+			DeviceIDs: []string{"ApplF17XK0QWJC6", "ApplF17XK0QWJC7"}, ClientIPs: []string{"10.1.2.3", "2001:db8::1"}})
+	}
+	if ok, err := e.ledger.Claim(context.Background(), n); !ok || err != nil {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if o, err := newSender(t, e).Send(context.Background(), k); err != nil || o != Sent {
+		t.Fatalf("send: %v %v", o, err)
+	}
+	got := sentTo(t, to)
+	if len(got) != 1 {
+		t.Fatalf("%d emails, want 1", len(got))
+	}
+	m := got[0]
+	if !strings.Contains(m.Subject, "5,000 accounts") && !strings.Contains(m.Subject, "5000 accounts") {
+		t.Errorf("subject %q does not count the accounts", m.Subject)
+	}
+	if rows := strings.Count(m.Body.HTML, "user."); rows > 2*notice.InlineAccounts {
+		t.Errorf("the HTML names accounts %d times: more than the first %d rows", rows, notice.InlineAccounts)
+	}
+	if len(m.Attachments) != 1 {
+		t.Fatalf("attachments %+v", len(m.Attachments))
+	}
+	csv := m.Attachments[0].Content
+	if b, err := base64.StdEncoding.DecodeString(csv); err == nil {
+		csv = string(b)
+	}
+	if rows := strings.Count(csv, "@nhs.net"); rows != 5000 {
+		t.Errorf("the CSV has %d accounts, want 5000", rows)
 	}
 }

@@ -179,3 +179,73 @@ func Str(v types.AttributeValue) string {
 	}
 	return ""
 }
+
+// MaxItemBytes is DynamoDB's limit on one item (attribute names and values together).
+const MaxItemBytes = 400 * 1024
+
+// ItemSize is the size DynamoDB counts for item: every attribute's name and value, as its
+// documentation sizes them (a string or binary its bytes, a number one byte a two significant
+// digits plus up to two, a boolean or null one byte, a list or map 3 bytes plus one a member
+// plus its members, a map's member names counted too). Numbers are counted at their largest,
+// so ItemSize is never under DynamoDB's own count (store_test holds it to dynalite's).
+func ItemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name) + ValueSize(v)
+	}
+	return n
+}
+
+// ValueSize is the size DynamoDB counts for one attribute value (see ItemSize).
+func ValueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		return numberSize(v.Value)
+	case *types.AttributeValueMemberB:
+		return len(v.Value)
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberSS:
+		n := 0
+		for _, s := range v.Value {
+			n += len(s)
+		}
+		return n
+	case *types.AttributeValueMemberNS:
+		n := 0
+		for _, s := range v.Value {
+			n += numberSize(s)
+		}
+		return n
+	case *types.AttributeValueMemberBS:
+		n := 0
+		for _, b := range v.Value {
+			n += len(b)
+		}
+		return n
+	case *types.AttributeValueMemberL:
+		n := 3
+		for _, e := range v.Value {
+			n += 1 + ValueSize(e)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		n := 3
+		for k, e := range v.Value {
+			n += 1 + len(k) + ValueSize(e)
+		}
+		return n
+	}
+	return 0
+}
+
+// numberSize is a number's size at its largest: one byte a two significant digits, plus two.
+func numberSize(n string) int {
+	digits := strings.Trim(strings.NewReplacer("-", "", "+", "", ".", "").Replace(strings.ToLower(strings.SplitN(strings.ToLower(n), "e", 2)[0])), "0")
+	if digits == "" {
+		return 1
+	}
+	return 2 + (len(digits)+1)/2
+}

@@ -90,3 +90,38 @@ func TestBatchPutAndQueryAllPages(t *testing.T) {
 		t.Fatalf("read %d items in %d pages, want %d items in at least 3 pages", got, pages, n)
 	}
 }
+
+// ItemSize is never under DynamoDB's count, and close to it: an item of a list of maps (the
+// shape of a notice's rows) just under MaxItemBytes by ItemSize is stored; one 1% over is
+// refused.
+func TestItemSizeMatchesTheLimit(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	ctx := context.Background()
+	item := func(rows int, pad int) map[string]types.AttributeValue {
+		var l []types.AttributeValue
+		for i := range rows {
+			l = append(l, &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+				"account": store.S(fmt.Sprintf("user%05d@example.nhs.net", i)), "successes": store.N(int64(i * 37)),
+				"user_agents": &types.AttributeValueMemberL{Value: []types.AttributeValue{store.S("Apple-iPhone13C2/1805.436")}},
+				"direct_ip":   &types.AttributeValueMemberBOOL{Value: i%2 == 0},
+			}})
+		}
+		return map[string]types.AttributeValue{"PK": store.S("SIZE#" + localstacktest.Unique()), "SK": store.S("x"),
+			"rows": &types.AttributeValueMemberL{Value: l}, "pad": store.S(string(make([]byte, pad)))}
+	}
+	base := item(3000, 0)
+	room := store.MaxItemBytes - store.ItemSize(base)
+	if room < 1000 {
+		t.Fatalf("the base item is %d bytes already", store.ItemSize(base))
+	}
+	for _, tc := range []struct {
+		pad int
+		ok  bool
+	}{{room - 1, true}, {room + store.MaxItemBytes/100, false}} {
+		it := item(3000, tc.pad)
+		_, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: it})
+		if (err == nil) != tc.ok {
+			t.Errorf("an item of %d bytes by ItemSize (limit %d): stored %v, want %v (%v)", store.ItemSize(it), store.MaxItemBytes, err == nil, tc.ok, err)
+		}
+	}
+}
