@@ -86,6 +86,8 @@ var runElsewhere = map[string]string{
 	"make test":                       "CI runs it (.ci/run): it is what runs this test",
 	"sam build":                       "needs SAM: infra/template_test.go builds every function for arm64 as SAM's go1.x build does",
 	"sam deploy --config-env staging": "needs an AWS account: cfn-lint (make lint) and infra/*_test.go check the template it deploys",
+	"make sam-build":                  "needs SAM: infra/runtime_test.go builds every function with SAM's command and CGO_ENABLED=0, and checks each binary static",
+	"sam deploy --config-env staging --parameter-overrides EnvironmentName=staging SenderIdentity=example.nhs.net AlarmEmail=sunset-alarms@example.nhs.net AuthIssuer=https://login.microsoftonline.com/TENANT/v2.0 AuthAudience=CLIENT_ID": "needs an AWS account: infra/template_test.go checks these are the parameters without a default, and their patterns take these values",
 }
 
 // buildSunset builds the CLI once for the tests of this package.

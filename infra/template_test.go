@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nhsmail-sunset/sunset/shared/preflight"
 )
 
 type resource struct {
@@ -271,5 +273,18 @@ func TestConsoleAddressIsRouted(t *testing.T) {
 		if !routes[want] {
 			t.Errorf("no route %s (routes: %v)", want, routes)
 		}
+	}
+}
+
+// sunset preflight checks the account's Lambda concurrency against what the stack reserves.
+func TestPreflightKnowsTheReservedConcurrency(t *testing.T) {
+	c := loadCFN(t)
+	sum := 0
+	for _, f := range c.ofType("AWS::Serverless::Function") {
+		n, _ := f.Properties["ReservedConcurrentExecutions"].(int)
+		sum += n
+	}
+	if sum != preflight.Reserved {
+		t.Errorf("the functions reserve %d; preflight.Reserved is %d", sum, preflight.Reserved)
 	}
 }
