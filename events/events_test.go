@@ -21,6 +21,8 @@ var types = map[string]any{
 	"ses-complaint.json": events.SNSEvent{},
 	"ses-send.json":      events.SNSEvent{},
 	"ses-delivery.json":  events.SNSEvent{},
+	// the bounce of `sunset preflight --send-probe`'s email to the mailbox simulator
+	"ses-probe-bounce.json": events.SNSEvent{},
 	// API Gateway HTTP API (payload 2.0): an /api request with the JWT authorizer's claims, and
 	// a console request with none.
 	"apigw-v2-campaigns.json": events.APIGatewayV2HTTPRequest{},

@@ -69,7 +69,7 @@ var keyPrefixes = map[string][]string{
 	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#", "table PROGRESS#", "table OWNER#",
 		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
 	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#", "index SUPPRESSED"},
-	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#"},
+	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#", "table PROBE#"},
 	"ApiFunction": {"table CAMPAIGN#", "table NOTICE#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#",
 		"table PROGRESS#", "table OWNER#", "table ANSWER#", "table RATE#",
 		"index CAMPAIGNS", "index NOTICES#", "index DAY#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
@@ -340,6 +340,12 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	}
 	if sent != len(claimed) {
 		t.Fatalf("%d emails for %d claimed notices", sent, len(claimed))
+	}
+	probe, _ := os.ReadFile("../events/ses-probe-bounce.json") // sunset preflight --send-probe's
+	var pev events.SNSEvent
+	json.Unmarshal(probe, &pev)
+	if err := fb.Handle(ctx, pev); err != nil {
+		t.Fatal(err)
 	}
 	for _, m := range localstacktest.SentEmails(t) {
 		if m.Header("X-Sunset-Campaign") == id {

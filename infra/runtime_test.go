@@ -279,7 +279,8 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 		"PlannerFunction":   {{sample("scheduled.json"), "response", nil}, {[]byte(`"not an event"`), "error", nil}},
 		"SenderFunction":    {{sample("sqs-message.json"), "response", batch()}, {wrongShape, "error", nil}}, // no such notice: dropped
 		"FeedbackFunction": {{sample("ses-send.json"), "response", nil}, {sample("ses-delivery.json"), "response", nil},
-			{sample("ses-bounce.json"), "response", nil}, {sample("ses-complaint.json"), "response", nil}, {wrongShape, "error", nil}},
+			{sample("ses-bounce.json"), "response", nil}, {sample("ses-complaint.json"), "response", nil},
+			{sample("ses-probe-bounce.json"), "response", nil}, {wrongShape, "error", nil}},
 		"ApiFunction": {{sample("apigw-v2-campaigns.json"), "response", status(200)}, {sample("apigw-v2-console.json"), "response", status(303)},
 			{[]byte(`"not an event"`), "error", nil}},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/preflight"
 )
@@ -23,7 +24,7 @@ func init() {
 	commands["preflight"] = command{summary: "what a deployment still lacks before its first campaign: each check ok, missing (with the fix) or unknown", run: runPreflight}
 }
 
-const preflightUsage = `Usage: sunset preflight [--stack NAME] [--send-probe] [--access-token TOKEN] [--json]
+const preflightUsage = `Usage: sunset preflight [--stack NAME] [--send-probe [--probe-wait 3m]] [--access-token TOKEN] [--json]
        sunset preflight --local [--send-probe] [--json]
 Reads the stack (default: SUNSET_TABLE, which is the stack's name as samconfig.toml deploys it)
 and checks SES (production access, quota, the identity with DKIM and MAIL FROM, the
@@ -36,7 +37,8 @@ func runPreflight(ctx context.Context, env *cliEnv, args []string) int {
 	fl.SetOutput(env.stderr)
 	fl.Usage = func() { fmt.Fprintln(env.stderr, preflightUsage); fl.PrintDefaults() }
 	stack := fl.String("stack", "", "the CloudFormation stack `NAME` (default SUNSET_TABLE)")
-	probe := fl.Bool("send-probe", false, "send one email from the sending identity to SES's mailbox simulator")
+	probe := fl.Bool("send-probe", false, "send one email through the configuration set to SES's mailbox simulator's bounce address, and wait for the bounce to reach the feedback function")
+	wait := fl.Duration("probe-wait", 3*time.Minute, "how long to wait for the probe's bounce")
 	token := fl.String("access-token", "", "an access `TOKEN` of a console sign-in: its version, issuer and audience are checked")
 	asJSON := fl.Bool("json", false, "print JSON")
 	local := localFlag(fl)
@@ -47,7 +49,7 @@ func runPreflight(ctx context.Context, env *cliEnv, args []string) int {
 		fl.Usage()
 		return 2
 	}
-	opt := preflight.Options{SendProbe: *probe, AccessToken: *token, Local: awsclient.IsLocal(*local, env.getenv)}
+	opt := preflight.Options{SendProbe: *probe, ProbeWait: *wait, AccessToken: *token, Local: awsclient.IsLocal(*local, env.getenv)}
 	var c preflight.Clients
 	var d preflight.Deployment
 	var err error
@@ -103,5 +105,6 @@ func awsPreflight(ctx context.Context, env *cliEnv, stack string) (preflight.Cli
 		return preflight.Clients{}, preflight.Deployment{}, err
 	}
 	return preflight.Clients{DynamoDB: a.DynamoDB(), SES: a.SESv2(), SSM: ssm.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg),
-		Lambda: lambda.NewFromConfig(cfg), Scheduler: scheduler.NewFromConfig(cfg), HTTP: &http.Client{Timeout: 10 * time.Second}}, d, nil
+		Lambda: lambda.NewFromConfig(cfg), Scheduler: scheduler.NewFromConfig(cfg), HTTP: &http.Client{Timeout: 10 * time.Second},
+		Probes: feedback.NewProbes(a.DynamoDB(), d.Outputs["TableName"])}, d, nil
 }

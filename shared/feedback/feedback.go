@@ -33,6 +33,11 @@ type Campaigns interface {
 	AutoPause(ctx context.Context, id, by, reason string) (bool, error)
 }
 
+// ProbeRecorder records a preflight probe's events (Probes).
+type ProbeRecorder interface {
+	Arrived(ctx context.Context, token, event string, at time.Time) error
+}
+
 // Event is one SES event-publishing record (the fields Sunset reads).
 type Event struct {
 	EventType string     `json:"eventType"`
@@ -107,6 +112,7 @@ type Handler struct {
 	campaigns Campaigns
 	pause     AutoPause
 	metrics   *metrics.Recorder
+	probes    ProbeRecorder
 	clock     func() time.Time
 	log       *slog.Logger
 }
@@ -119,6 +125,8 @@ type Options struct {
 	AutoPause AutoPause
 	// Metrics gets the events by type, settled notices and suppressions (nil: none).
 	Metrics *metrics.Recorder
+	// Probes records the events of `sunset preflight --send-probe` (nil: they are ignored).
+	Probes ProbeRecorder
 	// Clock dates an auto-pause's reason; default time.Now.
 	Clock func() time.Time
 	// Logger: default slog.Default().
@@ -133,7 +141,7 @@ func New(s Suppressor, l Ledger, o Options) *Handler {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	return &Handler{suppress: s, ledger: l, campaigns: o.Campaigns, pause: o.AutoPause, metrics: o.Metrics, clock: o.Clock, log: o.Logger}
+	return &Handler{suppress: s, ledger: l, campaigns: o.Campaigns, pause: o.AutoPause, metrics: o.Metrics, probes: o.Probes, clock: o.Clock, log: o.Logger}
 }
 
 // eventMetric is the count each SES event type adds to.
@@ -150,6 +158,13 @@ func (h *Handler) Process(ctx context.Context, e Event) error {
 	if test {
 		log.Info("event about a test email: ignored")
 		return nil
+	}
+	if token := probeOf(e.Mail); token != "" {
+		log.Info("event about a preflight probe", "probe", token)
+		if h.probes == nil {
+			return nil
+		}
+		return h.probes.Arrived(ctx, token, e.EventType, at(e.Mail.Timestamp, h.clock()))
 	}
 	if m, ok := eventMetric[e.EventType]; ok {
 		h.metrics.Add(k.campaign, m, 1)
@@ -322,6 +337,21 @@ func at(t, fallback time.Time) time.Time {
 }
 
 type key struct{ campaign, org, stage string }
+
+// probeOf is the probe token of a preflight's email ("" for any other), cleaned: it becomes a key.
+func probeOf(m Mail) string {
+	for _, h := range m.Headers {
+		if strings.EqualFold(h.Name, HeaderProbe) {
+			return strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+					return r
+				}
+				return -1
+			}, strings.ToLower(h.Value))
+		}
+	}
+	return ""
+}
 
 func (k key) ok() bool { return k.campaign != "" && k.org != "" && k.stage != "" }
 

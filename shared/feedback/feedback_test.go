@@ -226,3 +226,30 @@ func TestOtherEvents(t *testing.T) {
 		}
 	})
 }
+
+// The bounce of `sunset preflight --send-probe`'s email (events/ses-probe-bounce.json) is
+// recorded as the probe's arrival, for preflight to read, and changes nothing else: the
+// simulator's address is not suppressed, no notice or count is touched.
+func TestProbeBounceIsRecordedOnly(t *testing.T) {
+	f := setup(t)
+	probes := feedback.NewProbes(f.db, f.table)
+	f.h = feedback.New(f.list, f.ledger, feedback.Options{Campaigns: f.campaigns, Probes: probes,
+		Metrics: metrics.New(f.metrics, "feedback", time.Now)})
+	if _, ok, err := probes.Seen(context.Background(), "18f0c2a9d4e5b671", "Bounce"); ok || err != nil {
+		t.Fatalf("seen before it came: %v %v", ok, err)
+	}
+	invoke(t, f, sample(t, "ses-probe-bounce.json"))
+	invoke(t, f, sample(t, "ses-probe-bounce.json")) // SNS delivers it twice
+	if _, ok, err := probes.Seen(context.Background(), "18f0c2a9d4e5b671", "Bounce"); !ok || err != nil {
+		t.Fatalf("the probe's bounce was not recorded: %v %v", ok, err)
+	}
+	if s := f.suppressed(t); len(s) != 0 {
+		t.Errorf("suppressed %v: a probe suppresses nothing", s)
+	}
+	if st, _ := f.status(t); st != ledger.Sent {
+		t.Errorf("the notice is %s", st)
+	}
+	if f.metrics.Len() != 0 {
+		t.Errorf("metrics %s: a probe counts nothing", f.metrics)
+	}
+}

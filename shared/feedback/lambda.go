@@ -47,7 +47,7 @@ func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 	db := c.DynamoDB()
 	return New(suppression.New(db, cfg.Table, time.Now), ledger.New(db, cfg.Table, time.Now), Options{
 		Campaigns: campaign.NewStore(db, cfg.Table, time.Now), AutoPause: cfg.AutoPause,
-		Metrics: metrics.New(os.Stdout, "feedback", time.Now), Logger: log,
+		Metrics: metrics.New(os.Stdout, "feedback", time.Now), Logger: log, Probes: NewProbes(db, cfg.Table),
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
 
@@ -56,7 +58,7 @@ type Scheduler interface {
 const (
 	Reserved          = 20
 	LambdaUnreserved  = 100
-	simulatorSuccess  = "success@simulator.amazonses.com"
+	simulatorBounce   = "bounce@simulator.amazonses.com"
 	deployDoc         = "docs/deploy.md"
 	feedbackEventKind = "send, reject, bounce, complaint, delivery"
 )
@@ -172,9 +174,9 @@ func checkConfigurationSet(ctx context.Context, c Clients, d Deployment, o Optio
 func checkProbe(ctx context.Context, c Clients, d Deployment, o Options) []Check {
 	const name = "probe email"
 	if !o.SendProbe {
-		return unknown(name, "not sent (--send-probe sends one to SES's mailbox simulator)")
+		return unknown(name, "not sent (--send-probe sends one to SES's mailbox simulator and waits for its bounce)")
 	}
-	identity := d.Parameters["SenderIdentity"]
+	identity, set := d.Parameters["SenderIdentity"], d.Resources["SesConfigurationSet"]
 	if c.SES == nil || identity == "" {
 		return unknown(name, none(o, "SES"))
 	}
@@ -182,19 +184,44 @@ func checkProbe(ctx context.Context, c Clients, d Deployment, o Options) []Check
 	if !strings.Contains(from, "@") {
 		from = "sunset-preflight@" + identity
 	}
-	out, err := c.SES.SendEmail(ctx, &sesv2.SendEmailInput{
+	token := fmt.Sprintf("%x", time.Now().UnixNano())
+	in := &sesv2.SendEmailInput{
 		FromEmailAddress: aws.String(from),
-		Destination:      &sestypes.Destination{ToAddresses: []string{simulatorSuccess}},
+		Destination:      &sestypes.Destination{ToAddresses: []string{simulatorBounce}},
 		Content: &sestypes.EmailContent{Simple: &sestypes.Message{
 			Subject: &sestypes.Content{Data: aws.String("Sunset preflight")},
-			Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String("A probe from sunset preflight: SES accepts email from " + from + ".")}},
+			Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String("A probe from sunset preflight: its bounce must reach the feedback function.")}},
+			Headers: []sestypes.MessageHeader{{Name: aws.String(feedback.HeaderProbe), Value: aws.String(token)}},
 		}},
-	})
+	}
+	if set != "" {
+		in.ConfigurationSetName = aws.String(set)
+	}
+	out, err := c.SES.SendEmail(ctx, in)
 	if err != nil {
 		return []Check{{Name: name, Status: Missing, Detail: "SES refused " + from + ": " + err.Error(),
-			Fix: "the checks above say why (identity, sandbox, sending disabled); the caller also needs ses:SendEmail on the identity"}}
+			Fix: "the checks above say why (identity, sandbox, sending disabled); the caller also needs ses:SendEmail on the identity and the configuration set"}}
 	}
-	return []Check{{Name: name, Status: OK, Detail: "SES accepted " + from + " to " + simulatorSuccess + " as " + aws.ToString(out.MessageId)}}
+	sent := fmt.Sprintf("SES accepted %s to %s as %s", from, simulatorBounce, aws.ToString(out.MessageId))
+	if c.Probes == nil || set == "" {
+		return []Check{{Name: name, Status: OK, Detail: sent + "; its events are not followed here (" + stackHas(o, "no SesConfigurationSet") + ")"}}
+	}
+	start, deadline := time.Now(), time.After(o.ProbeWait)
+	for {
+		if _, ok, err := c.Probes.Seen(ctx, token, "Bounce"); err != nil {
+			return unknown(name, sent+"; reading its arrival: "+err.Error())
+		} else if ok {
+			return []Check{{Name: name, Status: OK, Detail: fmt.Sprintf("%s; its Bounce reached the feedback function within %s", sent, time.Since(start).Round(time.Second))}}
+		}
+		select {
+		case <-ctx.Done():
+			return unknown(name, sent+"; stopped waiting for its Bounce: "+ctx.Err().Error())
+		case <-deadline:
+			return []Check{{Name: name, Status: Missing, Detail: fmt.Sprintf("%s, but no Bounce reached the feedback function in %s", sent, time.Since(start).Round(time.Second)),
+				Fix: "check the configuration set's SNS destination (above), the events topic's key policy (SES must be allowed to use it), the feedback function's subscription, its log and its DLQ"}}
+		case <-time.After(o.ProbePoll):
+		}
+	}
 }
 
 func checkSecrets(ctx context.Context, c Clients, d Deployment, o Options) []Check {

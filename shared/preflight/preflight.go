@@ -51,13 +51,23 @@ type Clients struct {
 	Lambda    Lambda
 	Scheduler Scheduler
 	HTTP      *http.Client
+	// Probes reads whether the feedback function recorded the probe's events.
+	Probes Probes
+}
+
+// Probes is what of feedback.Probes the probe's check reads.
+type Probes interface {
+	Seen(ctx context.Context, token, event string) (time.Time, bool, error)
 }
 
 // Options change what is checked.
 type Options struct {
-	// SendProbe sends one email from the sending identity to SES's mailbox simulator
-	// (success@simulator.amazonses.com), without the configuration set.
-	SendProbe bool
+	// SendProbe sends one email from the sending identity, through the configuration set, to
+	// SES's mailbox simulator's bounce address, and waits up to ProbeWait (default 3 minutes)
+	// for its Bounce event to reach the feedback function (checked every ProbePoll, default
+	// 10 s).
+	SendProbe            bool
+	ProbeWait, ProbePoll time.Duration
 	// AccessToken, if given, is an access token of the console's application, whose version,
 	// issuer and audience are checked (it is decoded, never verified or stored).
 	AccessToken string
@@ -69,16 +79,18 @@ type Options struct {
 
 // Run makes every check, in the order a first deployment meets them.
 func Run(ctx context.Context, c Clients, d Deployment, o Options) []Check {
-	if o.Timeout <= 0 {
-		o.Timeout = 10 * time.Second
-	}
+	o.Timeout = cmpOr(o.Timeout, 10*time.Second)
+	o.ProbeWait, o.ProbePoll = cmpOr(o.ProbeWait, 3*time.Minute), cmpOr(o.ProbePoll, 10*time.Second)
 	var out []Check
-	for _, check := range []func(context.Context, Clients, Deployment, Options) []Check{
-		checkTable, checkAccount, checkIdentity, checkConfigurationSet, checkProbe, checkSecrets,
-		checkConcurrency, checkSchedule, checkAlarms, checkSignIn,
+	for _, check := range []struct {
+		run  func(context.Context, Clients, Deployment, Options) []Check
+		wait time.Duration
+	}{
+		{checkTable, 0}, {checkAccount, 0}, {checkIdentity, 0}, {checkConfigurationSet, 0}, {checkProbe, o.ProbeWait},
+		{checkSecrets, 0}, {checkConcurrency, 0}, {checkSchedule, 0}, {checkAlarms, 0}, {checkSignIn, 0},
 	} {
-		cctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		out = append(out, check(cctx, c, d, o)...)
+		cctx, cancel := context.WithTimeout(ctx, o.Timeout+check.wait)
+		out = append(out, check.run(cctx, c, d, o)...)
 		cancel()
 	}
 	return out
@@ -133,4 +145,11 @@ func stackHas(o Options, what string) string {
 		return "checked in AWS only (a deployed stack's)"
 	}
 	return "the stack has " + what
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -87,6 +88,14 @@ func (a account) GetAccountSettings(context.Context, *lambda.GetAccountSettingsI
 	return &lambda.GetAccountSettingsOutput{AccountLimit: &lambdatypes.AccountLimit{ConcurrentExecutions: int32(a), UnreservedConcurrentExecutions: aws.Int32(int32(a) - Reserved)}}, nil
 }
 
+// probes says the probe's Bounce arrived after polls reads (never, when polls < 0).
+type probes struct{ polls, reads int }
+
+func (p *probes) Seen(context.Context, string, string) (time.Time, bool, error) {
+	p.reads++
+	return time.Now(), p.polls >= 0 && p.reads > p.polls, nil
+}
+
 type tables struct{}
 
 func (tables) DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
@@ -117,7 +126,7 @@ func ready(t *testing.T) (Clients, Deployment, *ses) {
 	}
 	c := Clients{DynamoDB: tables{}, SES: s, SSM: params{"/sunset/signing-keys": signing.NewKey(), "/sunset/console-client-secret": "s3cret"},
 		SNS:    subscriptions{{{SubscriptionArn: aws.String("arn:sub:1"), Protocol: aws.String("email"), Endpoint: aws.String("ops@example.nhs.net")}}},
-		Lambda: account(1000), Scheduler: schedule(schedtypes.ScheduleStateEnabled), HTTP: issuer.Client()}
+		Lambda: account(1000), Scheduler: schedule(schedtypes.ScheduleStateEnabled), HTTP: issuer.Client(), Probes: &probes{polls: 2}}
 	d := Deployment{Stack: "sunset-prod",
 		Parameters: map[string]string{"SenderIdentity": "example.nhs.net", "SigningKeysParameter": "/sunset/signing-keys",
 			"ClientSecretParameter": "/sunset/console-client-secret", "AuthIssuer": issuer.URL + "/tenant/v2.0", "AuthAudience": "app-id", "AlarmEmail": "ops@example.nhs.net"},
@@ -159,6 +168,9 @@ func TestChecks(t *testing.T) {
 		{"probe refused", func(_ *Clients, _ *Deployment, s *ses, o *Options) {
 			o.SendProbe, s.sendErr = true, errors.New("MessageRejected: Email address is not verified")
 		}, "probe email", "not verified"},
+		{"probe's bounce never arrives", func(c *Clients, _ *Deployment, _ *ses, o *Options) {
+			o.SendProbe, o.ProbeWait, o.ProbePoll, c.Probes = true, 50*time.Millisecond, 5*time.Millisecond, &probes{polls: -1}
+		}, "probe email", "no Bounce reached the feedback function"},
 		{"bad signing keys", func(c *Clients, _ *Deployment, _ *ses, _ *Options) {
 			c.SSM = params{"/sunset/signing-keys": "not base64!", "/sunset/console-client-secret": "s"}
 		}, "signing keys /sunset/signing-keys", "put-parameter"},
@@ -206,7 +218,7 @@ func TestChecks(t *testing.T) {
 func TestReadyDeploymentAndOutput(t *testing.T) {
 	c, d, s := ready(t)
 	s.identity.MailFromAttributes.MailFromDomain = aws.String("bounce.example.nhs.net\x1b]0;owned\x07")
-	o := Options{SendProbe: true, AccessToken: token(map[string]string{"ver": "2.0", "iss": d.Parameters["AuthIssuer"], "aud": "app-id"})}
+	o := Options{SendProbe: true, ProbePoll: time.Millisecond, AccessToken: token(map[string]string{"ver": "2.0", "iss": d.Parameters["AuthIssuer"], "aud": "app-id"})}
 	checks := Run(context.Background(), c, d, o)
 	for _, ch := range checks {
 		if ch.Status != OK {
