@@ -55,7 +55,7 @@ var awsCalls = map[string][]string{
 		"ssm:GetParameter", "sqs:ChangeMessageVisibility"}, // holds a hand-off outside its campaign's send window
 	"FeedbackFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, // GetItem: the auto-pause's history entry
 	"ApiFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter"},
+		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter", "sqs:SendMessage"}, // SendMessage: "Send it again" of a failed notice
 }
 
 // keyPrefixes is, for each function, the partition-key prefixes of the table items ("table
@@ -298,7 +298,7 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	eps["SSM"] = localstacktest.SSM(t, map[string]string{"/sunset/signing-keys": signing.NewKey(), "/sunset/console-client-secret": "s"})
 	scfg, _ := sender.LoadConfig(func(k string) string {
 		return map[string]string{"SUNSET_TABLE": table, "SUNSET_PUBLIC_URL": "https://api.example", "SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys",
-			"SUNSET_SENDER_IDENTITY": "example.nhs.net"}[k]
+			"SUNSET_SENDER_IDENTITY": "example.nhs.net", "SUNSET_SEND_QUEUE_URL": "http://127.0.0.1:1/123456789012/send"}[k]
 	})
 	var handOff events.SQSEvent
 	for _, n := range claimed {

@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/chromedp/chromedp"
 
 	"github.com/nhsmail-sunset/sunset/shared/browsertest"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 )
@@ -133,6 +136,27 @@ func consoleInBrowser(t *testing.T, table string) {
 	}
 	if s := text("#history + table"); !strings.Contains(s, "Ada Operator [local:Ada Operator]") || !strings.Contains(s, "status: active → paused") {
 		t.Errorf("the history does not record who paused:\n%s", s)
+	}
+
+	// A notice SES rejected after all (its Reject event marks it failed), sent again from its
+	// page: the reason, the confirmation naming the error, the flash.
+	db := dynamodb.NewFromConfig(localstacktest.Config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb")) })
+	if err := ledger.New(db, table, time.Now).MarkRejected(context.Background(), id, "RX1", "final"); err != nil {
+		t.Fatal(err)
+	}
+	do("open the failed notice", chromedp.Navigate(base+"/console/campaigns/"+id+"/orgs/RX1/notices/final"), chromedp.WaitVisible(chromedp.CSS(`#reason`)))
+	do("say why it can go now", chromedp.SendKeys(chromedp.CSS(`#reason`), "the address is corrected"),
+		chromedp.Click(chromedp.CSS(`form[action$="/resend"] button`)), chromedp.WaitNotPresent(chromedp.CSS(`#reason`)),
+		chromedp.WaitVisible(chromedp.CSS(`main form button`)))
+	if s := text("main"); !strings.Contains(s, "It failed: ") || !strings.Contains(s, "the address is corrected") {
+		t.Errorf("the resend's confirmation:\n%s", s)
+	}
+	do("send it again", chromedp.Click(chromedp.CSS(`main form button`)), chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	if s := text(".flash"); !strings.Contains(s, "handed to the sender") {
+		t.Errorf("after the resend: %q", s)
+	}
+	if s := text("main"); !strings.Contains(s, "Sent again") || !strings.Contains(s, "Ada Operator") {
+		t.Errorf("the notice page does not record the resend:\n%s", s)
 	}
 
 	answerInBrowser(t, ctx, base, id)

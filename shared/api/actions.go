@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
 // Every change in the console takes two steps: a page that says exactly what will happen, with
@@ -241,4 +243,55 @@ func (s *Server) postApply(w http.ResponseWriter, r *http.Request, v *view) erro
 	}
 	http.Redirect(w, r, "/console/campaigns/"+c.ID+"?done="+done, http.StatusSeeOther)
 	return nil
+}
+
+// postResend sends a failed notice again, on record: the notice page's form gives the reason,
+// a confirmation shows the error it failed with, and the confirmed POST hands it over
+// (Options.Resend, or in-process on the local console). The release is conditional on the
+// notice still failing with that error, so a second confirmation, or a second operator, finds
+// nothing to send.
+func (s *Server) postResend(w http.ResponseWriter, r *http.Request, v *view) error {
+	ctx := r.Context()
+	id, ods, stage := r.PathValue("id"), strings.ToUpper(r.PathValue("ods")), r.PathValue("stage")
+	n, err := s.ledger.Get(ctx, id, ods, stage)
+	if err != nil {
+		return err
+	}
+	page := "/console/campaigns/" + id + "/orgs/" + n.Org + "/notices/" + n.Stage
+	if n.Status != ledger.Failed {
+		return &httpError{status: http.StatusConflict, msg: fmt.Sprintf("The notice is %s, not failed: there is nothing to send again.", n.Status)}
+	}
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if reason == "" || len(reason) > 1000 || r.PostFormValue("failed") != "" && r.PostFormValue("failed") != n.Error {
+		return &httpError{status: http.StatusBadRequest, msg: "Say why it can be sent now (at most 1,000 characters): it is kept on the notice."}
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		c := confirm{Question: fmt.Sprintf("Send %s's %s notice again?", cmpOr(n.OrgName, n.Org), n.Stage),
+			Detail: "It failed: " + n.Error + ". Reason to send it now: " + reason + ". It goes once, to " + strings.Join(n.Recipients, ", ") + ".",
+			Button: "Send it again", Action: page + "/resend", Back: page,
+			Fields: map[string]string{"reason": reason, "failed": n.Error, "confirm": "yes"}}
+		v.Title, v.Crumbs, v.Data = c.Question, crumbsFor(id, crumb{n.Stage + " notice", page}), c
+		return s.show(w, http.StatusOK, v, "confirm")
+	}
+	if err := s.resend(r, *n, v.Who.By(), reason); err != nil {
+		return err
+	}
+	http.Redirect(w, r, page+"?done=resend", http.StatusSeeOther)
+	return nil
+}
+
+// resend hands a failed notice over to be sent again: Options.Resend, or on the local console
+// the release and the send in-process.
+func (s *Server) resend(r *http.Request, n ledger.Notice, by, reason string) error {
+	if s.opt.Resend != nil {
+		return s.opt.Resend(r.Context(), n, by, reason)
+	}
+	if s.opt.Local == nil {
+		return &httpError{status: http.StatusNotImplemented, msg: "Sending again is not set up here: use sunset reconcile --failed --resend."}
+	}
+	if err := s.ledger.ReleaseFailed(r.Context(), n, by, reason); err != nil {
+		return err
+	}
+	_, err := s.sender(r).Send(r.Context(), sender.Key{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage})
+	return err
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 )
 
 // browser is a cookie jar in front of a handler: the console as a browser without JavaScript
@@ -339,5 +341,76 @@ func TestConsoleAddressesRedirect(t *testing.T) {
 		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/console/" {
 			t.Errorf("GET %s: %d to %q, want 302 to /console/", path, resp.StatusCode, resp.Header.Get("Location"))
 		}
+	}
+}
+
+// An operator sends a failed notice again from its page: the reason is asked, the confirmation
+// names the error, the notice is released on record and sent once; confirming again sends
+// nothing; a viewer is offered no form and refused the POST.
+func TestConsoleResendsAFailedNotice(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	l := ledger.New(w.db, w.table, w.clock)
+	if _, err := l.BeginSend(ctx, demoID, "RX1", "advance"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkFailed(ctx, demoID, "RX1", "advance", "SES refused it: MessageRejected: Address blocked"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, w.server(t, nil, &Local{}))
+	page := "/console/campaigns/" + demoID + "/orgs/RX1/notices/advance"
+	signIn := func(name string, role Role) {
+		t.Helper()
+		if resp := b.do("POST", "/auth/signin", url.Values{"name": {name}, "role": {string(role)}, "next": {page}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in: %d", resp.StatusCode)
+		}
+	}
+	signIn("Vera Viewer", Viewer)
+	body := bodyOf(t, b.do("GET", page, nil))
+	if strings.Contains(body, "Send it again") || !strings.Contains(body, "Address blocked") {
+		t.Errorf("the viewer's notice page offers a resend, or hides the error")
+	}
+	if resp := b.do("POST", page+"/resend", url.Values{"csrf": {csrfOf(t, body)}, "reason": {"x"}, "confirm": {"yes"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer's resend: %d, want 403", resp.StatusCode)
+	}
+
+	signIn("Ada Operator", Operator)
+	body = bodyOf(t, b.do("GET", page, nil))
+	if !strings.Contains(body, "Send it again") {
+		t.Fatalf("the operator's notice page offers no resend:\n%s", body)
+	}
+	csrf := csrfOf(t, body)
+	if resp := b.do("POST", page+"/resend", url.Values{"csrf": {csrf}, "reason": {"  "}}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a resend without a reason: %d, want 400", resp.StatusCode)
+	}
+	confirmPage := bodyOf(t, b.do("POST", page+"/resend", url.Values{"csrf": {csrf}, "reason": {"the address is corrected"}}))
+	if !strings.Contains(confirmPage, "It failed: SES refused it: MessageRejected: Address blocked") {
+		t.Fatalf("the confirmation does not name the error:\n%s", confirmPage)
+	}
+	confirmed := url.Values{"csrf": {csrfOf(t, confirmPage)}, "reason": {"the address is corrected"},
+		"failed": {"SES refused it: MessageRejected: Address blocked"}, "confirm": {"yes"}}
+	resp := b.do("POST", page+"/resend", confirmed)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != page+"?done=resend" {
+		t.Fatalf("resend: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), bodyOf(t, resp))
+	}
+	n, err := l.Get(ctx, demoID, "RX1", "advance")
+	if err != nil || n.Status != ledger.Sent || len(n.Resends) != 1 || !strings.HasPrefix(n.Resends[0].By, "Ada Operator") ||
+		n.Resends[0].Failed != "SES refused it: MessageRejected: Address blocked" {
+		t.Fatalf("after the resend: %+v %v", n, err)
+	}
+	if resp := b.do("POST", page+"/resend", confirmed); resp.StatusCode != http.StatusConflict {
+		t.Errorf("a second confirmation: %d, want 409", resp.StatusCode)
+	}
+	if again, _ := l.Get(ctx, demoID, "RX1", "advance"); again.MessageID != n.MessageID || len(again.Resends) != 1 {
+		t.Errorf("the second confirmation changed the notice: %+v", again)
+	}
+	emails := 0
+	for _, m := range localstacktest.SentEmails(t) {
+		if m.MessageID == n.MessageID {
+			emails++
+		}
+	}
+	if emails != 1 {
+		t.Errorf("SES holds %d emails of the resend, want 1", emails)
 	}
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +13,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
 
@@ -48,6 +54,9 @@ type Config struct {
 	// SenderIdentity is the SES identity the stack sends as, a domain or one address
 	// (SUNSET_SENDER_IDENTITY, required): campaign files outside it are refused.
 	SenderIdentity string
+	// SendQueueURL is the send queue (SUNSET_SEND_QUEUE_URL, required): the console's "Send it
+	// again" hands a failed notice to the sender there, with its release.
+	SendQueueURL string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -63,6 +72,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ConfigurationSet:      e.String("SUNSET_CONFIGURATION_SET", ""),
 		PublicURL:             e.String("SUNSET_PUBLIC_URL", ""),
 		SenderIdentity:        e.Required("SUNSET_SENDER_IDENTITY"),
+		SendQueueURL:          e.Required("SUNSET_SEND_QUEUE_URL"),
 	}
 	return c, e.Err()
 }
@@ -84,6 +94,7 @@ func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog
 	}
 	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
 		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log, PublicURL: cfg.PublicURL, SenderIdentity: cfg.SenderIdentity,
+		Resend: QueueResend(sqs.NewFromConfig(c.Config()), cfg.SendQueueURL),
 		OIDC: &OIDC{Issuer: cfg.Issuer, ClientID: cfg.Audience, RolesClaim: cfg.RolesClaim,
 			ClientSecret: func(ctx context.Context) (string, error) {
 				return signing.Secret(ctx, params, cfg.ClientSecretParameter)
@@ -182,4 +193,25 @@ func fromRecorder(rec *httptest.ResponseRecorder) events.APIGatewayV2HTTPRespons
 		out.Body, out.IsBase64Encoded = base64.StdEncoding.EncodeToString(rec.Body.Bytes()), true
 	}
 	return out
+}
+
+// Enqueuer is the part of the SQS client the console hands a notice to the sender with.
+type Enqueuer interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// QueueResend is Options.Resend in AWS: the failed notice goes to the send queue with its
+// release (sender.HandOff); the sender releases it, on record, and sends it once.
+func QueueResend(q Enqueuer, url string) func(ctx context.Context, n ledger.Notice, by, reason string) error {
+	return func(ctx context.Context, n ledger.Notice, by, reason string) error {
+		body, err := json.Marshal(sender.HandOff{Key: sender.Key{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage},
+			Release: &sender.Release{By: by, Reason: reason, Failed: n.Error}})
+		if err != nil {
+			return err
+		}
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))}); err != nil {
+			return fmt.Errorf("hand notice %s/%s/%s to the sender: %w", n.Campaign, n.Org, n.Stage, err)
+		}
+		return nil
+	}
 }

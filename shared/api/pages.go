@@ -145,6 +145,7 @@ func flashFor(done string) string {
 		"cancel": "The campaign is cancelled. It will send nothing more.", "extend": "The extension is recorded.",
 		"apply": "The campaign file is applied.", "unchanged": "The campaign file is the same as the current version: nothing changed.",
 		"dispute": "The dispute is decided.", "request": "The request is decided.",
+		"resend": "The notice is released, on record, and handed to the sender: it goes once, within minutes.",
 	}[done]
 }
 

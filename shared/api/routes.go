@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /console/campaigns/{id}/orgs/{ods}", s.page(Viewer, s.pageOrg))
 	m.HandleFunc("GET /console/campaigns/{id}/orgs/{ods}/notices/{stage}", s.page(Viewer, s.pageNotice))
 	m.HandleFunc("GET /console/campaigns/{id}/orgs/{ods}/notices/{stage}/email.html", s.page(Viewer, s.pageNoticeHTML))
+	m.HandleFunc("POST /console/campaigns/{id}/orgs/{ods}/notices/{stage}/resend", s.page(Operator, s.postResend))
 	m.HandleFunc("GET /console/campaigns/{id}/{action}", s.page(Operator, s.pageConfirmStatus))
 	m.HandleFunc("POST /console/campaigns/{id}/{action}", s.page(Operator, s.postStatus))
 	m.HandleFunc("GET /console/campaigns/{id}/extend", s.page(Operator, s.pageExtend))

@@ -48,6 +48,10 @@ type Options struct {
 	// campaign file whose sender.from is outside it is refused at validate and apply, and a
 	// test send of a campaign outside it is refused. Empty: not checked.
 	SenderIdentity string
+	// Resend sends a failed notice again, on record (the console's "Send it again"): in AWS,
+	// QueueResend. Nil: on the local console it is released and sent in-process; elsewhere the
+	// console does not offer it (sunset reconcile --failed --resend does).
+	Resend func(ctx context.Context, n ledger.Notice, by, reason string) error
 }
 
 // Local is the local console's sign-in (sunset serve --local): a form where you say who you

@@ -141,10 +141,14 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	var keys []Key
 	var ids, receipts []string
 	for _, r := range ev.Records {
-		var k Key
-		if err := json.Unmarshal([]byte(r.Body), &k); err != nil || k.Campaign == "" || k.Org == "" || k.Stage == "" {
+		var h HandOff
+		if err := json.Unmarshal([]byte(r.Body), &h); err != nil || h.Campaign == "" || h.Org == "" || h.Stage == "" {
 			s.cfg.Logger.Error("hand-off is not {campaign, org, stage}: dropped", "sqs_message_id", r.MessageId, "error", err)
 			continue
+		}
+		k := h.Key
+		if h.Release != nil {
+			s.releaseFailed(ctx, k, *h.Release)
 		}
 		keys = append(keys, k)
 		ids = append(ids, r.MessageId)
@@ -195,4 +199,36 @@ func (s *Sender) flush() {
 	if err := s.cfg.Metrics.Flush(); err != nil {
 		s.cfg.Logger.Error("metrics not written", "error", err)
 	}
+}
+
+// HandOff is the send queue's message: the notice to send, and (from the console's "Send it
+// again") the release of a failed notice that comes first.
+type HandOff struct {
+	Key
+	Release *Release `json:"release,omitempty"`
+}
+
+// Release asks the sender to make a failed notice claimed again before sending it: who asked,
+// why, and the error it failed with. The ledger releases it only while it still failed with
+// that error, and records who, when and why (ledger.ReleaseFailed).
+type Release struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+	Failed string `json:"failed"`
+}
+
+// releaseFailed releases a failed notice as asked. A release that finds the notice no longer
+// failed with that error (released by a duplicate of this message, sent since, failed again
+// otherwise) changes nothing: the send that follows then does what the notice's state allows,
+// once.
+func (s *Sender) releaseFailed(ctx context.Context, k Key, r Release) {
+	n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+	if err == nil && n.Status == ledger.Failed && n.Error == r.Failed {
+		err = s.ledger.ReleaseFailed(ctx, *n, r.By, r.Reason)
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("failed notice not released", "notice", k.String(), "by", r.By, "error", err)
+		return
+	}
+	s.cfg.Logger.Info("failed notice released to send again", "notice", k.String(), "by", r.By)
 }

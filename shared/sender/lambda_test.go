@@ -152,3 +152,40 @@ func TestHandleDefersOutsideTheSendWindow(t *testing.T) {
 		t.Errorf("long weekend: %+v, %v, held %ds", resp, err, q.held["r2"])
 	}
 }
+
+// The console's "Send it again" reaches the sender as a hand-off with a release: the failed
+// notice is released on record and sent once, a duplicate delivery of the message sends
+// nothing more, and a release naming another error than the notice's releases nothing.
+func TestHandOffReleasesAFailedNotice(t *testing.T) {
+	e, k, to := setup(t)
+	ctx := context.Background()
+	if _, err := e.ledger.BeginSend(ctx, k.Campaign, k.Org, k.Stage); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ledger.MarkFailed(ctx, k.Campaign, k.Org, k.Stage, "Address blocked"); err != nil {
+		t.Fatal(err)
+	}
+	s := newSender(t, e)
+	handle := func(rel Release) {
+		t.Helper()
+		body, _ := json.Marshal(HandOff{Key: k, Release: &rel})
+		resp, err := s.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: string(body)}}})
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("handle: %v %+v", err, resp.BatchItemFailures)
+		}
+	}
+	handle(Release{By: "Ada", Reason: "fixed", Failed: "another error"})
+	if n, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage); n.Status != ledger.Failed || len(sentTo(t, to)) != 0 {
+		t.Fatalf("a release naming another error: %s, %d emails", n.Status, len(sentTo(t, to)))
+	}
+	for range 2 {
+		handle(Release{By: "Ada", Reason: "fixed", Failed: "Address blocked"})
+	}
+	n, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+	if n.Status != ledger.Sent || len(n.Resends) != 1 || n.Resends[0].By != "Ada" || n.Resends[0].Failed != "Address blocked" {
+		t.Errorf("after the release: %s %+v", n.Status, n.Resends)
+	}
+	if got := sentTo(t, to); len(got) != 1 {
+		t.Errorf("%d emails, want 1", len(got))
+	}
+}

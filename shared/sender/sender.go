@@ -38,6 +38,7 @@ type Ledger interface {
 	MarkSuppressed(ctx context.Context, campaign, org, stage, reason string) error
 	BeginSend(ctx context.Context, campaign, org, stage string) (*ledger.Notice, error)
 	ReleaseSend(ctx context.Context, campaign, org, stage string) error
+	ReleaseFailed(ctx context.Context, n ledger.Notice, by, reason string) error
 }
 
 // Campaigns reads a stored campaign and its status.
