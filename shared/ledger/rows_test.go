@@ -66,15 +66,19 @@ func TestLargeNoticeIsStoredInBoundedItems(t *testing.T) {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	items := partition(t, db, table, "RX9")
-	parts := 0
+	parts, total := 0, 0
 	for _, it := range items {
-		if size := store.ItemSize(it); size > store.MaxItemBytes {
+		size := store.ItemSize(it)
+		if size > store.MaxItemBytes {
 			t.Errorf("item %s is %d bytes", store.Str(it["SK"]), size)
 		}
 		if store.Str(it["type"]) == "notice-rows" {
 			parts++
 		}
+		total += size
+		t.Logf("%-12s %7d bytes", store.Str(it["type"]), size)
 	}
+	t.Logf("5,000 rows: %d items, %d KB in all", len(items), total>>10)
 	if parts < 5 {
 		t.Errorf("%d row parts for 5,000 rows, want them spread over several", parts)
 	}
