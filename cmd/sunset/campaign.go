@@ -102,21 +102,6 @@ func (c *campaignCmd) byFlag() *string {
 	return c.fl.String("by", "", "who is making the change (default $USER)")
 }
 
-// parseMixed parses flags that may come before or after the positional arguments.
-func parseMixed(fl *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fl.Parse(args); err != nil {
-			return nil, err
-		}
-		if fl.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fl.Arg(0))
-		args = fl.Args()[1:]
-	}
-}
-
 // exitFor maps an error to the exit status: 2 for a mistake in the input (a campaign file, a
 // refused change), 1 for a failure while working.
 func exitFor(err error) int {

@@ -35,11 +35,8 @@ func runDirectory(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "Upserts the directory; bad rows are listed with their line numbers and skipped.")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fl, args[1:]); !ok {
+		return code
 	}
 	if (*orgsPath == "" && *acctsPath == "") || fl.NArg() > 0 {
 		fl.Usage()

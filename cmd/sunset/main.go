@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"time"
 
@@ -187,16 +188,42 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nEvery command that talks to AWS accepts --local (or SUNSET_LOCAL=1) to use the local stack.")
 }
 
-// parseFlags parses a subcommand's flags. When it returns false the command ends with the
-// returned status: 0 after --help, 2 for a usage mistake (flag has already said which).
+// parseFlags parses a subcommand's flags, before, between or after its other arguments, as
+// people type them (sunset scan FILE --format iis); after "--" everything is an argument.
+// fl.Args() are then the other arguments, in order. When it returns false the command ends
+// with the returned status: 0 after --help, 2 for a usage mistake (flag has already said which).
 func parseFlags(fl *flag.FlagSet, args []string) (int, bool) {
-	if err := fl.Parse(args); err != nil {
+	if _, err := parseMixed(fl, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, false
 		}
 		return 2, false
 	}
 	return 0, true
+}
+
+// parseMixed parses flags anywhere in args and returns the other arguments (fl.Args() too).
+func parseMixed(fl *flag.FlagSet, args []string) ([]string, error) {
+	var tail []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, tail = args[:i], args[i+1:]
+	}
+	var pos []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			return nil, err
+		}
+		if fl.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fl.Arg(0))
+		args = fl.Args()[1:]
+	}
+	pos = append(pos, tail...)
+	if err := fl.Parse(append([]string{"--"}, pos...)); err != nil { // so fl.Args() are pos
+		return nil, err
+	}
+	return pos, nil
 }
 
 // localFlag adds --local, which every command that talks to AWS takes.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,11 +33,8 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "Prints one JSON finding per line on stdout and a summary per file on stderr.")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fl, args); !ok {
+		return code
 	}
 	if *campaignPath == "" || fl.NArg() == 0 {
 		fl.Usage()

@@ -173,6 +173,8 @@ func TestValidationRules(t *testing.T) {
 		{name: "shutdown missing", replace: [2]string{"shutdown: 2030-09-07\n", ""}, wantKey: "shutdown"},
 		{name: "no hostnames", replace: [2]string{"hostnames:\n  - name: imap.nhs.net\n    replacement: {host: outlook.office365.com, port: 993}\n", "hostnames: []\n"}, wantKey: "hostnames", wantLine: 3},
 		{name: "hostname invalid", replace: [2]string{"name: imap.nhs.net", "name: imap_nhs..net"}, wantKey: "hostnames[0].name", wantLine: 4},
+		{name: "hostname with an underscore (Windows)", replace: [2]string{"name: imap.nhs.net", "name: mail_gw01.trust.nhs.net"}},
+		{name: "hostname label ends in a hyphen", replace: [2]string{"name: imap.nhs.net", "name: imap-.nhs.net"}, wantKey: "hostnames[0].name"},
 		{name: "hostname is an ip", replace: [2]string{"name: imap.nhs.net", "name: 10.0.0.1"}, wantKey: "hostnames[0].name", wantSubstr: "endpoints"},
 		{name: "hostname twice", yaml: "", replace: [2]string{"stages:", "  - name: IMAP.nhs.net.\n    replacement: {host: outlook.office365.com}\nstages:"}, wantKey: "hostnames[1].name", wantSubstr: "twice"},
 		{name: "replacement host missing", replace: [2]string{"{host: outlook.office365.com, port: 993}", "{port: 993}"}, wantKey: "hostnames[0].replacement.host", wantLine: 5},

@@ -36,7 +36,9 @@ const (
 var (
 	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	stagePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	labelPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// A label of a host name: letters, digits, hyphens inside, and underscores, which Windows
+	// host names (and so the names in their servers' logs) can have.
+	labelPattern = regexp.MustCompile(`^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$`)
 )
 
 func (c *Campaign) has(key string) bool { _, ok := c.lines[key]; return ok }

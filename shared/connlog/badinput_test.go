@@ -327,3 +327,21 @@ func TestNoRawLineInErrors(t *testing.T) {
 		t.Errorf("%+v", sum)
 	}
 }
+
+// An IIS Advanced Logging file (quoted values with spaces, local times) is said to be one, in
+// auto detection and under --format iis, instead of a malformed count on every line.
+func TestIISAdvancedLoggingIsNamed(t *testing.T) {
+	const advanced = "#Software: IIS Advanced Logging Module\r\n#Version: 1.0\r\n#Start-Date: 2021-08-02 00:00:00.123\r\n" +
+		"#Fields: date-local time-local s-computername cs-uri-stem cs-uri-query cs-username c-ip cs(User-Agent) cs(Host) sc-status\r\n" +
+		"2021-08-02 01:00:00.123 \"CAS01\" \"/owa/\" \"-\" \"jo@nhs.net\" \"198.51.100.7\" \"Mozilla/5.0 (Windows NT 10.0)\" \"mail.nhs.net\" 200\r\n"
+	for _, f := range []Format{FormatAuto, FormatIIS} {
+		_, _, err := scanString(t, Options{Format: f}, advanced)
+		if !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "IIS Advanced Logging") || !strings.Contains(err.Error(), "u_ex") {
+			t.Errorf("format %s: %v", f, err)
+		}
+	}
+	headerless := strings.Replace(advanced, "#Software: IIS Advanced Logging Module\r\n", "", 1)
+	if _, _, err := scanString(t, Options{}, headerless); err == nil || !strings.Contains(err.Error(), "IIS Advanced Logging") {
+		t.Errorf("by its date-local and time-local fields: %v", err)
+	}
+}

@@ -183,3 +183,20 @@ func (emptyParser) prefilter() bool        { return false }
 func (emptyParser) quick(line) quickResult { return parseFully }
 func (emptyParser) parse(line)             {}
 func (emptyParser) finish()                {}
+
+// advancedLogging reports whether head is an IIS Advanced Logging file: its "#Software:" says
+// so, or its "#Fields:" has date-local and time-local. Its values are quoted (with spaces) and
+// its times local, so the W3C parser cannot read it.
+func advancedLogging(head []byte) bool {
+	for l := range bytes.SplitSeq(head, []byte("\n")) {
+		l = bytes.ToLower(trimBOM(bytes.TrimSpace(l)))
+		if len(l) == 0 || l[0] != '#' {
+			return false
+		}
+		if bytes.HasPrefix(l, []byte("#software:")) && bytes.Contains(l, []byte("advanced logging")) ||
+			bytes.HasPrefix(l, []byte("#fields:")) && bytes.Contains(l, []byte("date-local")) && bytes.Contains(l, []byte("time-local")) {
+			return true
+		}
+	}
+	return false
+}

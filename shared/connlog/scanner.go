@@ -223,6 +223,10 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 			format = FormatEmpty
 		}
 	}
+	if (format == FormatIIS || s.opts.Format == FormatAuto) && advancedLogging(fs.src.peek(64<<10)) {
+		sum.Bytes = cr.n
+		return sum, fmt.Errorf("scan %s: %w: an IIS Advanced Logging file (quoted values, local times), which Sunset does not read: log the site with IIS's own W3C logging (its u_ex*.log files)", name, ErrUnknownFormat)
+	}
 	sum.Format = format
 	p := newParser(format, fs)
 	if d, ok := p.(declarer); ok && s.rules.fields[format] != nil {
