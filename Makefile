@@ -35,9 +35,13 @@ test: ## lint, then every test with -race against the local stack and Chromium (
 	[ -n "$$was_up" ] || $(MAKE) --no-print-directory local-down; \
 	exit $$status
 
-unit: ## the tests that need no local stack (the others skip)
-	$(GO) test -pgo=off -race ./...
-	$(GO) test -pgo=off ./shared/connlog/...
+unit: ## the tests that need no local stack, and how many skipped for want of it
+	@log=$$(mktemp); status=0; \
+	$(GO) test -pgo=off -race -v ./... >$$log 2>&1 || status=$$?; \
+	$(GO) test -pgo=off -v ./shared/connlog/... >>$$log 2>&1 || status=$$?; \
+	if [ $$status -ne 0 ]; then cat $$log; else grep -E '^(ok|\?) ' $$log; fi; \
+	echo "$$(grep -c 'make local-up' $$log) tests skipped for want of the local stack (make local-up, or make test)"; \
+	rm -f $$log; exit $$status
 
 demo: ## run the main job end to end on the local stack
 	@infra/demo/demo.sh
