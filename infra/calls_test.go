@@ -302,7 +302,7 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	})
 	var handOff events.SQSEvent
 	for _, n := range claimed {
-		b, _ := json.Marshal(planner.Message{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage})
+		b, _ := json.Marshal(n.Key())
 		handOff.Records = append(handOff.Records, events.SQSMessage{MessageId: n.Org, Body: string(b)})
 	}
 	sh, err := sender.NewHandler(ctx, scfg, clients("SenderFunction"), quiet)

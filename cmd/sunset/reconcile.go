@@ -193,7 +193,7 @@ func listFailed(env *cliEnv, id string, failed []ledger.Notice, asJSON bool) int
 func resendInDoubt(ctx context.Context, env *cliEnv, l *ledger.Ledger, s *sender.Sender, notices []ledger.Notice, by, reason string) int {
 	code := 0
 	for _, n := range notices {
-		k := sender.Key{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage}
+		k := n.Key()
 		release := l.ReleaseForResend
 		if n.Status == ledger.Failed {
 			release = l.ReleaseFailed

@@ -7,7 +7,6 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
-	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
 // Every change in the console takes two steps: a page that says exactly what will happen, with
@@ -292,6 +291,6 @@ func (s *Server) resend(r *http.Request, n ledger.Notice, by, reason string) err
 	if err := s.ledger.ReleaseFailed(r.Context(), n, by, reason); err != nil {
 		return err
 	}
-	_, err := s.sender(r).Send(r.Context(), sender.Key{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage})
+	_, err := s.sender(r).Send(r.Context(), n.Key())
 	return err
 }

@@ -204,7 +204,7 @@ type Enqueuer interface {
 // release (sender.HandOff); the sender releases it, on record, and sends it once.
 func QueueResend(q Enqueuer, url string) func(ctx context.Context, n ledger.Notice, by, reason string) error {
 	return func(ctx context.Context, n ledger.Notice, by, reason string) error {
-		body, err := json.Marshal(sender.HandOff{Key: sender.Key{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage},
+		body, err := json.Marshal(sender.HandOff{Key: n.Key(),
 			Release: &sender.Release{By: by, Reason: reason, Failed: n.Error}})
 		if err != nil {
 			return err

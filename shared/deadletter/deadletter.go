@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
-	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
 )
 
 // SQS is the part of the SQS client the dead-letter tools use.
@@ -287,7 +287,7 @@ func describeRun(body string) string {
 }
 
 func describeHandOff(body string) string {
-	var k sender.Key
+	var k ledger.Key
 	if err := json.Unmarshal([]byte(body), &k); err != nil || k.Campaign == "" {
 		return fmt.Sprintf("not a hand-off (%d bytes)", len(body))
 	}

@@ -149,3 +149,17 @@ type Acknowledgement struct {
 	At time.Time `json:"at"`
 	By string    `json:"by"`
 }
+
+// Key names one notice: a campaign, an organisation, a stage. It is the send queue's message
+// too: the planner hands a claimed notice to the sender by its key (sender.HandOff adds, for a
+// failed notice sent again, its release), and dead-letter handling and reconcile read it back.
+type Key struct {
+	Campaign string `json:"campaign"`
+	Org      string `json:"org"`
+	Stage    string `json:"stage"`
+}
+
+func (k Key) String() string { return k.Campaign + "/" + k.Org + "/" + k.Stage }
+
+// Key is the notice's key.
+func (n Notice) Key() Key { return Key{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage} }

@@ -132,14 +132,6 @@ type SQSSender interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 }
 
-// Message is the hand-off body of one claimed notice: the sender reads the notice itself from
-// the ledger, so the queue carries no personal data.
-type Message struct {
-	Campaign string `json:"campaign"`
-	Org      string `json:"org"`
-	Stage    string `json:"stage"`
-}
-
 // Queue hands claimed notices to the sender through the SQS send queue.
 type Queue struct {
 	Client SQSSender
@@ -153,7 +145,7 @@ func (q *Queue) Dispatch(ctx context.Context, notices []ledger.Notice) error {
 		end := min(start+10, len(notices))
 		entries := make([]types.SendMessageBatchRequestEntry, 0, end-start)
 		for i, n := range notices[start:end] {
-			body, err := json.Marshal(Message{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage})
+			body, err := json.Marshal(n.Key())
 			if err != nil {
 				return err
 			}

@@ -76,7 +76,7 @@ func TestHandlerScheduledEvent(t *testing.T) {
 	if diff := cmp.Diff(want, q.bodies); diff != "" {
 		t.Errorf("queued (-want +got):\n%s", diff)
 	}
-	var m Message
+	var m ledger.Key
 	if err := json.Unmarshal([]byte(q.bodies[0]), &m); err != nil || m.Org != "A1" {
 		t.Errorf("message %q: %v", q.bodies[0], err)
 	}

@@ -26,7 +26,7 @@ var ErrInDoubt = errors.New("in doubt")
 
 // Result is the outcome of one notice of a batch.
 type Result struct {
-	Key     Key
+	Key     ledger.Key
 	Outcome Outcome
 	Err     error
 	// Until is, for a Deferred notice, when the campaign's send window next opens.
@@ -39,8 +39,8 @@ var outcomeMetric = map[Outcome]metrics.Name{Sent: metrics.NoticesSent, Failed: 
 // Send delivers one claimed notice. An error means "try again later" (the notice is still
 // claimed) unless it wraps ErrSendingStopped, when nothing more should be sent now, or
 // ErrInDoubt, when it is never tried again without a person (sunset reconcile).
-func (s *Sender) Send(ctx context.Context, k Key) (Outcome, error) {
-	res, err := s.SendAll(ctx, []Key{k})
+func (s *Sender) Send(ctx context.Context, k ledger.Key) (Outcome, error) {
+	res, err := s.SendAll(ctx, []ledger.Key{k})
 	if len(res) == 0 {
 		return "", err
 	}
@@ -58,7 +58,7 @@ func (s *Sender) chunkSize() int { return max(4*s.cfg.Concurrency, 10) }
 // early, returning an error wrapping ErrSendingStopped, when SES stops sending; the results
 // say what happened to each notice tried, in the order of keys (notices not tried have no
 // result, and hold no lease).
-func (s *Sender) SendAll(ctx context.Context, keys []Key) ([]Result, error) {
+func (s *Sender) SendAll(ctx context.Context, keys []ledger.Key) ([]Result, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -111,7 +111,7 @@ func (s *Sender) SendAll(ctx context.Context, keys []Key) ([]Result, error) {
 // job is one notice of a chunk on its way: its campaign, once leased the notice, and the
 // suppression list's answer for its chunk.
 type job struct {
-	k          Key
+	k          ledger.Key
 	rec        *campaign.Record
 	n          *ledger.Notice
 	suppressed map[string]bool
@@ -125,7 +125,7 @@ type chunk struct {
 
 // prepare reads the chunk's campaigns, leases its notices and checks every leased notice's
 // recipients in one read.
-func (s *Sender) prepare(ctx context.Context, keys []Key) *chunk {
+func (s *Sender) prepare(ctx context.Context, keys []ledger.Key) *chunk {
 	c := &chunk{jobs: make([]*job, len(keys))}
 	for i, k := range keys {
 		c.jobs[i] = &job{k: k}
@@ -356,7 +356,7 @@ func (s *Sender) deliver(ctx context.Context, j *job) (Outcome, error) {
 // markSent records the send. The window: SES has the message; until the mark lands a crash
 // would leave it in doubt. It records with a context that outlives a cancelled run, so a
 // Ctrl-C cannot open the window wider, and never retries the send.
-func (s *Sender) markSent(ctx context.Context, log *slog.Logger, k Key, id, sha string, recipients int, template string) (Outcome, error) {
+func (s *Sender) markSent(ctx context.Context, log *slog.Logger, k ledger.Key, id, sha string, recipients int, template string) (Outcome, error) {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.ledger.MarkSent(mctx, k.Campaign, k.Org, k.Stage, id, sha); err != nil {

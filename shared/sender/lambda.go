@@ -138,7 +138,7 @@ func holdSeconds(wait time.Duration) int32 {
 func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	defer s.flush()
 	var resp events.SQSEventResponse
-	var keys []Key
+	var keys []ledger.Key
 	var ids, receipts []string
 	for _, r := range ev.Records {
 		var h HandOff
@@ -155,8 +155,8 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		receipts = append(receipts, r.ReceiptHandle)
 	}
 	results, err := s.SendAll(ctx, keys)
-	done := map[Key]bool{}
-	until := map[Key]time.Time{}
+	done := map[ledger.Key]bool{}
+	until := map[ledger.Key]time.Time{}
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
@@ -204,7 +204,7 @@ func (s *Sender) flush() {
 // HandOff is the send queue's message: the notice to send, and (from the console's "Send it
 // again") the release of a failed notice that comes first.
 type HandOff struct {
-	Key
+	ledger.Key
 	Release *Release `json:"release,omitempty"`
 }
 
@@ -221,7 +221,7 @@ type Release struct {
 // failed with that error (released by a duplicate of this message, sent since, failed again
 // otherwise) changes nothing: the send that follows then does what the notice's state allows,
 // once.
-func (s *Sender) releaseFailed(ctx context.Context, k Key, r Release) {
+func (s *Sender) releaseFailed(ctx context.Context, k ledger.Key, r Release) {
 	n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
 	if err == nil && n.Status == ledger.Failed && n.Error == r.Failed {
 		err = s.ledger.ReleaseFailed(ctx, *n, r.By, r.Reason)

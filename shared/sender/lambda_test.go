@@ -61,7 +61,7 @@ func TestHandleSample(t *testing.T) {
 	}
 
 	// A bad body and a throttled notice.
-	k2 := Key{Campaign: k.Campaign, Org: "RB2", Stage: "advance"}
+	k2 := ledger.Key{Campaign: k.Campaign, Org: "RB2", Stage: "advance"}
 	claim(t, e, k2, "b-"+to)
 	throttled := &types.TooManyRequestsException{Message: aws.String("slow down")}
 	opt, _ := inject(throttled, throttled, throttled, throttled, throttled)
@@ -116,7 +116,7 @@ func TestHandleDefersOutsideTheSendWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := "window-" + localstacktest.Unique() + "@example.nhs.net"
-	k := Key{Campaign: "windowed", Org: "RW1", Stage: "advance"}
+	k := ledger.Key{Campaign: "windowed", Org: "RW1", Stage: "advance"}
 	e.now = time.Date(2021, 7, 27, 7, 30, 0, 0, time.UTC) // 08:30 in London
 	claim(t, e, k, to)
 	q := &visibility{held: map[string]int32{}}
@@ -143,7 +143,7 @@ func TestHandleDefersOutsideTheSendWindow(t *testing.T) {
 	}
 	// Thursday before Easter 2021, after hours: the window opens on Tuesday; held as long as
 	// SQS allows after a receive (12 hours from the receive, less the margin).
-	k2 := Key{Campaign: "windowed", Org: "RW2", Stage: "advance"}
+	k2 := ledger.Key{Campaign: "windowed", Org: "RW2", Stage: "advance"}
 	claim(t, e, k2, to)
 	e.now = time.Date(2021, 4, 1, 16, 30, 0, 0, time.UTC)
 	body, _ = json.Marshal(k2)

@@ -51,15 +51,6 @@ type Suppressions interface {
 	Suppressed(ctx context.Context, addrs []string) (map[string]bool, error)
 }
 
-// Key names one notice: the SQS hand-off body of the planner, {"campaign","org","stage"}.
-type Key struct {
-	Campaign string `json:"campaign"`
-	Org      string `json:"org"`
-	Stage    string `json:"stage"`
-}
-
-func (k Key) String() string { return k.Campaign + "/" + k.Org + "/" + k.Stage }
-
 // Outcome is what happened to one notice.
 type Outcome string
 
@@ -251,7 +242,7 @@ func (s *Sender) renderer(rec *campaign.Record) (*notice.Renderer, error) {
 	return r, nil
 }
 
-func (s *Sender) fail(ctx context.Context, log *slog.Logger, k Key, reason string) (Outcome, error) {
+func (s *Sender) fail(ctx context.Context, log *slog.Logger, k ledger.Key, reason string) (Outcome, error) {
 	ctx = context.WithoutCancel(ctx)
 	if err := s.ledger.MarkFailed(ctx, k.Campaign, k.Org, k.Stage, reason); err != nil {
 		return "", fmt.Errorf("send notice %s: record failure (%s): %w", k, reason, err)
@@ -474,9 +465,9 @@ func isPermanent(err error) bool {
 // Notices outside their campaign's send window stay claimed too, with a warning: the same
 // day's run after the window opens hands them over again.
 func (s *Sender) Dispatch(ctx context.Context, notices []ledger.Notice) error {
-	keys := make([]Key, len(notices))
+	keys := make([]ledger.Key, len(notices))
 	for i, n := range notices {
-		keys[i] = Key{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage}
+		keys[i] = n.Key()
 	}
 	res, err := s.SendAll(ctx, keys)
 	if err != nil {

@@ -57,7 +57,7 @@ type env struct {
 }
 
 // setup applies the campaign and claims one notice to a unique recipient on a fresh table.
-func setup(t *testing.T) (*env, Key, string) {
+func setup(t *testing.T) (*env, ledger.Key, string) {
 	t.Helper()
 	db, table := localstacktest.DynamoDB(t)
 	now := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
@@ -72,12 +72,12 @@ func setup(t *testing.T) (*env, Key, string) {
 		t.Fatal(err)
 	}
 	to := "la-" + localstacktest.Unique() + "@example.nhs.net"
-	k := Key{Campaign: c.ID, Org: "RX1", Stage: "advance"}
+	k := ledger.Key{Campaign: c.ID, Org: "RX1", Stage: "advance"}
 	claim(t, e, k, to)
 	return e, k, to
 }
 
-func claim(t *testing.T, e *env, k Key, to ...string) {
+func claim(t *testing.T, e *env, k ledger.Key, to ...string) {
 	t.Helper()
 	ok, err := e.ledger.Claim(context.Background(), ledger.Notice{
 		Campaign: k.Campaign, Org: k.Org, OrgName: "Example Trust", Stage: k.Stage,
@@ -203,7 +203,7 @@ func TestPausedCampaignAndSuppressedRecipients(t *testing.T) {
 	if n.Status != ledger.Suppressed {
 		t.Errorf("ledger status %s, want suppressed", n.Status)
 	}
-	if o, err := s.Send(ctx, Key{Campaign: k.Campaign, Org: "NOPE", Stage: "advance"}); err != nil || o != NotFound {
+	if o, err := s.Send(ctx, ledger.Key{Campaign: k.Campaign, Org: "NOPE", Stage: "advance"}); err != nil || o != NotFound {
 		t.Errorf("unknown notice: %v %v", o, err)
 	}
 }
@@ -288,9 +288,9 @@ func TestSESErrors(t *testing.T) {
 // SendAll stops at the first "sending stopped" and does not try the rest.
 func TestSendAllStopsWhenSESStops(t *testing.T) {
 	e, k, _ := setup(t)
-	keys := []Key{k}
+	keys := []ledger.Key{k}
 	for _, org := range []string{"RA1", "RB2", "RC3", "RD4"} {
-		kk := Key{Campaign: k.Campaign, Org: org, Stage: "advance"}
+		kk := ledger.Key{Campaign: k.Campaign, Org: org, Stage: "advance"}
 		claim(t, e, kk, "x-"+localstacktest.Unique()+"@example.nhs.net")
 		keys = append(keys, kk)
 	}
@@ -458,9 +458,9 @@ func TestTableRequestsPerSentNotice(t *testing.T) {
 	if _, _, err := e.campaigns.Apply(context.Background(), c, "test"); err != nil {
 		t.Fatal(err)
 	}
-	var keys []Key
+	var keys []ledger.Key
 	for i := range 40 {
-		k := Key{Campaign: c.ID, Org: fmt.Sprintf("R%03d", i), Stage: "advance"}
+		k := ledger.Key{Campaign: c.ID, Org: fmt.Sprintf("R%03d", i), Stage: "advance"}
 		claim(t, e, k, fmt.Sprintf("la%d-%s@example.nhs.net", i, localstacktest.Unique()), fmt.Sprintf("pla%d@example.nhs.net", i))
 		keys = append(keys, k)
 	}
@@ -489,7 +489,7 @@ func TestSendDigest(t *testing.T) {
 	e, _, _ := setup(t)
 	ctx := context.Background()
 	to := "helpdesk-" + localstacktest.Unique() + "@example.nhs.net"
-	k := Key{Campaign: "legacy-hostnames-2021", Org: ledger.HelpdeskOrg, Stage: ledger.DigestStage + "2021-09-08"}
+	k := ledger.Key{Campaign: "legacy-hostnames-2021", Org: ledger.HelpdeskOrg, Stage: ledger.DigestStage + "2021-09-08"}
 	ok, err := e.ledger.Claim(ctx, ledger.Notice{Campaign: k.Campaign, Org: k.Org, OrgName: "Helpdesk", Stage: k.Stage,
 		PlannedFor: calendar.Of(e.now), Recipients: []string{to}, Status: ledger.Claimed,
 		Digest: []ledger.DigestOrg{{ODS: "RX1", Name: "Riverside", Stage: "final", Contacts: []string{"la@rx1.nhs.net"},
@@ -514,7 +514,7 @@ func TestSendDigest(t *testing.T) {
 func TestSendLargeOrganisation(t *testing.T) {
 	e, _, _ := setup(t)
 	to := "la-big-" + localstacktest.Unique() + "@example.nhs.net"
-	k := Key{Campaign: "legacy-hostnames-2021", Org: "RX9", Stage: "advance"}
+	k := ledger.Key{Campaign: "legacy-hostnames-2021", Org: "RX9", Stage: "advance"}
 	n := ledger.Notice{Campaign: k.Campaign, Org: k.Org, OrgName: "Big Trust", Stage: k.Stage,
 		Deadline: calendar.Of(time.Date(2021, 9, 7, 0, 0, 0, 0, time.UTC)), PlannedFor: calendar.Of(e.now),
 		FirstContact: true, Recipients: []string{to}}

@@ -196,7 +196,7 @@ func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int
 	}
 	sent := 0
 	for _, b := range q.bodies {
-		var k sender.Key
+		var k ledger.Key
 		json.Unmarshal([]byte(b), &k)
 		if nt, err := ledger.New(db, table, clock).Get(ctx, k.Campaign, k.Org, k.Stage); err == nil && nt.Status == ledger.Sent {
 			sent++

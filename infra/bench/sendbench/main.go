@@ -137,10 +137,10 @@ func run(n, full, conc, rows int, sesURL, campaignFile string) error {
 		if _, _, err := cs.Apply(ctx, c, "bench"); err != nil {
 			return err
 		}
-		keys := make([]sender.Key, full)
+		keys := make([]ledger.Key, full)
 		if err := parallel(full, conc, func(i int) error {
 			nt := mk(i)
-			keys[i] = sender.Key{Campaign: nt.Campaign, Org: nt.Org, Stage: nt.Stage}
+			keys[i] = nt.Key()
 			_, err := l.Claim(ctx, nt)
 			return err
 		}); err != nil {
