@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
@@ -69,8 +68,8 @@ func runSendTest(ctx context.Context, env *cliEnv, args []string) int {
 		fl.Usage()
 		return 2
 	}
-	if !strings.Contains(*to, "@") || strings.ContainsAny(*to, "\r\n,;") {
-		fmt.Fprintf(env.stderr, "sunset send-test: --to %q is not one email address\n", *to)
+	if _, err := sender.TestAddress(*to); err != nil {
+		fmt.Fprintf(env.stderr, "sunset send-test: --to %v\n", err)
 		return 2
 	}
 	if !parseAt(env, "send-test", *at) {

@@ -12,6 +12,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/report"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
 
 // maxBody bounds a request body: a campaign file's own cap and room for a JSON form.
@@ -274,12 +275,12 @@ func (s *Server) apiSendTest(_ http.ResponseWriter, r *http.Request, id Identity
 // sendTest sends one organisation's notice to one internal address, marked [TEST], as
 // `sunset send-test` does; nothing is written to the ledger.
 func (s *Server) sendTest(r *http.Request, id Identity, req sendTestRequest) (*sentTest, error) {
-	to := strings.TrimSpace(req.To)
-	switch {
-	case req.Org == "" || req.Stage == "" || to == "":
+	if req.Org == "" || req.Stage == "" || strings.TrimSpace(req.To) == "" {
 		return nil, &httpError{status: http.StatusBadRequest, msg: "org, stage and to are required"}
-	case !strings.Contains(to, "@") || strings.ContainsAny(to, "\r\n,; <>") || len(to) > 254:
-		return nil, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("to %q is not one email address", to)}
+	}
+	to, err := sender.TestAddress(req.To)
+	if err != nil {
+		return nil, &httpError{status: http.StatusBadRequest, msg: "to " + err.Error()}
 	}
 	rec, err := s.campaigns.Get(r.Context(), r.PathValue("id"))
 	if err != nil {

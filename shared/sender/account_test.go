@@ -192,3 +192,20 @@ func TestSandboxOnTheEmulator(t *testing.T) {
 }
 
 var _ = campaign.Active
+
+// A test send goes to one plain address: the check the CLI, the API and SendTest share.
+func TestTestAddress(t *testing.T) {
+	for to, ok := range map[string]bool{
+		"ops@example.nhs.net": true, "  ops@example.nhs.net ": true, "o'neil+test@example.nhs.net": true,
+		"": false, "ops": false, "a@b.net,c@d.net": false, "a@b.net; c@d.net": false, "Ops <ops@example.nhs.net>": false,
+		"a@b.net\r\nBcc: x@y.net": false, "<ops@example.nhs.net>": false, strings.Repeat("a", 250) + "@b.net": false,
+	} {
+		got, err := TestAddress(to)
+		if ok != (err == nil) || (ok && got != strings.TrimSpace(to)) {
+			t.Errorf("TestAddress(%q) = %q, %v; want ok=%v", to, got, err, ok)
+		}
+		if err != nil && !errors.Is(err, ErrTestAddress) {
+			t.Errorf("TestAddress(%q): %v is not ErrTestAddress", to, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"strings"
 	"sync"
 	"time"
@@ -498,6 +499,10 @@ func (s *Sender) Dispatch(ctx context.Context, notices []ledger.Notice) error {
 // touching the ledger or the configuration set's event publishing (no tags, so feedback never
 // mistakes it for a real notice).
 func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.Notice, to string) (string, *notice.Email, error) {
+	to, err := TestAddress(to)
+	if err != nil {
+		return "", nil, err
+	}
 	if err := c.CheckIdentity(s.cfg.Identity); err != nil {
 		return "", nil, fmt.Errorf("send test of %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
 	}
@@ -526,4 +531,19 @@ func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.No
 		return "", nil, fmt.Errorf("send test of %s/%s/%s to %s: %w", n.Campaign, n.Org, n.Stage, to, err)
 	}
 	return id, e, nil
+}
+
+// ErrTestAddress is a test send's address that is not one plain email address.
+var ErrTestAddress = errors.New("is not one email address")
+
+// TestAddress is the one check of a test send's address, for the CLI, the API and SendTest: one
+// address (RFC 5322), without a display name, no longer than 254 bytes, nothing around it. It
+// returns the address trimmed.
+func TestAddress(to string) (string, error) {
+	to = strings.TrimSpace(to)
+	a, err := mail.ParseAddress(to)
+	if err != nil || a.Name != "" || a.Address != to || len(to) > 254 {
+		return "", fmt.Errorf("%q %w", to, ErrTestAddress)
+	}
+	return to, nil
 }
