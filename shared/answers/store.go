@@ -75,9 +75,9 @@ type Answers struct {
 
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	store.Putter
+	store.Updater
+	store.Querier
 }
 
 // Store keeps the answers in the Sunset table: PK=ANSWER#<campaign>#<ODS> with SK

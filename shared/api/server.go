@@ -19,13 +19,14 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/progress"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
 // Options is what a Server is built from.
 type Options struct {
 	// DB and Table are the Sunset table.
-	DB    planner.DB
+	DB    store.Table
 	Table string
 	// SES sends the operators' test sends (and nothing else), through ConfigurationSet.
 	SES              sender.SES

@@ -19,6 +19,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 // demoID is the demo campaign every test of this package runs on.
@@ -30,7 +31,7 @@ var demoData = filepath.Join("..", "..", "infra", "demo", "data")
 // 27 July 2021 (the advance notice claimed for three organisations), and a clock on the next
 // day.
 type world struct {
-	db    planner.DB
+	db    store.Table
 	table string
 	clock func() time.Time
 	keys  *signing.Keyring

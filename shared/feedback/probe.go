@@ -25,8 +25,8 @@ type Probes struct {
 
 // ProbeDB is the part of the DynamoDB client probes use.
 type ProbeDB interface {
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	store.Putter
+	store.Getter
 }
 
 // NewProbes returns the probes kept in table.

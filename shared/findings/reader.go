@@ -48,7 +48,7 @@ type Activity struct {
 // Querier is the part of the DynamoDB client the Reader uses.
 type Querier interface {
 	store.Querier
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	store.Getter
 }
 
 // Reader reads findings and file summaries.

@@ -28,8 +28,8 @@ const srcPrefix = "src_"
 
 // Updater is the part of the DynamoDB client the Writer uses.
 type Updater interface {
-	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	store.Updater
+	store.Putter
 }
 
 // Writer records findings.

@@ -53,9 +53,9 @@ type Org struct {
 
 // DB is the part of the DynamoDB client the store uses.
 type DB interface {
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	store.Putter
+	store.BatchWriter
+	store.Querier
 }
 
 // Store keeps progress in the Sunset table: PK=PROGRESS#<campaign>, SK=DAY#<date> or ORG#<ods>.

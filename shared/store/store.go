@@ -41,6 +41,40 @@ func IsConditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
+// The table's operations, one interface each, declared once: every package's DB is the set of
+// these it uses (a consumer's interface, built from the same parts), and Table is all of them.
+
+// Getter reads one item.
+type Getter interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Putter writes one item.
+type Putter interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// Updater updates one item.
+type Updater interface {
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// Deleter deletes one item.
+type Deleter interface {
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// Table is every operation Sunset makes on its table: what the planner and the API are given.
+type Table interface {
+	Getter
+	Putter
+	Updater
+	Deleter
+	Querier
+	BatchGetter
+	BatchWriter
+}
+
 // Querier is the part of the DynamoDB client that reads by key.
 type Querier interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)

@@ -22,9 +22,9 @@ const (
 
 // DB is the part of the DynamoDB client the list uses.
 type DB interface {
-	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	store.BatchGetter
+	store.Putter
+	store.Querier
 }
 
 // Entry is one suppressed address.
