@@ -12,11 +12,12 @@
 // directory change takes effect at once. Paused campaigns plan nothing (the plan shows what
 // would be due); cancelled ones never send.
 //
-// A plan streams (stream.go): a survey of the accounts seen in the window, then the
-// organisations in ODS order a chunk at a time beside the ledger, reading each due
+// A plan streams: a survey of the accounts seen in the window (survey.go), then the
+// organisations in ODS order a chunk at a time beside the ledger (walk.go), reading each due
 // organisation's findings only for the days its stage looks at. Memory follows a chunk and the
 // number of affected organisations, never the window's findings or the ledger; reads are
 // Queries and batched gets whose number grows with the affected organisations and their
-// findings, never with the directory or days outside the window. reference_test.go keeps the
+// findings, never with the directory or days outside the window. run.go is the run over the
+// walk, claim.go what it writes. reference_test.go keeps the
 // planner that held the window, and tests compare the two.
 package planner

@@ -43,7 +43,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 }
 
 // NewHandler is the scheduled planner over the real table, handing off to the send queue. The
-// planner streams (RunLean), so its memory follows a chunk of organisations; the soft limit at
+// planner streams (Run with Lean), so its memory follows a chunk of organisations; the soft limit at
 // 90% of the function's memory is a backstop.
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 	lambdaenv.LimitMemory(cfg.MemoryMB)
@@ -95,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.EventBridgeEvent) error 
 	var errs []error
 	for _, c := range live {
 		at := c.Today(h.Planner.Clock())
-		res, err := h.Planner.RunLean(ctx, c.ID, at, h.Dispatcher)
+		res, err := h.Planner.Run(ctx, c.ID, at, h.Dispatcher, Lean())
 		if err != nil {
 			log.Error("plan campaign", "campaign", c.ID, "at", at.String(), "error", err)
 			errs = append(errs, err)

@@ -165,7 +165,7 @@ type Skip struct {
 type Result struct {
 	Plan    Plan            `json:"plan"`
 	Claimed []ledger.Notice `json:"claimed"`
-	// Counts are the run's numbers; RunLean keeps only these (and the plan's status and
+	// Counts are the run's numbers; Run with Lean keeps only these (and the plan's status and
 	// funnel), not the lists.
 	Counts Counts `json:"counts"`
 	// Superseded is how many earlier stages this run marked superseded.

@@ -13,7 +13,7 @@
 //	plan       plan -campaign (a dry run: nothing is written) and print one row: wall time,
 //	           DynamoDB requests by operation (counted by an SDK middleware), peak Go heap and
 //	           the process's peak RSS; -orgs, -affected and -findings only label the row
-//	run        what the scheduled Lambda does, once: planner.RunLean claims every due notice
+//	run        what the scheduled Lambda does, once: planner.Run (Lean) claims every due notice
 //	           and hands it to a dispatcher that counts (no queue), a chunk at a time; one row
 //	console    time the console's pages and the API's report of -campaign after a run, through the
 //	           API Lambda's handler (console.go); one row a request
@@ -431,7 +431,7 @@ func runLean(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) e
 	cnt.reset()
 	stop := heapPeak()
 	start := time.Now()
-	res, err := p.RunLean(ctx, c.campaign, at, d)
+	res, err := p.Run(ctx, c.campaign, at, d, planner.Lean())
 	took := time.Since(start)
 	peak := stop()
 	ops := cnt.reset()
