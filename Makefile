@@ -22,7 +22,7 @@ local-env: ## print the exports that point the AWS SDK and the CLI at the local 
 # Test binaries are built without the build profile (-pgo=off): with it, the race build of the
 # CLI's tests compiles every dependency once more, for nothing; the binaries the tests build and
 # run (sunset, the Lambdas) still use it.
-test: ## lint, then every test with -race against the local stack and Chromium (started or installed if need be), and the scanner's without -race (its table's memory is mapped then)
+test: ## lint, then every test with -race against the local stack and Chromium (started or installed if need be)
 	@was_up=$$(ls infra/local/.run/*.pid >/dev/null 2>&1 && echo yes); \
 	$(MAKE) --no-print-directory local-up || exit $$?; \
 	infra/local/chromium.sh || exit $$?; \
@@ -31,14 +31,12 @@ test: ## lint, then every test with -race against the local stack and Chromium (
 	if [ $$status -eq 0 ]; then \
 	  env $(LOCAL_ENV) SUNSET_REQUIRE_LOCAL=1 $(GO) test -pgo=off -race -count=1 ./... || status=$$?; \
 	fi; \
-	if [ $$status -eq 0 ]; then $(GO) test -pgo=off -count=1 ./shared/connlog/... || status=$$?; fi; \
 	[ -n "$$was_up" ] || $(MAKE) --no-print-directory local-down; \
 	exit $$status
 
 unit: ## the tests that need no local stack, and how many skipped for want of it
 	@log=$$(mktemp); status=0; \
 	$(GO) test -pgo=off -race -v ./... >$$log 2>&1 || status=$$?; \
-	$(GO) test -pgo=off -v ./shared/connlog/... >>$$log 2>&1 || status=$$?; \
 	if [ $$status -ne 0 ]; then cat $$log; else grep -E '^(ok|\?) ' $$log; fi; \
 	echo "$$(grep -c 'make local-up' $$log) tests skipped for want of the local stack (make local-up, or make test)"; \
 	rm -f $$log; exit $$status

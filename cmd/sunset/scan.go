@@ -58,7 +58,6 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset scan: %s: %v\n", *campaignPath, err)
 		return 2
 	}
-	defer s.Close()
 	stop, err := startProfile(*cpuprofile)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset scan: --cpuprofile: %v\n", err)

@@ -93,8 +93,8 @@ type Options struct {
 }
 
 // BytesPerFinding is what a finding costs the scanner, to size MaxFindings from a memory
-// budget: measured at 205-212 bytes on wide workloads (docs/performance.md), with room for
-// the transient memory of writing a part out.
+// budget: what wide workloads measure (docs/performance.md), with room for the transient
+// memory of writing a part out.
 const BytesPerFinding = 320
 
 // budgetCheck is how many events go by between two looks at the table's size: a table holds at
@@ -176,12 +176,6 @@ func NewScanner(r Rules, opts Options) (*Scanner, error) {
 	}
 	return &Scanner{rules: c, opts: opts, table: agg.New(opts.ByDay)}, nil
 }
-
-// Close hands the memory of the findings table back to the system; the Scanner must not be used
-// after. The table lives outside the Go heap (shared/connlog/internal/agg, mem.go), so a caller
-// that makes many scanners, as ingest does one per file, closes each: a dropped scanner's table
-// is freed only when the collector finds it unreachable, which may be long after.
-func (s *Scanner) Close() { s.table.Free() }
 
 // Findings returns every finding so far, sorted by account, hostname, protocol (and day), with
 // unattributed findings last (by hostname, protocol, client IP).

@@ -193,7 +193,6 @@ func (in *Ingester) scan(ctx context.Context, src Source, todo []Target) ([]scan
 		if err != nil {
 			return nil, fmt.Errorf("ingest %s: campaign %s: %w", src.Name, t.ID, err)
 		}
-		defer s.Close() // its table lives outside the heap: a warm Lambda reads file after file
 		scanners[i] = s
 	}
 	body, err := src.Open(ctx)

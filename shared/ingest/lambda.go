@@ -49,13 +49,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 }
 
 // NewHandler is the ingest Lambda over the real table and bucket. It sets the process's soft
-// memory limit to 90% of the function's memory less what a scanner's findings table may hold
-// (unless GOMEMLIMIT is set): the table lives outside the Go heap, which the limit governs.
-// Past it the collector works harder, and the scanners' part writes keep the live heap well
-// below it, so a file of any size ends within the function's memory instead of failing into
-// the queue's DLQ.
+// memory limit to 90% of the function's memory (unless GOMEMLIMIT is set); the scanners' part
+// writes (MaxFindings, 40% of it) keep the live heap well below the limit, so a file of any
+// size ends within the function's memory instead of failing into the queue's DLQ.
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
-	lambdaenv.LimitMemory(cfg.MemoryMB - cfg.MaxFindings*connlog.BytesPerFinding>>20)
+	lambdaenv.LimitMemory(cfg.MemoryMB)
 	db := c.DynamoDB()
 	in := New(db, cfg.Table, directory.New(db, cfg.Table, time.Now), time.Now)
 	in.MaxFindings = cfg.MaxFindings

@@ -265,7 +265,6 @@ func benchConcurrent(ctx context.Context, campaignPath string, p float64, logs [
 			return err
 		}
 		fs := sc.Findings()
-		sc.Close()
 		for _, f := range fs {
 			if f.Account == nil {
 				continue

@@ -15,7 +15,6 @@ import (
 // values to new pages and points its lists at them (shard.compactLoose): each value has
 // exactly one holder, so moving it is updating one entry.
 type looseArena struct {
-	m     *mem
 	pages [][]byte
 	used  int // bytes used in the last page
 	live  int // bytes (with headers) of the values lists hold
@@ -42,7 +41,7 @@ func (a *looseArena) add(s string) uint32 {
 	}
 	n := looseHdr + len(s)
 	if len(a.pages) == 0 || a.used+n > loosePage {
-		a.pages = append(a.pages, a.m.alloc(loosePage))
+		a.pages = append(a.pages, make([]byte, loosePage))
 		a.used = 0
 	}
 	page := a.pages[len(a.pages)-1]
@@ -98,9 +97,6 @@ func (a *looseArena) compact(each func(move func(pos uint32) uint32)) {
 		s, _ := old.str(pos)
 		return a.add(s)
 	})
-	for _, p := range old.pages {
-		a.m.hand(p)
-	}
 }
 
 func (a *looseArena) bytes() int { return len(a.pages) * loosePage }

@@ -9,7 +9,6 @@ const pageBits = 10
 // peak memory of a large table), and pages of pointer-free elements are never scanned by the
 // garbage collector.
 type paged[T any] struct {
-	m     *mem
 	pages [][]T
 	n     uint32
 }
@@ -20,7 +19,7 @@ func (p *paged[T]) at(i uint32) *T { return &p.pages[i>>pageBits][i&(1<<pageBits
 // add appends a zero element and returns its index.
 func (p *paged[T]) add() uint32 {
 	if p.n>>pageBits == uint32(len(p.pages)) {
-		p.pages = append(p.pages, array[T](p.m, 1<<pageBits))
+		p.pages = append(p.pages, make([]T, 1<<pageBits))
 	}
 	i := p.n
 	p.n++

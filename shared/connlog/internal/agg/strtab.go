@@ -15,7 +15,6 @@ import (
 // compact drops them; ids stay stable across compactions, so references to live strings hold.
 // A string compact dropped has its id on the free list, for add to reuse.
 type strTab struct {
-	m    *mem
 	seed maphash.Seed // hash: the callers' precomputed hashes are made with it too
 	idx  index
 	offs paged[uint32] // id -> page<<16 | offset of the string in the arena
@@ -137,7 +136,7 @@ func (t *strTab) add(s []byte, h uint32) uint32 {
 		s = s[:maxLen] // callers bound their values far below this
 	}
 	if len(t.arena) == 0 || t.used+len(s) > arenaPage {
-		t.arena = append(t.arena, t.m.alloc(arenaPage))
+		t.arena = append(t.arena, make([]byte, arenaPage))
 		t.used = 0
 	}
 	p := len(t.arena) - 1
@@ -211,8 +210,7 @@ func (t *strTab) compact() {
 			indexed++
 		}
 	}
-	handArray(t.m, t.idx.slots)
-	t.idx = index{m: t.m, slots: array[uint32](t.m, t.idx.sizeFor(indexed))}
+	t.idx = index{slots: make([]uint32, t.idx.sizeFor(indexed))}
 	for id := range t.offs.n {
 		o := *t.offs.at(id)
 		if o == deadOff {
@@ -220,7 +218,7 @@ func (t *strTab) compact() {
 		}
 		n := t.len(id)
 		if len(t.arena) == 0 || t.used+n > arenaPage {
-			t.arena = append(t.arena, t.m.alloc(arenaPage))
+			t.arena = append(t.arena, make([]byte, arenaPage))
 			t.used = 0
 		}
 		p := len(t.arena) - 1
@@ -229,9 +227,6 @@ func (t *strTab) compact() {
 		t.used += n
 		t.idx.place(t.rehash(id), id)
 		t.idx.n++
-	}
-	for _, p := range old {
-		t.m.hand(p)
 	}
 }
 
@@ -251,7 +246,6 @@ func (t *strTab) bytes() int {
 // were written in id order, so the walk reads memory in order, as the processor prefetches it;
 // walking the old slots would read them in hash order, a cache miss each.
 type index struct {
-	m     *mem
 	slots []uint32
 	n     int
 }
@@ -307,8 +301,7 @@ func (x *index) place(h, id uint32) {
 // grow doubles the slots and places again every id below n that rehash says the index holds,
 // except adding, the one being inserted.
 func (x *index) grow(adding, n uint32, rehash func(id uint32) (uint32, bool)) {
-	handArray(x.m, x.slots)
-	x.slots = array[uint32](x.m, max(64, 2*len(x.slots)))
+	x.slots = make([]uint32, max(64, 2*len(x.slots)))
 	for id := range n {
 		if id == adding {
 			continue

@@ -2,7 +2,6 @@ package agg
 
 import (
 	"hash/maphash"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +17,6 @@ type Table struct {
 	seed    maphash.Seed
 	shards  [shards]shard
 	scratch Scratch // for Add; parallel workers bring their own to AddBatch
-	mem     *[shards]mem
 }
 
 const shards = 16
@@ -68,48 +66,28 @@ type shard struct {
 	_      [64]byte // keep shards' locks off each other's cache lines
 }
 
-// New is an empty table; byDay splits findings by the UTC day of their events.
-// Its memory is mapped outside the Go heap (mem): Free hands it back, and so does a cleanup when
-// the table is dropped without Free.
+// New is an empty table; byDay splits findings by the UTC day of their events. Its arrays are
+// Go slices of pointer-free types: the collector never looks inside them.
 func New(byDay bool) *Table {
 	t := &Table{byDay: byDay, seed: maphash.MakeSeed()}
-	t.init(new([shards]mem))
-	runtime.AddCleanup(t, freeMem, t.mem)
+	t.init()
 	return t
 }
 
-// init makes the shards empty, their arrays to come from ms (from the heap if it is nil).
-func (t *Table) init(ms *[shards]mem) {
-	t.mem, t.shards = ms, [shards]shard{}
+// init makes the shards empty.
+func (t *Table) init() {
+	t.shards = [shards]shard{}
 	for i := range t.shards {
 		sh := &t.shards[i]
-		var m *mem
-		if ms != nil {
-			m = &ms[i]
-		}
-		sh.idx.m, sh.recs.m, sh.lists.m, sh.vals.loose.m = m, m, m, m
 		for _, s := range []*strTab{&sh.names, &sh.vals.tab} {
-			s.seed, s.m, s.idx.m, s.offs.m, s.lens.m, s.refs.m = t.seed, m, m, m, m, m
+			s.seed = t.seed
 		}
 	}
 }
 
-// Free hands the table's memory back to the system at once, and leaves the table empty. No view
-// it handed out before may be used after (Findings returns copies), nor may Free run while
-// another goroutine uses the table.
-func (t *Table) Free() {
-	freeMem(t.mem)
-	t.init(nil)
-}
-
-func freeMem(ms *[shards]mem) {
-	if ms == nil {
-		return
-	}
-	for i := range ms {
-		ms[i].release()
-	}
-}
+// Free leaves the table empty, its arrays to the collector. No view it handed out before may
+// be used after (Findings returns copies), nor may Free run while another goroutine uses it.
+func (t *Table) Free() { t.init() }
 
 // prep is what an event needs before its shard's lock is taken: its name (prefixed), hashes,
 // day and value references. Computing them outside the lock lets workers overlap.

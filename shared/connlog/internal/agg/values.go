@@ -312,7 +312,6 @@ func sizeClass(c uint8) int {
 func nextCap(c uint8, n int) uint8 { return uint8(min(n, max(2, 2*int(c)))) }
 
 type listPool struct {
-	m     *mem
 	pages [][]seenVal
 	used  int
 	free  [len(chunkSizes)][]uint32
@@ -329,7 +328,7 @@ func (p *listPool) get(c uint8) (uint32, []seenVal) {
 		return h, p.slice(h, c)
 	}
 	if len(p.pages) == 0 || p.used+int(c) > listPage {
-		p.pages = append(p.pages, array[seenVal](p.m, listPage))
+		p.pages = append(p.pages, make([]seenVal, listPage))
 		p.used = 0
 	}
 	h := uint32(len(p.pages)-1)<<12 | uint32(p.used)
