@@ -13,7 +13,7 @@ import (
 
 // The IIS legacy-line shortcuts (needles found in any case, HH token found in the lower-cased query, accounts that need no
 // change kept as they are, user agents converted once per distinct value) change nothing: on
-// random lines full of awkward values, the prefiltered path (serial and parallel) gives the
+// random lines full of awkward values, the prefiltered path gives the
 // findings and counts of the full parse of every line.
 func TestIISFastPathsChangeNothing(t *testing.T) {
 	rng := rand.New(rand.NewSource(11))
@@ -32,27 +32,25 @@ func TestIISFastPathsChangeNothing(t *testing.T) {
 			[]string{"200", "401", "403"}[rng.Intn(3)])
 	}
 	data := b.String()
-	run := func(noPrefilter bool, workers int) (Summary, []Finding) {
-		s, _ := NewScanner(testRules(), Options{Workers: workers})
-		s.noPrefilter, s.testBlock = noPrefilter, 4096
+	run := func(noPrefilter bool) (Summary, []Finding) {
+		s, _ := NewScanner(testRules(), Options{})
+		s.noPrefilter = noPrefilter
 		sum, err := s.Scan(context.Background(), "awkward", strings.NewReader(data))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sum, s.Findings()
 	}
-	s0, f0 := run(true, 1)
+	s0, f0 := run(true)
 	if s0.Events < 5000 || s0.Ignored == 0 || s0.Unattributed == 0 || len(f0) < 100 {
 		t.Fatalf("fixture does not exercise the paths: %+v, %d findings", s0, len(f0))
 	}
-	for _, workers := range []int{1, 2, 3} {
-		s1, f1 := run(false, workers)
-		if d := cmp.Diff(s0, s1); d != "" {
-			t.Errorf("workers %d: summary differs (-full +fast):\n%s", workers, d)
-		}
-		if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
-			t.Errorf("workers %d: findings differ (-full +fast):\n%s", workers, d)
-		}
+	s1, f1 := run(false)
+	if d := cmp.Diff(s0, s1); d != "" {
+		t.Errorf("summary differs (-full +fast):\n%s", d)
+	}
+	if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
+		t.Errorf("findings differ (-full +fast):\n%s", d)
 	}
 }
 
@@ -100,8 +98,7 @@ func TestIISProtocolMemo(t *testing.T) {
 
 // The fast paths give the full parse's answer on IPv6 server and client addresses: zone
 // indexes, other spellings of one address, IPv4-mapped addresses, bracketed host headers and
-// ports; every line whose server address is mapped resolves, whichever path reads it, serial
-// or parallel.
+// ports; every line whose server address is mapped resolves, whichever path reads it.
 func TestFastPathsOnIPv6(t *testing.T) {
 	rng := rand.New(rand.NewSource(12))
 	sips := []string{"fe80::1c2d:3e4f:5a6b:7c8d", "fe80::1c2d:3e4f:5a6b:7c8d%12", "FE80::1C2D:3E4F:5A6B:7C8D%7", "fe80:0:0:0:1c2d:3e4f:5a6b:7c8d",
@@ -128,16 +125,16 @@ func TestFastPathsOnIPv6(t *testing.T) {
 		b.WriteString(line + " " + []string{"200", "401"}[rng.Intn(2)] + "\n")
 	}
 	data := b.String()
-	run := func(noPrefilter bool, workers int) (Summary, []Finding) {
-		s, _ := NewScanner(caseRules(), Options{Workers: workers})
-		s.noPrefilter, s.testBlock = noPrefilter, 4096
+	run := func(noPrefilter bool) (Summary, []Finding) {
+		s, _ := NewScanner(caseRules(), Options{})
+		s.noPrefilter = noPrefilter
 		sum, err := s.Scan(context.Background(), "v6", strings.NewReader(data))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return sum, s.Findings()
 	}
-	s0, f0 := run(true, 1)
+	s0, f0 := run(true)
 	if s0.Events < 5000 || s0.Unresolved < 1000 || s0.Malformed != 0 {
 		t.Fatalf("fixture does not exercise the paths: %+v", s0)
 	}
@@ -148,14 +145,12 @@ func TestFastPathsOnIPv6(t *testing.T) {
 			}
 		}
 	}
-	for _, workers := range []int{1, 2, 3} {
-		s1, f1 := run(false, workers)
-		if d := cmp.Diff(s0, s1); d != "" {
-			t.Errorf("workers %d: summary differs (-full +fast):\n%s", workers, d)
-		}
-		if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
-			t.Errorf("workers %d: findings differ (-full +fast):\n%s", workers, d)
-		}
+	s1, f1 := run(false)
+	if d := cmp.Diff(s0, s1); d != "" {
+		t.Errorf("summary differs (-full +fast):\n%s", d)
+	}
+	if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
+		t.Errorf("findings differ (-full +fast):\n%s", d)
 	}
 }
 
@@ -207,7 +202,7 @@ func TestHTTPProxyFastPathOnShortRows(t *testing.T) {
 }
 
 // Whatever an IIS log holds, quick and the full parse agree: the same summary and findings with
-// the fast path as with every line parsed whole, serially and in parallel. Seeded with lines
+// the fast path as with every line parsed whole. Seeded with lines
 // that take each of quick's branches (host, HH token, server address; names, addresses, zones).
 func FuzzIISFastPathMatchesFullParse(f *testing.F) {
 	const fields = "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs-host sc-status\n"
@@ -223,24 +218,22 @@ func FuzzIISFastPathMatchesFullParse(f *testing.F) {
 		f.Add(fields + l + "\n" + l + "\n")
 	}
 	f.Fuzz(func(t *testing.T, data string) {
-		run := func(noPrefilter bool, workers int) (Summary, []Finding, error) {
-			s, _ := NewScanner(testRules(), Options{Workers: workers, Format: FormatIIS})
-			s.noPrefilter, s.testBlock = noPrefilter, 64
+		run := func(noPrefilter bool) (Summary, []Finding, error) {
+			s, _ := NewScanner(testRules(), Options{Format: FormatIIS})
+			s.noPrefilter = noPrefilter
 			sum, err := s.Scan(context.Background(), "fuzz", strings.NewReader(data))
 			return sum, s.Findings(), err
 		}
-		s0, f0, err0 := run(true, 1)
-		for _, workers := range []int{1, 2} {
-			s1, f1, err1 := run(false, workers)
-			if (err0 == nil) != (err1 == nil) {
-				t.Fatalf("workers %d: error %v, full parse %v", workers, err1, err0)
-			}
-			if d := cmp.Diff(s0, s1); d != "" {
-				t.Fatalf("workers %d: summary differs (-full +fast):\n%s", workers, d)
-			}
-			if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
-				t.Fatalf("workers %d: findings differ (-full +fast):\n%s", workers, d)
-			}
+		s0, f0, err0 := run(true)
+		s1, f1, err1 := run(false)
+		if (err0 == nil) != (err1 == nil) {
+			t.Fatalf("error %v, full parse %v", err1, err0)
+		}
+		if d := cmp.Diff(s0, s1); d != "" {
+			t.Fatalf("summary differs (-full +fast):\n%s", d)
+		}
+		if d := cmp.Diff(f0, f1, cmpopts.IgnoreUnexported(Finding{})); d != "" {
+			t.Fatalf("findings differ (-full +fast):\n%s", d)
 		}
 	})
 }

@@ -39,8 +39,7 @@ type resolved struct {
 }
 
 // iisHeaderState is the state the header lines set: the columns of the latest "#Fields:" and the
-// latest "#Date:". The parallel reader tracks it to hand each block the state in force at its
-// start.
+// latest "#Date:".
 type iisHeaderState struct {
 	names   []string
 	n       int
@@ -57,12 +56,6 @@ type iisHeaderState struct {
 	status  int
 	last    int    // the last of the columns above that the log has
 	hdrDate []byte // date from "#Date:" for logs without a date column
-}
-
-// clone copies h so that later header lines do not change the copy.
-func (h iisHeaderState) clone() iisHeaderState {
-	h.hdrDate = append([]byte(nil), h.hdrDate...)
-	return h
 }
 
 func (p *iisParser) prefilter() bool { return true }

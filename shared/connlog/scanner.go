@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
@@ -75,16 +73,11 @@ type Options struct {
 	// MaxSessions bounds the SMTP/POP3 session table per file; the least recently used session is
 	// flushed when it is full. Zero means 10000.
 	MaxSessions int
-	// Workers is how many goroutines parse a file whose lines are independent of each other (IIS
-	// W3C logs), alongside the one that reads it; findings and summaries are the same as with one.
-	// Zero means runtime.GOMAXPROCS(0); 1 reads and parses in the calling goroutine only.
-	Workers int
 	// MaxFindings bounds the findings the table holds (0: no bound), and so its memory: a
 	// finding costs about 200 bytes (BytesPerFinding is the figure to plan with). Past it the
 	// scanner hands every finding so far to Flush as partial findings and starts an empty
-	// table, so a file of any number of distinct findings is read within a fixed memory. With a
-	// bound a file is read in one goroutine (Workers is ignored), so the parts are cut at the
-	// same events on every read of the same file: a writer that stores each part as its own
+	// table, so a file of any number of distinct findings is read within a fixed memory. A file is
+	// read in one goroutine, so the parts are cut at the same events on every read of it: a writer that stores each part as its own
 	// contribution can write them again on a retry and count nothing twice.
 	MaxFindings int
 	// Flush receives the partial findings when MaxFindings is reached (required with it). An
@@ -149,9 +142,6 @@ type Scanner struct {
 	gen   int
 	// noPrefilter parses every line fully; tests use it to check the fast path changes nothing.
 	noPrefilter bool
-	// testBlock overrides the parallel path's block size; tests use small blocks to move block
-	// boundaries around.
-	testBlock int
 }
 
 // NewScanner compiles rules; it fails on a bad endpoint key, glob or mapping key.
@@ -237,22 +227,11 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 			fs.src.setProbes(newProbes(needles, fs.src.buf[fs.src.start:fs.src.end]))
 		}
 	}
-	var err error
-	if iis, ok := p.(*iisParser); ok && s.workers() > 1 && !fs.src.eof {
-		err = fs.runParallel(ctx, iis, s.workers())
-	} else {
-		if gz != nil && !fs.src.eof {
-			// Inflate in a goroutine of its own so that inflating and parsing use two cores.
-			ra := newReadAhead(gz)
-			defer ra.Close()
-			fs.src.r = ra
-		}
-		if _, ok := p.(*iisParser); ok {
-			fs.batching, fs.src.beforeMove = true, fs.addBatch
-		}
-		err = fs.run(ctx, p)
-		fs.addBatch()
+	if _, ok := p.(*iisParser); ok {
+		fs.batching, fs.src.beforeMove = true, fs.addBatch
 	}
+	err := fs.run(ctx, p)
+	fs.addBatch()
 	sum.Bytes = cr.n
 	if err == nil && fs.src.err != nil {
 		if gz != nil && (errors.Is(fs.src.err, io.ErrUnexpectedEOF) || errors.Is(fs.src.err, gzip.ErrChecksum) || errors.Is(fs.src.err, gzip.ErrHeader) || isFlateError(fs.src.err)) {
@@ -262,16 +241,6 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 		}
 	}
 	return sum, err
-}
-
-func (s *Scanner) workers() int {
-	if s.opts.MaxFindings > 0 {
-		return 1 // parts must fall at the same events on every read
-	}
-	if s.opts.Workers > 0 {
-		return s.opts.Workers
-	}
-	return runtime.GOMAXPROCS(0)
 }
 
 func isFlateError(err error) bool {
@@ -291,19 +260,14 @@ type fileScan struct {
 	*Scanner
 	sum *Summary
 	src *lineSource
-	no  int64 // current line number (a parallel worker's: within block seq)
-	seq int
-	// seqs is where a parallel worker notes the block of each malformed line it keeps
-	// (numberLines).
-	seqs *[]int
+	no  int64 // current line number
 	// quickAll hands every line to the parser's quick first: it tells legacy lines itself
 	// (classifies), so the line source searches for no needle.
 	quickAll bool
 	// batching collects events in batch instead of adding them one by one: the table folds a
-	// batch's events shard by shard, overlapping their cache misses (agg.Table.AddBatch). A
-	// parallel worker adds a block's events; the serial path (IIS) adds them before the line
-	// source moves its buffer (the events' strings are views of it), at the budget's checks,
-	// and at the end of the file.
+	// batch's events shard by shard (agg.Table.AddBatch). The IIS path adds them before the line
+	// source moves its buffer (the events' strings are views of it), at the budget's checks, and
+	// at the end of the file.
 	batching bool
 	batch    []agg.Event
 	scratch  agg.Scratch
@@ -382,9 +346,6 @@ func (fs *fileScan) malformed(reason string) {
 	fs.sum.Malformed++
 	if len(fs.sum.MalformedLines) < maxMalformedSamples {
 		fs.sum.MalformedLines = append(fs.sum.MalformedLines, LineError{Line: fs.no, Reason: reason})
-		if fs.seqs != nil {
-			*fs.seqs = append(*fs.seqs, fs.seq)
-		}
 	}
 }
 
@@ -517,78 +478,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// readAhead decompresses in its own goroutine so that inflating and scanning use both cores.
-type readAhead struct {
-	ch   chan chunk
-	free chan []byte
-	cur  chunk
-	off  int
-	done chan struct{}
-	once sync.Once
-}
-
-type chunk struct {
-	b   []byte
-	err error
-}
-
-func newReadAhead(r io.Reader) *readAhead {
-	const n, size = 4, 256 << 10
-	ra := &readAhead{ch: make(chan chunk, n), free: make(chan []byte, n), done: make(chan struct{})}
-	for i := 0; i < n; i++ {
-		ra.free <- make([]byte, size)
-	}
-	go func() {
-		defer close(ra.ch)
-		for {
-			var b []byte
-			select {
-			case b = <-ra.free:
-			case <-ra.done:
-				return
-			}
-			n := 0
-			var err error
-			for n < len(b) && err == nil {
-				var m int
-				m, err = r.Read(b[n:])
-				n += m
-			}
-			select {
-			case ra.ch <- chunk{b[:n], err}:
-			case <-ra.done:
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return ra
-}
-
-func (ra *readAhead) Read(p []byte) (int, error) {
-	for ra.off == len(ra.cur.b) {
-		if ra.cur.err != nil {
-			return 0, ra.cur.err
-		}
-		if ra.cur.b != nil {
-			ra.free <- ra.cur.b[:cap(ra.cur.b)]
-		}
-		c, ok := <-ra.ch
-		if !ok {
-			return 0, io.EOF
-		}
-		ra.cur, ra.off = c, 0
-	}
-	n := copy(p, ra.cur.b[ra.off:])
-	ra.off += n
-	return n, nil
-}
-
-func (ra *readAhead) Close() error {
-	ra.once.Do(func() { close(ra.done) })
-	return nil
 }

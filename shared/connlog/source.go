@@ -195,13 +195,6 @@ func (s *lineSource) make(a, b int) line {
 	return ln
 }
 
-// reset makes s hand out the lines of one block of whole lines (the parallel path): the block
-// is used in place and its end is the end of the stream.
-func (s *lineSource) reset(block []byte) {
-	s.buf, s.start, s.end, s.eof, s.err = block, 0, len(block), true, nil
-	s.forget(0)
-}
-
 // probe is one way of finding a needle (lower-case ASCII) in raw bytes, whatever their case:
 // search for the byte c, which the needle holds (folded) at offset r, and compare the needle
 // around each hit. A needle whose chosen byte is a letter gets two probes, one per case, so that
