@@ -1,5 +1,0 @@
-//go:build !amd64
-
-package connlog
-
-func spaces(b []byte, pos []int32) int { return spacesGo(b, pos) }
