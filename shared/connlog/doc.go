@@ -36,7 +36,7 @@
 // events, Malformed lines are skipped with a reason (never the line itself).
 //
 // The findings table is internal/agg: the one hand-tuned part, with its reasons and its own
-// benchmarks, behind New, Add, AddBatch, Findings and WriteJSONLines.
+// benchmarks, behind New, Add, AddBatch, Findings and Each.
 //
 // Memory grows with distinct findings only: lines are read through a fixed buffer (a line longer
 // than MaxLineBytes is skipped and counted without being held), SMTP/POP3 sessions are kept in a

@@ -3,7 +3,7 @@
 // address[, day]), and writes them out sorted as JSON lines.
 //
 // It is the one hand-tuned part of the scanner, kept behind a small API (New, Add, AddBatch,
-// Findings, WriteJSONLines, Len, Bytes) so that the format readers stay plain Go. Once a log has
+// Findings, Each, Len, Bytes) so that the format readers stay plain Go. Once a log has
 // many legacy lines, scanning is bound by this table: each event is a lookup and an update of a
 // finding, and memory grows with distinct findings (a real estate's log of 3M lines can hold
 // 600,000). The design, each choice with its reason:

@@ -63,31 +63,58 @@ func (f *Finding) Key() Key {
 	return k
 }
 
-// MarshalJSON writes the fields in contract order, the times in RFC 3339 UTC with as many
-// fraction digits as the log had, and empty lists as [].
-func (f Finding) MarshalJSON() ([]byte, error) {
+// Wire is a finding as the JSON contract has it: the fields in contract order, the times in
+// RFC 3339 UTC with as many fraction digits as the log had, empty lists as [].
+type Wire struct {
+	Account    *string  `json:"account"`
+	Hostname   string   `json:"hostname"`
+	Protocol   string   `json:"protocol"`
+	FirstSeen  string   `json:"first_seen"`
+	LastSeen   string   `json:"last_seen"`
+	Successes  int64    `json:"successes"`
+	Failures   int64    `json:"failures"`
+	ClientIPs  []string `json:"client_ips"`
+	UserAgents []string `json:"user_agents"`
+	DeviceIDs  []string `json:"device_ids"`
+	DirectIP   bool     `json:"direct_ip"`
+	Day        string   `json:"day,omitempty"`
+}
+
+// Wire is f as the JSON contract has it.
+func (f Finding) Wire() Wire {
 	nonNil := func(s []string) []string {
 		if s == nil {
 			return []string{}
 		}
 		return s
 	}
-	return json.Marshal(struct {
-		Account    *string  `json:"account"`
-		Hostname   string   `json:"hostname"`
-		Protocol   string   `json:"protocol"`
-		FirstSeen  string   `json:"first_seen"`
-		LastSeen   string   `json:"last_seen"`
-		Successes  int64    `json:"successes"`
-		Failures   int64    `json:"failures"`
-		ClientIPs  []string `json:"client_ips"`
-		UserAgents []string `json:"user_agents"`
-		DeviceIDs  []string `json:"device_ids"`
-		DirectIP   bool     `json:"direct_ip"`
-		Day        string   `json:"day,omitempty"`
-	}{f.Account, f.Hostname, f.Protocol, formatTime(f.FirstSeen, f.firstPrec), formatTime(f.LastSeen, f.lastPrec),
-		f.Successes, f.Failures, nonNil(f.ClientIPs), nonNil(f.UserAgents), nonNil(f.DeviceIDs), f.DirectIP, f.Day})
+	return Wire{f.Account, f.Hostname, f.Protocol, formatTime(f.FirstSeen, f.firstPrec), formatTime(f.LastSeen, f.lastPrec),
+		f.Successes, f.Failures, nonNil(f.ClientIPs), nonNil(f.UserAgents), nonNil(f.DeviceIDs), f.DirectIP, f.Day}
 }
 
-// formatTime formats t in UTC with at least prec fraction digits (more when t needs them).
-func formatTime(t time.Time, prec int8) string { return string(AppendTime(nil, t, prec)) }
+// MarshalJSON writes f's Wire.
+func (f Finding) MarshalJSON() ([]byte, error) { return json.Marshal(f.Wire()) }
+
+// formatTime formats t in UTC (RFC 3339, "Z") with at least prec fraction digits, more when t
+// needs them, at most 9: the log's own precision is kept (".100" stays ".100").
+func formatTime(t time.Time, prec int8) string {
+	t = t.UTC()
+	ns, need := t.Nanosecond(), 0
+	if ns != 0 {
+		need = 9
+		for n := ns; n%10 == 0; n /= 10 {
+			need--
+		}
+	}
+	p := min(max(int(prec), need), 9)
+	b := t.AppendFormat(make([]byte, 0, 32), "2006-01-02T15:04:05")
+	if p > 0 {
+		var d [9]byte
+		for i, n := 8, ns; i >= 0; i-- {
+			d[i] = byte('0' + n%10)
+			n /= 10
+		}
+		b = append(append(b, '.'), d[:p]...)
+	}
+	return string(append(b, 'Z'))
+}

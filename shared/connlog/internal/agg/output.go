@@ -168,34 +168,8 @@ func (t *Table) sorted() []ref {
 
 // decoder turns a ref back into the finding's key and record.
 type decoder struct {
-	t     *Table
-	days  map[int32]string
-	dates dateCache // for appendJSON
-}
-
-// prefetch asks for what the findings after refs[i] will need, while refs[i] is written: the
-// record of the eighth after it, the lists and name of the fourth (whose record came in by
-// then), and the device ids of the second. Findings are written in account order: without
-// it, each is a cache miss after another.
-func (d *decoder) prefetch(refs []ref, i int) {
-	if j := i + 8; j < len(refs) {
-		sh, id := refs[j].parts()
-		prefetchRec(d.t.shards[sh].recs.at(id))
-	}
-	if j := i + 4; j < len(refs) {
-		n, id := refs[j].parts()
-		sh := &d.t.shards[n]
-		r := sh.recs.at(id)
-		sh.prefetchLists(r)
-		sh.names.prefetchStr(r.k.name)
-	}
-	if j := i + 2; j < len(refs) { // its device list's chunk came in by now: the values in it
-		n, id := refs[j].parts()
-		sh := &d.t.shards[n]
-		if r := sh.recs.at(id); r.hDev != 0 {
-			sh.prefetchValues(sh.list(r, r.nDev, r.hDev, devList))
-		}
-	}
+	t    *Table
+	days map[int32]string
 }
 
 // decode is the finding of x: its key (strings are views into the table, valid until it
@@ -240,10 +214,16 @@ func rank(m map[string]uint32) {
 // Findings returns copies of all findings in output order: by account, hostname, protocol,
 // day; unattributed last, by hostname, protocol, client IP, day.
 func (t *Table) Findings() []Finding {
-	refs := t.sorted()
-	out := make([]Finding, len(refs))
+	out := make([]Finding, 0, t.Len())
+	t.Each(func(f Finding) error { out = append(out, f); return nil })
+	return out
+}
+
+// Each hands every finding to fn, in the order of Findings, one at a time: a caller that writes
+// them out holds one, not the table's worth. An error from fn stops it and is returned.
+func (t *Table) Each(fn func(Finding) error) error {
 	d := decoder{t: t}
-	for i, o := range refs {
+	for _, o := range t.sorted() {
 		x := d.decode(o)
 		r, v := x.r, &x.sh.vals
 		ips, uas, devs := x.sh.lists3(r)
@@ -255,7 +235,9 @@ func (t *Table) Findings() []Finding {
 			acct := strings.Clone(x.k.Account)
 			f.Account = &acct
 		}
-		out[i] = f
+		if err := fn(f); err != nil {
+			return err
+		}
 	}
-	return out
+	return nil
 }
