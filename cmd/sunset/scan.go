@@ -7,8 +7,10 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync"
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
@@ -74,20 +76,38 @@ func runScan(ctx context.Context, env *cliEnv, args []string) int {
 // scanFiles scans each of names and writes the findings out; the status is 1 when a file or
 // the output failed (the other files are still scanned, and their findings written).
 func scanFiles(ctx context.Context, env *cliEnv, s *connlog.Scanner, names []string, quiet bool) int {
+	// One goroutine a file, as many at once as there are processors: each file is read in one
+	// goroutine, as the Lambda reads it, and several files use several cores. Summaries are
+	// printed in the order the files were named.
+	type result struct {
+		sum connlog.Summary
+		err error
+	}
+	results := make([]result, len(names))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := ctx.Err(); err != nil {
+				results[i] = result{connlog.Summary{}, err}
+				return
+			}
+			sum, err := scanOne(ctx, env, s, name)
+			results[i] = result{sum, err}
+		}()
+	}
+	wg.Wait()
 	code := 0
-	for _, name := range names {
-		if err := ctx.Err(); err != nil {
-			fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
-			code = 1
-			break
-		}
-		sum, err := scanOne(ctx, env, s, name)
-		if err != nil {
-			fmt.Fprintf(env.stderr, "sunset scan: %v\n", err)
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(env.stderr, "sunset scan: %v\n", r.err)
 			code = 1
 		}
-		if !quiet && sum.Format != "" {
-			fmt.Fprintln(env.stderr, summaryLine(sum))
+		if !quiet && r.sum.Format != "" {
+			fmt.Fprintln(env.stderr, summaryLine(r.sum))
 		}
 	}
 	// Streamed, not built as a []Finding first: the table may hold many findings.

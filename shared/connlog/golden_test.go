@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -122,5 +124,52 @@ func assertNoSecrets(t *testing.T, out []byte) {
 		if bytes.Contains(out, []byte(bad)) {
 			t.Errorf("output holds %q", bad)
 		}
+	}
+}
+
+// Several files scanned at once by one Scanner (the CLI's one goroutine a file) give the
+// findings and per-file summaries of the same files scanned one after another: the race
+// detector checks the table's shards and each file's own state.
+func TestConcurrentFilesMatchSequential(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "formats", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".golden") && !strings.HasSuffix(f, ".yaml") {
+			logs = append(logs, f)
+		}
+	}
+	if len(logs) < 5 {
+		t.Fatalf("only %d sample logs", len(logs))
+	}
+	logs = append(logs, logs...) // each twice: the same events from two files
+	scan := func(s *Scanner, path string) Summary {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Error(err)
+			return Summary{}
+		}
+		sum, _ := s.Scan(context.Background(), path, bytes.NewReader(b))
+		return sum
+	}
+	seq, _ := NewScanner(testRules(), Options{})
+	want := make([]Summary, len(logs))
+	for i, p := range logs {
+		want[i] = scan(seq, p)
+	}
+	par, _ := NewScanner(testRules(), Options{})
+	got := make([]Summary, len(logs))
+	var wg sync.WaitGroup
+	for i, p := range logs {
+		wg.Go(func() { got[i] = scan(par, p) })
+	}
+	wg.Wait()
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("summaries differ (-sequential +concurrent):\n%s", d)
+	}
+	if d := cmp.Diff(seq.Findings(), par.Findings(), cmpopts.IgnoreUnexported(Finding{})); d != "" {
+		t.Errorf("findings differ (-sequential +concurrent):\n%s", d)
 	}
 }

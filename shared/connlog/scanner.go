@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
@@ -139,6 +140,7 @@ type Scanner struct {
 	rules *rules
 	opts  Options
 	table *agg.Table
+	mu    sync.Mutex // guards gen: Scan may run for several files at once (without MaxFindings)
 	gen   int
 	// noPrefilter parses every line fully; tests use it to check the fast path changes nothing.
 	noPrefilter bool
@@ -179,8 +181,14 @@ func (s *Scanner) TableBytes() int { return s.table.Bytes() }
 // Scan reads one file to its end and folds its events into the scanner's findings. name is used in
 // errors and the summary. Gzip is detected by its magic bytes. The summary is valid (counts so
 // far) even when err is not nil; events read before an error are kept.
+//
+// Without MaxFindings, Scan may run for several files at once, one goroutine a file: their
+// events fold into the one table (its shards locked), each file's own counts in its Summary.
 func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, error) {
+	s.mu.Lock()
 	s.gen++
+	gen := s.gen
+	s.mu.Unlock()
 	sum := Summary{Name: name}
 	cr := &countingReader{r: r}
 	br := bufio.NewReaderSize(cr, 64<<10)
@@ -196,7 +204,7 @@ func (s *Scanner) Scan(ctx context.Context, name string, r io.Reader) (Summary, 
 		}
 		src = gz
 	}
-	fs := &fileScan{Scanner: s, sum: &sum}
+	fs := &fileScan{Scanner: s, sum: &sum, gen: gen}
 	var needles [][]byte
 	fs.src = newLineSource(src, s.opts.MaxLineBytes)
 	format := s.opts.Format
@@ -261,6 +269,7 @@ type fileScan struct {
 	sum *Summary
 	src *lineSource
 	no  int64 // current line number
+	gen int   // this file's number, for the table's first-event-of-a-finding counts
 	// quickAll hands every line to the parser's quick first: it tells legacy lines itself
 	// (classifies), so the line source searches for no needle.
 	quickAll bool
@@ -380,7 +389,7 @@ func (fs *fileScan) emit(e *event) {
 	}
 	if fs.batching {
 		fs.batch = append(fs.batch, e.Event)
-	} else if fs.table.Add(&e.Event, fs.gen) {
+	} else if fs.table.AddWith(&e.Event, fs.gen, &fs.scratch) {
 		fs.sum.Findings++
 	}
 	if fs.opts.MaxFindings > 0 {

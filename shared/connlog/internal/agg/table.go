@@ -148,9 +148,12 @@ func (t *Table) prepValue(s string, loose bool) pval {
 // Add folds e in and reports whether this is the first event of its finding in file (a number
 // the caller gives each file it scans, for per-file counts). It is for one goroutine; parallel
 // workers use AddBatch.
-func (t *Table) Add(e *Event, file int) bool {
-	p, buf := t.prepare(e, t.scratch.names[:0])
-	t.scratch.names = buf
+func (t *Table) Add(e *Event, file int) bool { return t.AddWith(e, file, &t.scratch) }
+
+// AddWith is Add with the caller's Scratch: safe for concurrent use, each caller with its own.
+func (t *Table) AddWith(e *Event, file int, s *Scratch) bool {
+	p, buf := t.prepare(e, s.names[:0])
+	s.names = buf
 	sh := &t.shards[shardOf(p.hash)]
 	sh.mu.Lock()
 	first := sh.add(e, &p, uint32(file))
