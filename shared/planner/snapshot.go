@@ -99,18 +99,16 @@ func (p *Planner) Unassigned(ctx context.Context, c *campaign.Campaign, from, to
 			accounts = append(accounts, a.Account)
 		}
 	}
-	owners, err := p.Directory.Resolve(ctx, accounts)
-	if err != nil {
-		return nil, err
-	}
+	var reassigned map[string]string
 	if p.Answers != nil { // an account the team gave to an organisation is not unassigned
-		reassigned, err := p.Answers.Owners(ctx, c.ID)
-		if err != nil {
+		var err error
+		if reassigned, err = p.Answers.Owners(ctx, c.ID); err != nil {
 			return nil, err
 		}
-		for a, o := range reassigned {
-			owners[a] = o
-		}
+	}
+	owners, err := p.ownersNow(ctx, accounts, reassigned)
+	if err != nil {
+		return nil, err
 	}
 	acts = slices.DeleteFunc(acts, func(a findings.Activity) bool { return a.Account == "" || owners[a.Account] != "" })
 	return aggregate(acts, from, to), nil

@@ -79,16 +79,12 @@ func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.
 		for i, s := range batch {
 			accounts[i] = s.Account
 		}
-		owners, err := p.Directory.Resolve(ctx, accounts)
+		owners, err := p.ownersNow(ctx, accounts, reassigned)
 		if err != nil {
 			return err
 		}
 		for _, s := range batch {
-			owner := owners[s.Account]
-			if o, ok := reassigned[s.Account]; ok { // the team's decisions on disputed accounts come first
-				owner = o
-			}
-			sv.add(s, strings.ToUpper(owner), !s.Last.Before(recentFrom))
+			sv.add(s, strings.ToUpper(owners[s.Account]), !s.Last.Before(recentFrom))
 		}
 		batch = batch[:0]
 		return nil
@@ -174,4 +170,21 @@ func (p *Planner) activity(ctx context.Context, id string, sv *survey, ods strin
 	}
 	slices.SortStableFunc(acts, func(a, b findings.Activity) int { return cmp.Compare(findings.SortKey(a), findings.SortKey(b)) })
 	return acts, nil
+}
+
+// ownersNow is who owns each of accounts now: the team's reassignments of disputed accounts
+// (reassigned, the campaign's OWNER# decisions) first, then the directory. It is the one place
+// a reader decides a finding's owner; the owner a finding was stored under is only where its
+// index entry is (docs/data-model.md, "Who owns a finding").
+func (p *Planner) ownersNow(ctx context.Context, accounts []string, reassigned map[string]string) (map[string]string, error) {
+	owners, err := p.Directory.Resolve(ctx, accounts)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range accounts {
+		if o, ok := reassigned[a]; ok {
+			owners[a] = o
+		}
+	}
+	return owners, nil
 }
