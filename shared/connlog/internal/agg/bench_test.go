@@ -5,6 +5,9 @@ import (
 	"math/rand"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // events makes n legacy events of one day. narrow: 20,000 accounts, each with one home address
@@ -55,8 +58,42 @@ func benchmarkAdd(b *testing.B, wide bool) {
 
 // BenchmarkAddNarrow and BenchmarkAddWide: 300,000 events into an empty table, in batches, as a
 // scan adds them.
-func BenchmarkAddNarrow(b *testing.B) { benchmarkAdd(b, false) }
-func BenchmarkAddWide(b *testing.B)   { benchmarkAdd(b, true) }
+// The Plain ones are the same without the prefetch passes (the twin the passes must beat).
+func BenchmarkAddNarrow(b *testing.B)      { benchmarkAdd(b, false) }
+func BenchmarkAddWide(b *testing.B)        { benchmarkAdd(b, true) }
+func BenchmarkAddNarrowPlain(b *testing.B) { plain(b); benchmarkAdd(b, false) }
+func BenchmarkAddWidePlain(b *testing.B)   { plain(b); benchmarkAdd(b, true) }
+
+func plain(tb testing.TB) {
+	plainGroups = true
+	tb.Cleanup(func() { plainGroups = false })
+}
+
+// The prefetch passes change nothing but when memory arrives: a table folded with them holds
+// the findings of one folded without (narrow and wide events, batches as a scan makes them).
+func TestPrefetchPassesMatchPlain(t *testing.T) {
+	for _, wide := range []bool{false, true} {
+		build := func() []Finding {
+			tab := New(true)
+			var s Scratch
+			evs := events(50000, wide)
+			for i := 0; i < len(evs); i += 256 {
+				tab.AddBatch(evs[i:min(i+256, len(evs))], 1, &s)
+			}
+			return tab.Findings()
+		}
+		want := build()
+		plain(t)
+		got := build()
+		plainGroups = false
+		if d := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Finding{})); d != "" {
+			t.Fatalf("wide %v: findings differ (-passes +plain):\n%s", wide, d)
+		}
+		if len(want) < 1000 {
+			t.Fatalf("only %d findings", len(want))
+		}
+	}
+}
 
 // BenchmarkFindings: sorting and decoding the findings of a large table.
 func BenchmarkFindings(b *testing.B) {

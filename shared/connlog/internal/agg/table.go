@@ -235,6 +235,9 @@ func hashKey(k key) uint32 {
 // to 0.75-0.82 of its time and the wide one to 0.84-0.93 (interleaved runs against the build
 // before them).
 func (sh *shard) addGroup(evs []Event, s *Scratch, idx []int32, file uint32) int {
+	if plainGroups {
+		return sh.addGroupPlain(evs, s, idx, file)
+	}
 	for step := range 3 {
 		for _, i := range idx {
 			sh.names.prefetch(s.preps[i].hash, step)
@@ -260,6 +263,23 @@ func (sh *shard) addGroup(evs []Event, s *Scratch, idx []int32, file uint32) int
 	firsts := 0
 	for j, i := range idx {
 		if sh.addKeyed(&evs[i], &s.preps[i], s.keys[j].k, s.keys[j].h, file) {
+			firsts++
+		}
+	}
+	return firsts
+}
+
+// plainGroups makes addGroup its plain twin, addGroupPlain: tests hold the two to the same
+// findings, and benchmarks measure what the passes earn.
+var plainGroups = false
+
+// addGroupPlain is addGroup without the prefetch passes: each event looked up and folded in
+// turn.
+func (sh *shard) addGroupPlain(evs []Event, s *Scratch, idx []int32, file uint32) int {
+	firsts := 0
+	for _, i := range idx {
+		k := sh.key(&evs[i], &s.preps[i])
+		if sh.addKeyed(&evs[i], &s.preps[i], k, hashKey(k), file) {
 			firsts++
 		}
 	}
