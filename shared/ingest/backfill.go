@@ -117,7 +117,7 @@ func (b *Backfill) Run(ctx context.Context, bucket, prefix, campaign string, sin
 // URL-encoded, as S3 encodes it).
 func uploadEvent(o Object, size int64, at time.Time) events.S3Event {
 	var r events.S3EventRecord
-	r.EventVersion, r.EventSource, r.AWSRegion = "2.1", "aws:s3", ""
+	r.EventVersion, r.EventSource = "2.1", "aws:s3"
 	r.EventTime, r.EventName = at.UTC(), "ObjectCreated:Put"
 	r.S3.Bucket.Name = o.Bucket
 	r.S3.Object.Key = strings.ReplaceAll(url.QueryEscape(o.Key), "%2F", "/")

@@ -6,6 +6,7 @@
 package preflight
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -79,8 +80,8 @@ type Options struct {
 
 // Run makes every check, in the order a first deployment meets them.
 func Run(ctx context.Context, c Clients, d Deployment, o Options) []Check {
-	o.Timeout = cmpOr(o.Timeout, 10*time.Second)
-	o.ProbeWait, o.ProbePoll = cmpOr(o.ProbeWait, 3*time.Minute), cmpOr(o.ProbePoll, 10*time.Second)
+	o.Timeout = cmp.Or(o.Timeout, 10*time.Second)
+	o.ProbeWait, o.ProbePoll = cmp.Or(o.ProbeWait, 3*time.Minute), cmp.Or(o.ProbePoll, 10*time.Second)
 	var out []Check
 	for _, check := range []struct {
 		run  func(context.Context, Clients, Deployment, Options) []Check
@@ -145,11 +146,4 @@ func stackHas(o Options, what string) string {
 		return "checked in AWS only (a deployed stack's)"
 	}
 	return "the stack has " + what
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

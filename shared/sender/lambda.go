@@ -217,16 +217,13 @@ type Release struct {
 	Failed string `json:"failed"`
 }
 
-// releaseFailed releases a failed notice as asked. A release that finds the notice no longer
-// failed with that error (released by a duplicate of this message, sent since, failed again
-// otherwise) changes nothing: the send that follows then does what the notice's state allows,
-// once.
+// releaseFailed releases a failed notice as asked: one conditional update (no read first: the
+// condition is that it still failed with r.Failed). A release that finds the notice otherwise
+// (released by a duplicate of this message, sent since, failed again otherwise) changes
+// nothing: the send that follows then does what the notice's state allows, once.
 func (s *Sender) releaseFailed(ctx context.Context, k ledger.Key, r Release) {
-	n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
-	if err == nil && n.Status == ledger.Failed && n.Error == r.Failed {
-		err = s.ledger.ReleaseFailed(ctx, *n, r.By, r.Reason)
-	}
-	if err != nil {
+	n := ledger.Notice{Campaign: k.Campaign, Org: k.Org, Stage: k.Stage, Status: ledger.Failed, Error: r.Failed}
+	if err := s.ledger.ReleaseFailed(ctx, n, r.By, r.Reason); err != nil {
 		s.cfg.Logger.Warn("failed notice not released", "notice", k.String(), "by", r.By, "error", err)
 		return
 	}
