@@ -27,6 +27,14 @@ var types = map[string]any{
 	// a console request with none.
 	"apigw-v2-campaigns.json": events.APIGatewayV2HTTPRequest{},
 	"apigw-v2-console.json":   events.APIGatewayV2HTTPRequest{},
+	// the hourly schedule's input to the ingest function (not an aws-lambda-go type: the
+	// schedule's own JSON, which ingest.Handler.Invoke reads; shared/ingest's handler test
+	// sends this file)
+	"ingest-merge.json": mergeEvent{},
+}
+
+type mergeEvent struct {
+	Merge bool `json:"merge"`
 }
 
 func TestEveryEventRoundTrips(t *testing.T) {

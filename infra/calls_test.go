@@ -46,16 +46,16 @@ import (
 // main builds it) through a day of work and checks each call it made is listed here.
 var awsCalls = map[string][]string{
 	"IngestFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem",
-		"s3:GetObject", "s3:GetObjectVersion"}, // GetObject of a version needs both
+		"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"}, // GetObject of a version needs both; PutObject: staged findings
 	"DirectoryFunction": {"dynamodb:GetItem", "dynamodb:BatchWriteItem", "dynamodb:Query", "dynamodb:UpdateItem", "s3:GetObject",
 		"s3:ListBucket"}, // no call: with it S3 answers a missing file 404 (skipped), without it 403 (a failed batch)
 	"PlannerFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem",
-		"dynamodb:BatchWriteItem", "sqs:SendMessage"}, // SendMessageBatch is authorised as SendMessage
+		"dynamodb:BatchWriteItem", "sqs:SendMessage", "s3:GetObject"}, // SendMessageBatch is authorised as SendMessage; GetObject: unmerged findings
 	"SenderFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem", "ses:SendEmail", "ses:GetAccount",
 		"ssm:GetParameter", "sqs:ChangeMessageVisibility"}, // holds a hand-off outside its campaign's send window
 	"FeedbackFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, // GetItem: the auto-pause's history entry
 	"ApiFunction": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter", "sqs:SendMessage"}, // SendMessage: "Send it again" of a failed notice
+		"ses:SendEmail", "ses:GetAccount", "ssm:GetParameter", "sqs:SendMessage", "s3:GetObject"}, // SendMessage: "Send it again" of a failed notice; GetObject: unmerged findings
 }
 
 // keyPrefixes is, for each function, the partition-key prefixes of the table items ("table
@@ -63,16 +63,16 @@ var awsCalls = map[string][]string{
 // policy's dynamodb:LeadingKeys conditions allow (TestPoliciesAllowExactlyTheCallsOfTheCode),
 // and what the recorded day of work may name (TestFunctionsCallOnlyWhatTheyDeclare).
 var keyPrefixes = map[string][]string{
-	"IngestFunction": {"table FILE#", "table FIND#", "table UNATTR#", "table ACCT#", "table ORG#", "table SUBDOMAIN#",
+	"IngestFunction": {"table FILE#", "table FIND#", "table UNATTR#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table MERGE#",
 		"index CAMPAIGNS", "index LOCAL#"},
 	"DirectoryFunction": {"table ORG#", "table ACCT#", "table SUBDOMAIN#", "index ORGS", "index ACCTS#"},
 	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#", "table PROGRESS#", "table OWNER#",
-		"index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
+		"table MERGE#", "index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index UNATTR#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
 	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#", "index SUPPRESSED"},
 	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#", "table PROBE#"},
 	"ApiFunction": {"table CAMPAIGN#", "table NOTICE#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#",
-		"table PROGRESS#", "table OWNER#", "table ANSWER#", "table RATE#",
-		"index CAMPAIGNS", "index NOTICES#", "index DAY#", "index ORGFIND#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
+		"table PROGRESS#", "table OWNER#", "table ANSWER#", "table RATE#", "table MERGE#",
+		"index CAMPAIGNS", "index NOTICES#", "index DAY#", "index ORGFIND#", "index UNATTR#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
 }
 
 // iamAction is the IAM action an SDK call is authorised as.
@@ -269,12 +269,22 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	resp, err := directory.NewHandler(dcfg, clients("DirectoryFunction"), quiet).Handle(ctx, s3event("directory/accounts.csv", ""))
 	noFailures("directory", resp, err)
 
-	icfg, _ := ingest.LoadConfig(func(k string) string { return map[string]string{"SUNSET_TABLE": table}[k] })
-	resp, err = ingest.NewHandler(icfg, clients("IngestFunction"), quiet).Handle(ctx, s3event("logs/iis/today.log", logVersion))
+	icfg, _ := ingest.LoadConfig(func(k string) string {
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_STAGING_BUCKET": bucket}[k]
+	})
+	ih := ingest.NewHandler(icfg, clients("IngestFunction"), quiet)
+	resp, err = ih.Handle(ctx, s3event("logs/iis/today.log", logVersion))
 	noFailures("ingest", resp, err)
+	// A second file, merged by the hourly schedule's event; the first stays committed, read
+	// as pending by the planner and the API.
+	if _, err := ih.Invoke(ctx, []byte(`{"merge": true}`)); err != nil {
+		t.Fatalf("hourly merge: %v", err)
+	}
+	resp, err = ih.Handle(ctx, s3event("logs/iis/later.log", put("logs/iis/later.log", []byte(strings.ReplaceAll(logBody, "Thunderbird", "Outlook")))))
+	noFailures("ingest of a second file", resp, err)
 
 	pcfg, _ := planner.LoadConfig(func(k string) string {
-		return map[string]string{"SUNSET_TABLE": table, "SUNSET_SEND_QUEUE_URL": "http://127.0.0.1:1/123456789012/send"}[k]
+		return map[string]string{"SUNSET_TABLE": table, "SUNSET_SEND_QUEUE_URL": "http://127.0.0.1:1/123456789012/send", "SUNSET_STAGING_BUCKET": bucket}[k]
 	})
 	if err := planner.NewHandler(pcfg, clients("PlannerFunction"), quiet).Handle(ctx, events.EventBridgeEvent{ID: "scheduled"}); err == nil {
 		t.Fatal("the planner handed off to an SQS that is not there without an error")
@@ -367,7 +377,7 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	acfg, _ := api.LoadConfig(func(k string) string {
 		return map[string]string{"SUNSET_TABLE": table, "SUNSET_AUTH_ISSUER": "https://login.example/v2.0", "SUNSET_AUTH_AUDIENCE": "api://sunset",
 			"SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys", "SUNSET_CLIENT_SECRET_PARAMETER": "/sunset/console-client-secret",
-			"SUNSET_SENDER_IDENTITY": "example.nhs.net"}[k]
+			"SUNSET_SENDER_IDENTITY": "example.nhs.net", "SUNSET_STAGING_BUCKET": bucket}[k]
 	})
 	ah, err := api.NewHandler(ctx, acfg, clients("ApiFunction"), quiet)
 	if err != nil {

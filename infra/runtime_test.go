@@ -2,6 +2,7 @@ package infra
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"debug/elf"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -161,6 +163,15 @@ func templateValue(c *cfn, v any, stand map[string]string) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
+	if s, ok := asMap(v)["Fn::Sub"].(string); ok {
+		return subVars.ReplaceAllStringFunc(s, func(m string) string {
+			name := m[2 : len(m)-1]
+			if v, ok := map[string]string{"AWS::AccountId": "123456789012", "AWS::Region": localstack.Region, "AWS::Partition": "aws"}[name]; ok {
+				return cmp.Or(stand[name], v)
+			}
+			return templateValue(c, map[string]any{"Ref": name}, stand)
+		})
+	}
 	if ref, ok := asMap(v)["Ref"].(string); ok {
 		if p, ok := c.Parameters[ref]; ok {
 			if d, ok := p["Default"]; ok {
@@ -175,6 +186,9 @@ func templateValue(c *cfn, v any, stand map[string]string) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// subVars are the ${...} of a Fn::Sub string.
+var subVars = regexp.MustCompile(`\$\{[^}]+\}`)
 
 // requiredParameters are the values the tests deploy with for the template's parameters that
 // have no default (each environment must give them: docs/deploy.md).
@@ -201,8 +215,12 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 	s3c, s3URL := localstacktest.S3(t)
 
 	// The object of events/sqs-s3-put.json, and a live campaign for ingest to scan it for.
-	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("sunset-logs-example")}); err != nil {
-		t.Fatal(err)
+	// The log bucket of the sample events, and the one the template names (AWS::AccountId
+	// "example"), where ingest stages findings.
+	for _, b := range []string{"sunset-logs-example", "sunset-logs-example-dev"} {
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s3c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("sunset-logs-example"),
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
@@ -274,7 +292,7 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 		}
 	}
 	calls := map[string][]call{
-		"IngestFunction":    {{withPoison, "response", batch("poison")}, {wrongShape, "error", nil}},
+		"IngestFunction":    {{withPoison, "response", batch("poison")}, {sample("ingest-merge.json"), "response", nil}, {wrongShape, "error", nil}},
 		"DirectoryFunction": {{sample("sqs-s3-put.json"), "response", batch()}, {wrongShape, "error", nil}}, // a logs/ key: not a directory file
 		"PlannerFunction":   {{sample("scheduled.json"), "response", nil}, {[]byte(`"not an event"`), "error", nil}},
 		"SenderFunction":    {{sample("sqs-message.json"), "response", batch()}, {wrongShape, "error", nil}}, // no such notice: dropped
@@ -294,7 +312,7 @@ func TestBootstrapsAnswerTheRuntimeAPI(t *testing.T) {
 			}
 			api := newRuntimeAPI(t)
 			stand := map[string]string{"Table": table, "SendQueue": "https://sqs.eu-west-2.amazonaws.com/123456789012/sunset-test-send",
-				"SesConfigurationSet": "sunset-test"}
+				"SesConfigurationSet": "sunset-test", "AWS::AccountId": "example"}
 			env := []string{
 				"PATH=" + os.Getenv("PATH"), "AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(api.srv.URL, "http://"),
 				"AWS_LAMBDA_FUNCTION_NAME=sunset-test-" + name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256",

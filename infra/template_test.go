@@ -243,21 +243,29 @@ func TestQueuesFitTheirFunctions(t *testing.T) {
 }
 
 // Raw log files (personal data, needed only until ingested) expire from logs/ after
-// RawLogRetentionDays; the directory files, replaced in place, are not expired.
+// RawLogRetentionDays, staged findings (needed only until the hourly merge) from staging/
+// after 14 days; the directory files, replaced in place, are not expired.
 func TestRawLogsExpire(t *testing.T) {
 	c := loadCFN(t)
-	found := false
+	found, staged := false, false
 	for _, r := range asList(asMap(c.Resources["LogBucket"].Properties["LifecycleConfiguration"])["Rules"]) {
 		r := asMap(r)
 		if r["Prefix"] == "logs/" && r["Status"] == "Enabled" && refTo(r["ExpirationInDays"], "RawLogRetentionDays") {
 			found = true
 		}
+		if r["Prefix"] == "staging/" && fmt.Sprint(r["ExpirationInDays"]) == "14" {
+			staged = true
+			continue
+		}
 		if _, ok := r["ExpirationInDays"]; ok && r["Prefix"] != "logs/" {
-			t.Errorf("lifecycle rule %v expires objects outside logs/", r["Id"])
+			t.Errorf("lifecycle rule %v expires objects outside logs/ and staging/", r["Id"])
 		}
 	}
 	if !found {
 		t.Error("no lifecycle rule expires logs/ after RawLogRetentionDays")
+	}
+	if !staged {
+		t.Error("no lifecycle rule expires staging/ after 14 days")
 	}
 }
 

@@ -35,7 +35,7 @@ func newJourney(t *testing.T) *journey {
 	cli := newTestCLI(t, nil)
 	cli.useLocalStack()
 	cli.links = &answers.Links{Keys: keys, Base: answers.LocalBase}
-	srv, err := api.New(api.Options{DB: cli.db, Table: cli.table, Clock: cli.clock, Keys: keys, Local: &api.Local{}, PublicURL: answers.LocalBase})
+	srv, err := api.New(api.Options{DB: cli.db, Table: cli.table, Stage: cli.stage, Clock: cli.clock, Keys: keys, Local: &api.Local{}, PublicURL: answers.LocalBase})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestBackfillIngestsWhatCameBeforeTheCampaign(t *testing.T) {
 	}
 	store.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("sunset-logs-test"),
 		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}})
-	handler := &ingest.Handler{Ingester: ingest.New(db, table, directory.New(db, table, time.Now), time.Now),
+	handler := &ingest.Handler{Ingester: ingest.New(db, table, cli.stage, directory.New(db, table, time.Now), time.Now, "test"),
 		Campaigns: campaign.NewStore(db, table, time.Now), S3: store,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.New(io.Discard, "ingest", time.Now)}
 	deliver := func(bodies []string) {
@@ -93,7 +93,7 @@ func TestBackfillIngestsWhatCameBeforeTheCampaign(t *testing.T) {
 	}
 	queued := queue.Bodies("sunset-test-ingest")
 	deliver(queued)
-	reader := findings.NewReader(db, table)
+	reader := findings.NewReader(db, table, cli.stage)
 	for _, b := range queued {
 		var ev events.S3Event
 		json.Unmarshal([]byte(b), &ev)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
-	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 )
 
@@ -82,7 +82,7 @@ func TestCampaignCommands(t *testing.T) {
 		fs = append(fs, connlog.Finding{Account: &acc, Hostname: "imap.nhs.net", Protocol: "IMAP", Day: "2030-07-20",
 			FirstSeen: time.Date(2030, 7, 20, 9, 0, 0, 0, time.UTC), LastSeen: time.Date(2030, 7, 20, 10, 0, 0, 0, time.UTC), Successes: 3, Failures: 1})
 	}
-	if _, err := findings.NewWriter(db, table).Write(context.Background(), findings.Batch{Campaign: "cli-test", Source: "s3://b/k#1",
+	if _, err := findingstest.Seed(context.Background(), db, table, findingstest.Batch{Campaign: "cli-test",
 		Owners: map[string]string{"pat@nhs.net": "RX1", "sam@nhs.net": "RX2"}, ExpiresAt: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)}, fs); err != nil {
 		t.Fatal(err)
 	}

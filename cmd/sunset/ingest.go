@@ -13,7 +13,9 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 func init() {
@@ -52,7 +54,13 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 	if c == nil {
 		return code
 	}
-	in := ingest.New(db, table, directory.New(db, table, env.clock), env.clock)
+	stage, err := env.stage(ctx, *local)
+	if err != nil {
+		fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
+		return 1
+	}
+	host, _ := os.Hostname()
+	in := ingest.New(db, table, stage, directory.New(db, table, env.clock), env.clock, fmt.Sprintf("sunset ingest %s %d", host, os.Getpid()))
 	targets := []ingest.Target{ingest.TargetOf(c)}
 	for _, path := range fl.Args() {
 		src, err := ingest.FileSource(path)
@@ -70,8 +78,8 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 				fmt.Fprintf(env.stdout, "%s: campaign %s: already ingested %s (skipped)\n", path, o.Campaign, f.FinishedAt.Format(time.RFC3339))
 				continue
 			}
-			fmt.Fprintf(env.stdout, "%s: campaign %s: format=%s lines=%d events=%d findings=%d writes=%d unresolved=%d ignored=%d unattributed=%d malformed=%d duration=%dms",
-				path, o.Campaign, f.Format, f.Lines, f.Events, f.Findings, f.Writes, f.Unresolved, f.Ignored, f.Unattributed, f.Malformed, f.DurationMS)
+			fmt.Fprintf(env.stdout, "%s: campaign %s: format=%s lines=%d events=%d findings=%d unresolved=%d ignored=%d unattributed=%d malformed=%d batch=%d write_units=%g duration=%dms",
+				path, o.Campaign, f.Format, f.Lines, f.Events, f.Findings, f.Unresolved, f.Ignored, f.Unattributed, f.Malformed, f.Batch, f.WriteUnits, f.DurationMS)
 			if f.Error != "" {
 				fmt.Fprintf(env.stdout, " error=%q", f.Error)
 			}
@@ -81,6 +89,24 @@ func runIngest(ctx context.Context, env *cliEnv, args []string) int {
 			fmt.Fprintf(env.stderr, "sunset ingest: %v\n", err)
 			code = 1
 		}
+	}
+	return mergeNow(ctx, env, in, targets[0], code)
+}
+
+// mergeNow merges the campaign's committed files into the table, as the hourly schedule does
+// in AWS, unless another merge holds the campaign (it merges them). Readers see committed
+// files either way; merging here keeps the local table what AWS's is an hour later.
+func mergeNow(ctx context.Context, env *cliEnv, in *ingest.Ingester, t ingest.Target, code int) int {
+	uctx, units := store.WithUnits(ctx)
+	m, err := in.Merge(uctx, t)
+	switch {
+	case errors.Is(err, findings.ErrMergeBusy):
+		fmt.Fprintf(env.stdout, "campaign %s: another merge is running; it merges these files\n", t.ID)
+	case err != nil:
+		fmt.Fprintf(env.stderr, "sunset ingest: %v (the files are committed: the next merge adds them)\n", err)
+		return 1
+	case len(m.Batches) > 0:
+		fmt.Fprintf(env.stdout, "campaign %s: merged %d files: %d findings written, %g write units\n", t.ID, m.Files, m.Written, units.Write())
 	}
 	return code
 }

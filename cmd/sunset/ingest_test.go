@@ -40,7 +40,8 @@ func TestIngestCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "campaign legacy-hostnames-2021: format=iis lines=5 events=2 findings=2 writes=2") {
+	if !strings.Contains(out, "campaign legacy-hostnames-2021: format=iis lines=5 events=2 findings=2 ") ||
+		!strings.Contains(out, "batch=1 ") || !strings.Contains(out, "campaign legacy-hostnames-2021: merged 1 files: 2 findings written") {
 		t.Errorf("output: %s", out)
 	}
 	if errOut != "" {
@@ -54,7 +55,14 @@ func TestIngestCommand(t *testing.T) {
 	}
 	from, _ := calendar.Parse("2021-08-01")
 	to, _ := calendar.Parse("2021-08-03")
-	got, err := findings.NewReader(db, table).Window(context.Background(), "legacy-hostnames-2021", from, to)
+	v, err := findings.NewReader(db, table, cli.stage).View(context.Background(), "legacy-hostnames-2021")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Pending != 0 {
+		t.Errorf("%d files left unmerged; sunset ingest merges what it committed", v.Pending)
+	}
+	got, err := v.Window(context.Background(), from, to)
 	if err != nil {
 		t.Fatal(err)
 	}

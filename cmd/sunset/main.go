@@ -23,7 +23,9 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/deadletter"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
+	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
@@ -59,6 +61,9 @@ type cliEnv struct {
 	s3 func(ctx context.Context) (ingest.Versions, error)
 	// links are the answer links the notices the CLI sends carry (nil: none).
 	links func(ctx context.Context, local bool) (*answers.Links, error)
+	// stage is where ingest stages findings until a merge (SUNSET_STAGING_BUCKET; --local:
+	// the local stack's S3).
+	stage func(ctx context.Context, local bool) (findings.Stage, error)
 }
 
 // processEnv is the environment of the real process: its files, variables, clock and AWS.
@@ -103,6 +108,21 @@ func processEnv() *cliEnv {
 	}
 	env.links = func(ctx context.Context, local bool) (*answers.Links, error) {
 		return processLinks(ctx, env, local)
+	}
+	env.stage = func(ctx context.Context, local bool) (findings.Stage, error) {
+		local = awsclient.IsLocal(local, env.getenv)
+		bucket := env.getenv(findings.StagingBucketEnv)
+		if bucket == "" && local {
+			bucket = localstack.StagingBucket
+		}
+		if bucket == "" {
+			return nil, fmt.Errorf("%s is not set (the stack's output StagingBucket; --local for the local stack)", findings.StagingBucketEnv)
+		}
+		c, err := awsclient.Load(ctx, local, env.getenv)
+		if err != nil {
+			return nil, err
+		}
+		return findings.S3Stage{Client: c.S3(), Bucket: bucket, Prefix: findings.StagingPrefix}, nil
 	}
 	env.ses = func(ctx context.Context, local bool) (sender.SES, error) {
 		local = awsclient.IsLocal(local, env.getenv)

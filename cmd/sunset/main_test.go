@@ -15,6 +15,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/deadletter"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
@@ -35,6 +36,7 @@ type testCLI struct {
 	sqs   deadletter.SQS  // nil: a command that needs SQS fails the test
 	s3    ingest.Versions // nil: a command that needs S3 fails the test
 	links *answers.Links  // the answer links of the notices it sends (nil: none)
+	stage findings.Stage  // where ingest stages findings (useLocalStack gives one)
 }
 
 func newTestCLI(t *testing.T, vars map[string]string) *testCLI {
@@ -46,6 +48,7 @@ func (c *testCLI) useLocalStack(optFns ...func(*dynamodb.Options)) (*dynamodb.Cl
 	c.t.Helper()
 	c.db, c.table = localstacktest.DynamoDB(c.t, optFns...)
 	c.ses = localstacktest.SES(c.t)
+	c.stage = localstacktest.Stage(c.t)
 	return c.db, c.table
 }
 
@@ -93,6 +96,12 @@ func (c *testCLI) run(args ...string) (stdout, stderr string, code int) {
 			return c.ses, nil
 		},
 		links: func(context.Context, bool) (*answers.Links, error) { return c.links, nil },
+		stage: func(context.Context, bool) (findings.Stage, error) {
+			if c.stage == nil {
+				return nil, errors.New("this test has no stage (useLocalStack)")
+			}
+			return c.stage, nil
+		},
 	}
 	code = dispatch(context.Background(), e, args)
 	return out.String(), errb.String(), code

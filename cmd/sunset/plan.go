@@ -24,7 +24,11 @@ func newPlanner(ctx context.Context, env *cliEnv, local bool) (*planner.Planner,
 	if err != nil {
 		return nil, err
 	}
-	return planner.New(db, table, env.clock), nil
+	stage, err := env.stage(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	return planner.New(db, table, stage, env.clock), nil
 }
 
 // planDate is --at, or today in the campaign's time zone.

@@ -65,7 +65,7 @@ func TestCrashThenSettleOrReconcile(t *testing.T) {
 	clock := func() time.Time { return t0 }
 	l := ledger.New(db, table, clock)
 	crashing := sender.New(cli.ses, crashingLedger{l}, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
-	res, err := planner.New(db, table, clock).Run(ctx, id, calendar.Of(t0), crashing)
+	res, err := planner.New(db, table, cli.stage, clock).Run(ctx, id, calendar.Of(t0), crashing)
 	if err != nil || len(res.Claimed) != 3 {
 		t.Fatalf("run: %d claimed, %v", len(res.Claimed), err)
 	}

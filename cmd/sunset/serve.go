@@ -111,6 +111,10 @@ func localServer(ctx context.Context, env *cliEnv, role, as string) (*api.Server
 	if err != nil {
 		return nil, err
 	}
+	stage, err := env.stage(ctx, true)
+	if err != nil {
+		return nil, err
+	}
 	keys, err := signing.LocalKeyring(localKeysPath())
 	if err != nil {
 		return nil, err
@@ -121,7 +125,7 @@ func localServer(ctx context.Context, env *cliEnv, role, as string) (*api.Server
 	}
 	return api.New(api.Options{DB: db, Table: table, SES: ses, ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
 		Clock: env.clock, Keys: keys, Local: loc, Logger: slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		PublicURL: cmp.Or(env.getenv("SUNSET_PUBLIC_URL"), answers.LocalBase), SenderIdentity: env.getenv("SUNSET_SENDER_IDENTITY")})
+		PublicURL: cmp.Or(env.getenv("SUNSET_PUBLIC_URL"), answers.LocalBase), SenderIdentity: env.getenv("SUNSET_SENDER_IDENTITY"), Stage: stage})
 }
 
 // localKeysPath is where the local stack keeps its signing keys: infra/local/.run beside the

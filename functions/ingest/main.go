@@ -1,4 +1,5 @@
-// Command ingest is the ingest Lambda: S3 log-file notifications (through SQS) into findings.
+// Command ingest is the ingest Lambda: S3 log-file notifications (through SQS) into staged
+// findings, and the hourly merge of them into the table.
 package main
 
 import (
@@ -23,5 +24,5 @@ func main() {
 	if err != nil {
 		lambdaenv.Exit(log, err)
 	}
-	lambda.Start(ingest.NewHandler(cfg, c, log).Handle)
+	lambda.Start(ingest.NewHandler(cfg, c, log).Invoke)
 }

@@ -3,7 +3,7 @@
 # file: `make local-down`.
 set -uo pipefail
 run="$(cd "$(dirname "$0")" && pwd)/.run"
-for name in console dynalite ses; do
+for name in console dynalite ses s3; do
   pidfile="$run/$name.pid"
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")

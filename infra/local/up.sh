@@ -37,4 +37,7 @@ AWS_SES_ACCOUNT=$(cat "$here/ses-account.json") \
   start ses 8005 node node_modules/aws-ses-v2-local/dist/cli.js --host 127.0.0.1 --port 8005
 
 cd "$here/../.."
+# The S3 API (gofakes3, in memory): built once, then run like the others.
+go build -o "$run/s3" ./infra/local/s3
+start s3 8006 "$run/s3" -addr 127.0.0.1:8006
 go run ./infra/local/stack up

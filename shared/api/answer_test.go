@@ -26,7 +26,7 @@ type answerWorld struct {
 
 func newAnswerWorld(t *testing.T) *answerWorld {
 	w := newWorld(t)
-	s, err := New(Options{DB: w.db, Table: w.table, SES: nil, Clock: w.clock, Keys: w.keys, Local: &Local{}, PublicURL: publicURL})
+	s, err := New(Options{DB: w.db, Table: w.table, Stage: w.stage, SES: nil, Clock: w.clock, Keys: w.keys, Local: &Local{}, PublicURL: publicURL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
@@ -57,6 +58,9 @@ type Config struct {
 	// SendQueueURL is the send queue (SUNSET_SEND_QUEUE_URL, required): the console's "Send it
 	// again" hands a failed notice to the sender there, with its release.
 	SendQueueURL string
+	// StagingBucket holds the findings committed but not merged yet (SUNSET_STAGING_BUCKET,
+	// required): pages read them too.
+	StagingBucket string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -73,6 +77,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PublicURL:             e.String("SUNSET_PUBLIC_URL", ""),
 		SenderIdentity:        e.Required("SUNSET_SENDER_IDENTITY"),
 		SendQueueURL:          e.Required("SUNSET_SEND_QUEUE_URL"),
+		StagingBucket:         e.Required(findings.StagingBucketEnv),
 	}
 	return c, e.Err()
 }
@@ -92,7 +97,7 @@ func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog
 	if err != nil {
 		return nil, err
 	}
-	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
+	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, Stage: findings.S3Stage{Client: c.S3(), Bucket: cfg.StagingBucket, Prefix: findings.StagingPrefix}, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
 		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log, PublicURL: cfg.PublicURL, SenderIdentity: cfg.SenderIdentity,
 		Resend: QueueResend(sqs.NewFromConfig(c.Config()), cfg.SendQueueURL),
 		OIDC: &OIDC{Issuer: cfg.Issuer, ClientID: cfg.Audience, RolesClaim: cfg.RolesClaim,

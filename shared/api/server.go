@@ -14,6 +14,7 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/progress"
@@ -53,6 +54,9 @@ type Options struct {
 	// QueueResend. Nil: on the local console it is released and sent in-process; elsewhere the
 	// console does not offer it (sunset reconcile --failed --resend does).
 	Resend func(ctx context.Context, n ledger.Notice, by, reason string) error
+	// Stage holds the findings committed but not merged yet, which every page reads too (nil:
+	// none are, as in tests that ingest nothing).
+	Stage findings.Stage
 }
 
 // Local is the local console's sign-in (sunset serve --local): a form where you say who you
@@ -100,7 +104,7 @@ func New(opt Options) (*Server, error) {
 	s := &Server{
 		opt:         opt,
 		campaigns:   campaign.NewStore(opt.DB, opt.Table, opt.Clock),
-		planner:     planner.New(opt.DB, opt.Table, opt.Clock),
+		planner:     planner.New(opt.DB, opt.Table, opt.Stage, opt.Clock),
 		ledger:      ledger.New(opt.DB, opt.Table, opt.Clock),
 		progress:    progress.NewStore(opt.DB, opt.Table),
 		answers:     answers.NewStore(opt.DB, opt.Table, opt.Clock),

@@ -15,6 +15,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
@@ -35,6 +36,7 @@ type world struct {
 	table string
 	clock func() time.Time
 	keys  *signing.Keyring
+	stage findings.Stage
 }
 
 func newWorld(t *testing.T) *world {
@@ -43,7 +45,7 @@ func newWorld(t *testing.T) *world {
 	db, table := localstacktest.DynamoDB(t)
 	localstacktest.SES(t)
 	now := time.Date(2021, 7, 28, 9, 0, 0, 0, time.UTC)
-	w := &world{db: db, table: table, clock: func() time.Time { return now }}
+	w := &world{db: db, table: table, clock: func() time.Time { return now }, stage: localstacktest.Stage(t)}
 	var err error
 	if w.keys, err = signing.NewKeyring([]byte(strings.Repeat("k", 32))); err != nil {
 		t.Fatal(err)
@@ -63,7 +65,7 @@ func newWorld(t *testing.T) *world {
 	if _, _, err := campaign.NewStore(db, table, w.clock).Apply(ctx, c, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	in := ingest.New(db, table, dir, w.clock)
+	in := ingest.New(db, table, w.stage, dir, w.clock, "test")
 	logs, _ := filepath.Glob(filepath.Join(demoData, "logs", "1", "*"))
 	for _, p := range logs {
 		src, err := ingest.FileSource(p)
@@ -74,7 +76,7 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 	}
-	if _, err := planner.New(db, table, w.clock).Run(ctx, demoID, calendar.Date{Year: 2021, Month: 7, Day: 27}, nil); err != nil {
+	if _, err := planner.New(db, table, w.stage, w.clock).Run(ctx, demoID, calendar.Date{Year: 2021, Month: 7, Day: 27}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -83,7 +85,7 @@ func newWorld(t *testing.T) *world {
 // server is the API over the world: OIDC sign-in (as in AWS) unless local is set.
 func (w *world) server(t *testing.T, oidc *OIDC, local *Local) *Server {
 	t.Helper()
-	s, err := New(Options{DB: w.db, Table: w.table, SES: localstacktest.SES(t), Clock: w.clock, Keys: w.keys,
+	s, err := New(Options{DB: w.db, Table: w.table, Stage: w.stage, SES: localstacktest.SES(t), Clock: w.clock, Keys: w.keys,
 		OIDC: oidc, Local: local, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SenderIdentity: "example.nhs.net"})
 	if err != nil {
 		t.Fatal(err)

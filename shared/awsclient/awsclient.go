@@ -15,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 // maxAttempts bounds the SDK's retries; its standard retryer backs off with jitter on
@@ -69,9 +71,21 @@ func (c *Clients) Config() aws.Config { return c.cfg }
 
 // DynamoDB returns a DynamoDB client.
 func (c *Clients) DynamoDB() *dynamodb.Client {
-	return dynamodb.NewFromConfig(c.cfg, func(o *dynamodb.Options) {
+	return dynamodb.NewFromConfig(c.cfg, store.CountCapacity, func(o *dynamodb.Options) {
 		if c.local && o.BaseEndpoint == nil {
 			o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb"))
+		}
+	})
+}
+
+// S3 returns an S3 client. Local stack endpoints address buckets by path.
+func (c *Clients) S3() *s3.Client {
+	return s3.NewFromConfig(c.cfg, func(o *s3.Options) {
+		if c.local && o.BaseEndpoint == nil {
+			o.BaseEndpoint = aws.String(localstack.Endpoint("s3"))
+		}
+		if c.local {
+			o.UsePathStyle = true
 		}
 	})
 }

@@ -1,17 +1,19 @@
 // Package findings stores what the scanner found, per campaign and UTC day, and reads it back
 // for the planner and the reports.
 //
-// The Writer records one source file's findings with one UpdateItem per distinct key, in
-// parallel with a bound. Each write is idempotent for its file: the file's own contribution
-// (successes, failures, first and last seen) is a top-level attribute named after the file,
-// set with SET; client addresses, user agents and device ids are string sets grown with ADD (a
-// union). Writing the same file again, half of it again, or twice at once changes nothing;
-// files arriving in any order give the same totals, which the Reader derives by summing the
-// contributions. The processed-file ledger (File) lets ingest skip a finished file cheaply,
-// but correctness does not depend on it. docs/data-model.md, "Exactly once per file", has the
-// argument.
+// A file's findings are written twice, so that what a key costs does not grow with the files
+// that hold it. Ingest stages each file's findings in S3 (Writer.Stage: one object a part,
+// the same bytes on every attempt) and commits the file to its campaign's open merge batch
+// (Writer.Commit: one conditional update, the batch the file's ledger entry names, so a file
+// is in one batch only). Every hour a Merger seals the open batch, adds its files up by key
+// and writes each key once (one UpdateItem of the attributes that changed, conditional on the
+// batch it read): one write a key an hour however many files held it, and every item bounded
+// (MaxItemBytes). Readers make a View: the table, plus the committed files not merged yet,
+// read from the stage, so everything ingested so far counts, and counts once (an item records
+// the last batch merged into it; a pending batch at or below it is not added again).
+// docs/data-model.md, "Exactly once per file", has the argument; docs/capacity.md the costs.
 //
-// The owning organisation is resolved at write time (so reports can list unassigned findings
-// from an index) and rewritten by every later write; the planner re-resolves at read time, so
-// a directory change takes effect for planning at once.
+// The owning organisation is resolved at ingest (so reports can list unassigned findings from
+// an index) and rewritten by each merge from the newest file; the planner re-resolves at read
+// time, so a directory change takes effect for planning at once.
 package findings

@@ -36,12 +36,14 @@ type File struct {
 	Unattributed     int64               `dynamodbav:"unattributed" json:"unattributed"`
 	Malformed        int64               `dynamodbav:"malformed" json:"malformed"`
 	MalformedSamples []connlog.LineError `dynamodbav:"malformed_samples" json:"malformed_samples,omitempty"`
-	// Writes is how many finding items this file's ingest wrote (one per distinct key and
-	// part).
-	Writes int64 `dynamodbav:"writes" json:"writes"`
-	// Parts is how many parts the findings were written in (1 unless the scanner's budget
-	// made it hand findings over early).
-	Parts      int64     `dynamodbav:"parts" json:"parts"`
+	// Parts is how many parts the findings were staged in (1 unless the scanner's budget
+	// made it hand findings over early; 0 for a file without findings).
+	Parts int64 `dynamodbav:"parts" json:"parts"`
+	// Batch is the merge batch the file's findings were committed to (0: none).
+	Batch int64 `dynamodbav:"batch,omitempty" json:"batch,omitempty"`
+	// WriteUnits is what the file's ingest cost in DynamoDB write units, its ledger entry
+	// included (as DynamoDB reported them: the local stand-in reports the table's share).
+	WriteUnits float64   `dynamodbav:"write_units" json:"write_units"`
 	DurationMS int64     `dynamodbav:"duration_ms" json:"duration_ms"`
 	FinishedAt time.Time `dynamodbav:"finished_at" json:"finished_at"`
 }
@@ -55,7 +57,7 @@ func FileFromSummary(source, name, campaignID string, s connlog.Summary) File {
 		Source: source, Name: name, Campaign: campaignID, Format: string(s.Format), Gzip: s.Gzip,
 		Bytes: s.Bytes, Lines: s.Lines, Events: s.Events, Findings: s.Findings, Unresolved: s.Unresolved,
 		Ignored: s.Ignored, Unattributed: s.Unattributed, Malformed: s.Malformed,
-		MalformedSamples: s.MalformedLines, Parts: int64(s.Flushes) + 1,
+		MalformedSamples: s.MalformedLines,
 	}
 }
 
@@ -65,13 +67,35 @@ func fileKey(source, campaignID string) map[string]types.AttributeValue {
 	}
 }
 
+// LedgerUnits is what Done's put of f costs: one write unit a KB of the item, and the same on
+// GSI1, which holds it whole.
+func LedgerUnits(f File, expiresAt time.Time) float64 {
+	item, err := fileItem(f, expiresAt)
+	if err != nil {
+		return 0
+	}
+	kb := float64((store.ItemSize(item) + 1023) / 1024)
+	return 2 * kb
+}
+
 // Done records that a file's findings for a campaign are all written, with its summary. It
 // overwrites: two concurrent ingests of a file record the same counts.
 func (w *Writer) Done(ctx context.Context, f File, expiresAt time.Time) error {
+	item, err := fileItem(f, expiresAt)
+	if err != nil {
+		return err
+	}
+	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: item}); err != nil {
+		return fmt.Errorf("record file %s for %s: %w", f.Source, f.Campaign, err)
+	}
+	return nil
+}
+
+func fileItem(f File, expiresAt time.Time) (map[string]types.AttributeValue, error) {
 	f.State = StateDone
 	item, err := attributevalue.MarshalMap(f)
 	if err != nil {
-		return fmt.Errorf("encode file %s: %w", f.Source, err)
+		return nil, fmt.Errorf("encode file %s: %w", f.Source, err)
 	}
 	for k, v := range fileKey(f.Source, f.Campaign) {
 		item[k] = v
@@ -81,10 +105,7 @@ func (w *Writer) Done(ctx context.Context, f File, expiresAt time.Time) error {
 	item["GSI1SK"] = store.S(store.Key(f.Name, f.Campaign))
 	item["finished_at"] = store.S(f.FinishedAt.UTC().Format(time.RFC3339Nano))
 	item[store.TTLAttribute] = store.TTL(expiresAt)
-	if _, err := w.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(w.table), Item: item}); err != nil {
-		return fmt.Errorf("record file %s for %s: %w", f.Source, f.Campaign, err)
-	}
-	return nil
+	return item, nil
 }
 
 // File returns the ledger entry of source for a campaign, or nil when it was never finished.

@@ -34,13 +34,30 @@ func day(s string) calendar.Date {
 
 var expires = time.Date(2022, 3, 6, 0, 0, 0, 0, time.UTC)
 
-// Two files see the same account on the same day, in the wrong order; each is written twice;
-// an unattributed finding and an unassigned account come along.
-func TestWriteIsIdempotentPerFileAndTotalsAreDerived(t *testing.T) {
+// ingest stages and commits one file's findings, as ingest does.
+func ingest(t *testing.T, w *findings.Writer, src string, owners map[string]string, fs []connlog.Finding) {
+	t.Helper()
+	ctx := context.Background()
+	if err := w.Stage(ctx, findings.Batch{Campaign: "c1", Source: src, Owners: owners}, fs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(ctx, "c1", src, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func clock() time.Time { return time.Date(2021, 8, 3, 6, 0, 0, 0, time.UTC) }
+
+// Two files see the same account on the same day, in the wrong order; each is committed
+// twice, one of them after a merge of the other; an unattributed finding and an unassigned
+// account come along. Readers see the same totals before, between and after the merges.
+func TestCommitIsIdempotentPerFileAndMergesAddUp(t *testing.T) {
 	db, table := localstacktest.DynamoDB(t)
 	ctx := context.Background()
-	w := findings.NewWriter(db, table)
-	r := findings.NewReader(db, table)
+	stage := localstacktest.Stage(t)
+	w := findings.NewWriter(db, table, stage, clock)
+	r := findings.NewReader(db, table, stage)
+	m := findings.NewMerger(db, table, stage, clock, "test")
 	owners := map[string]string{"jo@nhs.net": "RX1"}
 
 	later := []connlog.Finding{
@@ -57,20 +74,30 @@ func TestWriteIsIdempotentPerFileAndTotalsAreDerived(t *testing.T) {
 		{Hostname: "mail.nhs.net", Protocol: "TLS", Day: "2021-08-01", ClientIPs: []string{"192.0.2.1"},
 			FirstSeen: at("2021-08-01T23:59:59Z"), LastSeen: at("2021-08-01T23:59:59Z"), Successes: 4},
 	}
-	for _, step := range []struct {
-		src string
-		fs  []connlog.Finding
-	}{{"logs/b.log#v2", later}, {"logs/a.log#v1", earlier}, {"logs/b.log#v2", later}, {"logs/a.log#v1", earlier}} {
-		n, err := w.Write(ctx, findings.Batch{Campaign: "c1", Source: step.src, Owners: owners, ExpiresAt: expires}, step.fs)
-		if err != nil || n != len(step.fs) {
-			t.Fatalf("write %s: %d written, %v", step.src, n, err)
+	view := func() *findings.View {
+		t.Helper()
+		v, err := r.View(ctx, "c1")
+		if err != nil {
+			t.Fatal(err)
 		}
+		return v
 	}
-
-	got, err := r.Window(ctx, "c1", day("2021-08-01"), day("2021-08-02"))
-	if err != nil {
+	window := func() []findings.Activity {
+		t.Helper()
+		got, err := view().Window(ctx, day("2021-08-01"), day("2021-08-02"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	ingest(t, w, "logs/b.log#v2", owners, later)
+	ingest(t, w, "logs/b.log#v2", owners, later)
+	if _, err := m.Merge(ctx, "c1", expires); err != nil {
 		t.Fatal(err)
 	}
+	ingest(t, w, "logs/a.log#v1", owners, earlier)
+	ingest(t, w, "logs/a.log#v1", owners, earlier)
+	got := window()
 	want := []findings.Activity{
 		{Hostname: "mail.nhs.net", Protocol: "TLS", Day: day("2021-08-01"), ClientIP: "192.0.2.1",
 			FirstSeen: at("2021-08-01T23:59:59Z"), LastSeen: at("2021-08-01T23:59:59Z"), Successes: 4,
@@ -83,45 +110,56 @@ func TestWriteIsIdempotentPerFileAndTotalsAreDerived(t *testing.T) {
 			FirstSeen: at("2021-08-02T11:00:00Z"), LastSeen: at("2021-08-02T11:00:00Z"), Successes: 1, Sources: 1},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Window (-want +got):\n%s", diff)
+		t.Errorf("Window, one file merged and one pending (-want +got):\n%s", diff)
+	}
+	if _, err := m.Merge(ctx, "c1", expires); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, window()); diff != "" || view().Pending != 0 {
+		t.Errorf("Window, both merged (-want +got):\n%s", diff)
+	}
+	// A merge with nothing committed writes nothing.
+	if res, err := m.Merge(ctx, "c1", expires); err != nil || res.Written != 0 || len(res.Batches) != 0 {
+		t.Errorf("empty merge = %+v, %v", res, err)
 	}
 
-	un, err := r.Unassigned(ctx, "c1", day("2021-08-01"), day("2021-08-31"))
+	r2 := view()
+	un, err := r2.Unassigned(ctx, day("2021-08-01"), day("2021-08-31"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(un) != 1 || un[0].Account != "stranger@nhs.net" {
 		t.Errorf("Unassigned = %+v, want stranger@nhs.net only", un)
 	}
-	org, err := r.Org(ctx, "c1", "rx1", day("2021-08-02"), day("2021-08-02"))
+	org, err := r2.Org(ctx, "rx1", day("2021-08-02"), day("2021-08-02"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(org) != 1 || org[0].Successes != 7 {
 		t.Errorf("Org(RX1) = %+v, want jo's one finding", org)
 	}
-	acct, err := r.Account(ctx, "c1", "Jo@nhs.net", day("2021-08-03"), day("2021-08-09"))
+	acct, err := r2.Account(ctx, "Jo@nhs.net", day("2021-08-03"), day("2021-08-09"))
 	if err != nil || len(acct) != 0 {
 		t.Errorf("Account outside the window = %+v, %v; want none", acct, err)
 	}
 
-	// The directory changes: the next file re-resolves the owner of the item it touches.
-	_, err = w.Write(ctx, findings.Batch{Campaign: "c1", Source: "logs/c.log#v1", Owners: map[string]string{"stranger@nhs.net": "Y123"}, ExpiresAt: expires},
+	// The directory changes: the next file's merge re-files the item it touches.
+	ingest(t, w, "logs/c.log#v1", map[string]string{"stranger@nhs.net": "Y123"},
 		[]connlog.Finding{{Account: ptr("stranger@nhs.net"), Hostname: "pop.nhs.net", Protocol: "POP", Day: "2021-08-02",
 			FirstSeen: at("2021-08-02T12:00:00Z"), LastSeen: at("2021-08-02T12:00:00Z"), Successes: 1}})
-	if err != nil {
+	if _, err := m.Merge(ctx, "c1", expires); err != nil {
 		t.Fatal(err)
 	}
-	un, err = r.Unassigned(ctx, "c1", day("2021-08-01"), day("2021-08-31"))
+	un, err = view().Unassigned(ctx, day("2021-08-01"), day("2021-08-31"))
 	if err != nil || len(un) != 0 {
 		t.Errorf("Unassigned after reassignment = %+v, %v; want none", un, err)
 	}
 }
 
-func TestWriteRefusesFindingsWithoutDay(t *testing.T) {
+func TestStageRefusesFindingsWithoutDay(t *testing.T) {
 	db, table := localstacktest.DynamoDB(t)
-	w := findings.NewWriter(db, table)
-	_, err := w.Write(context.Background(), findings.Batch{Campaign: "c1", Source: "s"}, []connlog.Finding{{Account: ptr("a@b.net"), Hostname: "h", Protocol: "IMAP"}})
+	w := findings.NewWriter(db, table, localstacktest.Stage(t), clock)
+	err := w.Stage(context.Background(), findings.Batch{Campaign: "c1", Source: "s"}, []connlog.Finding{{Account: ptr("a@b.net"), Hostname: "h", Protocol: "IMAP"}})
 	if err == nil {
 		t.Fatal("a finding without a day was written")
 	}
@@ -130,14 +168,14 @@ func TestWriteRefusesFindingsWithoutDay(t *testing.T) {
 func TestFileLedger(t *testing.T) {
 	db, table := localstacktest.DynamoDB(t)
 	ctx := context.Background()
-	w := findings.NewWriter(db, table)
-	r := findings.NewReader(db, table)
+	w := findings.NewWriter(db, table, nil, clock)
+	r := findings.NewReader(db, table, nil)
 	if f, err := r.File(ctx, "b/k#v1", "c1"); err != nil || f != nil {
 		t.Fatalf("File before Done = %v, %v; want nil", f, err)
 	}
 	f := findings.FileFromSummary("b/k#v1", "b/k", "c1", connlog.Summary{Format: "iis", Lines: 10, Events: 4, Findings: 2,
 		Unresolved: 1, Malformed: 1, MalformedLines: []connlog.LineError{{Line: 7, Reason: "too few fields"}}})
-	f.Writes, f.DurationMS, f.FinishedAt = 2, 15, at("2021-08-02T03:15:23.5Z")
+	f.Parts, f.Batch, f.WriteUnits, f.DurationMS, f.FinishedAt = 1, 3, 4.5, 15, at("2021-08-02T03:15:23.5Z")
 	if err := w.Done(ctx, f, expires); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
 package findings
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,31 +31,50 @@ type Seen struct {
 }
 
 // Accounts calls fn exactly once for every account with findings of the campaign on the days
-// from..to. It reads each day's index partition (GSI1 DAY#...) with only the key and three
-// small attributes, a page at a time, and merges the days in index-key order: the requests grow
-// with the window's findings, the memory with the number of days, never with the accounts.
+// from..to. It reads each day's index partitions (DayIndex, DAY#...#<shard>) with only the key
+// and three small attributes, a page at a time, and merges them in index-key order: the
+// requests grow with the window's findings, the memory with the number of days and shards,
+// never with the accounts. Accounts only the view's pending files hold come last.
 //
 // The index key is account#hostname#protocol, so an account's keys are consecutive unless
 // another account extends its name with a byte up to '#' ("ann" and "ann#x": "ann#imap...",
 // "ann#x#imap...", "ann#smtp..."). An account's group therefore stays open until the merged
 // key passes account+"$", above every key it can still have; normally that is the very next
 // account, so one or two groups are open at a time.
-func (r *Reader) Accounts(ctx context.Context, campaignID string, from, to calendar.Date, fn func(Seen) error) error {
+func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(Seen) error) error {
+	campaignID := v.campaign
+	pending := v.pendingAccounts(from, to)
+	emit := func(s Seen) error {
+		if p := pending[s.Account]; p != nil {
+			for _, ods := range p.Stored {
+				if !slices.Contains(s.Stored, ods) {
+					s.Stored = append(s.Stored, ods)
+				}
+			}
+			if p.Last.After(s.Last) {
+				s.Last = p.Last
+			}
+			delete(pending, s.Account)
+		}
+		return fn(s)
+	}
 	var its []*dayIter
 	for d := from; !d.After(to); d = d.AddDays(1) {
-		it := &dayIter{db: r.db, i: -1, in: &dynamodb.QueryInput{
-			TableName:                aws.String(r.table),
-			IndexName:                aws.String(store.GSI1),
-			KeyConditionExpression:   aws.String("GSI1PK = :p AND GSI1SK < :u"),
-			ProjectionExpression:     aws.String("GSI1SK, account, ods, #d"),
-			Limit:                    aws.Int32(surveyPage),
-			ExpressionAttributeNames: map[string]string{"#d": "day"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":p": store.S(store.Key("DAY", campaignID, d.String())), ":u": store.S("~"),
-			},
-		}}
-		it.fetch(ctx, nil) // every day's first page at once
-		its = append(its, it)
+		for sh := range Shards {
+			it := &dayIter{db: v.r.db, i: -1, in: &dynamodb.QueryInput{
+				TableName:                aws.String(v.r.table),
+				IndexName:                aws.String(DayIndex),
+				KeyConditionExpression:   aws.String("GSI3PK = :p"),
+				ProjectionExpression:     aws.String("GSI3SK, account, ods, #d"),
+				Limit:                    aws.Int32(surveyPage),
+				ExpressionAttributeNames: map[string]string{"#d": "day"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":p": store.S(dayPartition(campaignID, d.String(), strconv.Itoa(sh))),
+				},
+			}}
+			it.fetch(ctx, nil) // every partition's first page at once
+			its = append(its, it)
+		}
 	}
 	var h dayHeap
 	for _, it := range its {
@@ -82,7 +104,7 @@ func (r *Reader) Accounts(ctx context.Context, campaignID string, from, to calen
 				cur = g
 				still = append(still, g)
 			case key >= g.Account+"$": // past every key g can have
-				if err := fn(*g); err != nil {
+				if err := emit(*g); err != nil {
 					return err
 				}
 			default:
@@ -111,17 +133,51 @@ func (r *Reader) Accounts(ctx context.Context, campaignID string, from, to calen
 		}
 	}
 	for _, g := range open {
-		if err := fn(*g); err != nil {
+		if err := emit(*g); err != nil {
+			return err
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(pending)) {
+		if err := fn(*pending[a]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// pendingAccounts is what the view's pending files say of each account from..to.
+func (v *View) pendingAccounts(from, to calendar.Date) map[string]*Seen {
+	out := map[string]*Seen{}
+	for _, parts := range v.pending {
+		for _, p := range parts {
+			c := p.c
+			if !c.Attributed() || !inDays(c, from, to) {
+				continue
+			}
+			d, err := calendar.Parse(c.Day)
+			if err != nil {
+				continue
+			}
+			s := out[c.Account]
+			if s == nil {
+				s = &Seen{Account: c.Account}
+				out[c.Account] = s
+			}
+			if ods := cmp.Or(c.ODS, Unassigned); !slices.Contains(s.Stored, ods) {
+				s.Stored = append(s.Stored, ods)
+			}
+			if d.After(s.Last) {
+				s.Last = d
+			}
+		}
+	}
+	return out
+}
+
 // surveyPage bounds the items of a page of Accounts: one page of every day of the window is
 // held at once, and with four small attributes an item a page could otherwise be most of a
 // day (DynamoDB's 1 MB limit counts the whole items read; a local stand-in may count less).
-const surveyPage = 500
+const surveyPage = 250
 
 // dayIter walks one day's index partition a page at a time, reading the next page while this
 // one is merged, so the days' reads overlap instead of queueing behind the merge.
@@ -174,7 +230,7 @@ func (it *dayIter) next(ctx context.Context) (bool, error) {
 
 func (it *dayIter) item() map[string]types.AttributeValue { return it.items[it.i] }
 
-func (it *dayIter) key() string { return store.Str(it.item()["GSI1SK"]) }
+func (it *dayIter) key() string { return store.Str(it.item()["GSI3SK"]) }
 
 // dayHeap orders the days' iterators by their current index key.
 type dayHeap []*dayIter
@@ -188,26 +244,6 @@ func (h *dayHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
-}
-
-// Unattributed returns the campaign's findings without an account (load balancers) on the
-// days from..to, day by day in index order.
-func (r *Reader) Unattributed(ctx context.Context, campaignID string, from, to calendar.Date) ([]Activity, error) {
-	var out []Activity
-	for d := from; !d.After(to); d = d.AddDays(1) {
-		err := r.query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(r.table),
-			IndexName:              aws.String(store.GSI1),
-			KeyConditionExpression: aws.String("GSI1PK = :p AND GSI1SK >= :u"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":p": store.S(store.Key("DAY", campaignID, d.String())), ":u": store.S("~"),
-			},
-		}, &out)
-		if err != nil {
-			return nil, fmt.Errorf("read unattributed findings of %s on %s: %w", campaignID, d, err)
-		}
-	}
-	return out, nil
 }
 
 // SortKey is the order the planner reads an organisation's findings in, the order of the day

@@ -2,12 +2,10 @@ package findings
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,30 +16,26 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
-// Unassigned is the organisation of findings whose account no organisation owns.
-const Unassigned = "UNASSIGNED"
-
-// srcPrefix starts the name of the attribute holding one source file's contribution. It is a
-// top-level attribute, not an entry of one map, because DynamoDB can not create a map and set
-// a key of it in one UpdateItem: per-file top-level attributes keep it one request.
-const srcPrefix = "src_"
-
 // Updater is the part of the DynamoDB client the Writer uses.
 type Updater interface {
+	store.Getter
 	store.Updater
 	store.Putter
 }
 
-// Writer records findings.
+// Writer stages files' findings and commits them to a merge batch (docs/data-model.md,
+// "Exactly once per file"); a Merger adds them to the table.
 type Writer struct {
 	db    Updater
 	table string
-	// Parallel bounds the UpdateItem requests in flight (default 16).
-	Parallel int
+	stage Stage
+	clock func() time.Time
 }
 
-// NewWriter returns a writer to table.
-func NewWriter(db Updater, table string) *Writer { return &Writer{db: db, table: table, Parallel: 16} }
+// NewWriter returns a writer staging in stage and committing to table.
+func NewWriter(db Updater, table string, stage Stage, clock func() time.Time) *Writer {
+	return &Writer{db: db, table: table, stage: stage, clock: clock}
+}
 
 // Batch says where a file's findings go.
 type Batch struct {
@@ -50,165 +44,182 @@ type Batch struct {
 	Source string
 	// Owners maps accounts to the ODS code of their organisation (missing: unassigned).
 	Owners map[string]string
-	// ExpiresAt is the findings' TTL (the campaign's end plus its retention).
-	ExpiresAt time.Time
 	// Part numbers the partial findings of a file too large for the scanner's memory budget
 	// (0: the first, or the only one). A file's parts are cut at the same places on every
-	// attempt, so each part's contribution is its own attribute, SET again on a retry: parts
-	// add up, and no part counts twice.
+	// attempt, so each part is its own staged object, written again on a retry.
 	Part int
 }
 
-// SourceAttr is the name of the attribute holding part of source's contribution: the source's
-// own for part 0, with the part number after it for the others.
-func SourceAttr(source string, part int) string {
-	h := sha256.Sum256([]byte(source))
-	a := srcPrefix + hex.EncodeToString(h[:8])
-	if part > 0 {
-		a += "_" + strconv.Itoa(part)
-	}
-	return a
-}
-
-// Write records findings (from a Scanner with Options.ByDay) of one file: one UpdateItem per
-// finding. It returns how many were written; on error some may have been, and writing the
-// same batch again completes it without counting anything twice.
-func (w *Writer) Write(ctx context.Context, b Batch, fs []connlog.Finding) (int, error) {
+// Stage writes one part of a file's findings (from a Scanner with Options.ByDay) as a staged
+// object. Writing it again writes the same findings: nothing is counted until Commit.
+func (w *Writer) Stage(ctx context.Context, b Batch, fs []connlog.Finding) error {
 	if b.Campaign == "" || b.Source == "" {
-		return 0, fmt.Errorf("write findings: campaign and source are required")
+		return fmt.Errorf("stage findings: campaign and source are required")
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu      sync.Mutex
-		first   error
-		written int
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, max(1, w.Parallel))
-	)
+	cs := make([]Contribution, 0, len(fs))
 	for i := range fs {
-		in, err := w.update(b, &fs[i])
+		f := &fs[i]
+		if f.Day == "" {
+			return fmt.Errorf("stage findings of %s: no day (scan with Options.ByDay)", b.Source)
+		}
+		var ods string
+		if f.Account != nil {
+			ods = b.Owners[*f.Account]
+		}
+		cs = append(cs, contributionOf(f, ods))
+	}
+	body, err := encode(cs)
+	if err != nil {
+		return fmt.Errorf("stage findings of %s: %w", b.Source, err)
+	}
+	return w.stage.Put(ctx, stagedKey(b.Campaign, FileID(b.Source), b.Part), body)
+}
+
+// maxBatchFiles bounds the files of one merge batch (an hour's files, normally), so its item
+// stays far below DynamoDB's limit: a commit past it waits for the next merge.
+const maxBatchFiles = 15000
+
+// Commit makes a staged file (parts objects) count, exactly once: it adds the file to the
+// campaign's open merge batch, the one the ledger already names for it if any. A batch that a
+// merge sealed meanwhile either holds the file already (an earlier attempt got there: done) or
+// does not (the ledger moves the file to the open batch, conditionally, and it commits there).
+// It returns the batch.
+func (w *Writer) Commit(ctx context.Context, campaignID, source string, parts int) (int64, error) {
+	entry := FileID(source) + ":" + strconv.Itoa(parts)
+	b, err := w.claim(ctx, campaignID, source)
+	if err != nil {
+		return 0, err
+	}
+	for range 20 {
+		_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(w.table), Key: batchKey(campaignID, b),
+			UpdateExpression:          aws.String("ADD files :f SET #type = :t, expires_at = if_not_exists(expires_at, :exp)"),
+			ConditionExpression:       aws.String("attribute_not_exists(sealed_at) AND (attribute_not_exists(files) OR size(files) < :max)"),
+			ExpressionAttributeNames:  map[string]string{"#type": "type"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":f": &types.AttributeValueMemberSS{Value: []string{entry}}, ":t": store.S("merge-batch"), ":max": store.N(maxBatchFiles), ":exp": store.TTL(w.clock().Add(batchRetention))},
+		})
+		if err == nil {
+			return b, nil
+		}
+		if !store.IsConditionFailed(err) {
+			return 0, fmt.Errorf("commit %s to batch %d of %s: %w", source, b, campaignID, err)
+		}
+		got, err := w.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(w.table), Key: batchKey(campaignID, b), ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return written, err
+			return 0, fmt.Errorf("commit %s: read batch %d of %s: %w", source, b, campaignID, err)
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+		if ss, ok := got.Item["files"].(*types.AttributeValueMemberSS); ok && slices.Contains(ss.Value, entry) {
+			return b, nil
 		}
-		if ctx.Err() != nil {
-			break
+		if _, sealed := got.Item["sealed_at"]; !sealed {
+			return 0, fmt.Errorf("commit %s: batch %d of %s holds %d files, waiting for a merge", source, b, campaignID, maxBatchFiles)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			_, err := w.db.UpdateItem(ctx, in)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = fmt.Errorf("write finding %s %s: %w", in.Key["PK"].(*types.AttributeValueMemberS).Value, in.Key["SK"].(*types.AttributeValueMemberS).Value, err)
-					cancel()
-				}
-				return
-			}
-			written++
-		}()
+		if b, err = w.move(ctx, campaignID, source, b); err != nil {
+			return 0, err
+		}
 	}
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = fmt.Errorf("write findings of %s: %w", b.Source, ctx.Err())
-	}
-	return written, first
+	return 0, fmt.Errorf("commit %s to %s: the batches kept being sealed", source, campaignID)
 }
 
-func (w *Writer) update(b Batch, f *connlog.Finding) (*dynamodb.UpdateItemInput, error) {
-	if f.Day == "" {
-		return nil, fmt.Errorf("write finding of %s: no day (scan with Options.ByDay)", b.Source)
+// claim returns the batch the file's ledger entry names, naming the open batch first if none.
+func (w *Writer) claim(ctx context.Context, campaignID, source string) (int64, error) {
+	open, _, err := readState(ctx, w.db, w.table, campaignID)
+	if err != nil {
+		return 0, err
 	}
-	host := strings.ToLower(f.Hostname)
-	contrib := &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-		"s":     store.N(f.Successes),
-		"f":     store.N(f.Failures),
-		"first": store.S(f.FirstSeen.UTC().Format(time.RFC3339Nano)),
-		"last":  store.S(f.LastSeen.UTC().Format(time.RFC3339Nano)),
-	}}
-	names := map[string]string{"#type": "type", "#day": "day", "#src": SourceAttr(b.Source, b.Part)}
-	vals := map[string]types.AttributeValue{
-		":hostname": store.S(host), ":protocol": store.S(f.Protocol), ":day": store.S(f.Day),
-		":src": contrib, ":exp": store.TTL(b.ExpiresAt),
+	out, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(w.table), Key: fileKey(source, campaignID),
+		UpdateExpression:          aws.String("SET #b = if_not_exists(#b, :b)"),
+		ExpressionAttributeNames:  map[string]string{"#b": "batch"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":b": store.N(open)},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("commit %s to %s: %w", source, campaignID, err)
 	}
-	set := []string{"hostname = :hostname", "protocol = :protocol", "#day = :day", "#src = :src", "expires_at = :exp",
-		"GSI1PK = :g1pk", "GSI1SK = :g1sk"}
-	var key map[string]types.AttributeValue
-	vals[":g1pk"] = store.S(store.Key("DAY", b.Campaign, f.Day))
-	if f.Account != nil && *f.Account != "" {
-		acct := *f.Account
-		ods := b.Owners[acct]
-		if ods == "" {
-			ods = Unassigned
-		}
-		key = map[string]types.AttributeValue{
-			"PK": store.S(store.Key("FIND", b.Campaign, acct)),
-			"SK": store.S(store.Key(f.Day, host, f.Protocol)),
-		}
-		vals[":type"] = store.S("finding")
-		vals[":account"] = store.S(acct)
-		vals[":ods"] = store.S(ods)
-		vals[":g1sk"] = store.S(store.Key(acct, host, f.Protocol))
-		vals[":g2pk"] = store.S(store.Key("ORGFIND", b.Campaign, ods))
-		vals[":g2sk"] = store.S(store.Key(f.Day, acct, host, f.Protocol))
-		set = append(set, "#type = :type", "account = :account", "ods = :ods", "GSI2PK = :g2pk", "GSI2SK = :g2sk")
-	} else {
-		ip := f.Key().ClientIP
-		key = map[string]types.AttributeValue{
-			"PK": store.S(store.Key("UNATTR", b.Campaign, host)),
-			"SK": store.S(store.Key(f.Day, f.Protocol, ip)),
-		}
-		vals[":type"] = store.S("unattributed")
-		vals[":ip"] = store.S(ip)
-		vals[":g1sk"] = store.S("~" + store.Key("UNATTR", host, f.Protocol, ip))
-		set = append(set, "#type = :type", "client_ip = :ip")
-	}
-	if f.DirectIP {
-		vals[":direct"] = &types.AttributeValueMemberBOOL{Value: true}
-		set = append(set, "direct_ip = :direct")
-	} else {
-		vals[":direct"] = &types.AttributeValueMemberBOOL{Value: false}
-		set = append(set, "direct_ip = if_not_exists(direct_ip, :direct)")
-	}
-	expr := "SET " + strings.Join(set, ", ")
-	var add []string
-	for _, s := range []struct {
-		attr string
-		vals []string
-	}{{"client_ips", f.ClientIPs}, {"user_agents", f.UserAgents}, {"device_ids", f.DeviceIDs}} {
-		if v := nonEmpty(s.vals); len(v) > 0 {
-			vals[":"+s.attr] = &types.AttributeValueMemberSS{Value: v}
-			add = append(add, s.attr+" :"+s.attr)
-		}
-	}
-	if len(add) > 0 {
-		expr += " ADD " + strings.Join(add, ", ")
-	}
-	return &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(w.table),
-		Key:                       key,
-		UpdateExpression:          aws.String(expr),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: vals,
-	}, nil
+	return num64(out.Attributes["batch"]), nil
 }
 
-// nonEmpty drops empty strings and duplicates: a string set may hold neither.
-func nonEmpty(in []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range in {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
+// move re-names the file's batch from a sealed one to the open one; if another attempt moved
+// it first, its choice stands.
+func (w *Writer) move(ctx context.Context, campaignID, source string, from int64) (int64, error) {
+	open, _, err := readState(ctx, w.db, w.table, campaignID)
+	if err != nil {
+		return 0, err
 	}
+	out, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(w.table), Key: fileKey(source, campaignID),
+		UpdateExpression:          aws.String("SET #b = :to"),
+		ConditionExpression:       aws.String("#b = :from"),
+		ExpressionAttributeNames:  map[string]string{"#b": "batch"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":to": store.N(open), ":from": store.N(from)},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if store.IsConditionFailed(err) {
+		return w.claim(ctx, campaignID, source)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("commit %s to %s: move to batch %d: %w", source, campaignID, open, err)
+	}
+	return num64(out.Attributes["batch"]), nil
+}
+
+func num64(v types.AttributeValue) int64 {
+	n, _ := strconv.ParseInt(num(v), 10, 64)
+	return n
+}
+
+func num(v types.AttributeValue) string {
+	if n, ok := v.(*types.AttributeValueMemberN); ok {
+		return n.Value
+	}
+	return "0"
+}
+
+// The merge state of a campaign: the open batch new files commit to, the last batch merged,
+// and the merger's lease; and one item a batch.
+func stateKey(campaignID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": store.S(store.Key("MERGE", campaignID)), "SK": store.S("STATE")}
+}
+
+func batchKey(campaignID string, b int64) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": store.S(store.Key("MERGE", campaignID)), "SK": store.S(batchSK(b))}
+}
+
+func batchSK(b int64) string { return fmt.Sprintf("BATCH#%010d", b) }
+
+// batchRetention is how long a batch item outlives its last commit: long past any merge.
+const batchRetention = 30 * 24 * time.Hour
+
+// readState returns the campaign's open batch and the last merged one (1 and 0 before any).
+func readState(ctx context.Context, db store.Getter, table, campaignID string) (open, merged int64, err error) {
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: stateKey(campaignID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read merge state of %s: %w", campaignID, err)
+	}
+	if out.Item == nil {
+		return 1, 0, nil
+	}
+	return max(1, num64(out.Item["open"])), num64(out.Item["merged"]), nil
+}
+
+// batchFiles is a batch's files, each "<file id>:<parts>", sorted.
+func batchFiles(it map[string]types.AttributeValue) []string {
+	ss, _ := it["files"].(*types.AttributeValueMemberSS)
+	if ss == nil {
+		return nil
+	}
+	out := slices.Clone(ss.Value)
+	slices.Sort(out)
 	return out
+}
+
+// splitEntry parses a batch entry.
+func splitEntry(e string) (fileID string, parts int, err error) {
+	id, n, ok := strings.Cut(e, ":")
+	parts, err = strconv.Atoi(n)
+	if !ok || err != nil || parts < 0 {
+		return "", 0, fmt.Errorf("batch entry %q: want <file id>:<parts>", e)
+	}
+	return id, parts, nil
 }

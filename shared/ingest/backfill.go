@@ -53,7 +53,7 @@ type BackfillResult struct {
 // its upload would (the version named, so what is scanned is what was uploaded).
 func (b *Backfill) Run(ctx context.Context, bucket, prefix, campaign string, since time.Time) (BackfillResult, error) {
 	var res BackfillResult
-	files := findings.NewReader(b.DB, b.Table)
+	files := findings.NewReader(b.DB, b.Table, nil)
 	var batch []sqstypes.SendMessageBatchRequestEntry
 	flush := func() error {
 		if len(batch) == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 // Resolver finds the organisation owning each account (directory.Directory).
@@ -61,10 +62,12 @@ type Source struct {
 	Open func(ctx context.Context) (io.ReadCloser, error)
 }
 
-// Ingester ingests files.
+// Ingester ingests files: each file's findings are staged, then committed to the campaign's
+// open merge batch; a merge (Merge, hourly in AWS) adds them to the table.
 type Ingester struct {
 	writer   *findings.Writer
 	reader   *findings.Reader
+	merger   *findings.Merger
 	resolver Resolver
 	clock    func() time.Time
 	// Options tune the scanners (ByDay is always set).
@@ -79,11 +82,27 @@ type Ingester struct {
 type DB interface {
 	findings.Updater
 	findings.Querier
+	findings.MergeDB
 }
 
-// New returns an ingester writing to table.
-func New(db DB, table string, resolver Resolver, clock func() time.Time) *Ingester {
-	return &Ingester{writer: findings.NewWriter(db, table), reader: findings.NewReader(db, table), resolver: resolver, clock: clock}
+// New returns an ingester writing to table, staging findings in stage; mergerID names it in a
+// merge's lease.
+func New(db DB, table string, stage findings.Stage, resolver Resolver, clock func() time.Time, mergerID string) *Ingester {
+	return &Ingester{
+		writer: findings.NewWriter(db, table, stage, clock), reader: findings.NewReader(db, table, stage),
+		merger: findings.NewMerger(db, table, stage, clock, mergerID), resolver: resolver, clock: clock,
+	}
+}
+
+// View is the campaign's findings as of now, merged or not (findings.Reader.View).
+func (in *Ingester) View(ctx context.Context, campaignID string) (*findings.View, error) {
+	return in.reader.View(ctx, campaignID)
+}
+
+// Merge adds every committed file of the target's campaign to the table (findings.Merger).
+// ErrMergeBusy from it means another merge holds the campaign and will.
+func (in *Ingester) Merge(ctx context.Context, t Target) (findings.Merged, error) {
+	return in.merger.Merge(ctx, t.ID, t.ExpiresAt)
 }
 
 // Outcome is what happened to a file for one campaign.
@@ -123,14 +142,22 @@ func (in *Ingester) File(ctx context.Context, src Source, targets []Target) ([]O
 	}
 	for i, t := range todo {
 		s := scans[i]
+		uctx, units := store.WithUnits(ctx)
 		f := findings.FileFromSummary(src.ID, src.Name, t.ID, s.summary)
-		f.Writes = s.writes
+		if s.parts > 0 {
+			if f.Batch, err = in.writer.Commit(uctx, t.ID, src.ID, s.parts); err != nil {
+				return outcomes, fmt.Errorf("ingest %s: %w", src.Name, err)
+			}
+		}
+		f.Parts = int64(s.parts)
 		if s.err != nil {
 			f.Error = s.err.Error()
 		}
 		f.FinishedAt = in.clock()
 		f.DurationMS = f.FinishedAt.Sub(start).Milliseconds()
-		if err := in.writer.Done(ctx, f, t.ExpiresAt); err != nil {
+		// The ledger's own put is counted at its largest: the item it writes.
+		f.WriteUnits = units.Write() + findings.LedgerUnits(f, t.ExpiresAt)
+		if err := in.writer.Done(uctx, f, t.ExpiresAt); err != nil {
 			return outcomes, fmt.Errorf("ingest %s: %w", src.Name, err)
 		}
 		f.State = findings.StateDone
@@ -139,9 +166,9 @@ func (in *Ingester) File(ctx context.Context, src Source, targets []Target) ([]O
 	return outcomes, nil
 }
 
-// part writes one part of a file's findings for target t: the owners of its accounts as the
-// directory says now, then one UpdateItem per finding (see findings.Batch.Part).
-func (in *Ingester) part(ctx context.Context, src Source, t Target, part int, fs []connlog.Finding) (int64, error) {
+// part stages one part of a file's findings for target t, with the owners of its accounts as
+// the directory says now (see findings.Batch.Part). A part without findings is not staged.
+func (in *Ingester) part(ctx context.Context, src Source, t Target, part int, fs []connlog.Finding) error {
 	accounts := map[string]bool{}
 	for _, f := range fs {
 		if f.Account != nil && *f.Account != "" {
@@ -150,18 +177,17 @@ func (in *Ingester) part(ctx context.Context, src Source, t Target, part int, fs
 	}
 	owners, err := in.resolver.Resolve(ctx, slices.Sorted(maps.Keys(accounts)))
 	if err != nil {
-		return 0, fmt.Errorf("ingest %s: %w", src.Name, err)
+		return fmt.Errorf("ingest %s: %w", src.Name, err)
 	}
-	n, err := in.writer.Write(ctx, findings.Batch{Campaign: t.ID, Source: src.ID, Owners: owners, ExpiresAt: t.ExpiresAt, Part: part}, fs)
-	if err != nil {
-		return int64(n), fmt.Errorf("ingest %s for %s: %w", src.Name, t.ID, err)
+	if err := in.writer.Stage(ctx, findings.Batch{Campaign: t.ID, Source: src.ID, Owners: owners, Part: part}, fs); err != nil {
+		return fmt.Errorf("ingest %s for %s: %w", src.Name, t.ID, err)
 	}
-	return int64(n), nil
+	return nil
 }
 
 type scanResult struct {
 	summary connlog.Summary
-	writes  int64 // finding writes, every part
+	parts   int   // staged parts (0: the file had no findings)
 	err     error // a data error: recorded, not retried
 }
 
@@ -183,9 +209,9 @@ func (in *Ingester) scan(ctx context.Context, src Source, todo []Target) ([]scan
 		if in.MaxFindings > 0 {
 			opts.MaxFindings = in.MaxFindings
 			opts.Flush = func(fs []connlog.Finding) error {
-				n, err := in.part(ctx, src, t, parts[i], fs)
-				results[i].writes += n
+				err := in.part(ctx, src, t, parts[i], fs)
 				parts[i]++
+				results[i].parts = parts[i]
 				return err
 			}
 		}
@@ -233,10 +259,11 @@ func (in *Ingester) scan(ctx context.Context, src Source, todo []Target) ([]scan
 		if err := results[i].err; err != nil && !dataError(err) {
 			return nil, fmt.Errorf("ingest %s for %s: %w", src.Name, todo[i].ID, err)
 		}
-		n, err := in.part(ctx, src, todo[i], parts[i], scanners[i].Findings())
-		results[i].writes += n
-		if err != nil {
-			return nil, err
+		if fs := scanners[i].Findings(); len(fs) > 0 {
+			if err := in.part(ctx, src, todo[i], parts[i], fs); err != nil {
+				return nil, err
+			}
+			results[i].parts = parts[i] + 1
 		}
 	}
 	return results, nil

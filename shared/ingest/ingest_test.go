@@ -26,6 +26,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/ingest"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 var (
@@ -85,7 +86,16 @@ func setup(t *testing.T, optFns ...func(*dynamodb.Options)) (*ingest.Ingester, *
 	if _, err := dir.Import(context.Background(), directory.ImportInput{Orgs: strings.NewReader(orgs), Accounts: strings.NewReader(accounts())}); err != nil {
 		t.Fatal(err)
 	}
-	return ingest.New(db, table, dir, clock), db, table
+	stages.Store(table, localstacktest.Stage(t))
+	return ingest.New(db, table, stageOf(table), dir, clock, "test"), db, table
+}
+
+// stages are the tests' tables' stages: every ingester and reader of a table shares its stage.
+var stages sync.Map
+
+func stageOf(table string) findings.Stage {
+	s, _ := stages.Load(table)
+	return s.(findings.Stage)
 }
 
 // withClient is an ingester over the same table through another client.
@@ -93,7 +103,7 @@ func withClient(t *testing.T, table string, optFns ...func(*dynamodb.Options)) *
 	db := dynamodb.NewFromConfig(localstacktest.Config(), append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(localstackEndpoint(t))
 	}}, optFns...)...)
-	return ingest.New(db, table, directory.New(db, table, clock), clock)
+	return ingest.New(db, table, stageOf(table), directory.New(db, table, clock), clock, "test "+t.Name())
 }
 
 func window(t *testing.T, db *dynamodb.Client, table string) []findings.Activity {
@@ -105,7 +115,11 @@ func windowOf(t *testing.T, db *dynamodb.Client, table, campaignID string) []fin
 	t.Helper()
 	from, _ := calendar.Parse("2021-07-30")
 	to, _ := calendar.Parse("2021-08-05")
-	got, err := findings.NewReader(db, table).Window(context.Background(), campaignID, from, to)
+	v, err := findings.NewReader(db, table, stageOf(table)).View(context.Background(), campaignID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Window(context.Background(), from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +133,28 @@ func baseline(t *testing.T, data []byte) []findings.Activity {
 	if _, err := in.File(context.Background(), memSource("b/k#v1", data), []ingest.Target{target}); err != nil {
 		t.Fatal(err)
 	}
+	merge(t, in)
 	return window(t, db, table)
+}
+
+// merge merges the campaign's committed files, failing the test on any error.
+func merge(t *testing.T, in *ingest.Ingester) findings.Merged {
+	t.Helper()
+	m, err := in.Merge(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// pending is how many committed files the table does not have yet.
+func pending(t *testing.T, db *dynamodb.Client, table, campaignID string) int {
+	t.Helper()
+	v, err := findings.NewReader(db, table, stageOf(table)).View(context.Background(), campaignID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Pending
 }
 
 func TestIngestStoresFindingsAndSummary(t *testing.T) {
@@ -135,8 +170,15 @@ func TestIngestStoresFindingsAndSummary(t *testing.T) {
 	f := outs[0].File
 	// 40 accounts x 3 legacy hosts... only the (account, host) pairs the generator makes, by day.
 	got := window(t, db, table)
-	if int64(len(got)) != f.Findings || f.Writes != f.Findings {
-		t.Errorf("stored %d findings; summary says %d findings, %d writes", len(got), f.Findings, f.Writes)
+	if int64(len(got)) != f.Findings || f.Parts != 1 || f.Batch != 1 || f.WriteUnits <= 0 {
+		t.Errorf("read %d findings; summary says %d findings, %d parts, batch %d, %g write units", len(got), f.Findings, f.Parts, f.Batch, f.WriteUnits)
+	}
+	// Readers saw the committed file before any merge; after it, the table alone says the same.
+	if m := merge(t, in); m.Files != 1 || m.Written != len(got) || pending(t, db, table, "c1") != 0 {
+		t.Errorf("merge = %+v, %d files pending; want the one file, every finding written", m, pending(t, db, table, "c1"))
+	}
+	if diff := cmp.Diff(got, window(t, db, table)); diff != "" {
+		t.Errorf("merged (-pending +merged):\n%s", diff)
 	}
 	if f.Lines != 402 || f.Events != 300 || f.Format != "iis" || f.State != findings.StateDone {
 		t.Errorf("summary = %+v, want 402 lines, 300 events, iis, done", f)
@@ -157,7 +199,11 @@ func TestIngestStoresFindingsAndSummary(t *testing.T) {
 	// Every finding of an unknown organisation is in the unassigned list.
 	from, _ := calendar.Parse("2021-08-01")
 	to, _ := calendar.Parse("2021-08-02")
-	un, err := findings.NewReader(db, table).Unassigned(context.Background(), "c1", from, to)
+	v, err := findings.NewReader(db, table, stageOf(table)).View(context.Background(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	un, err := v.Unassigned(context.Background(), from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +218,9 @@ func TestIngestStoresFindingsAndSummary(t *testing.T) {
 	}
 }
 
-// The same object twice: the second is skipped by the ledger; and even a second ingest that
-// does not consult the ledger (its entry lost) changes no count.
+// The same object twice: the second is skipped by the ledger; a second ingest whose ledger
+// entry was lost before the merge commits to the same batch and changes no count; after the
+// merge the ledger skips it.
 func TestSameObjectTwice(t *testing.T) {
 	data := iisLog(300, "2021-08-02")
 	want := baseline(t, data)
@@ -200,6 +247,14 @@ func TestSameObjectTwice(t *testing.T) {
 	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
 		t.Errorf("after re-ingest (-one clean run +got):\n%s", diff)
 	}
+	merge(t, in)
+	outs, err = in.File(ctx, memSource("b/k#v1", data), []ingest.Target{target})
+	if err != nil || !outs[0].Skipped || pending(t, db, table, "c1") != 0 {
+		t.Fatalf("after the merge: %+v, %v; want skipped, nothing pending", outs, err)
+	}
+	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
+		t.Errorf("after the merge (-one clean run +got):\n%s", diff)
+	}
 }
 
 // failAfter fails every UpdateItem after the first n with a non-retryable error: a crash half
@@ -209,6 +264,9 @@ func TestSameObjectTwice(t *testing.T) {
 func failAfter(n int64) func(*dynamodb.Options) {
 	var calls, finished atomic.Int64
 	done := make(chan struct{})
+	if n == 0 {
+		close(done)
+	}
 	return func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Initialize.Add(middleware.InitializeMiddlewareFunc("crash", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -232,27 +290,40 @@ func failAfter(n int64) func(*dynamodb.Options) {
 	}
 }
 
+// Crashes at each step: before the commit (nothing counts, no ledger entry), then half way
+// through a merge's writes. Readers see one clean run's totals at every point (the items
+// already merged from the batch are not added again from it), and the merge's retry completes
+// it without counting anything twice.
 func TestCrashHalfWayThenRetry(t *testing.T) {
 	data := iisLog(600, "2021-08-01", "2021-08-02")
 	want := baseline(t, data)
 	_, db, table := setup(t)
-	crashing := withClient(t, table, failAfter(int64(len(want)/2)))
 	ctx := context.Background()
-	if _, err := crashing.File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err == nil {
-		t.Fatal("the crashing ingest succeeded")
+	if _, err := withClient(t, table, failAfter(0)).File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err == nil {
+		t.Fatal("the ingest crashing at its commit succeeded")
 	}
-	half := window(t, db, table)
-	if len(half) == 0 || len(half) >= len(want) {
-		t.Fatalf("after the crash %d of %d findings are stored; want some, not all", len(half), len(want))
+	if f, err := findings.NewReader(db, table, nil).File(ctx, "b/k#v1", "c1"); err != nil || (f != nil && f.State == findings.StateDone) {
+		t.Fatalf("ledger after crash = %+v, %v; want not done", f, err)
 	}
-	if f, err := findings.NewReader(db, table).File(ctx, "b/k#v1", "c1"); err != nil || f != nil {
-		t.Fatalf("ledger after crash = %+v, %v; want no entry", f, err)
+	if got := window(t, db, table); len(got) != 0 {
+		t.Fatalf("after a crash before the commit %d findings count; want none", len(got))
 	}
 	if _, err := withClient(t, table).File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err != nil {
 		t.Fatal(err)
 	}
+	// The merge's own updates: the lease, the new open batch, the seal, then the findings.
+	crashing := withClient(t, table, failAfter(int64(3+len(want)/2)))
+	if _, err := crashing.Merge(ctx, target); err == nil {
+		t.Fatal("the crashing merge succeeded")
+	}
 	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
-		t.Errorf("after retry (-one clean run +got):\n%s", diff)
+		t.Errorf("half merged (-one clean run +got):\n%s", diff)
+	}
+	if m := merge(t, withClient(t, table)); m.Written == 0 || m.Written >= len(want) {
+		t.Errorf("the retry wrote %d of %d keys; want the ones the crash left", m.Written, len(want))
+	}
+	if diff := cmp.Diff(want, window(t, db, table)); diff != "" || pending(t, db, table, "c1") != 0 {
+		t.Errorf("after retry (-one clean run +got), %d pending:\n%s", pending(t, db, table, "c1"), diff)
 	}
 }
 
@@ -276,6 +347,24 @@ func TestConcurrentIngestsOfOneObject(t *testing.T) {
 	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
 		t.Errorf("after concurrent ingests (-one clean run +got):\n%s", diff)
 	}
+	// Two merges at once, by different mergers: one holds the lease, the other leaves it.
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := ingest.New(db, table, stageOf(table), directory.New(db, table, clock), clock, fmt.Sprint("merger ", i))
+			if _, err := in.Merge(context.Background(), target); err != nil && !errors.Is(err, findings.ErrMergeBusy) {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
+		t.Errorf("after concurrent merges (-one clean run +got):\n%s", diff)
+	}
 }
 
 // Files arrive out of order: a later day first, then an earlier one, then an earlier part of
@@ -291,12 +380,19 @@ func TestOutOfOrderFiles(t *testing.T) {
 		{"b/early#v1", iisHeader + line("2021-08-01", "09:00:00", "user00@nhs.net")},
 		{"b/morning#v1", iisHeader + line("2021-08-02", "07:00:00", "user00@nhs.net")},
 	}
-	for _, f := range files {
+	for i, f := range files {
 		if _, err := in.File(ctx, memSource(f.id, []byte(f.body)), []ingest.Target{target}); err != nil {
 			t.Fatal(err)
 		}
+		if i == 0 {
+			merge(t, in) // the rest is read pending, then merged
+		}
 	}
 	got := window(t, db, table)
+	merge(t, in)
+	if diff := cmp.Diff(got, window(t, db, table)); diff != "" {
+		t.Errorf("merged (-pending +merged):\n%s", diff)
+	}
 	type row struct {
 		Day         string
 		First, Last string
@@ -312,7 +408,8 @@ func TestOutOfOrderFiles(t *testing.T) {
 	}
 }
 
-// throttle answers the first n UpdateItem attempts with ProvisionedThroughputExceededException,
+// throttle answers every other one of the first 2n UpdateItem attempts with
+// ProvisionedThroughputExceededException,
 // after the retry middleware, so the SDK's retryer must back off and retry them.
 func throttle(n int64, seen *atomic.Int64) func(*dynamodb.Options) {
 	return func(o *dynamodb.Options) {
@@ -323,7 +420,7 @@ func throttle(n int64, seen *atomic.Int64) func(*dynamodb.Options) {
 		})
 		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 			return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("throttle", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-				if middleware.GetOperationName(ctx) == "UpdateItem" && seen.Add(1) <= n {
+				if k := seen.Add(1); middleware.GetOperationName(ctx) == "UpdateItem" && k <= 2*n && k%2 == 1 {
 					return middleware.FinalizeOutput{}, middleware.Metadata{}, &types.ProvisionedThroughputExceededException{Message: aws.String("injected")}
 				}
 				return next.HandleFinalize(ctx, in)
@@ -335,18 +432,16 @@ func throttle(n int64, seen *atomic.Int64) func(*dynamodb.Options) {
 func TestThrottlingIsRetried(t *testing.T) {
 	data := iisLog(600, "2021-08-01", "2021-08-02")
 	want := baseline(t, data)
-	_, db, table := setup(t)
-	var throttled atomic.Int64
-	in := withClient(t, table, throttle(30, &throttled))
-	outs, err := in.File(context.Background(), memSource("b/k#v1", data), []ingest.Target{target})
-	if err != nil {
+	in, db, table := setup(t)
+	if _, err := in.File(context.Background(), memSource("b/k#v1", data), []ingest.Target{target}); err != nil {
 		t.Fatal(err)
+	}
+	var throttled atomic.Int64
+	if m := merge(t, withClient(t, table, throttle(30, &throttled))); m.Written != len(want) {
+		t.Errorf("merge wrote %d, want %d", m.Written, len(want))
 	}
 	if throttled.Load() <= 30 {
 		t.Fatalf("only %d UpdateItem attempts; the throttling was not exercised", throttled.Load())
-	}
-	if outs[0].File.Writes != int64(len(want)) {
-		t.Errorf("writes = %d, want %d", outs[0].File.Writes, len(want))
 	}
 	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
 		t.Errorf("after throttling (-one clean run +got):\n%s", diff)
@@ -369,7 +464,7 @@ func TestSeveralCampaignsAndUnknownFormat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unknown format: %v; want it recorded", err)
 	}
-	f, err := findings.NewReader(db, table).File(ctx, "b/junk#v1", "c1")
+	f, err := findings.NewReader(db, table, nil).File(ctx, "b/junk#v1", "c1")
 	if err != nil || f == nil || !strings.Contains(f.Error, "unknown format") {
 		t.Errorf("ledger of the unknown file = %+v, %v; want its error recorded", f, err)
 	}
@@ -407,22 +502,89 @@ func TestBoundedScannerWritesParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := outs[0].File; f.Writes <= int64(len(want)) || f.Events != 6000 {
-		t.Errorf("file = %+v; want more writes than findings (parts), every event", f)
+	if f := outs[0].File; f.Parts < 2 || f.Events != 6000 {
+		t.Errorf("file = %+v; want several parts, every event", f)
 	}
+	merge(t, in)
 	if diff := cmp.Diff(want, window(t, db, table)); diff != "" {
 		t.Errorf("bounded ingest (-unbounded +bounded):\n%s", diff)
 	}
 
 	_, db2, table2 := setup(t)
-	crashing := bounded(withClient(t, table2, failAfter(int64(len(want)*2/3))))
-	if _, err := crashing.File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err == nil {
-		t.Fatal("the crashing ingest succeeded")
-	}
 	if _, err := bounded(withClient(t, table2)).File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := withClient(t, table2, failAfter(int64(len(want)*2/3))).Merge(ctx, target); err == nil {
+		t.Fatal("the crashing merge succeeded")
+	}
+	merge(t, withClient(t, table2))
 	if diff := cmp.Diff(want, window(t, db2, table2)); diff != "" {
 		t.Errorf("crash, then retry (-unbounded +bounded):\n%s", diff)
+	}
+}
+
+// The national shape in miniature: 4 servers x 24 hourly files of the same 500 accounts, each
+// account on every server every hour with a changing address and app version, and each hour's
+// four files merged at the end of the hour as the hourly schedule does. The totals are one
+// count of every line; each key-day's item stays within one write unit however many files and
+// addresses it saw; and the write units a key-day costs are one table write an hour (DynamoDB's
+// own count; the local stand-in reports the table's share, the indexes' are below) plus the
+// files' share of their commits and ledger entries.
+func TestManyFilesOfTheSameAccountsCostOneWriteAKeyAnHour(t *testing.T) {
+	in, db, table := setup(t)
+	ctx := context.Background()
+	const servers, hours, accounts = 4, 24, 500
+	var ingestUnits, mergeUnits float64
+	for h := range hours {
+		for s := range servers {
+			var b bytes.Buffer
+			b.WriteString(iisHeader)
+			for a := range accounts {
+				fmt.Fprintf(&b, "2021-08-02 %02d:%02d:%02d 10.0.0.%d GET /Microsoft-Server-ActiveSync - 443 acct%03d@nhs.net 198.51.%d.%d Apple-iPhone13C2/%d.%d eas.nhs.net 200\n",
+					h, a%60, s, s, a, h, (a+s)%250, 1800+h, s)
+			}
+			outs, err := in.File(ctx, memSource(fmt.Sprintf("logs/server%d/%02d.log#v1", s, h), b.Bytes()), []ingest.Target{target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ingestUnits += outs[0].File.WriteUnits
+		}
+		uctx, units := store.WithUnits(ctx)
+		m, err := in.Merge(uctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Files != servers || m.Written != accounts {
+			t.Fatalf("hour %d: merged %+v; want %d files, %d keys written once each", h, m, servers, accounts)
+		}
+		mergeUnits += units.Write()
+	}
+	acts := window(t, db, table)
+	if len(acts) != accounts {
+		t.Fatalf("%d findings, want %d", len(acts), accounts)
+	}
+	for _, a := range acts {
+		if a.Successes != servers*hours || a.Sources != servers*hours || len(a.ClientIPs) != findings.MaxClientIPs {
+			t.Fatalf("%s: %d successes from %d files, %d addresses; want %d from %d, %d", a.Account, a.Successes, a.Sources,
+				len(a.ClientIPs), servers*hours, servers*hours, findings.MaxClientIPs)
+		}
+	}
+	// Every stored item within one write unit.
+	for a := range accounts {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: fmt.Sprintf("FIND#c1#acct%03d@nhs.net", a)},
+			"SK": &types.AttributeValueMemberS{Value: "2021-08-02#eas.nhs.net#EAS"}}})
+		if err != nil || out.Item == nil {
+			t.Fatalf("acct%03d: %v", a, err)
+		}
+		if n := store.ItemSize(out.Item); n > findings.MaxItemBytes {
+			t.Fatalf("acct%03d: item of %d bytes, want at most %d", a, n, findings.MaxItemBytes)
+		}
+	}
+	perKeyHour := mergeUnits / accounts / hours
+	filesShare := ingestUnits / accounts / hours
+	t.Logf("per key-day: %.2f merge write units (table), %.3f of the files' commits and ledger, over %d hours", mergeUnits/accounts, ingestUnits/accounts, hours)
+	if perKeyHour > 1.05 || filesShare > 0.1 {
+		t.Errorf("a key-hour cost %.3f table write units in merges and %.3f in the files' share; want about 1 and under 0.1", perKeyHour, filesShare)
 	}
 }

@@ -17,8 +17,10 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 // Config is the ingest Lambda's environment.
@@ -32,15 +34,19 @@ type Config struct {
 	// MaxFindings overrides the findings a scanner holds before it writes a part
 	// (SUNSET_MAX_FINDINGS; default 40% of MemoryMB at connlog.BytesPerFinding).
 	MaxFindings int
+	// StagingBucket holds each file's findings until the hourly merge (SUNSET_STAGING_BUCKET,
+	// required; under findings.StagingPrefix).
+	StagingBucket string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := lambdaenv.New(getenv)
 	c := Config{
-		Table:       e.Required("SUNSET_TABLE"),
-		MemoryMB:    e.Int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024, 128),
-		MaxFindings: e.Int("SUNSET_MAX_FINDINGS", 0, 0),
+		Table:         e.Required("SUNSET_TABLE"),
+		MemoryMB:      e.Int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024, 128),
+		MaxFindings:   e.Int("SUNSET_MAX_FINDINGS", 0, 0),
+		StagingBucket: e.Required(findings.StagingBucketEnv),
 	}
 	if c.MaxFindings == 0 {
 		c.MaxFindings = c.MemoryMB << 20 * 2 / 5 / connlog.BytesPerFinding
@@ -55,12 +61,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 	lambdaenv.LimitMemory(cfg.MemoryMB)
 	db := c.DynamoDB()
-	in := New(db, cfg.Table, directory.New(db, cfg.Table, time.Now), time.Now)
+	s3c := s3.NewFromConfig(c.Config())
+	stage := findings.S3Stage{Client: s3c, Bucket: cfg.StagingBucket, Prefix: findings.StagingPrefix}
+	host, _ := os.Hostname()
+	in := New(db, cfg.Table, stage, directory.New(db, cfg.Table, time.Now), time.Now, fmt.Sprintf("ingest %s %d", host, os.Getpid()))
 	in.MaxFindings = cfg.MaxFindings
 	return &Handler{
 		Ingester:  in,
 		Campaigns: campaign.NewStore(db, cfg.Table, time.Now),
-		S3:        s3.NewFromConfig(c.Config()),
+		S3:        s3c,
 		Log:       log,
 		Metrics:   metrics.New(os.Stdout, "ingest", time.Now),
 	}
@@ -77,6 +86,59 @@ type Handler struct {
 	// Metrics counts files, lines, legacy events, malformed lines and findings written (nil:
 	// none).
 	Metrics *metrics.Recorder
+}
+
+// Invoke is the function's entry point: an SQS batch of S3 notifications (Handle), or the
+// hourly schedule's event (Merge). The schedule's input is {"merge": true}.
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records json.RawMessage `json:"Records"`
+		Merge   bool            `json:"merge"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	if probe.Merge {
+		return nil, h.Merge(ctx)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("decode SQS event: %w", err)
+	}
+	return h.Handle(ctx, ev)
+}
+
+// Merge adds every live campaign's committed files to the table (the hourly schedule). A
+// campaign another merge holds is left to it; one that fails does not stop the others, and
+// the invocation fails (the schedule retries) if any did: merges are idempotent.
+func (h *Handler) Merge(ctx context.Context) error {
+	defer func() {
+		if err := h.Metrics.Flush(); err != nil {
+			h.Log.ErrorContext(ctx, "metrics not written", "error", err.Error())
+		}
+	}()
+	targets, err := Targets(ctx, h.Campaigns)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range targets {
+		uctx, units := store.WithUnits(ctx)
+		m, err := h.Ingester.Merge(uctx, t)
+		if errors.Is(err, findings.ErrMergeBusy) {
+			h.Log.InfoContext(ctx, "merge left to the merge running", "campaign", t.ID)
+			continue
+		}
+		h.Metrics.Add(t.ID, metrics.FindingsMerged, float64(m.Written))
+		h.Metrics.Add(t.ID, metrics.MergeWriteUnits, units.Write())
+		h.Log.InfoContext(ctx, "merged", "campaign", t.ID, "batches", m.Batches, "files", m.Files, "keys", m.Keys,
+			"written", m.Written, "write_units", units.Write(), "read_units", units.Read())
+		if err != nil {
+			h.Log.ErrorContext(ctx, "merge failed", "campaign", t.ID, "error", err.Error())
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Handle processes one SQS batch.
@@ -150,10 +212,10 @@ func (h *Handler) message(ctx context.Context, msg events.SQSMessage, targets *[
 				h.Metrics.Add(out.Campaign, metrics.Lines, float64(f.Lines))
 				h.Metrics.Add(out.Campaign, metrics.LegacyEvents, float64(f.Events))
 				h.Metrics.Add(out.Campaign, metrics.MalformedLines, float64(f.Malformed))
-				h.Metrics.Add(out.Campaign, metrics.FindingsWritten, float64(f.Writes))
+				h.Metrics.Add(out.Campaign, metrics.IngestWriteUnits, f.WriteUnits)
 			}
 			h.Log.InfoContext(ctx, "ingested", "object", o.ID(), "campaign", out.Campaign, "skipped", out.Skipped,
-				"format", f.Format, "lines", f.Lines, "events", f.Events, "findings", f.Findings, "writes", f.Writes,
+				"format", f.Format, "lines", f.Lines, "events", f.Events, "findings", f.Findings, "batch", f.Batch, "write_units", f.WriteUnits,
 				"unresolved", f.Unresolved, "malformed", f.Malformed, "error", f.Error, "duration_ms", f.DurationMS)
 		}
 		if read {

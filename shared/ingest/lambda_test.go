@@ -110,7 +110,7 @@ func TestHandlerIngestsTheObjectOfAnS3Event(t *testing.T) {
 		Metrics: metrics.New(&emf, "ingest", nil)}
 	invoke := func() events.SQSEventResponse {
 		t.Helper()
-		out, err := lambda.NewHandler(h.Handle).Invoke(ctx, payload)
+		out, err := lambda.NewHandler(h.Invoke).Invoke(ctx, payload)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,14 +125,25 @@ func TestHandlerIngestsTheObjectOfAnS3Event(t *testing.T) {
 		t.Errorf("batch item failures = %+v, want just the poison message", resp.BatchItemFailures)
 	}
 	source := bucket + "/" + key + "#" + aws.ToString(put.VersionId)
-	f, err := findings.NewReader(db, table).File(ctx, source, "legacy-hostnames-2021")
+	f, err := findings.NewReader(db, table, nil).File(ctx, source, "legacy-hostnames-2021")
 	if err != nil || f == nil {
 		t.Fatalf("no ledger entry for %s: %v\n%s", source, err, logs.String())
 	}
-	if f.Name != bucket+"/"+key || !f.Gzip || f.Events != 300 || f.Writes == 0 {
+	if f.Name != bucket+"/"+key || !f.Gzip || f.Events != 300 || f.Batch != 1 || f.WriteUnits <= 0 {
 		t.Errorf("file = %+v", f)
 	}
 	before := windowOf(t, db, table, "legacy-hostnames-2021")
+	// The hourly schedule's event (events/ingest-merge.json) merges it into the table.
+	sched, err := os.ReadFile("../../events/ingest-merge.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lambda.NewHandler(h.Invoke).Invoke(ctx, sched); err != nil {
+		t.Fatal(err)
+	}
+	if got := windowOf(t, db, table, "legacy-hostnames-2021"); !reflect.DeepEqual(before, got) || pending(t, db, table, "legacy-hostnames-2021") != 0 {
+		t.Errorf("merged: %d findings, %d files pending; want the %d read before, none pending", len(got), pending(t, db, table, "legacy-hostnames-2021"), len(before))
+	}
 	// Redelivered: nothing changes, and nothing is counted twice.
 	invoke()
 	if after := windowOf(t, db, table, "legacy-hostnames-2021"); len(before) == 0 || !reflect.DeepEqual(before, after) {
@@ -145,7 +156,8 @@ func TestHandlerIngestsTheObjectOfAnS3Event(t *testing.T) {
 		want     float64
 	}{
 		{"", metrics.FilesIngested, 1}, {"legacy-hostnames-2021", metrics.Lines, float64(f.Lines)},
-		{"legacy-hostnames-2021", metrics.LegacyEvents, 300}, {"legacy-hostnames-2021", metrics.FindingsWritten, float64(f.Writes)},
+		{"legacy-hostnames-2021", metrics.LegacyEvents, 300}, {"legacy-hostnames-2021", metrics.IngestWriteUnits, f.WriteUnits},
+		{"legacy-hostnames-2021", metrics.FindingsMerged, float64(len(before))},
 		{"legacy-hostnames-2021", metrics.MalformedLines, float64(f.Malformed)},
 	} {
 		if got := v.Get(c.campaign, c.name); got != c.want {
@@ -215,11 +227,11 @@ func TestHandlerRecordsEmptyAndHeaderOnlyObjectsAsDone(t *testing.T) {
 				t.Fatalf("%s attempt %d: %+v, %v; want it acknowledged", key, attempt, resp, err)
 			}
 		}
-		f, err := findings.NewReader(db, table).File(ctx, bucket+"/"+key+"#etag:"+etag, "legacy-hostnames-2021")
+		f, err := findings.NewReader(db, table, nil).File(ctx, bucket+"/"+key+"#etag:"+etag, "legacy-hostnames-2021")
 		if err != nil || f == nil {
 			t.Fatalf("%s: no ledger entry: %v", key, err)
 		}
-		if f.State != findings.StateDone || f.Format != string(want[key]) || f.Events != 0 || f.Error != "" || f.Writes != 0 {
+		if f.State != findings.StateDone || f.Format != string(want[key]) || f.Events != 0 || f.Error != "" || f.Parts != 0 || f.Batch != 0 {
 			t.Errorf("%s: recorded %+v; want done, format %s, no events, no error", key, f, want[key])
 		}
 	}

@@ -16,8 +16,11 @@ import (
 const (
 	DynamoDBURL = "http://127.0.0.1:8000"
 	SESURL      = "http://127.0.0.1:8005"
-	Region      = "eu-west-2"
-	Table       = "sunset-local"
+	S3URL       = "http://127.0.0.1:8006"
+	// StagingBucket holds the findings ingest stages until a merge (SUNSET_STAGING_BUCKET).
+	StagingBucket = "sunset-local-staging"
+	Region        = "eu-west-2"
+	Table         = "sunset-local"
 	// SenderIdentity is the SES identity the local stack sends as (SUNSET_SENDER_IDENTITY):
 	// campaigns whose From is elsewhere are refused, as in AWS.
 	SenderIdentity = "example.nhs.net"
@@ -33,11 +36,13 @@ func Env() [][2]string {
 	return [][2]string{
 		{"AWS_ENDPOINT_URL_DYNAMODB", DynamoDBURL},
 		{"AWS_ENDPOINT_URL_SESV2", SESURL},
+		{"AWS_ENDPOINT_URL_S3", S3URL},
 		{"AWS_REGION", Region},
 		{"AWS_ACCESS_KEY_ID", AccessKey},
 		{"AWS_SECRET_ACCESS_KEY", SecretKey},
 		{"SUNSET_TABLE", Table},
 		{"SUNSET_SENDER_IDENTITY", SenderIdentity},
+		{"SUNSET_STAGING_BUCKET", StagingBucket},
 	}
 }
 
@@ -55,6 +60,11 @@ func Endpoint(service string) string {
 			return v
 		}
 		return SESURL
+	case "s3":
+		if v := os.Getenv("AWS_ENDPOINT_URL_S3"); v != "" {
+			return v
+		}
+		return S3URL
 	}
 	return ""
 }

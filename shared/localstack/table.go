@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -196,4 +198,20 @@ func keyString(keys []types.KeySchemaElement) string {
 		s += fmt.Sprintf("%s(%s) ", aws.ToString(k.AttributeName), k.KeyType)
 	}
 	return s
+}
+
+// BucketMaker is the part of the S3 client EnsureBucket uses.
+type BucketMaker interface {
+	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, optFns ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+}
+
+// EnsureBucket creates a bucket unless it exists (the local S3 keeps it while it runs).
+func EnsureBucket(ctx context.Context, c BucketMaker, name string) error {
+	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	var exists *s3types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
+		return fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return nil
 }

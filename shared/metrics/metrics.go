@@ -26,10 +26,12 @@ const (
 	// FilesWithoutCampaign: log files that came while no campaign was live, left in the bucket
 	// for `sunset backfill` (they expire after RawLogRetentionDays).
 	FilesWithoutCampaign Name = "FilesWithoutCampaign"
-	Lines                Name = "Lines"           // lines read, per campaign
-	LegacyEvents         Name = "LegacyEvents"    // sign-ins through a legacy hostname, per campaign
-	MalformedLines       Name = "MalformedLines"  // lines counted as malformed and skipped, per campaign
-	FindingsWritten      Name = "FindingsWritten" // finding items written, per campaign
+	Lines                Name = "Lines"            // lines read, per campaign
+	LegacyEvents         Name = "LegacyEvents"     // sign-ins through a legacy hostname, per campaign
+	MalformedLines       Name = "MalformedLines"   // lines counted as malformed and skipped, per campaign
+	IngestWriteUnits     Name = "IngestWriteUnits" // DynamoDB write units a file's ingest cost (commit and ledger), per campaign
+	FindingsMerged       Name = "FindingsMerged"   // finding items an hourly merge wrote, per campaign
+	MergeWriteUnits      Name = "MergeWriteUnits"  // DynamoDB write units the merges cost, per campaign
 
 	// directory
 	DirectoryRowsImported Name = "DirectoryRowsImported" // organisation and account rows stored
@@ -68,7 +70,8 @@ const (
 
 // Names is every metric, in the order docs/operations.md lists them.
 var Names = []Name{
-	FilesIngested, FilesFailed, FilesWithoutCampaign, Lines, LegacyEvents, MalformedLines, FindingsWritten,
+	FilesIngested, FilesFailed, FilesWithoutCampaign, Lines, LegacyEvents, MalformedLines, IngestWriteUnits,
+	FindingsMerged, MergeWriteUnits,
 	DirectoryRowsImported, DirectoryRowsRejected,
 	PlannerRuns, NoticesPlanned, NoticesClaimed, NoticesSuperseded, AffectedOrganisations, AffectedAccounts,
 	NotifiedOrganisations, FixedOrganisations, NoticesPendingDispatch,

@@ -12,11 +12,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/lambdaenv"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
@@ -32,13 +34,16 @@ type Config struct {
 	// MemoryMB is the function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, set by Lambda;
 	// default 256): the soft memory limit is 90% of it.
 	MemoryMB int
+	// StagingBucket holds the findings committed but not merged yet (SUNSET_STAGING_BUCKET,
+	// required): a plan reads them too.
+	StagingBucket string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := lambdaenv.New(getenv)
 	c := Config{Table: e.Required("SUNSET_TABLE"), SendQueueURL: e.Required("SUNSET_SEND_QUEUE_URL"),
-		MemoryMB: e.Int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 256, 128)}
+		MemoryMB: e.Int("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 256, 128), StagingBucket: e.Required(findings.StagingBucketEnv)}
 	return c, e.Err()
 }
 
@@ -49,7 +54,7 @@ func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 	lambdaenv.LimitMemory(cfg.MemoryMB)
 	db := c.DynamoDB()
 	return &Handler{
-		Planner:    New(db, cfg.Table, time.Now),
+		Planner:    New(db, cfg.Table, findings.S3Stage{Client: s3.NewFromConfig(c.Config()), Bucket: cfg.StagingBucket, Prefix: findings.StagingPrefix}, time.Now),
 		Live:       campaign.NewStore(db, cfg.Table, time.Now),
 		Dispatcher: &Queue{Client: sqs.NewFromConfig(c.Config()), URL: cfg.SendQueueURL},
 		Logger:     log,

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
@@ -13,11 +14,12 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
-// New is the planner over the Sunset table, with the real stores.
-func New(db store.Table, table string, clock func() time.Time) *Planner {
+// New is the planner over the Sunset table, with the real stores; stage holds the findings
+// committed but not merged yet.
+func New(db store.Table, table string, stage findings.Stage, clock func() time.Time) *Planner {
 	return &Planner{
 		Campaigns:   campaign.NewStore(db, table, clock),
-		Findings:    findings.NewReader(db, table),
+		Findings:    views{findings.NewReader(db, table, stage)},
 		Directory:   directory.New(db, table, clock),
 		Suppression: suppression.New(db, table, clock),
 		Ledger:      ledger.New(db, table, clock),
@@ -25,4 +27,11 @@ func New(db store.Table, table string, clock func() time.Time) *Planner {
 		Answers:     answers.NewStore(db, table, clock),
 		Clock:       clock,
 	}
+}
+
+// views gives the findings reader's views as the planner reads them.
+type views struct{ r *findings.Reader }
+
+func (v views) View(ctx context.Context, campaignID string) (FindingsView, error) {
+	return v.r.View(ctx, campaignID)
 }

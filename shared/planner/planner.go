@@ -22,10 +22,16 @@ import (
 // (a stream, in account order), one organisation's or one account's findings, and the traffic
 // without an account.
 type Findings interface {
-	Accounts(ctx context.Context, campaignID string, from, to calendar.Date, fn func(findings.Seen) error) error
-	Org(ctx context.Context, campaignID, ods string, from, to calendar.Date) ([]findings.Activity, error)
-	Account(ctx context.Context, campaignID, account string, from, to calendar.Date) ([]findings.Activity, error)
-	Unattributed(ctx context.Context, campaignID string, from, to calendar.Date) ([]findings.Activity, error)
+	View(ctx context.Context, campaignID string) (FindingsView, error)
+}
+
+// FindingsView is a campaign's findings as of the moment it was made (shared/findings.View
+// fits): the table and the files committed but not merged yet.
+type FindingsView interface {
+	Accounts(ctx context.Context, from, to calendar.Date, fn func(findings.Seen) error) error
+	Org(ctx context.Context, ods string, from, to calendar.Date) ([]findings.Activity, error)
+	Account(ctx context.Context, account string, from, to calendar.Date) ([]findings.Activity, error)
+	Unattributed(ctx context.Context, from, to calendar.Date) ([]findings.Activity, error)
 }
 
 // Directory says who owns accounts and who administers organisations (shared/directory fits).

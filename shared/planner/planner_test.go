@@ -105,11 +105,13 @@ func in(a findings.Activity, from, to calendar.Date) bool {
 	return !a.Day.Before(from) && !a.Day.After(to)
 }
 
-func (f *fakeFindings) Window(_ context.Context, _ string, from, to calendar.Date) ([]findings.Activity, error) {
+func (f *fakeFindings) View(context.Context, string) (FindingsView, error) { return f, nil }
+
+func (f *fakeFindings) Window(_ context.Context, from, to calendar.Date) ([]findings.Activity, error) {
 	return f.sorted(nil, func(a findings.Activity) bool { return in(a, from, to) }), nil
 }
 
-func (f *fakeFindings) Accounts(_ context.Context, _ string, from, to calendar.Date, fn func(findings.Seen) error) error {
+func (f *fakeFindings) Accounts(_ context.Context, from, to calendar.Date, fn func(findings.Seen) error) error {
 	acts := f.sorted(nil, func(a findings.Activity) bool { return in(a, from, to) && a.Account != "" })
 	sort.SliceStable(acts, func(i, j int) bool { return acts[i].Account < acts[j].Account })
 	for i := 0; i < len(acts); {
@@ -130,15 +132,15 @@ func (f *fakeFindings) Accounts(_ context.Context, _ string, from, to calendar.D
 	return nil
 }
 
-func (f *fakeFindings) Org(_ context.Context, _ string, ods string, from, to calendar.Date) ([]findings.Activity, error) {
+func (f *fakeFindings) Org(_ context.Context, ods string, from, to calendar.Date) ([]findings.Activity, error) {
 	return f.sorted(func() []findings.Activity { return f.byOwner[strings.ToUpper(ods)] }, func(a findings.Activity) bool { return in(a, from, to) }), nil
 }
 
-func (f *fakeFindings) Account(_ context.Context, _ string, account string, from, to calendar.Date) ([]findings.Activity, error) {
+func (f *fakeFindings) Account(_ context.Context, account string, from, to calendar.Date) ([]findings.Activity, error) {
 	return f.sorted(func() []findings.Activity { return f.byAccount[account] }, func(a findings.Activity) bool { return in(a, from, to) }), nil
 }
 
-func (f *fakeFindings) Unattributed(_ context.Context, _ string, from, to calendar.Date) ([]findings.Activity, error) {
+func (f *fakeFindings) Unattributed(_ context.Context, from, to calendar.Date) ([]findings.Activity, error) {
 	return f.sorted(nil, func(a findings.Activity) bool { return a.Account == "" && in(a, from, to) }), nil
 }
 

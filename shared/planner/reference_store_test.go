@@ -96,7 +96,7 @@ func TestStreamingPlanMatchesTheReferenceOnTheTable(t *testing.T) {
 		}
 	}
 	// The findings, filed under the owner each was written with (one owner per account).
-	b := findings.Batch{Campaign: w.camp.ID, Source: "seed", Owners: map[string]string{}, ExpiresAt: clock().AddDate(1, 0, 0)}
+	b := findingstest.Batch{Campaign: w.camp.ID, Owners: map[string]string{}, ExpiresAt: clock().AddDate(1, 0, 0)}
 	var fs []connlog.Finding
 	for _, a := range w.f.acts {
 		f := connlog.Finding{Hostname: a.Hostname, Protocol: a.Protocol, Day: a.Day.String(), FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
@@ -119,8 +119,11 @@ func TestStreamingPlanMatchesTheReferenceOnTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	p := New(db, table, clock)
-	reader := findings.NewReader(db, table)
+	p := New(db, table, nil, clock) // seeded: nothing staged
+	reader, err := findings.NewReader(db, table, nil).View(ctx, w.camp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	due := 0
 	for _, at := range []string{"2021-07-20", "2021-07-27", "2021-08-17", "2021-09-07", "2021-09-20"} {
 		want, err := p.referencePlan(ctx, reader, w.camp.ID, day(at))

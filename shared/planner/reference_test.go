@@ -21,7 +21,7 @@ import (
 
 // windowReader reads every finding of a window (findings.Reader and the tests' fake fit).
 type windowReader interface {
-	Window(ctx context.Context, campaignID string, from, to calendar.Date) ([]findings.Activity, error)
+	Window(ctx context.Context, from, to calendar.Date) ([]findings.Activity, error)
 }
 
 // refState is what one reference plan reads once.
@@ -185,7 +185,7 @@ func (p *Planner) refGatherAffected(ctx context.Context, w windowReader, st *ref
 	if postDeadline(c) && !c.Shutdown.After(at) && !at.After(c.LastDeadline().AddDays(lastOffset(c))) {
 		from = minDate(from, c.Shutdown.AddDays(-window))
 	}
-	acts, err := w.Window(ctx, c.ID, from, at)
+	acts, err := w.Window(ctx, from, at)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (p *Planner) leftovers(ctx context.Context, c *campaign.Campaign, sv *surve
 		return err
 	}
 	pl.Unassigned = aggregate(un, sv.from, at)
-	ua, err := p.Findings.Unattributed(ctx, c.ID, sv.from, at)
+	ua, err := sv.view.Unattributed(ctx, sv.from, at)
 	if err != nil {
 		return err
 	}

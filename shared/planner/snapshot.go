@@ -74,7 +74,11 @@ func (p *Planner) Snapshot(ctx context.Context, h History, c *campaign.Campaign,
 // also follows accounts that changed owner since).
 func (p *Planner) OrgAccounts(ctx context.Context, c *campaign.Campaign, ods string, at calendar.Date) ([]ledger.Account, error) {
 	from := at.AddDays(-c.ActivityWindowDays)
-	acts, err := p.Findings.Org(ctx, c.ID, strings.ToUpper(strings.TrimSpace(ods)), from, at)
+	view, err := p.Findings.View(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := view.Org(ctx, strings.ToUpper(strings.TrimSpace(ods)), from, at)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +91,11 @@ func (p *Planner) OrgAccounts(ctx context.Context, c *campaign.Campaign, ods str
 // partition of the unassigned), so its cost follows them, not the campaign. An account whose
 // owner left the directory after its findings were written is found by the next plan instead.
 func (p *Planner) Unassigned(ctx context.Context, c *campaign.Campaign, from, to calendar.Date) ([]ledger.Account, error) {
-	acts, err := p.Findings.Org(ctx, c.ID, findings.Unassigned, from, to)
+	view, err := p.Findings.View(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := view.Org(ctx, findings.Unassigned, from, to)
 	if err != nil {
 		return nil, err
 	}

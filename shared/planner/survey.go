@@ -38,6 +38,8 @@ const readers = 8
 // survey is who the window's findings name, resolved to their owners now.
 type survey struct {
 	from calendar.Date
+	// view is the campaign's findings as the plan reads them (nil for a roster campaign).
+	view FindingsView
 	// orgs are the organisations owning an account seen in the window; true when one was seen
 	// within the activity window before the plan's date (the funnel's "affected").
 	orgs map[string]bool
@@ -69,6 +71,11 @@ func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.
 	if c.AudienceSource == campaign.SourceRoster {
 		return sv, nil
 	}
+	view, err := p.Findings.View(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	sv.view = view
 	recentFrom := at.AddDays(-c.ActivityWindowDays)
 	var batch []findings.Seen
 	flush := func() error {
@@ -89,7 +96,7 @@ func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.
 		batch = batch[:0]
 		return nil
 	}
-	err := p.Findings.Accounts(ctx, c.ID, sv.from, at, func(s findings.Seen) error {
+	err = view.Accounts(ctx, sv.from, at, func(s findings.Seen) error {
 		if s.Account == "" {
 			return nil
 		}
@@ -156,13 +163,16 @@ func (sv *survey) unassigned() int { return sv.unowned + sv.unownedM }
 // activity reads an organisation's findings from..to: its index partition without the moved
 // accounts, and the accounts that moved to it, in the order the day index keeps them.
 func (p *Planner) activity(ctx context.Context, id string, sv *survey, ods string, from, to calendar.Date) ([]findings.Activity, error) {
-	acts, err := p.Findings.Org(ctx, id, cmp.Or(ods, findings.Unassigned), from, to)
+	if sv.view == nil {
+		return nil, nil
+	}
+	acts, err := sv.view.Org(ctx, cmp.Or(ods, findings.Unassigned), from, to)
 	if err != nil {
 		return nil, err
 	}
 	acts = slices.DeleteFunc(acts, func(a findings.Activity) bool { _, moved := sv.moved[a.Account]; return moved })
 	for _, a := range sv.byOwner[ods] {
-		more, err := p.Findings.Account(ctx, id, a, from, to)
+		more, err := sv.view.Account(ctx, a, from, to)
 		if err != nil {
 			return nil, err
 		}

@@ -283,3 +283,34 @@ func numberSize(n string) int {
 	}
 	return 2 + (len(digits)+1)/2
 }
+
+// Equal reports whether two attribute values are the same value (sets in any order).
+func Equal(a, b types.AttributeValue) bool {
+	switch a := a.(type) {
+	case *types.AttributeValueMemberS:
+		b, ok := b.(*types.AttributeValueMemberS)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberN:
+		b, ok := b.(*types.AttributeValueMemberN)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberBOOL:
+		b, ok := b.(*types.AttributeValueMemberBOOL)
+		return ok && a.Value == b.Value
+	case *types.AttributeValueMemberSS:
+		b, ok := b.(*types.AttributeValueMemberSS)
+		if !ok || len(a.Value) != len(b.Value) {
+			return false
+		}
+		in := make(map[string]bool, len(a.Value))
+		for _, s := range a.Value {
+			in[s] = true
+		}
+		for _, s := range b.Value {
+			if !in[s] {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -7,6 +7,10 @@
 //	ingestbench budget --campaign FILE --accounts N --budget-mib M
 //	                                          -> a generated log of N distinct accounts ingested with
 //	                                             the scanner held to M MiB: parts, stored, counts
+//	ingestbench capacity --campaign FILE [-servers 40 -hours 24 -accounts 2000 -alb-nodes 3 -alb-ips 300]
+//	                                          -> a scaled-down national day through ingest and the
+//	                                             hourly merges: writes, write units a key-day,
+//	                                             the largest item, seconds
 //	ingestbench concurrent --campaign FILE --throttle P LOG...
 //	                                          -> every LOG ingested at once, a share P of write
 //	                                             attempts throttled; lost and doubled findings
@@ -83,8 +87,29 @@ func freshTable(ctx context.Context) (*dynamodb.Client, string, error) {
 	db := dynamodb.NewFromConfig(c.Config(), func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb"))
 		countWrites(o)
+		store.CountCapacity(o)
 	})
 	return db, name, nil
+}
+
+// newIngester is an ingester of table staging in the local stack's S3 (a prefix of the run's
+// own), with its merger.
+func newIngester(ctx context.Context, db *dynamodb.Client, table string) (*ingest.Ingester, error) {
+	c, err := awsclient.Load(ctx, true, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	stage := findings.S3Stage{Client: c.S3(), Bucket: localstack.StagingBucket, Prefix: "bench-" + table + "/"}
+	return ingest.New(db, table, stage, directory.New(db, table, time.Now), time.Now, "ingestbench"), nil
+}
+
+// window reads every finding of the campaign from..to, merged or not.
+func window(ctx context.Context, in *ingest.Ingester, id string, from, to calendar.Date) ([]findings.Activity, error) {
+	v, err := in.View(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return v.Window(ctx, from, to)
 }
 
 func dropTable(db *dynamodb.Client, name string) {
@@ -92,6 +117,9 @@ func dropTable(db *dynamodb.Client, name string) {
 }
 
 func run(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "capacity" {
+		return benchCapacity(ctx, args[1:])
+	}
 	if len(args) == 4 && args[0] == "ingest" && args[1] == "--campaign" {
 		return benchIngest(ctx, args[2], args[3])
 	}
@@ -130,9 +158,15 @@ func benchIngest(ctx context.Context, campaignPath, logPath string) error {
 	if err != nil {
 		return err
 	}
-	in := ingest.New(db, table, directory.New(db, table, time.Now), time.Now)
+	in, err := newIngester(ctx, db, table)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	outs, err := in.File(ctx, src, []ingest.Target{ingest.TargetOf(c)})
+	if err == nil {
+		_, err = in.Merge(ctx, ingest.TargetOf(c))
+	}
 	took := time.Since(start)
 	if err != nil {
 		return err
@@ -141,7 +175,7 @@ func benchIngest(ctx context.Context, campaignPath, logPath string) error {
 	// Distinct keys as stored: every finding item of the campaign, read back by day.
 	var stored int
 	for d := calendar.Of(time.Date(2021, 7, 1, 0, 0, 0, 0, time.UTC)); !d.After(calendar.Of(time.Date(2021, 9, 30, 0, 0, 0, 0, time.UTC))); d = d.AddDays(1) {
-		acts, err := findings.NewReader(db, table).Window(ctx, c.ID, d, d)
+		acts, err := window(ctx, in, c.ID, d, d)
 		if err != nil {
 			return err
 		}
@@ -279,7 +313,10 @@ func benchConcurrent(ctx context.Context, campaignPath string, p float64, logs [
 		}
 	}
 
-	in := ingest.New(tdb, table, directory.New(tdb, table, time.Now), time.Now)
+	in, err := newIngester(ctx, tdb, table)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make([]error, len(logs))
@@ -312,11 +349,13 @@ func benchConcurrent(ctx context.Context, campaignPath string, p float64, logs [
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	r := findings.NewReader(db, table)
+	if _, err := in.Merge(ctx, ingest.TargetOf(c)); err != nil {
+		return err
+	}
 	var stored, lost, doubled int
 	seen := map[string]bool{}
 	for d := calendar.Of(time.Date(2021, 7, 1, 0, 0, 0, 0, time.UTC)); !d.After(calendar.Of(time.Date(2021, 9, 30, 0, 0, 0, 0, time.UTC))); d = d.AddDays(1) {
-		acts, err := r.Window(ctx, c.ID, d, d)
+		acts, err := window(ctx, in, c.ID, d, d)
 		if err != nil {
 			return err
 		}
@@ -409,7 +448,10 @@ func benchBudget(ctx context.Context, campaignPath string, n, mib int) error {
 	if err != nil {
 		return err
 	}
-	in := ingest.New(db, table, directory.New(db, table, time.Now), time.Now)
+	in, err := newIngester(ctx, db, table)
+	if err != nil {
+		return err
+	}
 	in.MaxFindings = mib << 20 / connlog.BytesPerFinding
 	var peak atomic.Uint64
 	done := make(chan struct{})
@@ -434,34 +476,27 @@ func benchBudget(ctx context.Context, campaignPath string, n, mib int) error {
 	if err != nil {
 		return err
 	}
-	// Count what is stored, a page at a time.
+	if _, err := in.Merge(ctx, ingest.TargetOf(c)); err != nil {
+		return err
+	}
+	// Count what is stored.
 	var items, successes int64
 	accounts := 0
-	err = findings.NewReader(db, table).Accounts(ctx, c.ID, calendar.Of(time.Date(2021, 8, 2, 0, 0, 0, 0, time.UTC)), calendar.Of(time.Date(2021, 8, 2, 0, 0, 0, 0, time.UTC)),
-		func(findings.Seen) error { accounts++; return nil })
+	day := calendar.Of(time.Date(2021, 8, 2, 0, 0, 0, 0, time.UTC))
+	v, err := in.View(ctx, c.ID)
 	if err != nil {
 		return err
 	}
-	err = store.QueryAll(ctx, db, &dynamodb.QueryInput{
-		TableName: aws.String(table), IndexName: aws.String(store.GSI1),
-		KeyConditionExpression:    aws.String("GSI1PK = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": store.S(store.Key("DAY", c.ID, "2021-08-02"))},
-	}, func(page []map[string]types.AttributeValue) error {
-		for _, it := range page {
-			items++
-			for k, v := range it {
-				if m, ok := v.(*types.AttributeValueMemberM); ok && strings.HasPrefix(k, "src_") {
-					if nv, ok := m.Value["s"].(*types.AttributeValueMemberN); ok {
-						x, _ := strconv.ParseInt(nv.Value, 10, 64)
-						successes += x
-					}
-				}
-			}
-		}
-		return nil
-	})
+	if err := v.Accounts(ctx, day, day, func(findings.Seen) error { accounts++; return nil }); err != nil {
+		return err
+	}
+	acts, err := v.Window(ctx, day, day)
 	if err != nil {
 		return err
+	}
+	for _, a := range acts {
+		items++
+		successes += a.Successes
 	}
 	f := outs[0].File
 	// The findings table lives outside the Go heap: the process's peak resident memory counts it.

@@ -255,7 +255,7 @@ sender: {from: "noreply@example.nhs.net"}
 	}
 
 	start := time.Now()
-	b := findings.Batch{Campaign: c.campaign, Source: "bench/seed", Owners: map[string]string{}, ExpiresAt: clock().AddDate(1, 0, 0)}
+	b := findingstest.Batch{Campaign: c.campaign, Owners: map[string]string{}, ExpiresAt: clock().AddDate(1, 0, 0)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []map[string]types.AttributeValue, c.writers)
@@ -309,7 +309,11 @@ sender: {from: "noreply@example.nhs.net"}
 
 	// Read them back the way the planner does: every one, attributed to the right organisation,
 	// with the totals the writer would have stored.
-	acts, err := findings.NewReader(db, c.table).Window(ctx, c.campaign, at.AddDays(-(days - 1)), at)
+	view, err := findings.NewReader(db, c.table, nil).View(ctx, c.campaign)
+	if err != nil {
+		return err
+	}
+	acts, err := view.Window(ctx, at.AddDays(-(days - 1)), at)
 	if err != nil {
 		return err
 	}
@@ -335,7 +339,7 @@ sender: {from: "noreply@example.nhs.net"}
 // requests of one plan (every run makes the same), the peak heap over the runs and the
 // process's peak RSS.
 func plan(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) error {
-	p := planner.New(db, c.table, clock)
+	p := planner.New(db, c.table, nil, clock) // seeded findings: nothing staged
 	stopPeak := heapPeak()
 	var (
 		best, due int
@@ -425,7 +429,7 @@ func heapPeak() (stop func() uint64) {
 
 // runLean runs the campaign once as the scheduled Lambda does and prints one row.
 func runLean(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) error {
-	p := planner.New(db, c.table, clock)
+	p := planner.New(db, c.table, nil, clock) // seeded findings: nothing staged
 	d := &counting{}
 	runtime.GC()
 	cnt.reset()

@@ -26,7 +26,6 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
-	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
@@ -144,7 +143,7 @@ func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int
 	if _, err := directory.New(db, table, clock).Import(ctx, directory.ImportInput{Orgs: &orgs, Accounts: &accts, OrgsName: "orgs.csv", AccountsName: "accounts.csv"}); err != nil {
 		return err
 	}
-	items, err := findingstest.Items(ctx, findings.Batch{Campaign: c.ID, Source: "day", Owners: owners, ExpiresAt: now.AddDate(1, 0, 0)}, fs)
+	items, err := findingstest.Items(ctx, findingstest.Batch{Campaign: c.ID, Owners: owners, ExpiresAt: now.AddDate(1, 0, 0)}, fs)
 	if err != nil {
 		return err
 	}
@@ -159,7 +158,7 @@ func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int
 
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	q := &queue{}
-	p := planner.New(db, table, clock)
+	p := planner.New(db, table, nil, clock) // seeded findings: nothing staged
 	h := &planner.Handler{Planner: p, Live: cs, Dispatcher: &planner.Queue{Client: q, URL: "bench"}, Logger: quiet}
 	start := time.Now()
 	if err := h.Handle(ctx, events.EventBridgeEvent{ID: "bench"}); err != nil {

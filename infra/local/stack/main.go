@@ -60,7 +60,7 @@ func clients(ctx context.Context) (*awsclient.Clients, localstack.TableSpec, err
 
 // up waits for both services and creates the table; safe to run again.
 func up(ctx context.Context) error {
-	for _, e := range []string{localstack.Endpoint("dynamodb"), localstack.Endpoint("sesv2") + "/health-check"} {
+	for _, e := range []string{localstack.Endpoint("dynamodb"), localstack.Endpoint("sesv2") + "/health-check", localstack.Endpoint("s3")} {
 		if err := localstack.WaitHTTP(ctx, e); err != nil {
 			return err
 		}
@@ -72,8 +72,11 @@ func up(ctx context.Context) error {
 	if err := localstack.EnsureTable(ctx, c.DynamoDB(), spec); err != nil {
 		return err
 	}
-	fmt.Printf("local stack up: DynamoDB %s (table %s), SES v2 %s\n",
-		localstack.Endpoint("dynamodb"), *spec.Input.TableName, localstack.Endpoint("sesv2"))
+	if err := localstack.EnsureBucket(ctx, c.S3(), localstack.StagingBucket); err != nil {
+		return err
+	}
+	fmt.Printf("local stack up: DynamoDB %s (table %s), SES v2 %s, S3 %s (bucket %s)\n",
+		localstack.Endpoint("dynamodb"), *spec.Input.TableName, localstack.Endpoint("sesv2"), localstack.Endpoint("s3"), localstack.StagingBucket)
 	return nil
 }
 

@@ -29,7 +29,9 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/nhsmail-sunset/sunset/shared/findings"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 func need(t testing.TB, service, endpoint string) {
@@ -87,7 +89,7 @@ func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) (*dynamodb.Client
 			t.Logf("delete table %s: %v", name, err)
 		}
 	})
-	return dynamodb.NewFromConfig(Config(), append([]func(*dynamodb.Options){base}, optFns...)...), name
+	return dynamodb.NewFromConfig(Config(), append([]func(*dynamodb.Options){base, store.CountCapacity}, optFns...)...), name
 }
 
 // SES returns a client of the local SES v2 emulator.
@@ -275,4 +277,15 @@ func SSM(t testing.TB, params map[string]string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// Stage is a findings stage of the test's own: a bucket in an in-memory S3 API (S3).
+func Stage(t testing.TB) findings.S3Stage {
+	t.Helper()
+	c, _ := S3(t)
+	const bucket = "staging"
+	if err := localstack.EnsureBucket(context.Background(), c, bucket); err != nil {
+		t.Fatal(err)
+	}
+	return findings.S3Stage{Client: c, Bucket: bucket, Prefix: findings.StagingPrefix}
 }
