@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -79,26 +84,94 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)
 		return exitFor(err)
 	}
-	pl, err := p.Plan(ctx, *id, planDate(env, rec.Campaign, *at))
+	day := planDate(env, rec.Campaign, *at)
+	if *asJSON {
+		return streamPlanJSON(ctx, env, p, *id, day)
+	}
+	// The text lists each notice's account count, not its accounts: the rows are dropped as
+	// each chunk is decided, so a national campaign's dry run holds a line an organisation.
+	counts := map[string]int{}
+	var dues []planner.Due
+	var skips []planner.Skip
+	pl, err := p.PlanEach(ctx, *id, day, func(d []planner.Due, s []planner.Skip) error {
+		for _, x := range d {
+			counts[x.Org+"#"+x.Stage] = len(x.Accounts)
+			x.Accounts = nil
+			dues = append(dues, x)
+		}
+		skips = append(skips, s...)
+		return nil
+	})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)
 		return 1
 	}
-	if *asJSON {
-		return printJSON(env, pl)
-	}
-	printPlan(env.stdout, pl)
+	pl.Due, pl.Skipped = dues, skips
+	printPlan(env.stdout, pl, func(d planner.Due) int { return counts[d.Org+"#"+d.Stage] })
 	return 0
 }
 
-func printPlan(w io.Writer, pl planner.Plan) {
+// streamPlanJSON prints the plan as one JSON object, writing each due notice (with its
+// accounts) as the walk decides it, so the dry run never holds them all; the skips and the
+// rest of the plan follow.
+func streamPlanJSON(ctx context.Context, env *cliEnv, p *planner.Planner, id string, day calendar.Date) int {
+	w := bufio.NewWriter(env.stdout)
+	defer w.Flush()
+	w.WriteString("{\n  \"due\": [")
+	n := 0
+	var skips []planner.Skip
+	pl, err := p.PlanEach(ctx, id, day, func(d []planner.Due, s []planner.Skip) error {
+		for _, x := range d {
+			b, err := json.MarshalIndent(x, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				w.WriteString(",")
+			}
+			n++
+			w.WriteString("\n    ")
+			w.Write(b)
+		}
+		skips = append(skips, s...)
+		return nil
+	})
+	if err != nil {
+		w.Flush()
+		fmt.Fprintf(env.stderr, "\nsunset plan: %v\n", err)
+		return 1
+	}
+	if n > 0 {
+		w.WriteString("\n  ")
+	}
+	w.WriteString("]")
+	pl.Skipped = skips
+	rest, err := json.Marshal(pl)
+	if err != nil {
+		fmt.Fprintln(env.stderr, err)
+		return 1
+	}
+	var fields map[string]json.RawMessage
+	json.Unmarshal(rest, &fields)
+	delete(fields, "due")
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		var v bytes.Buffer
+		json.Indent(&v, fields[k], "  ", "  ")
+		fmt.Fprintf(w, ",\n  %q: %s", k, v.Bytes())
+	}
+	w.WriteString("\n}\n")
+	return 0
+}
+
+// printPlan prints a plan as text; accounts says how many accounts a due notice lists.
+func printPlan(w io.Writer, pl planner.Plan, accounts func(planner.Due) int) {
 	fmt.Fprintf(w, "campaign %s on %s (%s): %d due, %d skipped, %d unassigned, %d unattributed\n",
 		pl.Campaign, pl.At.British(), pl.Status, len(pl.Due), len(pl.Skipped), len(pl.Unassigned), len(pl.Unattributed))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(pl.Due) > 0 {
 		fmt.Fprintln(tw, "\nDUE\tORG\tSTAGE\tDEADLINE\tFIRST\tACCOUNTS\tRECIPIENTS")
 		for _, d := range pl.Due {
-			fmt.Fprintf(tw, "\t%s %s\t%s\t%s\t%v\t%d\t%s\n", d.Org, d.OrgName, d.Stage, d.Deadline.British(), d.FirstContact, len(d.Accounts), strings.Join(d.Recipients, ", "))
+			fmt.Fprintf(tw, "\t%s %s\t%s\t%s\t%v\t%d\t%s\n", d.Org, d.OrgName, d.Stage, d.Deadline.British(), d.FirstContact, accounts(d), strings.Join(d.Recipients, ", "))
 		}
 	}
 	var notes []string

@@ -20,6 +20,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
 )
 
 var (
@@ -207,6 +208,7 @@ func TestErrorsSayWhatAndWhere(t *testing.T) {
 		{"send-test to two addresses", "POST", "/api/campaigns/" + demoID + "/send-test", `{"org":"RX1","stage":"advance","to":"a@x.nhs.net,b@x.nhs.net"}`, 400,
 			[]string{"is not one email address"}},
 		{"bad date", "GET", "/api/campaigns/" + demoID + "/plan?at=17/08/2021", "", 400, []string{"is not a date YYYY-MM-DD"}},
+		{"plan page too long", "GET", "/api/campaigns/" + demoID + "/plan?limit=5000", "", 400, []string{`limit=\"5000\" is not a number of organisations from 1 to 1000`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, err := h.Handle(context.Background(), apiEvent(tc.method, tc.path, tc.body, operatorClaims))
@@ -301,5 +303,62 @@ func TestOrganisations(t *testing.T) {
 	want := []string{"RTH advance claimed 2021-07-27 seen=2", "RX1 advance claimed 2021-07-27 seen=4", "Y0123 advance claimed 2021-07-27 seen=2"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("organisations (-want +got):\n%s", d)
+	}
+}
+
+// The plan comes a page of organisations at a time: the pages, followed by their next, decide
+// each organisation once and together are the whole plan; every page has the whole funnel;
+// the unassigned and unattributed lists come with the first.
+func TestPlanPages(t *testing.T) {
+	w := newWorld(t)
+	h := NewLambdaHandler(w.server(t, &OIDC{Issuer: "https://login.example", ClientID: "api://sunset"}, nil), nil)
+	get := func(q string) planner.Plan {
+		t.Helper()
+		resp, err := h.Handle(context.Background(), apiEvent("GET", "/api/campaigns/"+demoID+"/plan?at=2021-07-27"+q, "", operatorClaims))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s %v", q, resp.StatusCode, resp.Body, err)
+		}
+		var pl planner.Plan
+		if err := json.Unmarshal([]byte(resp.Body), &pl); err != nil {
+			t.Fatal(err)
+		}
+		return pl
+	}
+	orgs := func(pl planner.Plan) []string {
+		var out []string
+		for _, d := range pl.Due {
+			out = append(out, d.Org)
+		}
+		for _, s := range pl.Skipped {
+			out = append(out, s.Org)
+		}
+		slices.Sort(out)
+		return out
+	}
+	whole := get("")
+	if whole.Next != "" || len(orgs(whole)) < 3 {
+		t.Fatalf("the default page: next %q, %d organisations; want all of the demo's in one page", whole.Next, len(orgs(whole)))
+	}
+	var paged []string
+	after := ""
+	for range 20 {
+		pl := get("&limit=1&after=" + after)
+		if n := len(orgs(pl)); n > 1 {
+			t.Fatalf("a page of one decided %d organisations", n)
+		}
+		if pl.Funnel != whole.Funnel {
+			t.Errorf("page after %q: funnel %+v, want the whole plan's %+v", after, pl.Funnel, whole.Funnel)
+		}
+		if after != "" && (len(pl.Unassigned) > 0 || len(pl.Unattributed) > 0) {
+			t.Errorf("page after %q repeats the unassigned and unattributed lists", after)
+		}
+		paged = append(paged, orgs(pl)...)
+		if pl.Next == "" {
+			break
+		}
+		after = pl.Next
+	}
+	if !slices.Equal(paged, orgs(whole)) {
+		t.Errorf("pages decided %v, the whole plan %v", paged, orgs(whole))
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/report"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
 )
@@ -201,7 +203,32 @@ func (s *Server) apiPlan(_ http.ResponseWriter, r *http.Request, _ Identity) (an
 	if err != nil {
 		return nil, err
 	}
-	return s.planner.Plan(r.Context(), rec.Campaign.ID, at)
+	page, err := planPage(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.planner.PlanPage(r.Context(), rec.Campaign.ID, at, page)
+}
+
+// Plans are served a page of organisations at a time (?after=ODS&limit=N): a national
+// campaign's whole plan is more than a request's 30 seconds and the function's memory allow.
+const (
+	planPageDefault = 200
+	planPageMax     = 1000
+)
+
+// planPage reads ?after= and ?limit= (default planPageDefault, at most planPageMax).
+func planPage(r *http.Request) (planner.Page, error) {
+	q := r.URL.Query()
+	pg := planner.Page{After: strings.ToUpper(strings.TrimSpace(q.Get("after"))), Limit: planPageDefault}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > planPageMax {
+			return pg, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("limit=%q is not a number of organisations from 1 to %d", v, planPageMax)}
+		}
+		pg.Limit = n
+	}
+	return pg, nil
 }
 
 // preview is one organisation's notice exactly as it would be sent.

@@ -18,6 +18,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/notice"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/progress"
 	"github.com/nhsmail-sunset/sunset/shared/report"
 )
@@ -497,16 +498,21 @@ func (s *Server) pagePlan(w http.ResponseWriter, r *http.Request, v *view) error
 	if err != nil {
 		return err
 	}
-	pl, err := s.planner.Plan(r.Context(), rec.Campaign.ID, at)
+	page, err := planPage(r)
+	if err != nil {
+		return err
+	}
+	pl, err := s.planner.PlanPage(r.Context(), rec.Campaign.ID, at, page)
 	if err != nil {
 		return err
 	}
 	v.Title, v.Crumbs = "Plan for "+at.British(), crumbsFor(rec.Campaign.ID, crumb{"Plan", ""})
 	v.Data = struct {
-		ID   string
-		At   calendar.Date
-		Plan any
-	}{rec.Campaign.ID, at, pl}
+		ID    string
+		At    calendar.Date
+		After string
+		Plan  planner.Plan
+	}{rec.Campaign.ID, at, page.After, pl}
 	return s.show(w, http.StatusOK, v, "plan")
 }
 

@@ -116,6 +116,16 @@ type Plan struct {
 	DigestMore int                `json:"digest_more,omitempty"`
 	// Brownouts are the campaign's brownout days, for the plan to show.
 	Brownouts []campaign.Brownout `json:"brownouts,omitempty"`
+	// Next, in a page of a plan (PlanPage), is the After of the next page: "" on the last.
+	Next string `json:"next,omitempty"`
+}
+
+// Page selects a slice of a plan's organisations, in ODS order: those after After (all when
+// empty), at most Limit of them (0: every one). The funnel always covers every organisation;
+// the accounts no organisation owns and the traffic with no account come with the first page.
+type Page struct {
+	After string
+	Limit int
 }
 
 // Funnel is a campaign's progress on a date, affected → notified → fixed: the organisations
@@ -191,8 +201,49 @@ type Counts struct {
 
 // Plan works out what a run on at would do, writing nothing.
 func (p *Planner) Plan(ctx context.Context, campaignID string, at calendar.Date) (Plan, error) {
-	pl, _, err := p.plan(ctx, campaignID, at)
+	pl, _, err := p.plan(ctx, campaignID, at, nil)
 	return pl, err
+}
+
+// PlanEach is Plan for plans too large to hold (the CLI's dry run of a national campaign): it
+// hands each chunk of organisations' due notices and skips to each as the walk decides them,
+// in ODS order, and returns the rest of the plan (its Due and Skipped empty).
+func (p *Planner) PlanEach(ctx context.Context, campaignID string, at calendar.Date, each func([]Due, []Skip) error) (Plan, error) {
+	pl, _, err := p.planEach(ctx, campaignID, at, nil, each)
+	return pl, err
+}
+
+// PlanPage is one page of Plan: the survey and the funnel as Plan's, but only the page's
+// organisations decided and held (their findings read, their notices and skips kept), so a
+// page's time and memory follow its organisations, not the campaign's.
+func (p *Planner) PlanPage(ctx context.Context, campaignID string, at calendar.Date, page Page) (Plan, error) {
+	pl, _, err := p.plan(ctx, campaignID, at, &pageState{Page: page})
+	return pl, err
+}
+
+// pageState is a page's progress through the walk.
+type pageState struct {
+	Page
+	taken int
+	last  string // the last organisation taken
+	more  bool   // an organisation after the page was passed by
+}
+
+// take reports whether the walk decides ods, keeping the page's count.
+func (pg *pageState) take(ods string) bool {
+	if pg == nil {
+		return true
+	}
+	if ods <= pg.After {
+		return false
+	}
+	if pg.Limit > 0 && pg.taken == pg.Limit {
+		pg.more = true
+		return false
+	}
+	pg.taken++
+	pg.last = ods
+	return true
 }
 
 // state is what one plan reads once and its steps share.
@@ -207,6 +258,8 @@ type state struct {
 	acks   map[string]*ledger.Acknowledgement
 	review map[string]map[string]bool
 	owners map[string]string
+	// page, when set, is the slice of organisations a PlanPage decides.
+	page *pageState
 }
 
 func (st *state) notice(d Due, at calendar.Date) ledger.Notice {

@@ -61,27 +61,46 @@ func (st *state) answered(d *Due) {
 
 // plan is Plan's work, keeping everything: every due notice and skip, the notices to hand over
 // again, the unassigned accounts and the unattributed traffic.
-func (p *Planner) plan(ctx context.Context, id string, at calendar.Date) (Plan, *state, error) {
+func (p *Planner) plan(ctx context.Context, id string, at calendar.Date, page *pageState) (Plan, *state, error) {
+	return p.planEach(ctx, id, at, page, nil)
+}
+
+// planEach is plan, handing each chunk's due notices and skips to each instead of keeping
+// them when each is set.
+func (p *Planner) planEach(ctx context.Context, id string, at calendar.Date, page *pageState, each func([]Due, []Skip) error) (Plan, *state, error) {
 	pl := Plan{Campaign: id, At: at, Due: []Due{}, Skipped: []Skip{}, Unassigned: []ledger.Account{}, Unattributed: []ledger.Account{}}
 	fail := func(err error) (Plan, *state, error) { return pl, nil, fmt.Errorf("plan %s: %w", id, err) }
 	st, err := p.load(ctx, id)
 	if err != nil {
 		return fail(err)
 	}
+	st.page = page
 	pl.Status, pl.Brownouts = string(st.rec.Status), st.c.Brownouts
 	sv, err := p.survey(ctx, st.c, at, st.owners)
 	if err != nil {
 		return fail(err)
 	}
 	pl.Funnel, err = p.walk(ctx, st, sv, at, func(o chunkOut) error {
-		pl.Due = append(pl.Due, o.dues...)
-		pl.Skipped = append(pl.Skipped, o.skips...)
+		if each != nil {
+			if err := each(o.dues, o.skips); err != nil {
+				return err
+			}
+		} else {
+			pl.Due = append(pl.Due, o.dues...)
+			pl.Skipped = append(pl.Skipped, o.skips...)
+		}
 		st.pendingToday = append(st.pendingToday, o.pending...)
 		pl.Digest, pl.DigestMore = addDigest(pl.Digest, pl.DigestMore, o.digest)
 		return nil
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if page != nil && page.more {
+		pl.Next = page.last
+	}
+	if page != nil && page.After != "" {
+		return pl, st, nil
 	}
 	if err := p.leftovers(ctx, st.c, sv, at, &pl); err != nil {
 		return fail(err)

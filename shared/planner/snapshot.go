@@ -34,7 +34,8 @@ func (p *Planner) Snapshot(ctx context.Context, h History, c *campaign.Campaign,
 			return ledger.Notice{}, fmt.Errorf("%w: campaign %s has no stage %q", ErrNothingToRender, c.ID, stage)
 		}
 	}
-	pl, st, err := p.plan(ctx, c.ID, at)
+	// Only org is decided: a page of one, starting just before it.
+	pl, st, err := p.plan(ctx, c.ID, at, &pageState{Page: Page{After: justBefore(org), Limit: 1}})
 	if err != nil {
 		return ledger.Notice{}, err
 	}
@@ -120,4 +121,12 @@ func (p *Planner) Unassigned(ctx context.Context, c *campaign.Campaign, from, to
 	}
 	acts = slices.DeleteFunc(acts, func(a findings.Activity) bool { return a.Account == "" || owners[a.Account] != "" })
 	return aggregate(acts, from, to), nil
+}
+
+// justBefore is a string after every ODS code (ASCII) that sorts before ods, and before ods.
+func justBefore(ods string) string {
+	if ods == "" {
+		return ""
+	}
+	return ods[:len(ods)-1] + string(ods[len(ods)-1]-1) + "\xff"
 }

@@ -85,6 +85,9 @@ func (p *Planner) walk(ctx context.Context, st *state, sv *survey, at calendar.D
 			oc.deadline, oc.extended = e.Until, true
 		}
 		count(&f, c, sv, oc)
+		if !st.page.take(next) {
+			continue
+		}
 		if cases = append(cases, oc); len(cases) == chunkOrgs {
 			if err := p.chunk(ctx, st, sv, at, cases, emit); err != nil {
 				return f, err
