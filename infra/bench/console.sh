@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Console benchmark on the local stack: a campaign of AFFECTED organisations (100 findings
-# each) in a directory of as many, one daily run (planner.RunLean, which records the progress
+# Console benchmark on the local stack: a campaign of AFFECTED organisations (PER_ORG findings
+# each, default 100) in a directory of as many, one daily run (planner.RunLean, which records the progress
 # the console reads), then each console page and API route RUNS times through the API Lambda's
-# handler (planbench -phase console). Prints one row a request: median, p99, slowest, size and
-# the DynamoDB requests of one answer. Defaults: AFFECTED=3000 RUNS=30 REPORT_RUNS=5 (seeding 300k findings
-# takes a few minutes on dynalite).
+# handler (planbench -phase console), and the CLI's dry run. Prints one row a request: median, p99, slowest, size and
+# the DynamoDB requests of one answer, the peak heap. Defaults: AFFECTED=3000 PER_ORG=100 RUNS=30
+# REPORT_RUNS=5 (seeding 300k findings takes a few minutes on dynalite); the national shape is
+# AFFECTED=30000 PER_ORG=10.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(make -s local-env)"
 make -s local-up >/dev/null
-AFFECTED=${AFFECTED:-3000} RUNS=${RUNS:-30} REPORT_RUNS=${REPORT_RUNS:-5} WRITERS=${WRITERS:-16}
+AFFECTED=${AFFECTED:-3000} PER_ORG=${PER_ORG:-100} RUNS=${RUNS:-30} REPORT_RUNS=${REPORT_RUNS:-5} WRITERS=${WRITERS:-16}
 mkdir -p .bench
 go build -o .bench/planbench ./infra/bench/planbench
 pb() { .bench/planbench -accounts-per-org 10 -writers "$WRITERS" "$@"; }
 table=$(pb -phase create)
 trap 'pb -table "$table" -phase drop' EXIT
 pb -table "$table" -phase directory -orgs "$AFFECTED"
-pb -table "$table" -phase findings -campaign bench-console -affected "$AFFECTED" -findings $((AFFECTED * 100))
-pb -table "$table" -phase run -campaign bench-console -orgs "$AFFECTED" -affected "$AFFECTED" -findings $((AFFECTED * 100)) >/dev/null
+pb -table "$table" -phase findings -campaign bench-console -affected "$AFFECTED" -findings $((AFFECTED * PER_ORG))
+pb -table "$table" -phase run -campaign bench-console -orgs "$AFFECTED" -affected "$AFFECTED" -findings $((AFFECTED * PER_ORG)) >/dev/null
 go test -run '^$' -bench 'BenchmarkCampaignPage' -benchmem ./shared/api | grep '^Benchmark'
 echo
-pb -table "$table" -phase console -campaign bench-console -affected "$AFFECTED" -findings $((AFFECTED * 100)) -runs "$RUNS" -report-runs "$REPORT_RUNS"
+# The CLI's dry run of the same day (sunset plan streams it: PlanEach), in a process of its own.
+pb -phase header
+pb -table "$table" -phase plan -each -runs 1 -campaign bench-console -orgs "$AFFECTED" -affected "$AFFECTED" -findings $((AFFECTED * PER_ORG))
+echo
+pb -table "$table" -phase console -campaign bench-console -affected "$AFFECTED" -findings $((AFFECTED * PER_ORG)) -runs "$RUNS" -report-runs "$REPORT_RUNS"

@@ -47,13 +47,14 @@ echo "| log lines | $(get lines) |"
 echo "| legacy events | $(get events) |"
 echo "| distinct keys (account, host, protocol, day), \`sunset scan --by-day\` | $scan_keys |"
 echo "| distinct keys stored (read back by day) | $(get stored_keys) |"
-echo "| finding write requests (UpdateItem) | $(get update_items) |"
+echo "| finding writes by the merge (UpdateItem, one a key) | $(get merge_writes) |"
+echo "| all UpdateItem requests (the file's commit, the merge's lease, seals and state too) | $(get update_items) |"
 echo "| ledger write requests (PutItem) | $(get put_items) |"
 echo "| finding writes on redelivery of the same object | $(get redelivery_updates) |"
 echo "| \`sunset scan\` of the same file (s) | $(printf '%.2f' "$scan_s") |"
 echo "| ingest, scan + writes (s) | $(get seconds) |"
-if [ "$(get update_items)" != "$(get stored_keys)" ] || [ "$(get update_items)" != "$scan_keys" ]; then
-	echo "ingest.sh: write requests ($(get update_items)) != distinct keys ($scan_keys / $(get stored_keys))" >&2
+if [ "$(get merge_writes)" != "$(get stored_keys)" ] || [ "$(get merge_writes)" != "$scan_keys" ]; then
+	echo "ingest.sh: finding writes ($(get merge_writes)) != distinct keys ($scan_keys / $(get stored_keys))" >&2
 	exit 1
 fi
 

@@ -68,11 +68,11 @@ func (m *Merger) Merge(ctx context.Context, campaignID string, expiresAt time.Ti
 	}
 	defer m.release(campaignID)
 	if merged+1 == open {
-		got, err := m.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(m.table), Key: batchKey(campaignID, open), ConsistentRead: aws.Bool(true)})
+		files, err := readBatchFiles(ctx, m.db, m.table, campaignID, open)
 		if err != nil {
-			return res, fmt.Errorf("merge %s: read batch %d: %w", campaignID, open, err)
+			return res, fmt.Errorf("merge %s: %w", campaignID, err)
 		}
-		if len(batchFiles(got.Item)) == 0 {
+		if len(files) == 0 {
 			return res, nil
 		}
 		if err := m.setState(ctx, campaignID, "SET #open = :next", "#open = :open", map[string]types.AttributeValue{":open": store.N(open), ":next": store.N(open + 1)}); err != nil {
@@ -88,36 +88,47 @@ func (m *Merger) Merge(ctx context.Context, campaignID string, expiresAt time.Ti
 	return res, nil
 }
 
-// batch merges one batch: seal it (after which no file can join it), read its files, add
-// them up by key, write each key once, and record the batch merged.
+// batch merges one batch: seal each of its shards (after which no file can join it), read its
+// files, add them up by key, write each key once, and record the batch merged.
 func (m *Merger) batch(ctx context.Context, campaignID string, b int64, expiresAt time.Time, res *Merged) error {
 	now := m.clock().UTC().Format(time.RFC3339Nano)
-	out, err := m.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(m.table), Key: batchKey(campaignID, b),
-		UpdateExpression:          aws.String("SET sealed_at = if_not_exists(sealed_at, :now), #type = :t, expires_at = :exp"),
-		ExpressionAttributeNames:  map[string]string{"#type": "type"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": store.S(now), ":t": store.S("merge-batch"), ":exp": store.TTL(m.clock().Add(batchRetention))},
-		ReturnValues:              types.ReturnValueAllNew,
-	})
-	if err != nil {
-		return fmt.Errorf("merge %s: seal batch %d: %w", campaignID, b, err)
+	var files []string
+	for _, key := range batchKeys(campaignID, b) {
+		out, err := m.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(m.table), Key: key,
+			UpdateExpression:          aws.String("SET sealed_at = if_not_exists(sealed_at, :now), #type = :t, expires_at = :exp"),
+			ExpressionAttributeNames:  map[string]string{"#type": "type"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": store.S(now), ":t": store.S("merge-batch"), ":exp": store.TTL(m.clock().Add(batchRetention))},
+			ReturnValues:              types.ReturnValueAllNew,
+		})
+		if err != nil {
+			return fmt.Errorf("merge %s: seal batch %d: %w", campaignID, b, err)
+		}
+		files = append(files, batchFiles(out.Attributes)...)
 	}
-	files := batchFiles(out.Attributes)
+	slices.Sort(files)
 	cs, err := readBatch(ctx, m.stage, campaignID, files)
 	if err != nil {
 		return fmt.Errorf("merge %s batch %d: %w", campaignID, b, err)
 	}
 	ids := slices.Sorted(maps.Keys(cs))
-	written := 0
-	for start := 0; start < len(ids); start += 100 {
-		if err := m.renew(ctx, campaignID); err != nil {
-			return err
+	renewAt := m.clock().Add(m.Lease / 2)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &writes{sem: make(chan struct{}, max(1, m.Parallel)), cancel: cancel}
+	for start := 0; start < len(ids) && w.err() == nil; start += 100 {
+		if err := m.renew(ctx, campaignID, &renewAt); err != nil {
+			w.fail(err)
+			break
 		}
-		n, err := m.apply(ctx, campaignID, b, expiresAt, cs, ids[start:min(start+100, len(ids))])
-		written += n
-		if err != nil {
-			return fmt.Errorf("merge %s batch %d: %w", campaignID, b, err)
+		if err := m.apply(wctx, w, campaignID, b, expiresAt, cs, ids[start:min(start+100, len(ids))]); err != nil {
+			w.fail(err)
 		}
+	}
+	w.wg.Wait()
+	written := w.written
+	if err := w.err(); err != nil {
+		return fmt.Errorf("merge %s batch %d: %w", campaignID, b, err)
 	}
 	if err := m.setState(ctx, campaignID, "SET merged = :b", "merged < :b", map[string]types.AttributeValue{":b": store.N(b)}); err != nil && !store.IsConditionFailed(err) {
 		return fmt.Errorf("merge %s: record batch %d merged: %w", campaignID, b, err)
@@ -129,41 +140,64 @@ func (m *Merger) batch(ctx context.Context, campaignID string, b int64, expiresA
 	return nil
 }
 
-// apply writes a chunk of keys: their stored items read at once (consistently), each key not
-// yet merged from batch b updated with its contribution, the attributes that change only,
-// conditional on the batch it was read at.
-func (m *Merger) apply(ctx context.Context, campaignID string, b int64, expiresAt time.Time, cs map[string]*Contribution, ids []string) (int, error) {
+// writes are a batch's finding writes in flight: at most cap(sem) at once across its chunks, so
+// a chunk's slowest write (a throttled one backing off) does not hold up the next chunk.
+type writes struct {
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	first   error
+	written int
+	cancel  func()
+}
+
+func (w *writes) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.first == nil {
+		w.first = err
+		w.cancel()
+	}
+}
+
+func (w *writes) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.first
+}
+
+// apply starts the writes of a chunk of keys: their stored items read at once (consistently),
+// each key not yet merged from batch b updated with its contribution, the attributes that
+// change only, conditional on the batch it was read at.
+func (m *Merger) apply(ctx context.Context, w *writes, campaignID string, b int64, expiresAt time.Time, cs map[string]*Contribution, ids []string) error {
 	keys := make([]map[string]types.AttributeValue, len(ids))
 	for i, id := range ids {
 		keys[i] = map[string]types.AttributeValue{"PK": store.S(cs[id].pk(campaignID)), "SK": store.S(cs[id].sk())}
 	}
 	old, err := m.read(ctx, keys)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		first   error
-		written int
-		sem     = make(chan struct{}, max(1, m.Parallel))
-	)
 	for i, id := range ids {
-		sem <- struct{}{}
-		wg.Add(1)
+		select {
+		case w.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil // the first failure is recorded
+		}
+		w.wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-w.sem; w.wg.Done() }()
 			n, err := m.write(ctx, campaignID, b, expiresAt, cs[id], keys[i], old[cs[id].pk(campaignID)+"\x00"+cs[id].sk()])
-			mu.Lock()
-			defer mu.Unlock()
-			written += n
-			if err != nil && first == nil {
-				first = err
+			if err != nil {
+				w.fail(err)
+				return
 			}
+			w.mu.Lock()
+			w.written += n
+			w.mu.Unlock()
 		}()
 	}
-	wg.Wait()
-	return written, first
+	return nil
 }
 
 func (m *Merger) read(ctx context.Context, keys []map[string]types.AttributeValue) (map[string]map[string]types.AttributeValue, error) {
@@ -290,9 +324,15 @@ func (m *Merger) lease(ctx context.Context, campaignID string) (open, merged int
 	return num64(out.Attributes["open"]), num64(out.Attributes["merged"]), nil
 }
 
-// renew extends the lease; a lease another merger took over stops this one.
-func (m *Merger) renew(ctx context.Context, campaignID string) error {
-	err := m.setState(ctx, campaignID, "SET lease_until = :until", "", map[string]types.AttributeValue{":until": store.N(m.clock().Add(m.Lease).UnixMilli())})
+// renew extends the lease once half of it has passed (*at), and moves *at on; a lease another
+// merger took over stops this one.
+func (m *Merger) renew(ctx context.Context, campaignID string, at *time.Time) error {
+	now := m.clock()
+	if now.Before(*at) {
+		return nil
+	}
+	*at = now.Add(m.Lease / 2)
+	err := m.setState(ctx, campaignID, "SET lease_until = :until", "", map[string]types.AttributeValue{":until": store.N(now.Add(m.Lease).UnixMilli())})
 	if store.IsConditionFailed(err) {
 		return fmt.Errorf("merge %s: %w (the lease passed to another merger)", campaignID, ErrMergeBusy)
 	}

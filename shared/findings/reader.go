@@ -113,11 +113,10 @@ func (r *Reader) View(ctx context.Context, campaignID string) (*View, error) {
 		return nil, err
 	}
 	for b := merged + 1; b <= open; b++ {
-		got, err := r.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.table), Key: batchKey(campaignID, b), ConsistentRead: aws.Bool(true)})
+		files, err := readBatchFiles(ctx, r.db, r.table, campaignID, b)
 		if err != nil {
-			return nil, fmt.Errorf("read batch %d of %s: %w", b, campaignID, err)
+			return nil, err
 		}
-		files := batchFiles(got.Item)
 		if len(files) == 0 {
 			continue
 		}

@@ -58,33 +58,9 @@ func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(See
 		}
 		return fn(s)
 	}
-	var its []*dayIter
-	for d := from; !d.After(to); d = d.AddDays(1) {
-		for sh := range Shards {
-			it := &dayIter{db: v.r.db, i: -1, in: &dynamodb.QueryInput{
-				TableName:                aws.String(v.r.table),
-				IndexName:                aws.String(DayIndex),
-				KeyConditionExpression:   aws.String("GSI3PK = :p"),
-				ProjectionExpression:     aws.String("GSI3SK, account, ods, #d"),
-				Limit:                    aws.Int32(surveyPage),
-				ExpressionAttributeNames: map[string]string{"#d": "day"},
-				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":p": store.S(dayPartition(campaignID, d.String(), strconv.Itoa(sh))),
-				},
-			}}
-			it.fetch(ctx, nil) // every partition's first page at once
-			its = append(its, it)
-		}
-	}
-	var h dayHeap
-	for _, it := range its {
-		ok, err := it.next(ctx)
-		if err != nil {
-			return fmt.Errorf("read accounts of %s: %w", campaignID, err)
-		}
-		if ok {
-			h = append(h, it)
-		}
+	h, err := v.dayIters(ctx, from, to)
+	if err != nil {
+		return fmt.Errorf("read accounts of %s: %w", campaignID, err)
 	}
 	heap.Init(&h)
 	var open []*Seen // groups that may still continue, oldest first
@@ -143,6 +119,40 @@ func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(See
 		}
 	}
 	return nil
+}
+
+// dayIters starts reading every day's and shard's index partition (each one's first page at
+// once) and returns those with an item, at their first.
+func (v *View) dayIters(ctx context.Context, from, to calendar.Date) (dayHeap, error) {
+	var its []*dayIter
+	for d := from; !d.After(to); d = d.AddDays(1) {
+		for sh := range Shards {
+			it := &dayIter{db: v.r.db, i: -1, in: &dynamodb.QueryInput{
+				TableName:                aws.String(v.r.table),
+				IndexName:                aws.String(DayIndex),
+				KeyConditionExpression:   aws.String("GSI3PK = :p"),
+				ProjectionExpression:     aws.String("GSI3SK, account, ods, #d"),
+				Limit:                    aws.Int32(surveyPage),
+				ExpressionAttributeNames: map[string]string{"#d": "day"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":p": store.S(dayPartition(v.campaign, d.String(), strconv.Itoa(sh))),
+				},
+			}}
+			it.fetch(ctx, nil)
+			its = append(its, it)
+		}
+	}
+	var h dayHeap
+	for _, it := range its {
+		ok, err := it.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			h = append(h, it)
+		}
+	}
+	return h, nil
 }
 
 // pendingAccounts is what the view's pending files say of each account from..to.

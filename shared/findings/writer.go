@@ -3,6 +3,7 @@ package findings
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,9 +76,20 @@ func (w *Writer) Stage(ctx context.Context, b Batch, fs []connlog.Finding) error
 	return w.stage.Put(ctx, stagedKey(b.Campaign, FileID(b.Source), b.Part), body)
 }
 
-// maxBatchFiles bounds the files of one merge batch (an hour's files, normally), so its item
-// stays far below DynamoDB's limit: a commit past it waits for the next merge.
+// maxBatchFiles bounds the files of one shard of a merge batch, so its item stays far below
+// DynamoDB's limit: a commit past it waits for the next merge.
 const maxBatchFiles = 15000
+
+// batchShards is how many items a merge batch is kept in (a file's by its id): an hour's 300
+// files at national scale make each shard about 20 entries, so a commit costs one write unit,
+// not the 6 of one item holding them all.
+const batchShards = 16
+
+func batchShard(fileID string) int {
+	h := fnv.New32a()
+	h.Write([]byte(fileID))
+	return int(h.Sum32() % batchShards)
+}
 
 // Commit makes a staged file (parts objects) count, exactly once: it adds the file to the
 // campaign's open merge batch, the one the ledger already names for it if any. A batch that a
@@ -86,13 +98,14 @@ const maxBatchFiles = 15000
 // It returns the batch.
 func (w *Writer) Commit(ctx context.Context, campaignID, source string, parts int) (int64, error) {
 	entry := FileID(source) + ":" + strconv.Itoa(parts)
+	shard := batchShard(FileID(source))
 	b, err := w.claim(ctx, campaignID, source)
 	if err != nil {
 		return 0, err
 	}
 	for range 20 {
 		_, err := w.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName: aws.String(w.table), Key: batchKey(campaignID, b),
+			TableName: aws.String(w.table), Key: batchKey(campaignID, b, shard),
 			UpdateExpression:          aws.String("ADD files :f SET #type = :t, expires_at = if_not_exists(expires_at, :exp)"),
 			ConditionExpression:       aws.String("attribute_not_exists(sealed_at) AND (attribute_not_exists(files) OR size(files) < :max)"),
 			ExpressionAttributeNames:  map[string]string{"#type": "type"},
@@ -104,7 +117,7 @@ func (w *Writer) Commit(ctx context.Context, campaignID, source string, parts in
 		if !store.IsConditionFailed(err) {
 			return 0, fmt.Errorf("commit %s to batch %d of %s: %w", source, b, campaignID, err)
 		}
-		got, err := w.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(w.table), Key: batchKey(campaignID, b), ConsistentRead: aws.Bool(true)})
+		got, err := w.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(w.table), Key: batchKey(campaignID, b, shard), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return 0, fmt.Errorf("commit %s: read batch %d of %s: %w", source, b, campaignID, err)
 		}
@@ -182,11 +195,45 @@ func stateKey(campaignID string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"PK": store.S(store.Key("MERGE", campaignID)), "SK": store.S("STATE")}
 }
 
-func batchKey(campaignID string, b int64) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"PK": store.S(store.Key("MERGE", campaignID)), "SK": store.S(batchSK(b))}
+func batchKey(campaignID string, b int64, shard int) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"PK": store.S(store.Key("MERGE", campaignID)), "SK": store.S(fmt.Sprintf("BATCH#%010d#%02d", b, shard))}
 }
 
-func batchSK(b int64) string { return fmt.Sprintf("BATCH#%010d", b) }
+// batchKeys are the keys of every shard of a batch.
+func batchKeys(campaignID string, b int64) []map[string]types.AttributeValue {
+	keys := make([]map[string]types.AttributeValue, batchShards)
+	for i := range keys {
+		keys[i] = batchKey(campaignID, b, i)
+	}
+	return keys
+}
+
+// readBatchFiles reads every shard of a batch (one consistent BatchGetItem) and returns its
+// files, sorted.
+func readBatchFiles(ctx context.Context, db store.BatchGetter, table, campaignID string, b int64) ([]string, error) {
+	var files []string
+	pending := batchKeys(campaignID, b)
+	for attempt := 0; len(pending) > 0; attempt++ {
+		out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			table: {Keys: pending, ConsistentRead: aws.Bool(true)},
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("read batch %d of %s: %w", b, campaignID, err)
+		}
+		for _, it := range out.Responses[table] {
+			files = append(files, batchFiles(it)...)
+		}
+		pending = out.UnprocessedKeys[table].Keys
+		if len(pending) > 0 {
+			if attempt == 10 {
+				return nil, fmt.Errorf("read batch %d of %s: %d shards still unprocessed", b, campaignID, len(pending))
+			}
+			time.Sleep(time.Duration(25<<attempt) * time.Millisecond)
+		}
+	}
+	slices.Sort(files)
+	return files, nil
+}
 
 // batchRetention is how long a batch item outlives its last commit: long past any merge.
 const batchRetention = 30 * 24 * time.Hour

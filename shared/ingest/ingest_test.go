@@ -311,8 +311,9 @@ func TestCrashHalfWayThenRetry(t *testing.T) {
 	if _, err := withClient(t, table).File(ctx, memSource("b/k#v1", data), []ingest.Target{target}); err != nil {
 		t.Fatal(err)
 	}
-	// The merge's own updates: the lease, the new open batch, the seal, then the findings.
-	crashing := withClient(t, table, failAfter(int64(3+len(want)/2)))
+	// The merge's own updates: the lease, the new open batch, the seal of its 16 shards, then
+	// the findings.
+	crashing := withClient(t, table, failAfter(int64(2+16+len(want)/2)))
 	if _, err := crashing.Merge(ctx, target); err == nil {
 		t.Fatal("the crashing merge succeeded")
 	}

@@ -164,8 +164,9 @@ func benchIngest(ctx context.Context, campaignPath, logPath string) error {
 	}
 	start := time.Now()
 	outs, err := in.File(ctx, src, []ingest.Target{ingest.TargetOf(c)})
+	var m findings.Merged
 	if err == nil {
-		_, err = in.Merge(ctx, ingest.TargetOf(c))
+		m, err = in.Merge(ctx, ingest.TargetOf(c))
 	}
 	took := time.Since(start)
 	if err != nil {
@@ -186,8 +187,8 @@ func benchIngest(ctx context.Context, campaignPath, logPath string) error {
 	if _, err := in.File(ctx, src, []ingest.Target{ingest.TargetOf(c)}); err != nil {
 		return err
 	}
-	fmt.Printf("lines=%d events=%d findings=%d update_items=%d put_items=%d stored_keys=%d seconds=%.2f redelivery_updates=%d\n",
-		f.Lines, f.Events, f.Findings, before, writes["PutItem"].Load(), stored, took.Seconds(), writes["UpdateItem"].Load()-before)
+	fmt.Printf("lines=%d events=%d findings=%d update_items=%d merge_writes=%d put_items=%d stored_keys=%d seconds=%.2f redelivery_updates=%d\n",
+		f.Lines, f.Events, f.Findings, before, m.Written, writes["PutItem"].Load(), stored, took.Seconds(), writes["UpdateItem"].Load()-before)
 	return nil
 }
 

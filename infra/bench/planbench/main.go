@@ -10,7 +10,8 @@
 //	           organisations with BatchWriteItem (items built by findingstest.Items, so exactly what
 //	           the ingest writer stores), then read them back with findings.Reader.Window
 //	header     print the header of the results table
-//	plan       plan -campaign (a dry run: nothing is written) and print one row: wall time,
+//	plan       plan -campaign (a dry run: nothing is written; -each as `sunset plan` streams it)
+//	           and print one row: wall time,
 //	           DynamoDB requests by operation (counted by an SDK middleware), peak Go heap and
 //	           the process's peak RSS; -orgs, -affected and -findings only label the row
 //	run        what the scheduled Lambda does, once: planner.Run (Lean) claims every due notice
@@ -69,6 +70,8 @@ type config struct {
 	from, orgs, perOrg     int
 	affected, findings     int
 	writers, runs          int
+	// each plans as `sunset plan` does: PlanEach, each chunk's notices dropped once counted.
+	each bool
 }
 
 func main() {
@@ -84,6 +87,7 @@ func main() {
 	flag.IntVar(&reportRuns, "report-runs", 5, "console: how many times to time the report")
 	flag.IntVar(&c.writers, "writers", 16, "concurrent batch writers while seeding")
 	flag.IntVar(&c.runs, "runs", 3, "plan: how many times to plan (the row shows the fastest)")
+	flag.BoolVar(&c.each, "each", false, "plan: as sunset plan does (PlanEach), not holding the plan")
 	flag.Parse()
 	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintln(os.Stderr, "planbench:", err)
@@ -352,7 +356,13 @@ func plan(ctx context.Context, db *dynamodb.Client, cnt *counter, c config) erro
 		cnt.reset()
 		start := time.Now()
 		var pl planner.Plan
-		pl, err = p.Plan(ctx, c.campaign, at)
+		if c.each {
+			n := 0
+			pl, err = p.PlanEach(ctx, c.campaign, at, func(d []planner.Due, _ []planner.Skip) error { n += len(d); return nil })
+			pl.Due = make([]planner.Due, n)
+		} else {
+			pl, err = p.Plan(ctx, c.campaign, at)
+		}
 		times = append(times, time.Since(start))
 		got := cnt.reset()
 		if err != nil {
