@@ -4,16 +4,17 @@
 # the console reads), then each console page and API route RUNS times through the API Lambda's
 # handler (planbench -phase console), and the CLI's dry run. Prints one row a request: median, p99, slowest, size and
 # the DynamoDB requests of one answer, the peak heap. Defaults: AFFECTED=3000 PER_ORG=100 RUNS=30
-# REPORT_RUNS=5 (seeding 300k findings takes a few minutes on dynalite); the national shape is
-# AFFECTED=30000 PER_ORG=10.
+# REPORT_RUNS=5 DAYS=30 (seeding 300k findings takes a few minutes on dynalite); 30,000
+# affected organisations: AFFECTED=30000 PER_ORG=6 DAYS=3 (each org's findings over 3 days:
+# dynalite will not hold 1.8M findings beside the tests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 eval "$(make -s local-env)"
 make -s local-up >/dev/null
-AFFECTED=${AFFECTED:-3000} PER_ORG=${PER_ORG:-100} RUNS=${RUNS:-30} REPORT_RUNS=${REPORT_RUNS:-5} WRITERS=${WRITERS:-16}
+AFFECTED=${AFFECTED:-3000} PER_ORG=${PER_ORG:-100} DAYS=${DAYS:-30} RUNS=${RUNS:-30} REPORT_RUNS=${REPORT_RUNS:-5} WRITERS=${WRITERS:-16}
 mkdir -p .bench
 go build -o .bench/planbench ./infra/bench/planbench
-pb() { .bench/planbench -accounts-per-org 10 -writers "$WRITERS" "$@"; }
+pb() { .bench/planbench -accounts-per-org 10 -days "$DAYS" -writers "$WRITERS" "$@"; }
 table=$(pb -phase create)
 trap 'pb -table "$table" -phase drop' EXIT
 pb -table "$table" -phase directory -orgs "$AFFECTED"

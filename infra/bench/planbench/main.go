@@ -63,7 +63,9 @@ var (
 	protos = []string{"IMAP", "SMTP"}
 )
 
-const days = 30 // within the default activity_window_days
+// days is how many days before the plan date the findings cover (-days; at most the default
+// activity_window_days, 30): 2 x days findings an account at least.
+var days = 30
 
 type config struct {
 	table, phase, campaign string
@@ -88,6 +90,7 @@ func main() {
 	flag.IntVar(&c.writers, "writers", 16, "concurrent batch writers while seeding")
 	flag.IntVar(&c.runs, "runs", 3, "plan: how many times to plan (the row shows the fastest)")
 	flag.BoolVar(&c.each, "each", false, "plan: as sunset plan does (PlanEach), not holding the plan")
+	flag.IntVar(&days, "days", 30, "findings: the days before the plan date they cover (1-30)")
 	flag.Parse()
 	if err := run(context.Background(), c); err != nil {
 		fmt.Fprintln(os.Stderr, "planbench:", err)
@@ -217,7 +220,7 @@ func seedDirectory(ctx context.Context, db *dynamodb.Client, c config) error {
 }
 
 // finding is the bench's i-th finding and the organisation owning its account: 60 per account
-// (two hostnames, 30 days), accounts taken round-robin over the affected organisations, so
+// (two hostnames, -days days), accounts taken round-robin over the affected organisations, so
 // every affected organisation has findings.
 func finding(i, affected, perOrg int) (connlog.Finding, string) {
 	perAccount := len(hosts) * days
