@@ -2,6 +2,7 @@ package findings_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +194,28 @@ func TestFileLedger(t *testing.T) {
 	}
 	if diff := cmp.Diff([]findings.File{f}, list, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("Files (-want +got):\n%s", diff)
+	}
+}
+
+// A reader without a stage refuses to view a campaign with committed, unmerged files rather
+// than leave them out; once merged, it reads the table.
+func TestViewWithoutStageRefusesPendingFiles(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	ctx := context.Background()
+	stage := localstacktest.Stage(t)
+	ingest(t, findings.NewWriter(db, table, stage, clock), "logs/a.log#v1", nil, []connlog.Finding{{Account: ptr("jo@nhs.net"),
+		Hostname: "imap.nhs.net", Protocol: "IMAP", Day: "2021-08-02", FirstSeen: at("2021-08-02T10:00:00Z"), LastSeen: at("2021-08-02T10:00:00Z"), Successes: 1}})
+	if _, err := findings.NewReader(db, table, nil).View(ctx, "c1"); err == nil || !strings.Contains(err.Error(), "no stage") {
+		t.Fatalf("View without a stage = %v, want it refused", err)
+	}
+	if _, err := findings.NewMerger(db, table, stage, clock, "test").Merge(ctx, "c1", expires); err != nil {
+		t.Fatal(err)
+	}
+	v, err := findings.NewReader(db, table, nil).View(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acts, err := v.Account(ctx, "jo@nhs.net", day("2021-08-02"), day("2021-08-02")); err != nil || len(acts) != 1 {
+		t.Errorf("after the merge: %+v, %v; want jo's finding", acts, err)
 	}
 }

@@ -82,7 +82,9 @@ type Reader struct {
 	stage Stage
 }
 
-// NewReader returns a reader of table, and of the findings staged in stage but not merged yet.
+// NewReader returns a reader of table, and of the findings staged in stage but not merged yet
+// (nil: a reader of file summaries, or of a table seeded without staging; its View refuses
+// pending files rather than leave them out).
 func NewReader(db Querier, table string, stage Stage) *Reader {
 	return &Reader{db: db, table: table, stage: stage}
 }
@@ -119,6 +121,9 @@ func (r *Reader) View(ctx context.Context, campaignID string) (*View, error) {
 		}
 		if len(files) == 0 {
 			continue
+		}
+		if r.stage == nil {
+			return nil, fmt.Errorf("read findings of %s: %d files are committed and not merged, and this reader has no stage to read them from", campaignID, len(files))
 		}
 		cs, err := readBatch(ctx, r.stage, campaignID, files)
 		if err != nil {
