@@ -202,24 +202,12 @@ func (m *Merger) apply(ctx context.Context, w *writes, campaignID string, b int6
 
 func (m *Merger) read(ctx context.Context, keys []map[string]types.AttributeValue) (map[string]map[string]types.AttributeValue, error) {
 	out := map[string]map[string]types.AttributeValue{}
-	pending := keys
-	for attempt := 0; len(pending) > 0; attempt++ {
-		got, err := m.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			m.table: {Keys: pending, ConsistentRead: aws.Bool(true)},
-		}})
-		if err != nil {
-			return nil, fmt.Errorf("read %d findings: %w", len(pending), err)
-		}
-		for _, it := range got.Responses[m.table] {
-			out[store.Str(it["PK"])+"\x00"+store.Str(it["SK"])] = it
-		}
-		pending = got.UnprocessedKeys[m.table].Keys
-		if len(pending) > 0 {
-			if attempt == 10 {
-				return nil, fmt.Errorf("read findings: %d keys still unprocessed", len(pending))
-			}
-			time.Sleep(time.Duration(25<<attempt) * time.Millisecond)
-		}
+	err := store.BatchGetConsistent(ctx, m.db, m.table, keys, func(it map[string]types.AttributeValue) error {
+		out[store.Str(it["PK"])+"\x00"+store.Str(it["SK"])] = it
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %d findings: %w", len(keys), err)
 	}
 	return out, nil
 }

@@ -212,24 +212,12 @@ func batchKeys(campaignID string, b int64) []map[string]types.AttributeValue {
 // files, sorted.
 func readBatchFiles(ctx context.Context, db store.BatchGetter, table, campaignID string, b int64) ([]string, error) {
 	var files []string
-	pending := batchKeys(campaignID, b)
-	for attempt := 0; len(pending) > 0; attempt++ {
-		out, err := db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			table: {Keys: pending, ConsistentRead: aws.Bool(true)},
-		}})
-		if err != nil {
-			return nil, fmt.Errorf("read batch %d of %s: %w", b, campaignID, err)
-		}
-		for _, it := range out.Responses[table] {
-			files = append(files, batchFiles(it)...)
-		}
-		pending = out.UnprocessedKeys[table].Keys
-		if len(pending) > 0 {
-			if attempt == 10 {
-				return nil, fmt.Errorf("read batch %d of %s: %d shards still unprocessed", b, campaignID, len(pending))
-			}
-			time.Sleep(time.Duration(25<<attempt) * time.Millisecond)
-		}
+	err := store.BatchGetConsistent(ctx, db, table, batchKeys(campaignID, b), func(it map[string]types.AttributeValue) error {
+		files = append(files, batchFiles(it)...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read batch %d of %s: %w", b, campaignID, err)
 	}
 	slices.Sort(files)
 	return files, nil

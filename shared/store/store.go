@@ -153,10 +153,23 @@ const maxBatchGet = 100
 // item found to fn (in no particular order; missing keys are simply absent). projection, when
 // not empty, is the ProjectionExpression.
 func BatchGet(ctx context.Context, db BatchGetter, table string, keys []map[string]types.AttributeValue, projection string, fn func(map[string]types.AttributeValue) error) error {
+	return batchGet(ctx, db, table, keys, projection, false, fn)
+}
+
+// BatchGetConsistent is BatchGet with strongly consistent reads of whole items: what a
+// conditional write that follows must have seen.
+func BatchGetConsistent(ctx context.Context, db BatchGetter, table string, keys []map[string]types.AttributeValue, fn func(map[string]types.AttributeValue) error) error {
+	return batchGet(ctx, db, table, keys, "", true, fn)
+}
+
+func batchGet(ctx context.Context, db BatchGetter, table string, keys []map[string]types.AttributeValue, projection string, consistent bool, fn func(map[string]types.AttributeValue) error) error {
 	for start := 0; start < len(keys); start += maxBatchGet {
 		pending := keys[start:min(start+maxBatchGet, len(keys))]
 		err := untilProcessed(ctx, "batch get from "+table, len(pending), func() (int, error) {
 			ka := types.KeysAndAttributes{Keys: pending}
+			if consistent {
+				ka.ConsistentRead = aws.Bool(true)
+			}
 			if projection != "" {
 				ka.ProjectionExpression = aws.String(projection)
 			}
