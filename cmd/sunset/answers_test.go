@@ -92,13 +92,13 @@ func (j *journey) answer(t *testing.T, text string, purpose, label string, form 
 		t.Fatalf("link %s", m[1])
 	}
 	rec := httptest.NewRecorder()
-	j.srv.ServeHTTP(rec, httptest.NewRequest("GET", u.Path, nil))
+	j.srv.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1:8080"+u.Path, nil))
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(rec.Body.String())
 	if rec.Code != 200 || csrf == nil {
 		t.Fatalf("GET %s: %d\n%s", u.Path, rec.Code, rec.Body.String())
 	}
 	form.Set("csrf", csrf[1])
-	r := httptest.NewRequest("POST", u.Path, strings.NewReader(form.Encode()))
+	r := httptest.NewRequest("POST", "http://127.0.0.1:8080"+u.Path, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec = httptest.NewRecorder()
 	j.srv.ServeHTTP(rec, r)

@@ -35,7 +35,7 @@ func runServe(ctx context.Context, env *cliEnv, args []string) int {
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fl.SetOutput(env.stderr)
 	fl.Usage = func() { fmt.Fprintln(env.stderr, serveUsage); fl.PrintDefaults() }
-	addr := fl.String("addr", "127.0.0.1:8080", "the `ADDRESS` to listen on (keep it on loopback: local sign-in trusts whoever connects)")
+	addr := fl.String("addr", "127.0.0.1:8080", "the loopback `ADDRESS` to listen on (others are refused: local sign-in trusts whoever connects)")
 	role := fl.String("role", "", "sign every request without a session in with this `ROLE` (viewer or operator)")
 	as := fl.String("as", "", "the `NAME` --role signs in as (recorded with every change)")
 	at := fl.String("at", "", "serve as on this date `YYYY-MM-DD` (a replay such as make demo's): its clock starts there at 09:00 UK time and runs on")
@@ -49,6 +49,9 @@ func runServe(ctx context.Context, env *cliEnv, args []string) int {
 		return 2
 	case !*local:
 		fmt.Fprintln(env.stderr, "sunset serve: --local is required: the console signs people in locally only on the local stack (in AWS it is the API function, with Entra ID)")
+		return 2
+	case !api.LoopbackAddr(*addr):
+		fmt.Fprintf(env.stderr, "sunset serve: --addr %q: the local console listens on loopback only (127.0.0.1:PORT, [::1]:PORT or localhost:PORT): local sign-in trusts whoever connects\n", *addr)
 		return 2
 	case (*role == "") != (*as == ""):
 		fmt.Fprintln(env.stderr, "sunset serve: --role and --as go together")

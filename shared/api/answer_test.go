@@ -44,7 +44,7 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // get opens a link's page and returns its status, body and form token.
 func (aw *answerWorld) get(t *testing.T, path string) (int, string, string) {
 	t.Helper()
-	resp := do(aw.srv, httptest.NewRequest("GET", path, nil))
+	resp := do(aw.srv, httptest.NewRequest("GET", loopback+path, nil))
 	body := bodyOf(t, resp)
 	csrf := ""
 	if m := csrfField.FindStringSubmatch(body); m != nil {
@@ -55,7 +55,7 @@ func (aw *answerWorld) get(t *testing.T, path string) (int, string, string) {
 
 func (aw *answerWorld) post(t *testing.T, path string, form url.Values) (int, string) {
 	t.Helper()
-	r := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+	r := httptest.NewRequest("POST", loopback+path, strings.NewReader(form.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp := do(aw.srv, r)
 	return resp.StatusCode, bodyOf(t, resp)

@@ -33,10 +33,10 @@ func (b *browser) do(method, path string, form url.Values) *http.Response {
 	b.t.Helper()
 	var r *http.Request
 	if form != nil {
-		r = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		r = httptest.NewRequest(method, loopback+path, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	} else {
-		r = httptest.NewRequest(method, path, nil)
+		r = httptest.NewRequest(method, loopback+path, nil)
 	}
 	for _, c := range b.cookies {
 		r.AddCookie(c)
@@ -50,6 +50,19 @@ func (b *browser) do(method, path string, form url.Values) *http.Response {
 		}
 	}
 	return resp
+}
+
+// signIn signs in on the local sign-in form (its token included), to come back to next.
+func (b *browser) signIn(name string, role Role, next string) {
+	b.t.Helper()
+	form := bodyOf(b.t, b.do("GET", "/auth/signin?next="+url.QueryEscape(next), nil))
+	if !strings.Contains(form, `name="role" value="operator"`) {
+		b.t.Fatal("the local sign-in form offers no role")
+	}
+	resp := b.do("POST", "/auth/signin", url.Values{"name": {name}, "role": {string(role)}, "next": {next}, "csrf": {csrfOf(b.t, form)}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != next {
+		b.t.Fatalf("sign-in: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
 
 // csrfOf is the form token of a page.
@@ -76,16 +89,7 @@ func TestConsoleRolesAndForms(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/auth/signin?next=%2Fconsole%2Fcampaigns%2F"+demoID {
 		t.Fatalf("no session: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if resp := b.do("GET", "/auth/signin?next="+url.QueryEscape(camp), nil); !strings.Contains(bodyOf(t, resp), `name="role" value="operator"`) {
-		t.Fatal("the local sign-in form offers no role")
-	}
-	signIn := func(name string, role Role) {
-		t.Helper()
-		resp := b.do("POST", "/auth/signin", url.Values{"name": {name}, "role": {string(role)}, "next": {camp}})
-		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != camp {
-			t.Fatalf("sign-in: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-		}
-	}
+	signIn := func(name string, role Role) { t.Helper(); b.signIn(name, role, camp) }
 
 	signIn("Vera Viewer", Viewer)
 	for _, p := range []string{"/console/", camp, camp + "/plan?at=2021-08-17", camp + "/orgs/RX1", camp + "/orgs/RX1/notices/advance",
@@ -225,7 +229,7 @@ func TestOIDCSignIn(t *testing.T) {
 		u, _ := url.Parse(resp.Header.Get("Location"))
 		q := u.Query()
 		if u.Path != "/authorize" || q.Get("client_id") != "api://sunset" || q.Get("code_challenge_method") != "S256" ||
-			q.Get("redirect_uri") != "http://example.com/auth/callback" || q.Get("state") == "" || q.Get("nonce") == "" {
+			q.Get("redirect_uri") != loopback+"/auth/callback" || q.Get("state") == "" || q.Get("nonce") == "" {
 			t.Fatalf("authorize URL %s", u)
 		}
 		is.nonce = q.Get("nonce")
@@ -337,7 +341,7 @@ func TestConsoleAddressesRedirect(t *testing.T) {
 	w := newWorld(t)
 	srv := w.server(t, nil, &Local{})
 	for _, path := range []string{"/", "/console"} {
-		resp := do(srv, httptest.NewRequest("GET", path, nil))
+		resp := do(srv, httptest.NewRequest("GET", loopback+path, nil))
 		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/console/" {
 			t.Errorf("GET %s: %d to %q, want 302 to /console/", path, resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -359,12 +363,7 @@ func TestConsoleResendsAFailedNotice(t *testing.T) {
 	}
 	b := newBrowser(t, w.server(t, nil, &Local{}))
 	page := "/console/campaigns/" + demoID + "/orgs/RX1/notices/advance"
-	signIn := func(name string, role Role) {
-		t.Helper()
-		if resp := b.do("POST", "/auth/signin", url.Values{"name": {name}, "role": {string(role)}, "next": {page}}); resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("sign-in: %d", resp.StatusCode)
-		}
-	}
+	signIn := func(name string, role Role) { t.Helper(); b.signIn(name, role, page) }
 	signIn("Vera Viewer", Viewer)
 	body := bodyOf(t, b.do("GET", page, nil))
 	if strings.Contains(body, "Send it again") || !strings.Contains(body, "Address blocked") {

@@ -77,6 +77,7 @@ type Server struct {
 	sessions    sessions
 	pages       map[string]*template.Template
 	mux         *http.ServeMux
+	crossOrigin *http.CrossOriginProtection
 }
 
 // New builds the server. Exactly one of opt.OIDC and opt.Local says how the console signs
@@ -112,6 +113,7 @@ func New(opt Options) (*Server, error) {
 		sessions:    sessions{keys: opt.Keys, secure: opt.Local == nil, clock: opt.Clock},
 		pages:       pages,
 		mux:         http.NewServeMux(),
+		crossOrigin: http.NewCrossOriginProtection(),
 	}
 	s.routes()
 	return s, nil
@@ -125,6 +127,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
+	if s.opt.Local != nil {
+		if status, msg := s.localRefusal(r); status != 0 {
+			http.Error(w, msg, status)
+			return
+		}
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -156,7 +164,7 @@ func (s *Server) apiIdentity(r *http.Request) (Identity, bool) {
 	if claims, ok := r.Context().Value(claimsKey{}).(map[string]string); ok {
 		return IdentityFromClaims(claims, s.opt.RolesClaim)
 	}
-	if s.opt.Local != nil && s.opt.Local.Default != nil {
+	if s.opt.Local != nil && s.opt.Local.Default != nil && !crossSite(r) {
 		return *s.opt.Local.Default, true
 	}
 	return Identity{}, false
@@ -167,7 +175,7 @@ func (s *Server) pageIdentity(r *http.Request) (Identity, string, bool) {
 	if id, cookie, ok := s.sessions.get(r); ok {
 		return id, cookie, true
 	}
-	if s.opt.Local != nil && s.opt.Local.Default != nil {
+	if s.opt.Local != nil && s.opt.Local.Default != nil && !crossSite(r) {
 		b, _ := json.Marshal(s.opt.Local.Default)
 		return *s.opt.Local.Default, "local:" + string(b), true
 	}

@@ -28,6 +28,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"))
 	v := &view{Local: s.opt.Local != nil, Title: "Sign in"}
 	if s.opt.Local != nil {
+		// The form's token is bound to a fresh random cookie of this browser, so a page on
+		// another site cannot sign the browser in as someone of its choosing (login CSRF).
+		nonce := randomString()
+		http.SetCookie(w, &http.Cookie{Name: s.signInCookie(), Value: nonce, Path: "/", MaxAge: int(signInTTL.Seconds()),
+			HttpOnly: true, Secure: s.sessions.secure, SameSite: http.SameSiteStrictMode})
+		v.CSRF = s.sessions.csrf("signin:" + nonce)
 		v.Data = struct{ Next string }{next}
 		if err := s.show(w, http.StatusOK, v, "signin"); err != nil {
 			s.errorPage(w, r, v, err)
@@ -98,12 +104,18 @@ func (s *Server) localSignIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	c, err := r.Cookie(s.signInCookie())
+	if err != nil || c.Value == "" || !s.sessions.csrfOK("signin:"+c.Value, r.PostFormValue("csrf")) {
+		s.errorPage(w, r, v, &httpError{status: http.StatusForbidden, msg: "This sign-in form has expired or did not come from this console. Open the sign-in page again."})
+		return
+	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	role := Role(r.PostFormValue("role"))
 	if name == "" || len(name) > 100 || (role != Viewer && role != Operator) {
 		s.errorPage(w, r, v, &httpError{status: http.StatusBadRequest, msg: "Enter a name (up to 100 characters) and choose a role."})
 		return
 	}
+	http.SetCookie(w, &http.Cookie{Name: s.signInCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.sessions.secure, SameSite: http.SameSiteStrictMode})
 	s.sessions.set(w, Identity{Subject: "local:" + name, Name: name, Roles: []Role{role}})
 	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
 }

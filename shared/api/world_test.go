@@ -108,3 +108,7 @@ func bodyOf(t *testing.T, r *http.Response) string {
 	}
 	return string(b)
 }
+
+// loopback is the origin the local console's test requests are addressed to (it answers only
+// to a loopback name).
+const loopback = "http://127.0.0.1:8080"

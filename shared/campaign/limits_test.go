@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"runtime"
 	"testing"
+	"time"
 )
 
 const minimal = `id: c1
@@ -87,5 +89,55 @@ func TestStoredCampaignIsBounded(t *testing.T) {
 	got := boundedChanges(changes)
 	if len(got) != MaxRecordedChanges+1 || got[MaxRecordedChanges] != "… and 4800 more changes" || len(got[0]) > maxChangeBytes+len("…") {
 		t.Errorf("bounded changes: %d, last %q, first %d bytes", len(got), got[len(got)-1], len(got[0]))
+	}
+}
+
+// aliasBomb is a "billion laughs" campaign file of about size bytes: each level a list of
+// aliases of the level before, the last one the value of a key the parser knows.
+func aliasBomb(size int) string {
+	var b strings.Builder
+	b.WriteString(minimal)
+	b.WriteString("x0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n")
+	i := 1
+	for ; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [", i, i)
+		for j := range 60 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	fmt.Fprintf(&b, "ignore_accounts: *a%d\n", i-1)
+	return b.String()
+}
+
+// Anchors and aliases are refused before anything follows them: a 25 KB file of nested aliases
+// (exponential once expanded) is turned away at once, with a few MB, naming the line.
+func TestAliasesRefusedAtOnce(t *testing.T) {
+	for _, tc := range []struct{ name, file string }{
+		{"bomb", aliasBomb(25 << 10)},
+		{"one anchor", strings.Replace(minimal, "sender: {", "sender: &s {", 1)},
+		{"an alias", strings.Replace(minimal, "sender: {", "sender: &s {", 1) + "x: *s\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			_, err := Parse([]byte(tc.file), "bomb.yaml")
+			took := time.Since(start)
+			runtime.ReadMemStats(&after)
+			var ve *ValidationError
+			if !errors.As(err, &ve) || !strings.Contains(err.Error(), "aliases") {
+				t.Fatalf("Parse = %v, want a ValidationError about aliases", err)
+			}
+			if took > time.Second {
+				t.Errorf("refusing took %v, want under a second", took)
+			}
+			if mb := (after.TotalAlloc - before.TotalAlloc) >> 20; mb > 16 {
+				t.Errorf("refusing allocated %d MB, want a few", mb)
+			}
+		})
 	}
 }

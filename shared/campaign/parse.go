@@ -125,6 +125,9 @@ func ParseWith(data []byte, name string, o Options) (*Campaign, error) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ValidationError{File: name, Message: "empty campaign file"}
 	}
+	if line, ok := findAnchor(&doc); ok {
+		return nil, &ValidationError{File: name, Line: line, Message: "YAML anchors and aliases (& and *) are not accepted in a campaign file: write each value out"}
+	}
 	p := &parser{file: name, lines: map[string]int{}, templatesAnywhere: o.TemplatesAnywhere && !o.Uploaded, uploaded: o.Uploaded, identity: o.Identity}
 	root := doc.Content[0]
 	p.walk(root, reflect.TypeFor[Campaign](), "")
@@ -174,6 +177,22 @@ func readCapped(path string, max int64) ([]byte, error) {
 		return nil, &tooBig{size: int64(len(data)), max: max}
 	}
 	return data, nil
+}
+
+// findAnchor reports the line of the first anchor or alias in the tree, without following any
+// alias: the parser keeps an alias as a pointer to its anchor, so the tree is as small as the
+// file, but anything that follows aliases (a walk, a Decode) can expand it exponentially (a
+// "billion laughs" file of a few KiB).
+func findAnchor(n *yaml.Node) (int, bool) {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return n.Line, true
+	}
+	for _, c := range n.Content {
+		if line, ok := findAnchor(c); ok {
+			return line, true
+		}
+	}
+	return 0, false
 }
 
 func yamlErrorLine(err error) int {
@@ -236,9 +255,6 @@ func join(path, key string) string {
 // walk checks node n against type t at key path (recording the line of every key it meets),
 // and recurses into lists, mappings and structs.
 func (p *parser) walk(n *yaml.Node, t reflect.Type, path string) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
 	if path != "" {
 		if _, seen := p.lines[path]; !seen {
 			p.lines[path] = n.Line
