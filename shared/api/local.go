@@ -81,7 +81,9 @@ func (s *Server) localRefusal(r *http.Request) (int, string) {
 	return 0, ""
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // apiBodyType reports whether a Content-Type is one a cross-site form cannot send without the
 // browser asking first (which this server never allows): JSON or YAML.
