@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -10,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/coreos/go-oidc/v3/oidc/oidctest"
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
@@ -177,59 +182,73 @@ func TestConsoleApply(t *testing.T) {
 	}
 }
 
-// A fake OpenID Connect issuer: discovery, and a token endpoint that answers a code with the
-// ID token it is told to.
+// issuer is a local OpenID Connect issuer: go-oidc's oidctest server (discovery and a JWKS of
+// one RSA key) and a token endpoint that answers a code with the ID token it is told to, signed
+// by the issuer's key unless sign says otherwise.
 type issuer struct {
 	srv    *httptest.Server
+	key    *rsa.PrivateKey
 	token  func(nonce string) map[string]any
+	sign   func(claims []byte) string
 	nonce  string
 	posted url.Values
 }
 
 func newIssuer(t *testing.T) *issuer {
-	is := &issuer{}
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is := &issuer{key: key}
+	disc := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: oidc.RS256}}}
 	is.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/.well-known/openid-configuration":
-			json.NewEncoder(w).Encode(map[string]string{"issuer": is.srv.URL, "authorization_endpoint": is.srv.URL + "/authorize", "token_endpoint": is.srv.URL + "/token"})
-		case "/token":
-			r.ParseForm()
-			is.posted = r.PostForm
-			claims, _ := json.Marshal(is.token(is.nonce))
-			jwt := "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
-			json.NewEncoder(w).Encode(map[string]string{"id_token": jwt, "token_type": "Bearer"})
-		default:
-			http.NotFound(w, r)
+		if r.URL.Path != "/token" {
+			disc.ServeHTTP(w, r)
+			return
 		}
+		r.ParseForm()
+		is.posted = r.PostForm
+		claims, _ := json.Marshal(is.token(is.nonce))
+		jwt := oidctest.SignIDToken(is.key, "k1", oidc.RS256, string(claims))
+		if is.sign != nil {
+			jwt = is.sign(claims)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "id_token": jwt, "token_type": "Bearer", "expires_in": 3600})
 	}))
+	disc.SetIssuer(is.srv.URL)
 	t.Cleanup(is.srv.Close)
 	return is
 }
 
 // Signing in against the issuer: the browser goes to the issuer with a state, a nonce and a
-// PKCE challenge; back with the code, the ID token's issuer, audience, expiry and nonce are
-// checked, and the session carries the name and roles. A state that is not this browser's, or
-// an ID token for another application, another nonce or an expired one, signs nobody in.
+// PKCE challenge; back with the code, the ID token's signature (the issuer's JWKS), issuer,
+// audience, expiry and nonce are checked, and the session carries the name and roles. A state
+// that is not this browser's, or an ID token signed by another key or by none, for another
+// application or issuer, with another nonce or expired, signs nobody in.
 func TestOIDCSignIn(t *testing.T) {
 	w := newWorld(t)
+	now := w.clock()
+	w.clock = func() time.Time { return now }
 	is := newIssuer(t)
 	secretAsked := 0
 	srv := w.server(t, &OIDC{Issuer: is.srv.URL, ClientID: "api://sunset", RolesClaim: "roles",
 		ClientSecret: func(context.Context) (string, error) { secretAsked++; return "s3cret", nil }}, nil)
 	good := func(nonce string) map[string]any {
-		return map[string]any{"iss": is.srv.URL, "aud": "api://sunset", "exp": w.clock().Add(time.Hour).Unix(), "nonce": nonce,
+		return map[string]any{"iss": is.srv.URL, "aud": "api://sunset", "exp": w.clock().Add(time.Hour).Unix(), "iat": w.clock().Unix(), "nonce": nonce,
 			"sub": "entra-sub-1", "name": "Grace Hopper", "roles": []string{"Sunset.Operator"}}
 	}
 	start := func(b *browser) (state string) {
 		t.Helper()
 		resp := b.do("GET", "/auth/signin?next=/console/campaigns/"+demoID, nil)
 		if resp.StatusCode != http.StatusFound {
-			t.Fatalf("sign-in start: %d", resp.StatusCode)
+			t.Fatalf("sign-in start: %d %s", resp.StatusCode, bodyOf(t, resp))
 		}
 		u, _ := url.Parse(resp.Header.Get("Location"))
 		q := u.Query()
-		if u.Path != "/authorize" || q.Get("client_id") != "api://sunset" || q.Get("code_challenge_method") != "S256" ||
-			q.Get("redirect_uri") != loopback+"/auth/callback" || q.Get("state") == "" || q.Get("nonce") == "" {
+		if u.Path != "/auth" || q.Get("client_id") != "api://sunset" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" ||
+			q.Get("redirect_uri") != loopback+"/auth/callback" || q.Get("state") == "" || q.Get("nonce") == "" || q.Get("response_type") != "code" {
 			t.Fatalf("authorize URL %s", u)
 		}
 		is.nonce = q.Get("nonce")
@@ -238,7 +257,7 @@ func TestOIDCSignIn(t *testing.T) {
 
 	b := newBrowser(t, srv)
 	state := start(b)
-	is.token = good
+	is.token, is.sign = good, nil
 	resp := b.do("GET", "/auth/callback?code=c0de&state="+state, nil)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/campaigns/"+demoID {
 		t.Fatalf("callback: %d %s", resp.StatusCode, bodyOf(t, resp))
@@ -251,17 +270,54 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Errorf("after sign-in the page says:\n%.600s", page)
 	}
 
+	// Sessions are short and checked again with the issuer: a role removed there shows within
+	// minutes, and a session's cookie (kept after signing out, say) stops working.
+	kept := b.cookies["__Host-sunset_session"]
+	now = now.Add(sessionTTL - recheckBefore + time.Minute)
+	if resp := b.do("GET", "/console/campaigns/"+demoID, nil); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/auth/signin") {
+		t.Fatalf("a session due a check: %d to %q, want back through sign-in", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	state = start(b)
+	is.token = func(n string) map[string]any { c := good(n); c["roles"] = []string{"Sunset.Viewer"}; return c }
+	if resp := b.do("GET", "/auth/callback?code=c0de&state="+state, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the check: %d", resp.StatusCode)
+	}
+	if page := bodyOf(t, b.do("GET", "/console/campaigns/"+demoID, nil)); !strings.Contains(page, "Signed in as Grace Hopper (viewer)") {
+		t.Errorf("after the role changed the page says:\n%.600s", page)
+	}
+	now = now.Add(recheckBefore)
+	stale := newBrowser(t, srv)
+	stale.cookies[kept.Name] = kept
+	if resp := stale.do("POST", "/console/campaigns/"+demoID+"/pause", url.Values{"csrf": {"x"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a form posted with a session past its time: %d, want 401", resp.StatusCode)
+	}
+	if resp := stale.do("GET", "/console/", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("a page with a session past its time: %d, want sign-in", resp.StatusCode)
+	}
+
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned := func(claims []byte) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString(claims) + "."
+	}
 	for _, tc := range []struct {
 		name  string
 		state func(string) string
 		token func(string) map[string]any
+		sign  func([]byte) string
 	}{
-		{"another browser's state", func(string) string { return "not-this-one" }, good},
-		{"another application's token", nil, func(n string) map[string]any { c := good(n); c["aud"] = "other-app"; return c }},
-		{"another issuer's token", nil, func(n string) map[string]any { c := good(n); c["iss"] = "https://evil.example"; return c }},
-		{"another sign-in's nonce", nil, func(string) map[string]any { return good("replayed") }},
-		{"an expired token", nil, func(n string) map[string]any { c := good(n); c["exp"] = w.clock().Add(-time.Hour).Unix(); return c }},
-		{"no subject", nil, func(n string) map[string]any { c := good(n); delete(c, "sub"); return c }},
+		{"another browser's state", func(string) string { return "not-this-one" }, good, nil},
+		{"signed by another key", nil, good, func(c []byte) string { return oidctest.SignIDToken(other, "k1", oidc.RS256, string(c)) }},
+		{"signed by another key of its own id", nil, good, func(c []byte) string { return oidctest.SignIDToken(other, "k2", oidc.RS256, string(c)) }},
+		{"alg none", nil, good, unsigned},
+		{"a signature of the wrong algorithm", nil, good, func(c []byte) string { return oidctest.SignIDToken(is.key, "k1", oidc.PS256, string(c)) }},
+		{"another application's token", nil, func(n string) map[string]any { c := good(n); c["aud"] = "other-app"; return c }, nil},
+		{"another issuer's token", nil, func(n string) map[string]any { c := good(n); c["iss"] = "https://evil.example"; return c }, nil},
+		{"another sign-in's nonce", nil, func(string) map[string]any { return good("replayed") }, nil},
+		{"an expired token", nil, func(n string) map[string]any { c := good(n); c["exp"] = w.clock().Add(-time.Hour).Unix(); return c }, nil},
+		{"no subject", nil, func(n string) map[string]any { c := good(n); delete(c, "sub"); return c }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBrowser(t, srv)
@@ -269,7 +325,7 @@ func TestOIDCSignIn(t *testing.T) {
 			if tc.state != nil {
 				state = tc.state(state)
 			}
-			is.token = tc.token
+			is.token, is.sign = tc.token, tc.sign
 			resp := b.do("GET", "/auth/callback?code=c0de&state="+state, nil)
 			if resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("callback: %d, want 401", resp.StatusCode)

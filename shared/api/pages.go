@@ -107,9 +107,9 @@ const maxForm = campaign.MaxCampaignFile + 64*1024
 // the role gets 403; every POST must carry the session's form token.
 func (s *Server) page(role Role, fn pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, binding, ok := s.pageIdentity(r)
+		id, binding, recheck, ok := s.pageIdentity(r)
 		v := &view{Who: id, Local: s.opt.Local != nil, Operator: id.Can(Operator), Flash: flashFor(r.URL.Query().Get("done"))}
-		if !ok {
+		if !ok || (recheck && r.Method == http.MethodGet) {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, signInURL(r.URL.RequestURI()), http.StatusSeeOther)
 				return

@@ -110,10 +110,13 @@ func New(opt Options) (*Server, error) {
 		progress:    progress.NewStore(opt.DB, opt.Table),
 		answers:     answers.NewStore(opt.DB, opt.Table, opt.Clock),
 		suppression: suppression.New(opt.DB, opt.Table, opt.Clock),
-		sessions:    sessions{keys: opt.Keys, secure: opt.Local == nil, clock: opt.Clock},
+		sessions:    sessions{keys: opt.Keys, secure: opt.Local == nil, ttl: sessionTTL, clock: opt.Clock},
 		pages:       pages,
 		mux:         http.NewServeMux(),
 		crossOrigin: http.NewCrossOriginProtection(),
+	}
+	if opt.Local != nil {
+		s.sessions.ttl = localSessionTTL
 	}
 	s.routes()
 	return s, nil
@@ -170,16 +173,17 @@ func (s *Server) apiIdentity(r *http.Request) (Identity, bool) {
 	return Identity{}, false
 }
 
-// pageIdentity is who a console request is, and what its forms' CSRF token is bound to.
-func (s *Server) pageIdentity(r *http.Request) (Identity, string, bool) {
-	if id, cookie, ok := s.sessions.get(r); ok {
-		return id, cookie, true
+// pageIdentity is who a console request is, and what its forms' CSRF token is bound to;
+// recheck is true for a session due to be checked with the issuer again.
+func (s *Server) pageIdentity(r *http.Request) (id Identity, binding string, recheck, ok bool) {
+	if id, cookie, exp, ok := s.sessions.get(r); ok {
+		return id, cookie, s.sessions.due(exp), true
 	}
 	if s.opt.Local != nil && s.opt.Local.Default != nil && !crossSite(r) {
 		b, _ := json.Marshal(s.opt.Local.Default)
-		return *s.opt.Local.Default, "local:" + string(b), true
+		return *s.opt.Local.Default, "local:" + string(b), false, true
 	}
-	return Identity{}, "", false
+	return Identity{}, "", false, false
 }
 
 // apiFunc answers an /api request for a known identity; it returns the value to send as JSON

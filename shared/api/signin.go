@@ -123,7 +123,7 @@ func (s *Server) localSignIn(w http.ResponseWriter, r *http.Request) {
 // signOut ends the session (its form token checked, so another site cannot sign you out).
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	v := &view{Title: "Signed out", Local: s.opt.Local != nil}
-	_, binding, _ := s.pageIdentity(r)
+	_, binding, _, _ := s.pageIdentity(r)
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if !s.sessions.csrfOK(binding, r.PostFormValue("csrf")) {
 		s.errorPage(w, r, v, &httpError{status: http.StatusForbidden, msg: "This form has expired. Reload the page and try again."})
