@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,12 @@ type Link struct {
 	Org      string `json:"o"`
 	Stage    string `json:"s"`
 	Test     bool   `json:"t,omitempty"`
+}
+
+// RateKey is what the answer pages' rate limit counts requests on for a verified link and
+// purpose: the notice and the answer, so every spelling of its token shares one count.
+func (l Link) RateKey(p Purpose) string {
+	return strings.Join([]string{string(p), l.Campaign, l.Org, l.Stage, strconv.FormatBool(l.Test)}, "\x00")
 }
 
 // ErrInvalid and ErrExpired are what a bad link is: not one of ours (tampered with, cut short,

@@ -65,20 +65,13 @@ type answerCase struct {
 	c       *campaign.Campaign
 }
 
-// openAnswer checks a request to an answer page: within the link's rate, a link of ours for an
-// answer we take, not expired, naming a notice we sent. On false it has answered.
+// openAnswer checks a request to an answer page: a link of ours for an answer we take, not
+// expired, within its rate, naming a notice we sent. The link is verified before it is counted
+// (a forged or mistyped token costs an HMAC, never a write), and the count is per notice and
+// answer, not per spelling of the token. On false it has answered.
 func (s *Server) openAnswer(w http.ResponseWriter, r *http.Request) (*answerCase, bool) {
 	ac := &answerCase{purpose: answers.Purpose(r.PathValue("purpose")), token: r.PathValue("token")}
-	ok, err := s.answers.Allow(r.Context(), ac.token, answerRate)
-	if err != nil {
-		s.answered(w, r, http.StatusInternalServerError, "Something went wrong", "", "error", "Something went wrong on our side. Please try again later.")
-		s.opt.Logger.Error("answer rate", "error", err)
-		return nil, false
-	}
-	if !ok {
-		s.answered(w, r, http.StatusTooManyRequests, "Too many requests", "", "error", "This link has been used too often in the last minute. Wait a minute and try again.")
-		return nil, false
-	}
+	var err error
 	ac.link, err = s.links(r).Read(ac.purpose, ac.token, s.opt.Clock())
 	switch {
 	case errors.Is(err, answers.ErrExpired):
@@ -88,6 +81,16 @@ func (s *Server) openAnswer(w http.ResponseWriter, r *http.Request) (*answerCase
 	case err != nil:
 		s.answered(w, r, http.StatusBadRequest, "This link is not valid", "", "error",
 			"This link is not valid. Check you opened the whole link from the email: copying it by hand can cut it short.")
+		return nil, false
+	}
+	ok, err := s.answers.Allow(r.Context(), ac.link.RateKey(ac.purpose), answerRate)
+	if err != nil {
+		s.answered(w, r, http.StatusInternalServerError, "Something went wrong", "", "error", "Something went wrong on our side. Please try again later.")
+		s.opt.Logger.Error("answer rate", "error", err)
+		return nil, false
+	}
+	if !ok {
+		s.answered(w, r, http.StatusTooManyRequests, "Too many requests", "", "error", "This link has been used too often in the last minute. Wait a minute and try again.")
 		return nil, false
 	}
 	if ac.c, ac.n, err = s.noticeOf(r, ac.link); err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,7 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/nhsmail-sunset/sunset/shared/answers"
+	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
 const publicURL = "http://127.0.0.1:8080"
@@ -210,5 +216,66 @@ func TestAThousandRequestsOnOneLink(t *testing.T) {
 	}
 	if a := aw.answers(t); len(a.Acks) != 1 {
 		t.Errorf("%d acknowledgements kept, want 1", len(a.Acks))
+	}
+}
+
+// rateItems counts the answer pages' rate-limit items in the table.
+func (aw *answerWorld) rateItems(t *testing.T) int {
+	t.Helper()
+	db, ok := aw.db.(interface {
+		Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	})
+	if !ok {
+		t.Fatalf("the test table cannot scan")
+	}
+	out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(aw.table), Select: types.SelectCount,
+		FilterExpression: aws.String("begins_with(PK, :r)"), ExpressionAttributeValues: map[string]types.AttributeValue{":r": store.S("RATE#")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(out.Count)
+}
+
+// A link has one spelling and one count: other spellings of its token that a lenient base64
+// decoder reads as the same bytes (CR and LF inside, the last character's unused bits set) are
+// not valid links, so they cannot each start a count of their own; and a token that does not
+// verify is refused before anything is written.
+func TestAnswerTokenSpellingsShareOneCount(t *testing.T) {
+	aw := newAnswerWorld(t)
+	fixed := aw.path(answers.Fixed, aw.link)
+	token := fixed[strings.LastIndexByte(fixed, '/')+1:]
+
+	for i := range 200 {
+		junk := fmt.Sprintf("%s.%043d", strings.Repeat("A", 20+i%7), i)
+		if status, _, _ := aw.get(t, "/answer/fixed/"+url.PathEscape(junk)); status != http.StatusBadRequest {
+			t.Fatalf("junk token %q: %d", junk, status)
+		}
+	}
+	if n := aw.rateItems(t); n != 0 {
+		t.Errorf("tokens that do not verify wrote %d rate items, want none", n)
+	}
+
+	for range answerRate {
+		if status, _, _ := aw.get(t, fixed); status != http.StatusOK {
+			t.Fatalf("the link's own requests: %d", status)
+		}
+	}
+	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", token[len(token)-1])
+	spellings := []string{token[:8] + "\r\n" + token[8:], token[:30] + "\n" + token[30:], token + "\r",
+		token[:len(token)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last|1]),
+		token[:len(token)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last|3])}
+	for _, sp := range spellings {
+		if sp == token {
+			continue
+		}
+		if status, _, _ := aw.get(t, "/answer/fixed/"+url.PathEscape(sp)); status == http.StatusOK {
+			t.Errorf("a respelling of the link (%q) was answered after the link's %d requests of the minute", sp, answerRate)
+		}
+	}
+	if status, _, _ := aw.get(t, fixed); status != http.StatusTooManyRequests {
+		t.Errorf("the link's request past its rate: %d, want 429", status)
+	}
+	if n := aw.rateItems(t); n != 1 {
+		t.Errorf("%d rate items, want the one of this notice's answer", n)
 	}
 }

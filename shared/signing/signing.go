@@ -120,8 +120,8 @@ func (k *Keyring) Verify(purpose, token string, now time.Time) (payload []byte, 
 	if !ok || len(token) > 4096 {
 		return nil, time.Time{}, ErrMalformed
 	}
-	body, err1 := base64.RawURLEncoding.DecodeString(b64body)
-	sig, err2 := base64.RawURLEncoding.DecodeString(b64mac)
+	body, err1 := decode(b64body)
+	sig, err2 := decode(b64mac)
 	if err1 != nil || err2 != nil || len(body) < 13 || body[0] != version || len(sig) != sha256.Size {
 		return nil, time.Time{}, ErrMalformed
 	}
@@ -153,7 +153,7 @@ func (k *Keyring) MAC(purpose string, data []byte) string {
 
 // EqualMAC reports whether m is MAC(purpose, data) under any key of the ring, in constant time.
 func (k *Keyring) EqualMAC(purpose string, data []byte, m string) bool {
-	got, err := base64.RawURLEncoding.DecodeString(m)
+	got, err := decode(m)
 	if err != nil {
 		return false
 	}
@@ -162,6 +162,17 @@ func (k *Keyring) EqualMAC(purpose string, data []byte, m string) bool {
 		ok = hmac.Equal(got, mac(key, purpose, data)) || ok
 	}
 	return ok
+}
+
+// decode reads base64url without padding, refusing every spelling but the one Sign writes: Go's
+// decoder skips CR and LF and, unless strict, ignores the unused bits of the last character, so
+// one token would otherwise have many spellings (each, for instance, its own rate count).
+func decode(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || base64.RawURLEncoding.EncodedLen(len(b)) != len(s) {
+		return nil, ErrMalformed
+	}
+	return b, nil
 }
 
 func mac(key []byte, purpose string, body []byte) []byte {

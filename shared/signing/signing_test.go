@@ -63,6 +63,51 @@ func TestTokens(t *testing.T) {
 	}
 }
 
+// respellings are other spellings of a token that Go's base64 decoder reads as the same bytes:
+// CR or LF anywhere, and the unused low bits of each part's last character set.
+func respellings(tok string) []string {
+	body, sig, _ := strings.Cut(tok, ".")
+	out := []string{tok[:5] + "\r\n" + tok[5:], tok[:len(body)+3] + "\n" + tok[len(body)+3:], tok + "\r"}
+	for _, part := range []struct{ pre, s, post string }{{"", body, "." + sig}, {body + ".", sig, ""}} {
+		if len(part.s)%4 == 0 {
+			continue // no unused bits
+		}
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		last := strings.IndexByte(alphabet, part.s[len(part.s)-1])
+		for _, alt := range []int{last | 1, last | 3, last | 15} {
+			if alt != last && alt < 64 {
+				out = append(out, part.pre+part.s[:len(part.s)-1]+string(alphabet[alt])+part.post)
+			}
+		}
+	}
+	return out
+}
+
+// A token has one spelling: the others a lenient decoder would read as the same bytes are
+// malformed, for tokens and MACs alike.
+func TestOneSpelling(t *testing.T) {
+	now := time.Date(2021, 8, 17, 9, 0, 0, 0, time.UTC)
+	k, _ := NewKeyring(key(1))
+	for _, payload := range []string{"", "a", "ab", `{"c":"legacy","o":"A1","s":"advance"}`} {
+		tok := k.Sign("p", []byte(payload), now.Add(time.Hour))
+		spellings := respellings(tok)
+		if len(spellings) < 4 {
+			t.Fatalf("only %d respellings of %q", len(spellings), tok)
+		}
+		for _, s := range spellings {
+			if _, _, err := k.Verify("p", s, now); !errors.Is(err, ErrMalformed) {
+				t.Errorf("Verify(%q) = %v, want ErrMalformed", s, err)
+			}
+		}
+	}
+	m := k.MAC("csrf", []byte("session"))
+	for _, s := range []string{m[:10] + "\n" + m[10:], m[:len(m)-1] + "B"} {
+		if s != m && k.EqualMAC("csrf", []byte("session"), s) {
+			t.Errorf("EqualMAC took %q for %q", s, m)
+		}
+	}
+}
+
 func TestMAC(t *testing.T) {
 	old, _ := NewKeyring(key(1))
 	rotated, _ := NewKeyring(key(2), key(1))
