@@ -55,8 +55,13 @@ func (j *journey) must(args ...string) string {
 // the demo directory, and ingests the demo's first batch of logs.
 func (j *journey) demo(t *testing.T, extra string) {
 	t.Helper()
-	data := filepath.Join("..", "..", "infra", "demo", "data")
-	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
+	j.demoFrom(t, filepath.Join("..", "..", "infra", "demo", "data"), extra)
+}
+
+// demoFrom is demo with the directory and logs of another folder laid out as the demo's.
+func (j *journey) demoFrom(t *testing.T, data, extra string) {
+	t.Helper()
+	spec, err := os.ReadFile(filepath.Join("..", "..", "infra", "demo", "data", "campaign.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@
 package main
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/untrusted"
+
 	"cmp"
 	"context"
 	"errors"
@@ -174,7 +176,17 @@ func main() {
 	os.Exit(code)
 }
 
+// dispatch runs the command args name. Everything it prints goes through untrusted.Writer:
+// account names from logs, organisation names from the directory and answers' notes reach the
+// terminal with no control, bidi or invisible character as itself (escaped, visibly; in JSON
+// the escape is the same value).
 func dispatch(ctx context.Context, env *cliEnv, args []string) int {
+	out, errOut := untrusted.NewWriter(env.stdout), untrusted.NewWriter(env.stderr)
+	defer out.Flush()
+	defer errOut.Flush()
+	e := *env
+	e.stdout, e.stderr = out, errOut
+	env = &e
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(env.stdout)
 		if len(args) == 0 {

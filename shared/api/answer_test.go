@@ -279,3 +279,26 @@ func TestAnswerTokenSpellingsShareOneCount(t *testing.T) {
 		t.Errorf("%d rate items, want the one of this notice's answer", n)
 	}
 }
+
+// A note with controls, a bidi override and a zero-width space is kept with them escaped
+// (visibly), and the console's page and JSON show no such character as itself.
+func TestHostileNoteIsShownEscaped(t *testing.T) {
+	aw := newAnswerWorld(t)
+	fixed := aw.path(answers.Fixed, aw.link)
+	_, _, csrf := aw.get(t, fixed)
+	note := "done \x1b]0;pwned\x07 cut\u202Egnp.exe\u200B"
+	if status, body := aw.post(t, fixed, url.Values{"by": {"la.rivers@riverside.example.nhs.net"}, "csrf": {csrf}, "note": {note}}); status != 200 {
+		t.Fatalf("answer: %d %s", status, body)
+	}
+	b := newBrowser(t, aw.srv)
+	b.signIn("Vera", Viewer, "/console/campaigns/"+demoID+"/answers")
+	page := bodyOf(t, b.do("GET", "/console/campaigns/"+demoID+"/answers", nil))
+	if !strings.Contains(page, `cut\u202Egnp.exe\u200B`) {
+		t.Errorf("the answers page does not show the note escaped:\n%s", page)
+	}
+	for _, c := range []string{"\x1b", "\x07", "\u202E", "\u200B"} {
+		if strings.Contains(page, c) {
+			t.Errorf("the answers page shows %q as itself", c)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/untrusted"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,8 +124,21 @@ func New(opt Options) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP answers one request. Every response says not to be cached or framed.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// escaped is a response whose body goes through untrusted.Writer: names, accounts, user agents
+// and notes from outside reach no page, JSON, CSV or chart with a control, bidi or invisible
+// character as itself (in JSON the escape is the same value).
+type escaped struct {
+	http.ResponseWriter
+	body *untrusted.Writer
+}
+
+func (e escaped) Write(p []byte) (int, error) { return e.body.Write(p) }
+
+// ServeHTTP answers one request. Every response says not to be cached or framed, and its body
+// is escaped (escaped).
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := escaped{ResponseWriter: rw, body: untrusted.NewWriter(rw)}
+	defer w.body.Flush()
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")

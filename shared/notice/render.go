@@ -1,6 +1,8 @@
 package notice
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/untrusted"
+
 	"bytes"
 	"crypto/sha256"
 	"embed"
@@ -279,10 +281,10 @@ func (r *Renderer) Render(n ledger.Notice, now time.Time) (*Email, error) {
 		ReplyTo:  Clean(r.c.Sender.ReplyTo),
 		To:       to,
 		Subject:  Clean(subj.String()),
-		HTML:     html.String(),
-		Text:     tidyText(text.String()),
+		HTML:     untrusted.Escape(html.String()),
+		Text:     untrusted.Escape(tidyText(text.String())),
 		CSVName:  v.CSVName,
-		CSV:      csvBytes,
+		CSV:      []byte(untrusted.Escape(string(csvBytes))),
 		Date:     now,
 		Campaign: v.CampaignID,
 		Org:      v.Org,

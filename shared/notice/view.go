@@ -1,6 +1,8 @@
 package notice
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/untrusted"
+
 	"fmt"
 	"sort"
 	"strings"
@@ -116,27 +118,10 @@ type Setting struct {
 // maxListed is how many client addresses and user agents a row shows; the CSV has them all.
 const maxListed = 3
 
-// Clean replaces every control character (CR, LF, tab, NUL, DEL, C1, line separators) with a
-// space and collapses runs of spaces: a value fit for one line of a header or subject.
-func Clean(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == unicode.ReplacementChar {
-			r = ' '
-		}
-		if r == ' ' {
-			if space {
-				continue
-			}
-			space = true
-		} else {
-			space = false
-		}
-		b.WriteRune(r)
-	}
-	return strings.TrimSpace(b.String())
-}
+// Clean is s as one line of a header, subject or cell: text from outside made safe by
+// untrusted.Line (spacing controls to one space, other controls and invisible format
+// characters such as bidi overrides escaped, visibly).
+func Clean(s string) string { return untrusted.Line(s) }
 
 // newView is what a notice's templates see: the campaign's and the notice's words, cleaned.
 func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time.Time) View {
