@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"strings"
@@ -274,5 +275,34 @@ func TestRowOverTheLimit(t *testing.T) {
 	}
 	if res.Orgs != 1 || res.PrunedOrgs != 0 {
 		t.Errorf("result %+v: want the first organisation kept and nothing pruned", res)
+	}
+}
+
+// Addresses are checked as addresses at import: a control, bidi or invisible character, a
+// quoted or bracketed form, or an over-long part makes the row a reported bad row (never quoted),
+// so no organisation's notices fail at SES for its directory entry.
+func TestAddressesValidatedAtImport(t *testing.T) {
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	bad := []string{"la\x01x@rx.nhs.net", "la\x1b[2J@rx.nhs.net", "la\u202E@rx.nhs.net", "la\u200B@rx.nhs.net", "la\x7f@rx.nhs.net",
+		"\"quoted\"@rx.nhs.net", "<la@rx.nhs.net>", ".dot@rx.nhs.net", "do..t@rx.nhs.net", strings.Repeat("l", 65) + "@rx.nhs.net",
+		"la@rx\u202E.nhs.net", "la@rx.nhs.net\r\nBcc: x@evil.example"}
+	var orgs strings.Builder
+	w := csv.NewWriter(&orgs)
+	w.Write([]string{"ods_code", "name", "la_emails", "pla_email"})
+	for i, a := range bad {
+		w.Write([]string{fmt.Sprintf("RB%d", i), "Bad", a, ""})
+		w.Write([]string{fmt.Sprintf("RP%d", i), "Bad PLA", "", a})
+	}
+	w.Write([]string{"RG1", "Good", "o'brien+sunset@rx.nhs.net;First.Last@rx.nhs.net", "pla_1@rx.nhs.net"})
+	w.Flush()
+	res := importBoth(t, d, orgs.String(), "", false)
+	if res.Orgs != 1 || res.BadRows != 2*len(bad) {
+		t.Fatalf("imported %d organisations with %d bad rows, want 1 and %d: %+v", res.Orgs, res.BadRows, 2*len(bad), res.Bad)
+	}
+	for _, b := range res.Bad {
+		if b.Code != directory.CodeInvalidEmail {
+			t.Errorf("line %d: %s, want %s", b.Line, b.Code, directory.CodeInvalidEmail)
+		}
 	}
 }

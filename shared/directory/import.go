@@ -665,10 +665,28 @@ func (w *writer) close() error {
 func normEmail(s string) (string, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	at := strings.IndexByte(s, '@')
-	if at <= 0 || at != strings.LastIndexByte(s, '@') || strings.ContainsAny(s, " \t\r\n,;:<>()[]\\\"") {
+	if at <= 0 || at != strings.LastIndexByte(s, '@') || len(s) > 254 || !validLocal(s[:at]) {
 		return s, false
 	}
 	return s, validDomain(s[at+1:])
+}
+
+// validLocal reports whether l is an address's local part as mail systems take it unquoted
+// (RFC 5322's dot-atom): printable ASCII letters, digits and !#$%&'*+/=?^_`{|}~- in dot-separated
+// runs, at most 64. So no control character, no space, no bidi or invisible character reaches a
+// stored address, where it would make SES refuse every notice of that organisation and be
+// logged with the refusal.
+func validLocal(l string) bool {
+	if l == "" || len(l) > 64 || l[0] == '.' || l[len(l)-1] == '.' || strings.Contains(l, "..") {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".!#$%&'*+/=?^_`{|}~-", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func validDomain(d string) bool {
