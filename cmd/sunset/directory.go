@@ -18,7 +18,7 @@ func init() {
 
 func runDirectory(ctx context.Context, env *cliEnv, args []string) int {
 	if len(args) == 0 || args[0] != "import" {
-		fmt.Fprintln(env.stderr, "Usage: sunset directory import --orgs FILE --accounts FILE [--prune] [--local]")
+		fmt.Fprintln(env.stderr, "Usage: sunset directory import --orgs FILE --accounts FILE [--prune [--prune-anyway]] [--local]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return 0
 		}
@@ -29,9 +29,10 @@ func runDirectory(ctx context.Context, env *cliEnv, args []string) int {
 	orgsPath := fl.String("orgs", "", "organisations CSV `file`: ods_code,name,la_emails (;-separated),pla_email[,subdomain]")
 	acctsPath := fl.String("accounts", "", "accounts CSV `file`: email,ods_code[,type (user|shared|application)]")
 	prune := fl.Bool("prune", false, "mark organisations/accounts missing from the files as gone (kept for audit, ignored by planning)")
+	anyway := fl.Bool("prune-anyway", false, fmt.Sprintf("with --prune: mark gone even more than %.0f%% of the organisations or accounts (a real purge, not an empty or cut-short file)", 100*directory.DefaultMaxPruneShare))
 	local := localFlag(fl)
 	fl.Usage = func() {
-		fmt.Fprintln(env.stderr, "Usage: sunset directory import --orgs FILE --accounts FILE [--prune] [--local]")
+		fmt.Fprintln(env.stderr, "Usage: sunset directory import --orgs FILE --accounts FILE [--prune [--prune-anyway]] [--local]")
 		fmt.Fprintln(env.stderr, "Upserts the directory; bad rows are listed with their line numbers and skipped.")
 		fl.PrintDefaults()
 	}
@@ -42,7 +43,11 @@ func runDirectory(ctx context.Context, env *cliEnv, args []string) int {
 		fl.Usage()
 		return 2
 	}
-	in := directory.ImportInput{Prune: *prune, OrgsName: *orgsPath, AccountsName: *acctsPath}
+	if *anyway && !*prune {
+		fmt.Fprintln(env.stderr, "sunset directory import: --prune-anyway goes with --prune")
+		return 2
+	}
+	in := directory.ImportInput{Prune: *prune, PruneAnyway: *anyway, OrgsName: *orgsPath, AccountsName: *acctsPath}
 	for _, p := range []struct {
 		path string
 		dst  *io.Reader

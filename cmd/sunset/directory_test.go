@@ -39,7 +39,12 @@ func TestDirectoryImportCommand(t *testing.T) {
 		}
 	}
 
-	out, _, code = cli.run("directory", "import", "--orgs", writeTemp(t, "o2.csv", "ods_code,name,la_emails,pla_email\nRX2,Other,,\n"), "--prune")
+	o2 := writeTemp(t, "o2.csv", "ods_code,name,la_emails,pla_email\nRX2,Other,,\n")
+	_, errOut, code = cli.run("directory", "import", "--orgs", o2, "--prune")
+	if code != 1 || !strings.Contains(errOut, "it would mark 1 of 2 organisations (50%) gone") || !strings.Contains(errOut, "--prune-anyway") {
+		t.Errorf("prune of half the directory: exit %d, %s; want refused, saying how many", code, errOut)
+	}
+	out, _, code = cli.run("directory", "import", "--orgs", o2, "--prune", "--prune-anyway")
 	if code != 0 || !strings.Contains(out, "pruned (marked gone) 1 organisations, 0 accounts") {
 		t.Errorf("prune: exit %d, output %s", code, out)
 	}

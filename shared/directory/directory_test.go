@@ -138,7 +138,11 @@ func TestPruneMarksMissingGoneAndResolutionIgnoresThem(t *testing.T) {
 	accts2 := "email,ods_code,type\n" +
 		"chris.wood@nhs.net,RX4,user\n" +
 		"shared.box@nhs.net,RX1,mystery\n"
-	res := importBoth(t, d, orgs2, accts2, true)
+	// A third of a small directory: confirmed.
+	res, err := d.Import(ctx, directory.ImportInput{Orgs: strings.NewReader(orgs2), Accounts: strings.NewReader(accts2), OrgsName: "orgs.csv", AccountsName: "accounts.csv", Prune: true, PruneAnyway: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.PrunedOrgs != 1 || res.PrunedAccounts != 3 {
 		// Y123; scanner.ward3, jo.bloggs@nhs.net, jo.bloggs@rx4.nhs.net
 		t.Errorf("pruned %d orgs, %d accounts; want 1, 3", res.PrunedOrgs, res.PrunedAccounts)
@@ -304,5 +308,68 @@ func TestAddressesValidatedAtImport(t *testing.T) {
 		if b.Code != directory.CodeInvalidEmail {
 			t.Errorf("line %d: %s, want %s", b.Line, b.Code, directory.CodeInvalidEmail)
 		}
+	}
+}
+
+// A prune that would mark more than the share a file may remove (a header-only or cut-short
+// export) imports the rows, marks nothing gone and says how many it would have; confirmed, it
+// prunes; a day's ordinary changes (under the share) prune without asking.
+func TestPruneRefusedOverItsShare(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	d := directory.New(db, table, clock)
+	orgsOf := func(from, to int) string {
+		var b strings.Builder
+		b.WriteString("ods_code,name,la_emails,pla_email\n")
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "R%03d,Org %d,la@r%03d.nhs.net,\n", i, i, i)
+		}
+		return b.String()
+	}
+	importBoth(t, d, orgsOf(0, 40), "", false)
+	gone := func() int {
+		t.Helper()
+		codes := make([]string, 40)
+		for i := range codes {
+			codes[i] = fmt.Sprintf("R%03d", i)
+		}
+		orgs, err := d.Orgs(ctx, codes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, o := range orgs {
+			if o.Gone {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name, file string
+		would      int
+	}{
+		{"header only", orgsOf(0, 0), 40},
+		{"cut short", orgsOf(0, 25), 15},
+	} {
+		res, err := d.Import(ctx, directory.ImportInput{Orgs: strings.NewReader(tc.file), OrgsName: "orgs.csv", Prune: true})
+		if !errors.Is(err, directory.ErrPruneRefused) || res.WouldPruneOrgs != tc.would || res.PrunedOrgs != 0 ||
+			!strings.Contains(err.Error(), fmt.Sprintf("%d of 40 organisations", tc.would)) || !strings.Contains(err.Error(), "--prune-anyway") {
+			t.Errorf("%s: %+v, %v; want refused, saying %d of 40", tc.name, res, err, tc.would)
+		}
+		if n := gone(); n != 0 {
+			t.Fatalf("%s: %d organisations marked gone by a refused prune", tc.name, n)
+		}
+	}
+	// Three of forty leave: 7.5%, under the share.
+	if res, err := d.Import(ctx, directory.ImportInput{Orgs: strings.NewReader(orgsOf(3, 40)), OrgsName: "orgs.csv", Prune: true}); err != nil || res.PrunedOrgs != 3 {
+		t.Fatalf("an ordinary day's prune: %+v, %v", res, err)
+	}
+	// A real purge, confirmed.
+	if res, err := d.Import(ctx, directory.ImportInput{Orgs: strings.NewReader(orgsOf(3, 10)), OrgsName: "orgs.csv", Prune: true, PruneAnyway: true}); err != nil || res.PrunedOrgs != 30 {
+		t.Fatalf("a confirmed prune: %+v, %v", res, err)
+	}
+	if n := gone(); n != 33 {
+		t.Errorf("%d gone, want 33", n)
 	}
 }

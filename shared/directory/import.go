@@ -38,7 +38,23 @@ type ImportInput struct {
 	// Prune marks organisations (when Orgs is given) and accounts (when Accounts is given)
 	// that the files no longer list as gone. A key named on a bad row is never pruned.
 	Prune bool
+	// MaxPruneShare is the largest share (0-1) of a file's organisations, or of its accounts,
+	// that one prune may mark gone; an import that would mark more (a header-only or
+	// truncated file) prunes nothing and returns ErrPruneRefused saying how many. 0 means
+	// DefaultMaxPruneShare; 1 or more never refuses.
+	MaxPruneShare float64
+	// PruneAnyway confirms a prune over MaxPruneShare (sunset directory import --prune-anyway).
+	PruneAnyway bool
 }
+
+// DefaultMaxPruneShare is the share of organisations, or of accounts, a prune may mark gone
+// without being confirmed: far above what one day's directory changes remove (a merger of
+// trusts, practices closing), far below what a truncated or empty export would.
+const DefaultMaxPruneShare = 0.10
+
+// ErrPruneRefused means an import would have marked more than its MaxPruneShare gone: the rows
+// were imported, nothing was pruned. The message says how many it would have marked.
+var ErrPruneRefused = errors.New("prune refused")
 
 // BadRow is a row that was skipped, and why. It never holds the row itself, nor any value of
 // it but an organisation's ODS code: an address, a name or a raw field could be personal data,
@@ -83,6 +99,9 @@ type Result struct {
 	Codes          map[Code]int `json:"codes,omitempty"`
 	PrunedOrgs     int          `json:"pruned_orgs"`
 	PrunedAccounts int          `json:"pruned_accounts"`
+	// WouldPruneOrgs and WouldPruneAccounts are what a refused prune would have marked gone.
+	WouldPruneOrgs     int `json:"would_prune_orgs,omitempty"`
+	WouldPruneAccounts int `json:"would_prune_accounts,omitempty"`
 }
 
 func (r *Result) bad(file string, line int, code Code, format string, args ...any) {
@@ -133,25 +152,75 @@ func (d *Directory) Import(ctx context.Context, in ImportInput) (*Result, error)
 	if !in.Prune {
 		return res, nil
 	}
+	if err := d.checkPrune(ctx, in, res, keep); err != nil {
+		return res, err
+	}
 	if in.Orgs != nil {
-		n, err := d.prune(ctx, []string{"ORGS"}, res.ImportID, now, keep)
+		n, err := d.prune(ctx, orgPartitions, res.ImportID, now, keep, false)
 		res.PrunedOrgs = n
 		if err != nil {
 			return res, fmt.Errorf("prune organisations: %w", err)
 		}
 	}
 	if in.Accounts != nil {
-		parts := make([]string, AccountShards)
-		for i := range parts {
-			parts[i] = fmt.Sprintf("ACCTS#%d", i)
-		}
-		n, err := d.prune(ctx, parts, res.ImportID, now, keep)
+		n, err := d.prune(ctx, accountPartitions(), res.ImportID, now, keep, false)
 		res.PrunedAccounts = n
 		if err != nil {
 			return res, fmt.Errorf("prune accounts: %w", err)
 		}
 	}
 	return res, nil
+}
+
+var orgPartitions = []string{"ORGS"}
+
+func accountPartitions() []string {
+	parts := make([]string, AccountShards)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("ACCTS#%d", i)
+	}
+	return parts
+}
+
+// checkPrune counts what the prune would mark gone, organisations and accounts, and refuses
+// (ErrPruneRefused, nothing pruned) when either is over the import's share of its kind, unless
+// confirmed. The share is of what the directory would have had: the file's rows plus those it
+// no longer lists.
+func (d *Directory) checkPrune(ctx context.Context, in ImportInput, res *Result, keep map[string]bool) error {
+	if in.PruneAnyway {
+		return nil
+	}
+	limit := in.MaxPruneShare
+	if limit <= 0 {
+		limit = DefaultMaxPruneShare
+	}
+	if limit >= 1 {
+		return nil
+	}
+	var over []string
+	for _, k := range []struct {
+		given  bool
+		parts  []string
+		listed int
+		would  *int
+		what   string
+	}{{in.Orgs != nil, orgPartitions, res.Orgs, &res.WouldPruneOrgs, "organisations"}, {in.Accounts != nil, accountPartitions(), res.Accounts, &res.WouldPruneAccounts, "accounts"}} {
+		if !k.given {
+			continue
+		}
+		n, err := d.prune(ctx, k.parts, res.ImportID, time.Time{}, keep, true)
+		if err != nil {
+			return fmt.Errorf("count what the prune would mark gone: %w", err)
+		}
+		if total := n + k.listed; n > 0 && float64(n) > limit*float64(total) {
+			*k.would = n
+			over = append(over, fmt.Sprintf("%d of %d %s (%.0f%%)", n, total, k.what, 100*float64(n)/float64(total)))
+		}
+	}
+	if len(over) > 0 {
+		return fmt.Errorf("%w: it would mark %s gone, over the %.0f%% one import may remove: is the file empty or cut short? The rows were imported and nothing was marked gone; check the file, or confirm with --prune-anyway", ErrPruneRefused, strings.Join(over, " and "), 100*limit)
+	}
+	return nil
 }
 
 func name(s, def string) string {
@@ -525,8 +594,9 @@ func withAttrs(item map[string]types.AttributeValue, more ...map[string]types.At
 }
 
 // prune marks every item of these GSI1 partitions that this import did not write as gone,
-// unless a bad row named it. The condition keeps a concurrent, newer import's items alive.
-func (d *Directory) prune(ctx context.Context, partitions []string, importID string, now time.Time, keep map[string]bool) (int, error) {
+// unless a bad row named it, and returns how many it marked (count: only counts them). The
+// condition keeps a concurrent, newer import's items alive.
+func (d *Directory) prune(ctx context.Context, partitions []string, importID string, now time.Time, keep map[string]bool, count bool) (int, error) {
 	n := 0
 	for _, p := range partitions {
 		err := store.QueryAll(ctx, d.db, &dynamodb.QueryInput{
@@ -539,6 +609,10 @@ func (d *Directory) prune(ctx context.Context, partitions []string, importID str
 		}, func(items []map[string]types.AttributeValue) error {
 			for _, it := range items {
 				if keep[it["PK"].(*types.AttributeValueMemberS).Value] {
+					continue
+				}
+				if count {
+					n++
 					continue
 				}
 				_, err := d.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{

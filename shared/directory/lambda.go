@@ -33,15 +33,20 @@ type Config struct {
 	// Prune marks organisations and accounts missing from the files as gone
 	// (SUNSET_DIRECTORY_PRUNE, true or false; default false).
 	Prune bool
+	// PruneMaxPercent is the most of the organisations, or of the accounts, one import may
+	// mark gone (SUNSET_DIRECTORY_PRUNE_MAX_PERCENT, 1-100; default 10): ImportInput's
+	// MaxPruneShare.
+	PruneMaxPercent int
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	e := lambdaenv.New(getenv)
 	c := Config{
-		Table:  e.Required("SUNSET_TABLE"),
-		Prefix: e.Required("SUNSET_DIRECTORY_PREFIX"),
-		Prune:  e.Bool("SUNSET_DIRECTORY_PRUNE", false),
+		Table:           e.Required("SUNSET_TABLE"),
+		Prefix:          e.Required("SUNSET_DIRECTORY_PREFIX"),
+		Prune:           e.Bool("SUNSET_DIRECTORY_PRUNE", false),
+		PruneMaxPercent: e.Int("SUNSET_DIRECTORY_PRUNE_MAX_PERCENT", 10, 1),
 	}
 	return c, e.Err()
 }
@@ -49,12 +54,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 // NewHandler is the directory Lambda over the real table and bucket.
 func NewHandler(cfg Config, c *awsclient.Clients, log *slog.Logger) *Handler {
 	return &Handler{
-		Dir:     New(c.DynamoDB(), cfg.Table, time.Now),
-		S3:      s3.NewFromConfig(c.Config()),
-		Prefix:  cfg.Prefix,
-		Prune:   cfg.Prune,
-		Log:     log,
-		Metrics: metrics.New(os.Stdout, "directory", time.Now),
+		Dir:           New(c.DynamoDB(), cfg.Table, time.Now),
+		S3:            s3.NewFromConfig(c.Config()),
+		Prefix:        cfg.Prefix,
+		Prune:         cfg.Prune,
+		PruneMaxShare: float64(cfg.PruneMaxPercent) / 100,
+		Log:           log,
+		Metrics:       metrics.New(os.Stdout, "directory", time.Now),
 	}
 }
 
@@ -78,7 +84,9 @@ type Handler struct {
 	S3     S3Getter
 	Prefix string // e.g. "directory/"
 	Prune  bool
-	Log    *slog.Logger
+	// PruneMaxShare is ImportInput's MaxPruneShare (0: DefaultMaxPruneShare).
+	PruneMaxShare float64
+	Log           *slog.Logger
 	// Metrics counts rows imported and rejected (nil: none).
 	Metrics *metrics.Recorder
 }
@@ -126,7 +134,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEve
 }
 
 func (h *Handler) importBucket(ctx context.Context, bucket string) error {
-	in := ImportInput{Prune: h.Prune}
+	in := ImportInput{Prune: h.Prune, MaxPruneShare: h.PruneMaxShare}
 	for _, f := range []struct {
 		name string
 		dst  *io.Reader
@@ -158,8 +166,9 @@ func (h *Handler) importBucket(ctx context.Context, bucket string) error {
 			h.Log.WarnContext(ctx, "bad directory rows skipped", "by_reason", res.Codes, "rows", badRowsByCode(res.Bad, 20))
 		}
 	}
-	if errors.Is(err, ErrBadHeader) || errors.Is(err, ErrBadFile) {
-		// Retrying can not fix the file; the log says why. A corrected upload imports.
+	if errors.Is(err, ErrBadHeader) || errors.Is(err, ErrBadFile) || errors.Is(err, ErrPruneRefused) {
+		// Retrying can not fix the file; the log says why. A corrected upload imports (a prune
+		// refused for a file that is right is confirmed with the CLI's --prune-anyway).
 		h.Log.ErrorContext(ctx, "directory file rejected", "error", err.Error())
 		return nil
 	}
