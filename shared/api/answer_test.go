@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -299,6 +300,55 @@ func TestHostileNoteIsShownEscaped(t *testing.T) {
 	for _, c := range []string{"\x1b", "\x07", "\u202E", "\u200B"} {
 		if strings.Contains(page, c) {
 			t.Errorf("the answers page shows %q as itself", c)
+		}
+	}
+}
+
+// answerLinks are the answer links in an email's HTML, read back.
+func answerLinks(t *testing.T, ls answers.Links, html string, now time.Time) []answers.Link {
+	t.Helper()
+	var out []answers.Link
+	for _, m := range regexp.MustCompile(`/answer/(fixed|not-ours|more-time)/([A-Za-z0-9_.-]+)`).FindAllStringSubmatch(html, -1) {
+		l, err := ls.Read(answers.Purpose(m[1]), m[2], now)
+		if err != nil {
+			t.Fatalf("link %s: %v", m[0], err)
+		}
+		out = append(out, l)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no answer links in:\n%.2000s", html)
+	}
+	return out
+}
+
+// What the team is shown of a notice (the API's preview, the console's email as sent) has
+// links that open the answer pages but record nothing: a viewer cannot answer in an
+// organisation's name. The email as sent is still proved against the hash the sender kept.
+func TestTheTeamSeesNoLiveAnswerLinks(t *testing.T) {
+	w := newWorld(t)
+	ls := answers.Links{Keys: w.keys, Base: publicURL}
+	srv := w.server(t, &OIDC{Issuer: "https://login.example", ClientID: "api://sunset"}, nil)
+	srv.opt.PublicURL = publicURL
+	h := NewLambdaHandler(srv, nil)
+	resp, err := h.Handle(context.Background(), apiEvent("GET", "/api/campaigns/"+demoID+"/preview?org=RX1&stage=advance", "", viewerClaims))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("preview: %d %s %v", resp.StatusCode, resp.Body, err)
+	}
+	var p preview
+	json.Unmarshal([]byte(resp.Body), &p)
+	for _, l := range answerLinks(t, ls, p.HTML, w.clock()) {
+		if !l.Test {
+			t.Errorf("the viewer's preview carries a live link for %+v", l)
+		}
+	}
+
+	local := w.server(t, nil, &Local{Default: &Identity{Subject: "v", Roles: []Role{Viewer}}})
+	local.opt.PublicURL = publicURL
+	b := newBrowser(t, local)
+	page := bodyOf(t, b.do("GET", "/console/campaigns/"+demoID+"/orgs/RX1/notices/advance/email.html", nil))
+	for _, l := range answerLinks(t, ls, page, w.clock()) {
+		if !l.Test {
+			t.Errorf("the console's email carries a live link for %+v", l)
 		}
 	}
 }

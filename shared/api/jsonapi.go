@@ -268,7 +268,7 @@ func (s *Server) preview(r *http.Request, org, stage string) (*preview, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := s.render(r, rec.Campaign, n)
+	e, err := s.render(r, rec.Campaign, n, false)
 	if err != nil {
 		return nil, err
 	}

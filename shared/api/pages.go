@@ -636,7 +636,16 @@ func (s *Server) rerender(r *http.Request) (*asSent, error) {
 	if c == nil {
 		return nil, &httpError{status: http.StatusNotFound, msg: "campaign " + id + " has no version to render with"}
 	}
-	e, err := s.render(r, c, *n)
+	// The hash covers the answer links as sent; the page shows the same email with links that
+	// open the answer pages but record nothing, so nobody in the team answers in an
+	// organisation's name from here.
+	sent, err := s.render(r, c, *n, true)
+	if err != nil {
+		out.Problem = err.Error()
+		return out, nil
+	}
+	out.Verified = n.ContentSHA256 != "" && sent.SHA256() == n.ContentSHA256
+	e, err := s.render(r, c, *n, false)
 	if err != nil {
 		out.Problem = err.Error()
 		return out, nil
@@ -645,13 +654,14 @@ func (s *Server) rerender(r *http.Request) (*asSent, error) {
 		e.Date = n.SentAt
 	}
 	out.Email = e
-	out.Verified = n.ContentSHA256 != "" && e.SHA256() == n.ContentSHA256
 	return out, nil
 }
 
 // render renders a notice with the built-in templates (a templates folder lives beside a
-// campaign file on a laptop, which the console cannot read).
-func (s *Server) render(r *http.Request, c *campaign.Campaign, n ledger.Notice) (*notice.Email, error) {
+// campaign file on a laptop, which the console cannot read): with the answer links the notice
+// carries when live, else with links that show their pages but record nothing (a test send's),
+// which is what the team is shown.
+func (s *Server) render(r *http.Request, c *campaign.Campaign, n ledger.Notice, live bool) (*notice.Email, error) {
 	if c.Templates != "hostname-retirement" && c.Templates != "byo-mx" {
 		return nil, &httpError{status: http.StatusConflict, msg: errNoRender.Error()}
 	}
@@ -659,7 +669,7 @@ func (s *Server) render(r *http.Request, c *campaign.Campaign, n ledger.Notice) 
 	if err != nil {
 		return nil, err
 	}
-	rd.WithLinks(s.links(r).For(c, false))
+	rd.WithLinks(s.links(r).For(c, !live))
 	return rd.Render(n, s.opt.Clock())
 }
 
