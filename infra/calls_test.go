@@ -377,7 +377,7 @@ func TestFunctionsCallOnlyWhatTheyDeclare(t *testing.T) {
 	acfg, _ := api.LoadConfig(func(k string) string {
 		return map[string]string{"SUNSET_TABLE": table, "SUNSET_AUTH_ISSUER": "https://login.example/v2.0", "SUNSET_AUTH_AUDIENCE": "api://sunset",
 			"SUNSET_SIGNING_KEYS_PARAMETER": "/sunset/signing-keys", "SUNSET_CLIENT_SECRET_PARAMETER": "/sunset/console-client-secret",
-			"SUNSET_SENDER_IDENTITY": "example.nhs.net", "SUNSET_STAGING_BUCKET": bucket}[k]
+			"SUNSET_SENDER_IDENTITY": "example.nhs.net", "SUNSET_STAGING_BUCKET": bucket, "SUNSET_TEST_RECIPIENTS": "ops@example.nhs.net"}[k]
 	})
 	ah, err := api.NewHandler(ctx, acfg, clients("ApiFunction"), quiet)
 	if err != nil {

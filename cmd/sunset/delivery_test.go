@@ -16,7 +16,7 @@ import (
 // sends each due notice once, report shows it.
 func TestPreviewSendTestRunReport(t *testing.T) {
 	t.Parallel()
-	cli := newTestCLI(t, nil)
+	cli := newTestCLI(t, map[string]string{"SUNSET_TEST_RECIPIENTS": "@example.nhs.net"})
 	cli.useLocalStack()
 	cli.now = time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
 	data := filepath.Join("..", "..", "infra", "demo", "data")
@@ -86,6 +86,9 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 		t.Errorf("%d test emails to %s, want 1", tests, to)
 	}
 	must(2, "send-test", "--campaign", id, "--org", "Y0123", "--stage", "advance", "--to", "a@b.net\r\nBcc: x@y.net")
+	if out := must(2, "send-test", "--campaign", id, "--org", "Y0123", "--stage", "advance", "--to", "someone@outside.example"); !strings.Contains(out, "not an internal address") {
+		t.Errorf("a test to an outside address: %s", out)
+	}
 	if r := readReport(); len(r.Notices) != 0 {
 		t.Fatalf("preview/send-test wrote the ledger: %+v", r.Notices)
 	}

@@ -48,6 +48,7 @@ func newSender(ctx context.Context, env *cliEnv, local bool) (*sender.Sender, er
 			TemplateDir:      ".",
 			Logger:           logger,
 			Links:            links,
+			TestRecipients:   sender.ParseTestRecipients(env.getenv("SUNSET_TEST_RECIPIENTS")),
 		}), nil
 }
 
@@ -77,6 +78,10 @@ func runSendTest(ctx context.Context, env *cliEnv, args []string) int {
 	}
 	return renderThen(ctx, env, "send-test", *local, *id, *org, *stage, *at, func(rec *campaign.Record, n ledger.Notice, s *sender.Sender) int {
 		msgID, e, err := s.SendTest(ctx, rec.Campaign, n, *to)
+		if errors.Is(err, sender.ErrNotInternal) {
+			fmt.Fprintf(env.stderr, "sunset send-test: --to %v\n", err)
+			return 2
+		}
 		if err != nil {
 			fmt.Fprintf(env.stderr, "sunset send-test: %v\n", err)
 			return 1

@@ -18,6 +18,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/api"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
 	"github.com/nhsmail-sunset/sunset/shared/signing"
 )
 
@@ -128,7 +129,8 @@ func localServer(ctx context.Context, env *cliEnv, role, as string) (*api.Server
 	}
 	return api.New(api.Options{DB: db, Table: table, SES: ses, ConfigurationSet: env.getenv("SUNSET_CONFIGURATION_SET"),
 		Clock: env.clock, Keys: keys, Local: loc, Logger: slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		PublicURL: cmp.Or(env.getenv("SUNSET_PUBLIC_URL"), answers.LocalBase), SenderIdentity: env.getenv("SUNSET_SENDER_IDENTITY"), Stage: stage})
+		PublicURL: cmp.Or(env.getenv("SUNSET_PUBLIC_URL"), answers.LocalBase), SenderIdentity: env.getenv("SUNSET_SENDER_IDENTITY"), Stage: stage,
+		TestRecipients: sender.ParseTestRecipients(env.getenv("SUNSET_TEST_RECIPIENTS"))})
 }
 
 // localKeysPath is where the local stack keeps its signing keys: infra/local/.run beside the

@@ -207,6 +207,8 @@ func TestErrorsSayWhatAndWhere(t *testing.T) {
 		{"extension, unknown field", "POST", "/api/campaigns/" + demoID + "/extensions", `{"ods":"RX1"}`, 400, []string{"unknown field"}},
 		{"send-test to two addresses", "POST", "/api/campaigns/" + demoID + "/send-test", `{"org":"RX1","stage":"advance","to":"a@x.nhs.net,b@x.nhs.net"}`, 400,
 			[]string{"is not one email address"}},
+		{"send-test to an outside address", "POST", "/api/campaigns/" + demoID + "/send-test", `{"org":"RX1","stage":"advance","to":"someone@outside.example"}`, 400,
+			[]string{"is not an internal address", "SUNSET_TEST_RECIPIENTS"}},
 		{"bad date", "GET", "/api/campaigns/" + demoID + "/plan?at=17/08/2021", "", 400, []string{"is not a date YYYY-MM-DD"}},
 		{"plan page too long", "GET", "/api/campaigns/" + demoID + "/plan?limit=5000", "", 400, []string{`limit=\"5000\" is not a number of organisations from 1 to 1000`}},
 	} {

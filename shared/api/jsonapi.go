@@ -313,6 +313,9 @@ func (s *Server) sendTest(r *http.Request, id Identity, req sendTestRequest) (*s
 	if err != nil {
 		return nil, err
 	}
+	if err := sender.CheckTestRecipient(rec.Campaign, to, s.opt.TestRecipients); err != nil {
+		return nil, &httpError{status: http.StatusBadRequest, msg: "to " + err.Error()}
+	}
 	at := rec.Campaign.Today(s.opt.Clock())
 	if req.At != "" {
 		if at, err = calendar.Parse(req.At); err != nil {

@@ -61,6 +61,9 @@ type Config struct {
 	// StagingBucket holds the findings committed but not merged yet (SUNSET_STAGING_BUCKET,
 	// required): pages read them too.
 	StagingBucket string
+	// TestRecipients are where the console's test sends may go besides each campaign's own
+	// addresses (SUNSET_TEST_RECIPIENTS: addresses and @domains, comma-separated; optional).
+	TestRecipients []string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -78,6 +81,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SenderIdentity:        e.Required("SUNSET_SENDER_IDENTITY"),
 		SendQueueURL:          e.Required("SUNSET_SEND_QUEUE_URL"),
 		StagingBucket:         e.Required(findings.StagingBucketEnv),
+		TestRecipients:        sender.ParseTestRecipients(e.String("SUNSET_TEST_RECIPIENTS", "")),
 	}
 	return c, e.Err()
 }
@@ -99,7 +103,7 @@ func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog
 	}
 	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, Stage: findings.S3Stage{Client: c.S3(), Bucket: cfg.StagingBucket, Prefix: findings.StagingPrefix}, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
 		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log, PublicURL: cfg.PublicURL, SenderIdentity: cfg.SenderIdentity,
-		Resend: QueueResend(sqs.NewFromConfig(c.Config()), cfg.SendQueueURL),
+		TestRecipients: cfg.TestRecipients, Resend: QueueResend(sqs.NewFromConfig(c.Config()), cfg.SendQueueURL),
 		OIDC: &OIDC{Issuer: cfg.Issuer, ClientID: cfg.Audience, RolesClaim: cfg.RolesClaim,
 			ClientSecret: func(ctx context.Context) (string, error) {
 				return signing.Secret(ctx, params, cfg.ClientSecretParameter)

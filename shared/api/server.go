@@ -56,6 +56,9 @@ type Options struct {
 	// QueueResend. Nil: on the local console it is released and sent in-process; elsewhere the
 	// console does not offer it (sunset reconcile --failed --resend does).
 	Resend func(ctx context.Context, n ledger.Notice, by, reason string) error
+	// TestRecipients are where test sends may go besides each campaign's own addresses
+	// (sender.TestRecipients; SUNSET_TEST_RECIPIENTS).
+	TestRecipients []string
 	// Stage holds the findings committed but not merged yet, which every page reads too (nil:
 	// none are, as in tests that ingest nothing).
 	Stage findings.Stage
@@ -164,7 +167,7 @@ func (s *Server) links(r *http.Request) answers.Links {
 func (s *Server) sender(r *http.Request) *sender.Sender {
 	links := s.links(r)
 	return sender.New(s.opt.SES, s.ledger, s.campaigns, s.suppression, s.opt.Clock, sender.Options{
-		ConfigurationSet: s.opt.ConfigurationSet, Identity: s.opt.SenderIdentity, Logger: s.opt.Logger, Links: &links})
+		ConfigurationSet: s.opt.ConfigurationSet, Identity: s.opt.SenderIdentity, Logger: s.opt.Logger, Links: &links, TestRecipients: s.opt.TestRecipients})
 }
 
 // claimsKey is where the Lambda adapter puts the JWT authorizer's claims.

@@ -86,7 +86,8 @@ func newWorld(t *testing.T) *world {
 func (w *world) server(t *testing.T, oidc *OIDC, local *Local) *Server {
 	t.Helper()
 	s, err := New(Options{DB: w.db, Table: w.table, Stage: w.stage, SES: localstacktest.SES(t), Clock: w.clock, Keys: w.keys,
-		OIDC: oidc, Local: local, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SenderIdentity: "example.nhs.net"})
+		OIDC: oidc, Local: local, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), SenderIdentity: "example.nhs.net",
+		TestRecipients: []string{testTo}})
 	if err != nil {
 		t.Fatal(err)
 	}

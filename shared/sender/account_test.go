@@ -109,6 +109,7 @@ func TestSandboxAllowsTestSends(t *testing.T) {
 	e, k, _ := setup(t)
 	opt, _ := accountAnswers(acct(false, true, 0, 200))
 	s := newSender(t, e, opt)
+	s.cfg.TestRecipients = []string{"@example.nhs.net"}
 	ctx := context.Background()
 	rec, _ := e.campaigns.Get(ctx, k.Campaign)
 	n, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)

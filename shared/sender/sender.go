@@ -105,6 +105,10 @@ type Options struct {
 	// anything is leased, since IAM would refuse every send. Empty: not checked (the CLI on the
 	// local stack).
 	Identity string
+	// TestRecipients are where test sends may go besides the campaign's own addresses
+	// (sender.from, sender.reply_to, helpdesk.email): whole addresses, or "@domain" for every
+	// address of a domain (env SUNSET_TEST_RECIPIENTS, comma-separated; ParseTestRecipients).
+	TestRecipients []string
 }
 
 // Sender sends notices.
@@ -503,6 +507,9 @@ func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.No
 	if err != nil {
 		return "", nil, err
 	}
+	if err := CheckTestRecipient(c, to, s.cfg.TestRecipients); err != nil {
+		return "", nil, err
+	}
 	if err := c.CheckIdentity(s.cfg.Identity); err != nil {
 		return "", nil, fmt.Errorf("send test of %s/%s/%s: %w", n.Campaign, n.Org, n.Stage, err)
 	}
@@ -531,6 +538,35 @@ func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.No
 		return "", nil, fmt.Errorf("send test of %s/%s/%s to %s: %w", n.Campaign, n.Org, n.Stage, to, err)
 	}
 	return id, e, nil
+}
+
+// ErrNotInternal is a test send's address outside the team's: a test carries an organisation's
+// notice and its accounts, so it goes only where the team reads it.
+var ErrNotInternal = errors.New("is not an internal address")
+
+// CheckTestRecipient refuses a test send to an address that is neither one of campaign c's own
+// (sender.from, sender.reply_to, helpdesk.email) nor in allowed (whole addresses, or "@domain").
+func CheckTestRecipient(c *campaign.Campaign, to string, allowed []string) error {
+	to = strings.ToLower(strings.TrimSpace(to))
+	own := []string{c.Sender.From, c.Sender.ReplyTo, c.Helpdesk.Email}
+	for i, a := range own {
+		if p, err := mail.ParseAddress(a); err == nil {
+			own[i] = p.Address
+		}
+	}
+	for _, a := range append(own, allowed...) {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a != "" && (a == to || (strings.HasPrefix(a, "@") && strings.HasSuffix(to, a))) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q %w: a test goes to the campaign's own addresses (sender.from, sender.reply_to, helpdesk.email) or to those the stack lists (SUNSET_TEST_RECIPIENTS, the TestRecipients parameter)", to, ErrNotInternal)
+}
+
+// ParseTestRecipients reads SUNSET_TEST_RECIPIENTS: addresses and "@domain"s, separated by
+// commas or spaces.
+func ParseTestRecipients(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' })
 }
 
 // ErrTestAddress is a test send's address that is not one plain email address.

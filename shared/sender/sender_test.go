@@ -347,12 +347,26 @@ func TestTag(t *testing.T) {
 func TestSendTestTouchesNoLedger(t *testing.T) {
 	e, k, _ := setup(t)
 	s := newSender(t, e)
+	s.cfg.TestRecipients = []string{"ops@team.example", "@example.nhs.net"}
 	ctx := context.Background()
 	rec, err := e.campaigns.Get(ctx, k.Campaign)
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, _ := e.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+	// A test carries an organisation's notice and accounts: only to the team's addresses.
+	outside := "someone-" + localstacktest.Unique() + "@elsewhere.example"
+	for _, a := range []string{outside, "ops@team.example.evil", "x@notexample.nhs.net"} {
+		if _, _, err := s.SendTest(ctx, rec.Campaign, *n, a); !errors.Is(err, ErrNotInternal) {
+			t.Errorf("test send to %s: %v, want ErrNotInternal", a, err)
+		}
+	}
+	if got := sentTo(t, outside); len(got) != 0 {
+		t.Fatalf("a test went to an outside address")
+	}
+	if err := CheckTestRecipient(rec.Campaign, "NoReply@example.nhs.net", nil); err != nil {
+		t.Errorf("the campaign's own sender address: %v", err)
+	}
 	to := "internal-" + localstacktest.Unique() + "@example.nhs.net"
 	id, _, err := s.SendTest(ctx, rec.Campaign, *n, to)
 	if err != nil {
