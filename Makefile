@@ -68,7 +68,7 @@ lint: ## gofmt, go vet, staticcheck, go mod tidy leaves no diff, cfn-lint templa
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
-	@if command -v cfn-lint >/dev/null 2>&1; then echo cfn-lint template.yaml; cfn-lint template.yaml; \
+	@if command -v cfn-lint >/dev/null 2>&1; then echo cfn-lint template.yaml infra/edge-waf.yaml; cfn-lint template.yaml infra/edge-waf.yaml; \
 	else echo "cfn-lint is not installed: template.yaml not linted (pip install cfn-lint)"; fi
 
 fuzz: ## fuzz every parser for 20s each

@@ -158,10 +158,18 @@ func (api *runtimeAPI) invoke(t *testing.T, id string, payload []byte, exited <-
 }
 
 // templateValue resolves what template.yaml gives a variable to what it is in this test: a
-// parameter's default, or a stand-in for the resource it names.
+// parameter's default, or a stand-in for the resource it names. Every condition is false with
+// the parameters' defaults (the optional edge is off), so Fn::If is its second branch, and
+// AWS::NoValue is empty (as unset).
 func templateValue(c *cfn, v any, stand map[string]string) string {
 	if s, ok := v.(string); ok {
 		return s
+	}
+	if l := asList(asMap(v)["Fn::If"]); len(l) == 3 {
+		return templateValue(c, l[2], stand)
+	}
+	if refTo(v, "AWS::NoValue") {
+		return ""
 	}
 	if s, ok := asMap(v)["Fn::Sub"].(string); ok {
 		return subVars.ReplaceAllStringFunc(s, func(m string) string {

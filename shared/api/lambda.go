@@ -64,6 +64,9 @@ type Config struct {
 	// TestRecipients are where the console's test sends may go besides each campaign's own
 	// addresses (SUNSET_TEST_RECIPIENTS: addresses and @domains, comma-separated; optional).
 	TestRecipients []string
+	// EdgeSecret is the value CloudFront adds to every request (SUNSET_EDGE_SECRET; set only
+	// with the template's EdgeWebAclArn): requests without it are refused.
+	EdgeSecret string
 }
 
 // LoadConfig reads Config, naming every missing or malformed variable in one error.
@@ -82,6 +85,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SendQueueURL:          e.Required("SUNSET_SEND_QUEUE_URL"),
 		StagingBucket:         e.Required(findings.StagingBucketEnv),
 		TestRecipients:        sender.ParseTestRecipients(e.String("SUNSET_TEST_RECIPIENTS", "")),
+		EdgeSecret:            e.String("SUNSET_EDGE_SECRET", ""),
 	}
 	return c, e.Err()
 }
@@ -103,7 +107,7 @@ func NewHandler(ctx context.Context, cfg Config, c *awsclient.Clients, log *slog
 	}
 	srv, err := New(Options{DB: c.DynamoDB(), Table: cfg.Table, Stage: findings.S3Stage{Client: c.S3(), Bucket: cfg.StagingBucket, Prefix: findings.StagingPrefix}, SES: c.SESv2(), ConfigurationSet: cfg.ConfigurationSet,
 		Clock: time.Now, Keys: keys, RolesClaim: cfg.RolesClaim, Logger: log, PublicURL: cfg.PublicURL, SenderIdentity: cfg.SenderIdentity,
-		TestRecipients: cfg.TestRecipients, Resend: QueueResend(sqs.NewFromConfig(c.Config()), cfg.SendQueueURL),
+		TestRecipients: cfg.TestRecipients, EdgeSecret: cfg.EdgeSecret, Resend: QueueResend(sqs.NewFromConfig(c.Config()), cfg.SendQueueURL),
 		OIDC: &OIDC{Issuer: cfg.Issuer, ClientID: cfg.Audience, RolesClaim: cfg.RolesClaim,
 			ClientSecret: func(ctx context.Context) (string, error) {
 				return signing.Secret(ctx, params, cfg.ClientSecretParameter)

@@ -92,3 +92,39 @@ func TestLocalConsoleIsLocal(t *testing.T) {
 		t.Fatalf("curl's resume: %d", resp.StatusCode)
 	}
 }
+
+// Behind the edge (EdgeSecret): a request without CloudFront's secret went round the per-source
+// rate limits and is refused; one through it signs in and links at the distribution's address
+// (X-Forwarded-Host), which is nobody's word without the edge.
+func TestEdgeSecret(t *testing.T) {
+	w := newWorld(t)
+	is := newIssuer(t)
+	oidc := &OIDC{Issuer: is.srv.URL, ClientID: "api://sunset", ClientSecret: func(context.Context) (string, error) { return "s", nil }}
+	srv := w.server(t, oidc, nil)
+	srv.opt.EdgeSecret = strings.Repeat("e", 32)
+	get := func(h map[string]string) *http.Response {
+		r := httptest.NewRequest("GET", "https://abc.execute-api.eu-west-2.amazonaws.com/auth/signin", nil)
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		return do(srv, r)
+	}
+	for _, h := range []map[string]string{nil, {EdgeHeader: "wrong"}, {EdgeHeader: strings.Repeat("e", 31)}} {
+		if resp := get(h); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("without the edge's secret (%v): %d, want 403", h, resp.StatusCode)
+		}
+	}
+	resp := get(map[string]string{EdgeHeader: strings.Repeat("e", 32), "X-Forwarded-Host": "d111.cloudfront.net"})
+	u, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || u.Query().Get("redirect_uri") != "https://d111.cloudfront.net/auth/callback" {
+		t.Errorf("through the edge: %d, redirect_uri %q", resp.StatusCode, u.Query().Get("redirect_uri"))
+	}
+
+	plain := w.server(t, oidc, nil)
+	r := httptest.NewRequest("GET", "https://abc.execute-api.eu-west-2.amazonaws.com/auth/signin", nil)
+	r.Header.Set("X-Forwarded-Host", "evil.example")
+	u, _ = url.Parse(do(plain, r).Header.Get("Location"))
+	if got := u.Query().Get("redirect_uri"); got != "https://abc.execute-api.eu-west-2.amazonaws.com/auth/callback" {
+		t.Errorf("without the edge X-Forwarded-Host was taken: %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"github.com/nhsmail-sunset/sunset/shared/untrusted"
 
 	"context"
@@ -56,6 +57,10 @@ type Options struct {
 	// QueueResend. Nil: on the local console it is released and sent in-process; elsewhere the
 	// console does not offer it (sunset reconcile --failed --resend does).
 	Resend func(ctx context.Context, n ledger.Notice, by, reason string) error
+	// EdgeSecret, when set, is the value CloudFront adds to every request it passes on
+	// (header X-Sunset-Edge; the template's EdgeWebAclArn option): a request without it went
+	// round the edge's per-source rate limits, straight to API Gateway, and is refused.
+	EdgeSecret string
 	// TestRecipients are where test sends may go besides each campaign's own addresses
 	// (sender.TestRecipients; SUNSET_TEST_RECIPIENTS).
 	TestRecipients []string
@@ -127,6 +132,9 @@ func New(opt Options) (*Server, error) {
 	return s, nil
 }
 
+// EdgeHeader is the header CloudFront adds with the edge secret (Options.EdgeSecret).
+const EdgeHeader = "X-Sunset-Edge"
+
 // escaped is a response whose body goes through untrusted.Writer: names, accounts, user agents
 // and notes from outside reach no page, JSON, CSV or chart with a control, bidi or invisible
 // character as itself (in JSON the escape is the same value).
@@ -148,6 +156,10 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
+	if s.opt.EdgeSecret != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get(EdgeHeader)), []byte(s.opt.EdgeSecret)) != 1 {
+		http.Error(w, "Use this service's public address (its CloudFront distribution), not the API's own.", http.StatusForbidden)
+		return
+	}
 	if s.opt.Local != nil {
 		if status, msg := s.localRefusal(r); status != 0 {
 			http.Error(w, msg, status)
@@ -160,7 +172,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // links are the answer links of notices, as the sender makes them: to PublicURL, or to the
 // address this request came to.
 func (s *Server) links(r *http.Request) answers.Links {
-	return answers.Links{Keys: s.opt.Keys, Base: cmpOr(s.opt.PublicURL, baseURL(r))}
+	return answers.Links{Keys: s.opt.Keys, Base: cmpOr(s.opt.PublicURL, s.baseURL(r))}
 }
 
 // sender is a sender for one request's test send, with that request's links.
@@ -349,8 +361,13 @@ func localPath(next string) string {
 	return "/console/"
 }
 
-// baseURL is the scheme and host the browser used: the OIDC redirect comes back to it.
-func baseURL(r *http.Request) string {
+// baseURL is the scheme and host the browser used: the OIDC redirect comes back to it. Behind
+// the edge (EdgeSecret, checked in ServeHTTP) it is the distribution's, which CloudFront passes
+// as X-Forwarded-Host; elsewhere that header is nobody's word and is ignored.
+func (s *Server) baseURL(r *http.Request) string {
+	if h := r.Header.Get("X-Forwarded-Host"); s.opt.EdgeSecret != "" && h != "" && !strings.ContainsAny(h, "/\\@ ") {
+		return "https://" + h
+	}
 	scheme := "http"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"

@@ -40,7 +40,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	si, u, err := s.opt.OIDC.start(r.Context(), baseURL(r)+"/auth/callback", next)
+	si, u, err := s.opt.OIDC.start(r.Context(), s.callbackURL(r), next)
 	if err != nil {
 		s.errorPage(w, r, v, err)
 		return
@@ -50,6 +50,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: s.signInCookie(), Value: s.opt.Keys.Sign(purposeSignIn, b, exp), Path: "/", MaxAge: int(signInTTL.Seconds()),
 		HttpOnly: true, Secure: s.sessions.secure, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// callbackURL is where the issuer sends a browser back: the public address when there is one
+// (behind CloudFront the function sees API Gateway's own host), else the one the browser used.
+func (s *Server) callbackURL(r *http.Request) string {
+	return strings.TrimRight(cmpOr(s.opt.PublicURL, s.baseURL(r)), "/") + "/auth/callback"
 }
 
 // callback finishes a sign-in: the state must match the one this browser started with.
@@ -81,7 +87,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		fail("This sign-in did not start here, or took too long.", err)
 		return
 	}
-	id, err := s.opt.OIDC.finish(r.Context(), si, q.Get("code"), baseURL(r)+"/auth/callback", s.opt.Clock())
+	id, err := s.opt.OIDC.finish(r.Context(), si, q.Get("code"), s.callbackURL(r), s.opt.Clock())
 	if err != nil {
 		if errors.Is(err, errSignIn) {
 			fail("The sign-in could not be checked.", err)
