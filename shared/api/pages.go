@@ -1,6 +1,8 @@
 package api
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/clients"
+
 	"bytes"
 	"embed"
 	"errors"
@@ -37,6 +39,7 @@ var ukZone = func() *time.Location {
 
 var funcs = template.FuncMap{
 	"british": func(d calendar.Date) string { return d.British() },
+	"device":  func(a ledger.Account) string { return clients.Describe(clients.OfAccount(a.UserAgents, a.DeviceIDs)) },
 	"ukTime": func(t time.Time) string {
 		if t.IsZero() {
 			return "–"

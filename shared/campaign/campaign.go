@@ -72,6 +72,11 @@ type Campaign struct {
 	// notices add the PLA (add: [pla]), or from the day after that stage the helpdesk gets one
 	// digest a day of the organisations still affected (notify: helpdesk).
 	Escalation []Escalation `yaml:"escalation" json:"escalation,omitempty"`
+	// Guides are links to the team's own guide for each kind of device or app a notice's
+	// accounts were seen with (keys: shared/clients' families, e.g. ios-mail, printer; values:
+	// https URLs), shown beside that kind's steps. Without one a notice gives the built-in
+	// steps only (docs/guides.md).
+	Guides map[string]string `yaml:"guides" json:"guides,omitempty"`
 	// Brownouts are planned scream tests: the legacy hostnames switched off for some hours of a
 	// day. Every notice before one announces it; a notice the day after says what was seen.
 	Brownouts []Brownout `yaml:"brownouts" json:"brownouts,omitempty"`

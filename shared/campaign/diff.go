@@ -48,6 +48,7 @@ var diffFields = []diffField{
 	{"SkipBankHolidays", "skip_bank_holidays", func(c *Campaign) any { return omitEmpty(c.SkipBankHolidays) }},
 	{"Escalation", "escalation", func(c *Campaign) any { return c.Escalation }},
 	{"Brownouts", "brownouts", func(c *Campaign) any { return c.Brownouts }},
+	{"Guides", "guides", func(c *Campaign) any { return omitEmpty(c.Guides) }},
 	{"RosterUntil", "roster_until", func(c *Campaign) any {
 		if c.RosterUntil.IsZero() {
 			return nil

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"net/mail"
+	"net/url"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/clients"
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 )
 
@@ -133,6 +135,31 @@ func (p *parser) validate(c *Campaign) {
 	p.validateCalendar(c)
 	p.validateEscalation(c)
 	p.validateBrownouts(c)
+	p.validateGuides(c)
+}
+
+// validateGuides: each key a kind of device or app shared/clients knows, each value an https
+// address of a sensible length.
+func (p *parser) validateGuides(c *Campaign) {
+	for _, k := range slices.Sorted(maps.Keys(c.Guides)) {
+		key := fmt.Sprintf("guides[%q]", k)
+		if !clients.Known(clients.Family(k)) {
+			p.errf(key, "unknown kind of device or app (known: %s)", strings.Join(familyNames(), ", "))
+			continue
+		}
+		u, err := url.Parse(c.Guides[k])
+		if err != nil || u.Scheme != "https" || u.Host == "" || len(c.Guides[k]) > 500 || strings.ContainsAny(c.Guides[k], " \t\r\n\"<>") {
+			p.errf(key, "must be an https address of at most 500 characters")
+		}
+	}
+}
+
+func familyNames() []string {
+	out := make([]string, len(clients.Families))
+	for i, f := range clients.Families {
+		out[i] = string(f)
+	}
+	return out
 }
 
 // validateCalendar: a send window's days and hours, a bank-holiday division the data has, and

@@ -518,3 +518,34 @@ func TestBrownoutWording(t *testing.T) {
 	golden(t, filepath.Join("testdata", "golden", c.ID, "reminder-brownout.txt"), before.Text)
 	golden(t, filepath.Join("testdata", "golden", c.ID, "reminder-after-brownout.txt"), dayAfter.Text)
 }
+
+// Each account names its device or app beside the evidence, and the notice gives the steps
+// for each kind it saw, with the campaign's guide link for that kind when it has one; the CSV
+// carries the device too.
+func TestDevicesAndHowToFixThem(t *testing.T) {
+	c := loadCampaign(t, "hostname-retirement.yaml")
+	c.Guides = map[string]string{"ios-mail": "https://intranet.example.nhs.net/guides/iphone"}
+	r, err := notice.New(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := hostnameNotice(t)
+	n.Stage = "advance"
+	e, err := r.Render(n, at(date(t, "2021-07-09")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Device or app: <strong>Mail app on an iPhone, iOS 14</strong>", "Multifunction printer or scanner, Canon",
+		"How to fix it, device by device", "Mail app on an iPhone or iPad</h3>",
+		`<a href="https://intranet.example.nhs.net/guides/iphone">Step-by-step guide: Mail app on an iPhone or iPad</a>`} {
+		if !strings.Contains(e.HTML, want) {
+			t.Errorf("the HTML lacks %q", want)
+		}
+	}
+	if !strings.Contains(e.Text, "Step-by-step guide: https://intranet.example.nhs.net/guides/iphone") || !strings.Contains(e.Text, "  1. Open Settings, then Mail") {
+		t.Errorf("the text lacks the steps or the guide:\n%s", e.Text)
+	}
+	if !strings.Contains(string(e.CSV), ",device\r\n") || !strings.Contains(string(e.CSV), "Mail app on an iPhone, iOS 14") {
+		t.Errorf("the CSV lacks the device column:\n%s", e.CSV)
+	}
+}

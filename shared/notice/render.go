@@ -1,6 +1,8 @@
 package notice
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/clients"
+
 	"github.com/nhsmail-sunset/sunset/shared/untrusted"
 
 	"bytes"
@@ -183,6 +185,7 @@ var funcs = map[string]any{
 	"join": strings.Join,
 	"list": englishList,
 	"int":  func(n int64) int { return int(n) },
+	"inc":  func(i int) int { return i + 1 },
 }
 
 func (r *Renderer) load(name string) (*pair, error) {
@@ -327,7 +330,7 @@ func DigestCSV(orgs []ledger.DigestOrg) ([]byte, error) {
 
 // CSVHeader is the header row of the attached CSV.
 var CSVHeader = []string{"account", "legacy_hostname", "direct_ip", "protocol", "first_seen", "last_seen",
-	"successes", "failures", "client_ips", "user_agents", "device_ids"}
+	"successes", "failures", "client_ips", "user_agents", "device_ids", "device"}
 
 // CSV is the attachment: every account row of the notice, times in the campaign's zone.
 // Values that a spreadsheet would run as a formula are neutralised (package spreadsheet).
@@ -343,7 +346,8 @@ func CSV(accounts []ledger.Account, loc *time.Location) ([]byte, error) {
 			err := row(strings.ToLower(a.Account), strings.ToLower(a.Hostname), strconv.FormatBool(a.DirectIP), a.Protocol,
 				ts(a.FirstSeen), ts(a.LastSeen),
 				strconv.FormatInt(a.Successes, 10), strconv.FormatInt(a.Failures, 10),
-				strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "))
+				strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "),
+				clients.Describe(clients.OfAccount(a.UserAgents, a.DeviceIDs)))
 			if err != nil {
 				return err
 			}

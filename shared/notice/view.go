@@ -1,6 +1,8 @@
 package notice
 
 import (
+	"github.com/nhsmail-sunset/sunset/shared/clients"
+
 	"github.com/nhsmail-sunset/sunset/shared/untrusted"
 
 	"fmt"
@@ -33,13 +35,16 @@ type View struct {
 	DaysLeftText string // "34 days", "1 day", "today"
 	Retired      bool   // the deadline is today or has passed
 
-	AccountCount  int // distinct accounts
-	Rows          []Row
-	RowCount      int  // all rows, inline or not
-	Truncated     bool // more rows than InlineAccounts: see the CSV
-	CSVName       string
-	Hostnames     []string // the legacy hostnames these accounts used
-	Settings      []Setting
+	AccountCount int // distinct accounts
+	Rows         []Row
+	RowCount     int  // all rows, inline or not
+	Truncated    bool // more rows than InlineAccounts: see the CSV
+	CSVName      string
+	Hostnames    []string // the legacy hostnames these accounts used
+	Settings     []Setting
+	// Fixes are the steps for each kind of device or app the accounts were seen with
+	// (shared/clients), in its order, with the campaign's guide link for it.
+	Fixes         []Fix
 	Failures      int64 // total failed sign-ins over all rows: a lockout warning when > 0
 	MaxExtension  int   // days an expiry can be extended by, at most (BYO-MX)
 	HelpdeskPhone string
@@ -101,8 +106,17 @@ type Row struct {
 	Failures   int64
 	ClientIPs  string
 	UserAgents string
+	// Device is what the evidence says the client is ("Mail app on an iPhone, iOS 15"), or "".
+	Device string
 	// UnderReview: the organisation said it is not theirs; the team is looking at it.
 	UnderReview bool
+}
+
+// Fix is how to change one kind of device or app.
+type Fix struct {
+	Name  string
+	Steps []string
+	Guide string // the campaign's guide link for it (guides:), or ""
 }
 
 // Setting is one replacement setting to change to.
@@ -152,6 +166,7 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 		CSVName:       csvName(c.ID, n.Org),
 	}
 	hosts := v.addAccounts(n.Accounts, loc)
+	v.Fixes = fixes(c, n.Accounts)
 	if a := n.Acknowledged; a != nil {
 		v.Acknowledged, v.AcknowledgedBy = calendar.In(a.At, loc).British(), Clean(a.By)
 	}
@@ -164,6 +179,28 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 	sort.Strings(v.Hostnames)
 	v.Settings = settings(c, hosts)
 	return v
+}
+
+// fixes are the steps for every kind of client the accounts were seen with, in
+// clients.Families order; an account with no client recognised adds the general steps.
+func fixes(c *campaign.Campaign, accounts []ledger.Account) []Fix {
+	present := map[clients.Family]bool{}
+	for _, a := range accounts {
+		cs := clients.OfAccount(a.UserAgents, a.DeviceIDs)
+		if len(cs) == 0 {
+			present[clients.Unknown] = true
+		}
+		for _, cl := range cs {
+			present[cl.Family] = true
+		}
+	}
+	var out []Fix
+	for _, f := range clients.Families {
+		if present[f] {
+			out = append(out, Fix{Name: clients.Name(f), Steps: clients.Steps(f), Guide: c.Guides[string(f)]})
+		}
+	}
+	return out
 }
 
 // daysText is the days left (or past) in words.
@@ -219,6 +256,7 @@ func (v *View) addAccounts(list []ledger.Account, loc *time.Location) map[string
 			Failures:    a.Failures,
 			ClientIPs:   listed(a.ClientIPs),
 			UserAgents:  listed(a.UserAgents),
+			Device:      Clean(clients.Describe(clients.OfAccount(a.UserAgents, a.DeviceIDs))),
 			UnderReview: a.UnderReview,
 		})
 	}
