@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
@@ -36,21 +37,64 @@ func newPlanner(ctx context.Context, env *cliEnv, local bool) (*planner.Planner,
 	return planner.New(db, table, stage, env.clock), nil
 }
 
-// planDate is --at, or today in the campaign's time zone.
+// planDate is --at's date, or today in the campaign's time zone.
 func planDate(env *cliEnv, c *campaign.Campaign, at string) calendar.Date {
 	if at == "" {
 		return c.Today(env.clock())
 	}
-	d, _ := calendar.Parse(at)
+	d, _, _ := splitAt(at)
 	return d
+}
+
+// splitAt reads --at: a date YYYY-MM-DD, or a date and a time of day YYYY-MM-DDTHH:MM (ok
+// false when it is neither).
+func splitAt(at string) (d calendar.Date, clock string, ok bool) {
+	day, clock, timed := strings.Cut(at, "T")
+	d, err := calendar.Parse(day)
+	if err != nil || d.IsZero() {
+		return d, "", false
+	}
+	if timed {
+		if _, err := time.Parse("15:04", clock); err != nil || len(clock) != 5 {
+			return d, "", false
+		}
+	}
+	return d, clock, true
+}
+
+// atTime is env with its clock at --at's time of day, when --at has one, and running on from
+// there: in campaign id's time zone (with --campaign), else UK time. So a replay of a campaign
+// with a send window sends inside its hours (sunset run --at 2021-08-27T10:00).
+func atTime(ctx context.Context, env *cliEnv, local bool, id, at string) *cliEnv {
+	d, clock, ok := splitAt(at)
+	if !ok || clock == "" {
+		return env
+	}
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		loc = time.UTC
+	}
+	if id != "" {
+		if s, err := campaignStore(ctx, env, local); err == nil {
+			if rec, err := s.Get(ctx, id); err == nil {
+				loc = rec.Campaign.Location()
+			}
+		}
+	}
+	hm, _ := time.Parse("15:04", clock)
+	start := d.Start(loc).Add(time.Duration(hm.Hour())*time.Hour + time.Duration(hm.Minute())*time.Minute)
+	real := env.clock()
+	e := *env
+	e.clock = func() time.Time { return start.Add(env.clock().Sub(real)) }
+	return &e
 }
 
 func parseAt(env *cliEnv, name, at string) bool {
 	if at == "" {
 		return true
 	}
-	if d, err := calendar.Parse(at); err != nil || d.IsZero() {
-		fmt.Fprintf(env.stderr, "sunset %s: --at %q is not a date YYYY-MM-DD\n", name, at)
+	if _, _, ok := splitAt(at); !ok {
+		fmt.Fprintf(env.stderr, "sunset %s: --at %q is not a date YYYY-MM-DD (or a date and time YYYY-MM-DDTHH:MM)\n", name, at)
 		return false
 	}
 	return true
@@ -74,6 +118,7 @@ func runPlan(ctx context.Context, env *cliEnv, args []string) int {
 	if !parseAt(env, "plan", *at) {
 		return 2
 	}
+	env = atTime(ctx, env, *local, *id, *at)
 	p, err := newPlanner(ctx, env, *local)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset plan: %v\n", err)

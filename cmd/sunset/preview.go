@@ -39,6 +39,7 @@ func runPreview(ctx context.Context, env *cliEnv, args []string) int {
 	if !parseAt(env, "preview", *at) {
 		return 2
 	}
+	env = atTime(ctx, env, *local, *id, *at)
 	return renderThen(ctx, env, "preview", *local, *id, *org, *stage, *at, func(rec *campaign.Record, n ledger.Notice, _ *sender.Sender) int {
 		r, err := notice.New(rec.Campaign, ".")
 		if err != nil {

@@ -33,6 +33,7 @@ func runRun(ctx context.Context, env *cliEnv, args []string) int {
 	if !parseAt(env, "run", *at) {
 		return 2
 	}
+	env = atTime(ctx, env, *local, *id, *at)
 	p, err := newPlanner(ctx, env, *local)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "sunset run: %v\n", err)

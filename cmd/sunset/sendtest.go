@@ -76,6 +76,7 @@ func runSendTest(ctx context.Context, env *cliEnv, args []string) int {
 	if !parseAt(env, "send-test", *at) {
 		return 2
 	}
+	env = atTime(ctx, env, *local, *id, *at)
 	return renderThen(ctx, env, "send-test", *local, *id, *org, *stage, *at, func(rec *campaign.Record, n ledger.Notice, s *sender.Sender) int {
 		msgID, e, err := s.SendTest(ctx, rec.Campaign, n, *to)
 		if errors.Is(err, sender.ErrNotInternal) {

@@ -64,9 +64,10 @@ func runServe(ctx context.Context, env *cliEnv, args []string) int {
 	if !parseAt(env, "serve", *at) {
 		return 2
 	}
-	if *at != "" {
-		d, _ := calendar.Parse(*at)
+	if d, clock, _ := splitAt(*at); *at != "" && clock == "" {
 		env = withClockFrom(env, d)
+	} else if clock != "" {
+		env = atTime(ctx, env, true, "", *at)
 	}
 	srv, err := localServer(ctx, env, *role, *as)
 	if err != nil {
