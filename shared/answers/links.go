@@ -40,6 +40,34 @@ type Link struct {
 	Test     bool   `json:"t,omitempty"`
 }
 
+// statusPurpose signs the links of organisations' status pages: a status link is not an
+// answer, and no answer link opens a status page.
+const statusPurpose = "status-page"
+
+// StatusURL is the address of the status page of link l's organisation (the notice it came
+// with names the campaign and the organisation), valid until expires.
+func (ls Links) StatusURL(l Link, expires time.Time) string {
+	b, _ := json.Marshal(l)
+	return strings.TrimRight(ls.Base, "/") + "/status/" + url.PathEscape(ls.Keys.Sign(statusPurpose, b, expires))
+}
+
+// ReadStatus checks a status page's token and returns its link: ErrInvalid or ErrExpired
+// (wrapped) when it is not good.
+func (ls Links) ReadStatus(token string, now time.Time) (Link, error) {
+	b, _, err := ls.Keys.Verify(statusPurpose, token, now)
+	switch {
+	case errors.Is(err, signing.ErrExpired):
+		return Link{}, ErrExpired
+	case err != nil:
+		return Link{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var l Link
+	if err := json.Unmarshal(b, &l); err != nil || l.Campaign == "" || l.Org == "" {
+		return Link{}, fmt.Errorf("%w: no organisation in it", ErrInvalid)
+	}
+	return l, nil
+}
+
 // RateKey is what the answer pages' rate limit counts requests on for a verified link and
 // purpose: the notice and the answer, so every spelling of its token shares one count.
 func (l Link) RateKey(p Purpose) string {
@@ -104,7 +132,7 @@ func (ls Links) For(c *campaign.Campaign, test bool) func(ledger.Notice) notice.
 	exp := c.RetainUntil()
 	return func(n ledger.Notice) notice.Links {
 		l := Link{Campaign: n.Campaign, Org: n.Org, Stage: n.Stage, Test: test}
-		return notice.Links{Fixed: ls.URL(Fixed, l, exp), NotOurs: ls.URL(NotOurs, l, exp), MoreTime: ls.URL(MoreTime, l, exp)}
+		return notice.Links{Fixed: ls.URL(Fixed, l, exp), NotOurs: ls.URL(NotOurs, l, exp), MoreTime: ls.URL(MoreTime, l, exp), Status: ls.StatusURL(l, exp)}
 	}
 }
 

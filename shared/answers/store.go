@@ -319,6 +319,26 @@ func (s *Store) Approve(ctx context.Context, ext Extender, campaignID, ods strin
 	return e, s.decide(ctx, campaignID, ods, store.Key("EXTREQ", until.String()), Approved, by, nil)
 }
 
+// OrgAnswers is what one organisation answered in a campaign: one query of its own partition,
+// bounded by the organisation (a status page's read).
+func (s *Store) OrgAnswers(ctx context.Context, campaignID, ods string) (Answers, error) {
+	out := Answers{Acks: []Ack{}, Disputes: []Dispute{}, Requests: []Request{}}
+	err := store.QueryAll(ctx, s.db, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": store.S(answerPK(campaignID, campaign.NormODS(ods)))},
+	}, func(page []map[string]types.AttributeValue) error {
+		for _, it := range page {
+			addItem(&out, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("read %s's answers to %s: %w", ods, campaignID, err)
+	}
+	return out, nil
+}
+
 // Refuse turns down a pending request, saying why.
 func (s *Store) Refuse(ctx context.Context, campaignID, ods string, until calendar.Date, by, why string) error {
 	if strings.TrimSpace(why) == "" {

@@ -65,6 +65,8 @@ func (s *Server) routes() {
 	// The answer pages of the links in notices: public, the link's token is the authority.
 	m.HandleFunc("GET /answer/{purpose}/{token}", s.answerGet)
 	m.HandleFunc("POST /answer/{purpose}/{token}", s.answerPost)
+	// Each organisation's live status page, linked from every notice: public, signed likewise.
+	m.HandleFunc("GET /status/{token}", s.statusGet)
 
 	// Signing in and out.
 	m.HandleFunc("GET /auth/signin", s.signIn)

@@ -80,6 +80,7 @@ type Server struct {
 	opt         Options
 	campaigns   *campaign.Store
 	planner     *planner.Planner
+	findings    *findings.Reader
 	ledger      *ledger.Ledger
 	progress    *progress.Store
 	answers     *answers.Store
@@ -116,6 +117,7 @@ func New(opt Options) (*Server, error) {
 		opt:         opt,
 		campaigns:   campaign.NewStore(opt.DB, opt.Table, opt.Clock),
 		planner:     planner.New(opt.DB, opt.Table, opt.Stage, opt.Clock),
+		findings:    findings.NewReader(opt.DB, opt.Table, opt.Stage),
 		ledger:      ledger.New(opt.DB, opt.Table, opt.Clock),
 		progress:    progress.NewStore(opt.DB, opt.Table),
 		answers:     answers.NewStore(opt.DB, opt.Table, opt.Clock),

@@ -107,6 +107,25 @@ func (s *Store) deadlines(ctx context.Context, c *Campaign, ods string) (origina
 	return original, original.AddDays(c.MaxExtensionDays), nil
 }
 
+// Deadline is an organisation's deadline now (its extension's date, when it has one) and the
+// original one: two reads of its own keys, whatever the campaign's size.
+func (s *Store) Deadline(ctx context.Context, id, ods string) (now, original calendar.Date, err error) {
+	ods = NormODS(ods)
+	if original, _, err = s.Deadlines(ctx, id, ods); err != nil {
+		return now, original, err
+	}
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table),
+		Key: map[string]types.AttributeValue{"PK": store.S(store.Key("CAMPAIGN", id)), "SK": store.S(store.Key("EXT", ods))}})
+	if err != nil {
+		return now, original, fmt.Errorf("extension of %s in campaign %s: %w", ods, id, err)
+	}
+	now = original
+	if until, err := calendar.Parse(store.Str(out.Item["until"])); err == nil && out.Item != nil {
+		now = until
+	}
+	return now, original, nil
+}
+
 // Extensions returns the campaign's extensions by ODS code.
 func (s *Store) Extensions(ctx context.Context, id string) (map[string]Extension, error) {
 	out := map[string]Extension{}

@@ -62,7 +62,7 @@ type Merged struct {
 // ErrMergeBusy when another merger holds the lease.
 func (m *Merger) Merge(ctx context.Context, campaignID string, expiresAt time.Time) (Merged, error) {
 	var res Merged
-	open, merged, err := m.lease(ctx, campaignID)
+	open, merged, newest, err := m.lease(ctx, campaignID)
 	if err != nil {
 		return res, err
 	}
@@ -81,7 +81,7 @@ func (m *Merger) Merge(ctx context.Context, campaignID string, expiresAt time.Ti
 		open++
 	}
 	for b := merged + 1; b < open; b++ {
-		if err := m.batch(ctx, campaignID, b, expiresAt, &res); err != nil {
+		if err := m.batch(ctx, campaignID, b, expiresAt, newest, &res); err != nil {
 			return res, err
 		}
 	}
@@ -90,7 +90,7 @@ func (m *Merger) Merge(ctx context.Context, campaignID string, expiresAt time.Ti
 
 // batch merges one batch: seal each of its shards (after which no file can join it), read its
 // files, add them up by key, write each key once, and record the batch merged.
-func (m *Merger) batch(ctx context.Context, campaignID string, b int64, expiresAt time.Time, res *Merged) error {
+func (m *Merger) batch(ctx context.Context, campaignID string, b int64, expiresAt time.Time, newest map[string]time.Time, res *Merged) error {
 	now := m.clock().UTC().Format(time.RFC3339Nano)
 	var files []string
 	for _, key := range batchKeys(campaignID, b) {
@@ -130,7 +130,12 @@ func (m *Merger) batch(ctx context.Context, campaignID string, b int64, expiresA
 	if err := w.err(); err != nil {
 		return fmt.Errorf("merge %s batch %d: %w", campaignID, b, err)
 	}
-	if err := m.setState(ctx, campaignID, "SET merged = :b", "merged < :b", map[string]types.AttributeValue{":b": store.N(b)}); err != nil && !store.IsConditionFailed(err) {
+	for _, c := range cs {
+		if p := c.Protocol; c.Last.After(newest[p]) {
+			newest[p] = c.Last
+		}
+	}
+	if err := m.setState(ctx, campaignID, "SET merged = :b, newest = :n", "merged < :b", map[string]types.AttributeValue{":b": store.N(b), ":n": newestItem(newest)}); err != nil && !store.IsConditionFailed(err) {
 		return fmt.Errorf("merge %s: record batch %d merged: %w", campaignID, b, err)
 	}
 	res.Batches = append(res.Batches, b)
@@ -288,9 +293,9 @@ func updateOf(table string, key, old, item map[string]types.AttributeValue, cond
 	}
 }
 
-// lease takes the campaign's merge lease (free, expired, or ours) and returns its open batch
-// and the last merged one.
-func (m *Merger) lease(ctx context.Context, campaignID string) (open, merged int64, err error) {
+// lease takes the campaign's merge lease (free, expired, or ours) and returns its open batch,
+// the last merged one, and the newest event merged so far per protocol (Freshness).
+func (m *Merger) lease(ctx context.Context, campaignID string) (open, merged int64, newest map[string]time.Time, err error) {
 	now := m.clock()
 	out, err := m.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(m.table), Key: stateKey(campaignID),
@@ -304,12 +309,36 @@ func (m *Merger) lease(ctx context.Context, campaignID string) (open, merged int
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if store.IsConditionFailed(err) {
-		return 0, 0, ErrMergeBusy
+		return 0, 0, nil, ErrMergeBusy
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("merge %s: take the lease: %w", campaignID, err)
+		return 0, 0, nil, fmt.Errorf("merge %s: take the lease: %w", campaignID, err)
 	}
-	return num64(out.Attributes["open"]), num64(out.Attributes["merged"]), nil
+	return num64(out.Attributes["open"]), num64(out.Attributes["merged"]), readNewest(out.Attributes["newest"]), nil
+}
+
+// newestItem and readNewest are the merge state's newest event per protocol, as a map of
+// RFC 3339 times: a handful of entries, written by the lease holder only.
+func newestItem(n map[string]time.Time) types.AttributeValue {
+	m := map[string]types.AttributeValue{}
+	for p, t := range n {
+		m[p] = store.S(t.UTC().Format(time.RFC3339))
+	}
+	return &types.AttributeValueMemberM{Value: m}
+}
+
+func readNewest(v types.AttributeValue) map[string]time.Time {
+	out := map[string]time.Time{}
+	if m, ok := v.(*types.AttributeValueMemberM); ok {
+		for p, x := range m.Value {
+			if s, ok := x.(*types.AttributeValueMemberS); ok {
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil {
+					out[p] = t
+				}
+			}
+		}
+	}
+	return out
 }
 
 // renew extends the lease once half of it has passed (*at), and moves *at on; a lease another

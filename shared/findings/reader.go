@@ -82,6 +82,18 @@ type Reader struct {
 	stage Stage
 }
 
+// Freshness is the newest event the campaign's merges have taken in, per protocol: how recent
+// the evidence is (a status page's "logs up to"). Files committed since the last merge (at most
+// an hour in AWS) are not in it. One consistent read of the merge state.
+func (r *Reader) Freshness(ctx context.Context, campaignID string) (map[string]time.Time, error) {
+	out, err := r.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.table), Key: stateKey(campaignID),
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("newest")})
+	if err != nil {
+		return nil, fmt.Errorf("read %s's merge state: %w", campaignID, err)
+	}
+	return readNewest(out.Item["newest"]), nil
+}
+
 // NewReader returns a reader of table, and of the findings staged in stage but not merged yet
 // (nil: a reader of file summaries, or of a table seeded without staging; its View refuses
 // pending files rather than leave them out).

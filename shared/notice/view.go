@@ -42,6 +42,10 @@ type View struct {
 	CSVName      string
 	Hostnames    []string // the legacy hostnames these accounts used
 	Settings     []Setting
+	// Window is the activity window in days; Newest the time of the newest sign-in the notice
+	// lists (campaign-local, "20 Jul 2021 12:00"): why the notice says what it says.
+	Window int
+	Newest string
 	// Fixes are the steps for each kind of device or app the accounts were seen with
 	// (shared/clients), in its order, with the campaign's guide link for it.
 	Fixes         []Fix
@@ -90,6 +94,8 @@ type BrownoutView struct {
 // Links are the addresses of a notice's three answers.
 type Links struct {
 	Fixed, NotOurs, MoreTime string
+	// Status is the organisation's live status page (what the logs show now).
+	Status string
 }
 
 // Any reports whether the notice has answer links.
@@ -160,6 +166,8 @@ func newView(c *campaign.Campaign, n ledger.Notice, loc *time.Location, now time
 		DaysLeftText:  daysText(left),
 		Retired:       left <= 0,
 		MaxExtension:  c.MaxExtensionDays,
+		Window:        c.ActivityWindowDays,
+		Newest:        newest(n.Accounts, loc),
 		HelpdeskPhone: Clean(c.Helpdesk.Phone),
 		HelpdeskEmail: Clean(c.Helpdesk.Email),
 		SenderAddress: Clean(c.Sender.From),
@@ -201,6 +209,20 @@ func fixes(c *campaign.Campaign, accounts []ledger.Account) []Fix {
 		}
 	}
 	return out
+}
+
+// newest is the time of the latest sign-in among accounts, campaign-local, or "".
+func newest(accounts []ledger.Account, loc *time.Location) string {
+	var last time.Time
+	for _, a := range accounts {
+		if a.LastSeen.After(last) {
+			last = a.LastSeen
+		}
+	}
+	if last.IsZero() {
+		return ""
+	}
+	return localTime(last, loc)
 }
 
 // daysText is the days left (or past) in words.
