@@ -96,7 +96,7 @@ func consoleInBrowser(t *testing.T, table string) {
 			t.Errorf("the chart does not show %q", s)
 		}
 	}
-	orgs := text(`#organisations + table`)
+	orgs := text(`#organisations + .wide table`)
 	for _, s := range []string{"Riverside Teaching Hospitals NHS Foundation Trust", "Thameside Community Healthcare NHS Trust", "Meadowbank Surgery"} {
 		if !strings.Contains(orgs, s) {
 			t.Errorf("the organisations table does not list %q:\n%s", s, orgs)
@@ -104,7 +104,7 @@ func consoleInBrowser(t *testing.T, table string) {
 	}
 	do("open an organisation", chromedp.Click(chromedp.CSS(`a[href="/console/campaigns/`+id+`/orgs/RX1"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#notices`)))
-	if acc := text(`#accounts + p + table`); !strings.Contains(acc, "ward7.scanner@nhs.net") {
+	if acc := text(`#accounts + p + .wide table`); !strings.Contains(acc, "ward7.scanner@nhs.net") {
 		t.Errorf("the organisation's accounts:\n%s", acc)
 	}
 	do("open its final email", chromedp.Click(chromedp.CSS(`a[href="/console/campaigns/`+id+`/orgs/RX1/notices/final"]`)),
@@ -134,7 +134,7 @@ func consoleInBrowser(t *testing.T, table string) {
 	if s := text(".flash"); !strings.Contains(s, "active again") {
 		t.Errorf("after the resume: %q", s)
 	}
-	if s := text("#history + table"); !strings.Contains(s, "Ada Operator [local:Ada Operator]") || !strings.Contains(s, "status: active → paused") {
+	if s := text("#history + .wide table"); !strings.Contains(s, "Ada Operator [local:Ada Operator]") || !strings.Contains(s, "status: active → paused") {
 		t.Errorf("the history does not record who paused:\n%s", s)
 	}
 

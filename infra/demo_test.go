@@ -54,4 +54,5 @@ func TestMakeDemo(t *testing.T) {
 		t.Errorf("second run:\n%s", second)
 	}
 	t.Run("the console in a browser", func(t *testing.T) { consoleInBrowser(t, table) })
+	t.Run("every page is accessible", func(t *testing.T) { everyPageAccessible(t, table) })
 }
