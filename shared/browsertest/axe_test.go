@@ -16,7 +16,9 @@ type recorder struct {
 	errs []string
 }
 
-func (r *recorder) Errorf(format string, args ...any) { r.errs = append(r.errs, fmt.Sprintf(format, args...)) }
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
 
 // The checks catch what they are for: an image without a text alternative (axe-core), a link
 // whose focus is hidden, a page wider than a phone; a page without them passes.
