@@ -138,8 +138,20 @@ func (s *Server) statusOf(r *http.Request, ls answers.Links, l answers.Link) (*s
 	exp := c.RetainUntil()
 	d.Links.Fixed, d.Links.NotOurs, d.Links.MoreTime = ls.URL(answers.Fixed, l, exp), ls.URL(answers.NotOurs, l, exp), ls.URL(answers.MoreTime, l, exp)
 
+	d.addAccounts(seen, last.Accounts, ans.Disputes, fresh)
+	for _, k := range slices.Sorted(maps.Keys(fresh)) {
+		d.Fresh = append(d.Fresh, freshRow{Kind: k, Upto: fresh[k]})
+	}
+	return d, nil
+}
+
+// addAccounts sorts an organisation's accounts into the page's lists: still seen (in the newest
+// day of logs of its kind), quiet (seen in the window or listed by the last notice, but not in
+// the newest logs of its kind), under review, moved. seen are the accounts of the window, listed
+// the last notice's.
+func (d *statusData) addAccounts(seen, listed []ledger.Account, disputes []answers.Dispute, fresh map[string]time.Time) {
 	review, moved := map[string]bool{}, map[string]string{}
-	for _, disp := range ans.Disputes {
+	for _, disp := range disputes {
 		a := strings.ToLower(disp.Account)
 		switch {
 		case disp.ReassignedTo != "":
@@ -148,31 +160,23 @@ func (s *Server) statusOf(r *http.Request, ls answers.Links, l answers.Link) (*s
 			review[a] = true
 		}
 	}
-	// Still seen: in the newest day of logs of its kind. An account last seen longer before
-	// the newest evidence of its kind is quiet, however recent.
-	now2 := map[string]bool{}
+	still, quiet := map[string]bool{}, map[string]bool{}
 	for _, a := range seen {
 		acct := strings.ToLower(a.Account)
-		if moved[acct] != "" || now2[acct] {
+		if moved[acct] != "" || still[acct] {
 			continue
 		}
 		if upto, ok := fresh[a.Protocol]; ok && upto.Sub(a.LastSeen) > quietAfter {
 			continue
 		}
-		now2[acct] = true
+		still[acct] = true
 		d.Still = append(d.Still, rowOf(a))
 	}
-	for _, a := range seen {
-		if acct := strings.ToLower(a.Account); !now2[acct] && moved[acct] == "" && !slices.ContainsFunc(d.Quiet, func(q statusRow) bool { return q.Account == acct }) {
+	for _, a := range append(slices.Clip(seen), listed...) {
+		if acct := strings.ToLower(a.Account); !still[acct] && moved[acct] == "" && !quiet[acct] {
+			quiet[acct] = true
 			d.Quiet = append(d.Quiet, rowOf(a))
 		}
-	}
-	for _, a := range last.Accounts {
-		acct := strings.ToLower(a.Account)
-		if now2[acct] || moved[acct] != "" || slices.ContainsFunc(d.Quiet, func(q statusRow) bool { return q.Account == acct }) {
-			continue
-		}
-		d.Quiet = append(d.Quiet, rowOf(a))
 	}
 	for a := range review {
 		d.Review = append(d.Review, a)
@@ -183,10 +187,6 @@ func (s *Server) statusOf(r *http.Request, ls answers.Links, l answers.Link) (*s
 	sort.Strings(d.Review)
 	sort.Slice(d.Moved, func(i, j int) bool { return d.Moved[i].Account < d.Moved[j].Account })
 	sort.Slice(d.Still, func(i, j int) bool { return d.Still[i].LastSeen.After(d.Still[j].LastSeen) })
-	for _, k := range slices.Sorted(maps.Keys(fresh)) {
-		d.Fresh = append(d.Fresh, freshRow{Kind: k, Upto: fresh[k]})
-	}
-	return d, nil
 }
 
 // rowOf is an account's status row: its latest evidence, device and one address.

@@ -76,7 +76,6 @@ type rule struct {
 }
 
 func fixed(s string) func([]string) string { return func([]string) string { return s } }
-func group(i int) func([]string) string    { return func(m []string) string { return m[i] } }
 
 // iosFromBuild is the iOS version of an Apple-iPhone/iPad user agent's build number: its first
 // two digits are the Darwin major (19 → iOS 15; 15 → iOS 11).
