@@ -4,7 +4,7 @@ SHELL := /bin/bash
 GO ?= go
 LOCAL_ENV = $(shell $(GO) run ./infra/local/stack env | sed 's/^export //')
 
-.PHONY: help local-up local-down local-env test unit demo bench build sam-build lint fuzz pgo
+.PHONY: help local-up local-down local-env test unit demo bench chaos build sam-build lint fuzz pgo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -46,6 +46,12 @@ demo: ## run the main job end to end on the local stack
 
 bench: ## every benchmark in infra/bench, printed as tables for the README
 	@set -e; for b in infra/bench/*.sh; do echo "== $$b"; bash "$$b"; done
+
+SEEDS ?= 3
+NOTICES ?= 3000
+chaos: ## a campaign day through the handlers with faults injected, for SEEDS seeds of NOTICES notices (docs/reliability.md)
+	@$(MAKE) --no-print-directory local-up || exit $$?; \
+	env $(LOCAL_ENV) SUNSET_REQUIRE_LOCAL=1 CHAOS_SEEDS=$(SEEDS) CHAOS_NOTICES=$(NOTICES) $(GO) test -count=1 -v -timeout 3h -run TestChaos ./infra/chaos
 
 pgo: ## rewrite the profiles sunset and the ingest Lambda are built with (default.pgo), from scans of generated logs
 	@infra/pgo.sh

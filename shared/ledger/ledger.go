@@ -1,6 +1,9 @@
 package ledger
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+
 	"context"
 	"errors"
 	"fmt"
@@ -68,12 +71,13 @@ func (l *Ledger) Claim(ctx context.Context, n Notice) (bool, error) {
 	n.Org = strings.ToUpper(n.Org)
 	n.Status = Claimed
 	n.ClaimedAt = l.clock().UTC()
-	token := n.ClaimedAt.Format(time.RFC3339Nano)
+	token := claimToken()
 	// The per-day guard first: of two runs on one day, only one gets past it.
 	day := dayKey(n.Campaign, n.Org, n.PlannedFor)
 	day["type"] = store.S("notice-day")
 	day["stage"] = store.S(n.Stage)
-	day["claimed_at"] = store.S(token)
+	day["claimed_at"] = store.S(n.ClaimedAt.Format(time.RFC3339Nano))
+	day["claim_token"] = store.S(token)
 	if !n.ExpiresAt.IsZero() {
 		day[store.TTLAttribute] = store.TTL(n.ExpiresAt)
 	}
@@ -81,12 +85,17 @@ func (l *Ledger) Claim(ctx context.Context, n Notice) (bool, error) {
 		TableName: aws.String(l.table), Item: day, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if store.IsConditionFailed(err) {
-		return false, nil
+		// Another run's guard, or this call's own whose answer was lost and whose retry then
+		// met it: only the first is a lost claim.
+		if mine, rerr := l.ours(ctx, dayKey(n.Campaign, n.Org, n.PlannedFor), token, n.Stage); rerr != nil || !mine {
+			return false, rerr
+		}
+		err = nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("claim notice %s/%s/%s day %s: %w", n.Campaign, n.Org, n.Stage, n.PlannedFor, err)
 	}
-	ok, err := l.putNotice(ctx, n, "claim")
+	ok, err := l.putNotice(ctx, n, "claim", token)
 	if !ok {
 		// The stage was claimed on an earlier day (or the put failed): give today back.
 		l.releaseDay(ctx, n, token)
@@ -94,12 +103,32 @@ func (l *Ledger) Claim(ctx context.Context, n Notice) (bool, error) {
 	return ok, err
 }
 
+// claimToken is a random token naming one claim's writes (claim_token).
+func claimToken() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ours reports whether the item at key is the one this call wrote (its claim_token is token
+// and, when stage is given, its stage is stage): a conditional put whose first attempt went through
+// but whose answer was lost meets its own item when the SDK retries it, and must not take that
+// for someone else's (the notice would be claimed by nobody, or the day lost).
+func (l *Ledger) ours(ctx context.Context, key map[string]types.AttributeValue, token, stage string) (bool, error) {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: key, ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("claim_token, stage")})
+	if err != nil {
+		return false, fmt.Errorf("read back a claim: %w", err)
+	}
+	return out.Item != nil && store.Str(out.Item["claim_token"]) == token && (stage == "" || store.Str(out.Item["stage"]) == stage), nil
+}
+
 // releaseDay deletes the day guard this call wrote (and only that one). A failure leaves the
 // organisation without a notice for one day, never with two; so it is not an error.
 func (l *Ledger) releaseDay(ctx context.Context, n Notice, token string) {
 	_, _ = l.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(l.table), Key: dayKey(n.Campaign, n.Org, n.PlannedFor),
-		ConditionExpression:       aws.String("claimed_at = :t AND stage = :s"),
+		ConditionExpression:       aws.String("claim_token = :t AND stage = :s"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": store.S(token), ":s": store.S(n.Stage)},
 	})
 }
@@ -110,7 +139,7 @@ func (l *Ledger) MarkSuperseded(ctx context.Context, n Notice) (bool, error) {
 	n.Org = strings.ToUpper(n.Org)
 	n.Status = Superseded
 	n.ClaimedAt = l.clock().UTC()
-	return l.putNotice(ctx, n, "mark superseded")
+	return l.putNotice(ctx, n, "mark superseded", claimToken())
 }
 
 // item is notice n's item without its account rows (putNotice adds them, bounded).

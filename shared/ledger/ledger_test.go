@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/go-cmp/cmp"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
@@ -188,5 +189,45 @@ func TestSummaries(t *testing.T) {
 	}
 	if d := cmp.Diff(full, sums); d != "" {
 		t.Errorf("summaries (-list without accounts and recipients +summaries):\n%s", d)
+	}
+}
+
+// lostAnswers is the table with each PutItem's first answer lost on the way back: the write is
+// done, and the retry the SDK makes then meets it (what the chaos run's reset-after fault does).
+type lostAnswers struct {
+	DB
+	puts atomic.Int64
+}
+
+func (l *lostAnswers) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	l.puts.Add(1)
+	if _, err := l.DB.PutItem(ctx, in, opts...); err != nil {
+		return nil, err
+	}
+	return l.DB.PutItem(ctx, in, opts...) // the retry
+}
+
+// A claim whose writes went through but whose answers were lost is still a claim: the retry
+// meets this claim's own items (their claim_token), not another run's, so the notice is claimed
+// and handed over today rather than left claimed by nobody, or its day lost (chaos seed 1).
+// Another run's claim is still refused.
+func TestClaimWhoseAnswerWasLost(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	now := time.Date(2021, 7, 27, 7, 0, 0, 0, time.UTC)
+	lossy := &lostAnswers{DB: db}
+	l := New(lossy, table, func() time.Time { return now })
+	if ok, err := l.Claim(ctx, notice("RX1", "advance", "2021-07-27")); !ok || err != nil {
+		t.Fatalf("a claim whose answers were lost: %v, %v; want claimed", ok, err)
+	}
+	if lossy.puts.Load() != 2 {
+		t.Fatalf("%d puts, want the day guard's and the notice's", lossy.puts.Load())
+	}
+	if ok, err := New(db, table, func() time.Time { return now }).Claim(ctx, notice("RX1", "advance", "2021-07-27")); ok || err != nil {
+		t.Errorf("a second run's claim (same clock): %v, %v; want refused", ok, err)
+	}
+	n, err := l.Get(ctx, "c1", "RX1", "advance")
+	if err != nil || n.Status != Claimed {
+		t.Errorf("the notice is %+v, %v", n, err)
 	}
 }

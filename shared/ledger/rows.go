@@ -132,11 +132,12 @@ func (l *Ledger) dropRows(ctx context.Context, keys []map[string]types.Attribute
 
 // putNotice writes notice n's item (and first its row parts) with the condition that the stage
 // has no entry yet; it returns false when it has one.
-func (l *Ledger) putNotice(ctx context.Context, n Notice, what string) (bool, error) {
+func (l *Ledger) putNotice(ctx context.Context, n Notice, what, token string) (bool, error) {
 	item, err := l.item(n)
 	if err != nil {
 		return false, err
 	}
+	item["claim_token"] = store.S(token)
 	split, err := splitRows(n)
 	if err != nil {
 		return false, err
@@ -160,6 +161,10 @@ func (l *Ledger) putNotice(ctx context.Context, n Notice, what string) (bool, er
 		TableName: aws.String(l.table), Item: item, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 	})
 	if store.IsConditionFailed(err) {
+		// This call's own put, its answer lost and its retry refused, is a claim made.
+		if mine, rerr := l.ours(ctx, stageKey(n.Campaign, n.Org, n.Stage), token, ""); rerr == nil && mine {
+			return true, nil
+		}
 		l.dropRows(ctx, keys)
 		return false, nil
 	}

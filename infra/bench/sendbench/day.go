@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,16 +21,12 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/infra/campaignday"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
-	"github.com/nhsmail-sunset/sunset/shared/connlog"
-	"github.com/nhsmail-sunset/sunset/shared/directory"
-	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
-	"github.com/nhsmail-sunset/sunset/shared/store"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -101,59 +96,18 @@ func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int
 		o.BaseEndpoint = aws.String(sesURL)
 		o.APIOptions = append(o.APIOptions, sesOps.option)
 	})
-	path, err := localstack.FindTemplate()
-	if err != nil {
-		return err
-	}
 	table := fmt.Sprintf("sendbench-day-%d", time.Now().UnixNano())
-	spec, err := localstack.ReadTemplate(path, table)
+	drop, err := campaignday.Table(ctx, db, table)
 	if err != nil {
 		return err
 	}
-	if err := localstack.EnsureTable(ctx, db, spec); err != nil {
-		return err
-	}
-	defer db.DeleteTable(context.WithoutCancel(ctx), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-
-	// n organisations with an LA and a PLA and one account each, seen yesterday; the campaign's
-	// advance notice is due today.
-	now := time.Date(2030, 7, 27, 7, 0, 0, 0, time.UTC)
+	defer drop()
+	now := campaignday.Now
 	clock := func() time.Time { return now }
-	today := calendar.Of(now)
-	c, err := campaign.Load(campaignFile)
-	if err != nil {
-		return err
-	}
-	c.ID, c.Shutdown = "day-bench", today.AddDays(42)
-	var orgs, accts bytes.Buffer
-	orgs.WriteString("ods_code,name,la_emails,pla_email\n")
-	accts.WriteString("email,ods_code\n")
-	var fs []connlog.Finding
-	owners := map[string]string{}
-	for i := range n {
-		ods := fmt.Sprintf("D%05d", i)
-		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net,pla%d@d%d.example.nhs.net\n", ods, i, i, i, i, i)
-		acct := fmt.Sprintf("user%d@d%d.example.nhs.net", i, i)
-		fmt.Fprintf(&accts, "%s,%s\n", acct, ods)
-		owners[acct] = ods
-		t := today.AddDays(-1).Start(time.UTC).Add(9 * time.Hour)
-		fs = append(fs, connlog.Finding{Account: &acct, Hostname: "imap.nhs.net", Protocol: "IMAP", Day: today.AddDays(-1).String(),
-			FirstSeen: t, LastSeen: t.Add(time.Hour), Successes: 12, Failures: 1, ClientIPs: []string{"10.0.0.1"}})
-	}
-	if _, err := directory.New(db, table, clock).Import(ctx, directory.ImportInput{Orgs: &orgs, Accounts: &accts, OrgsName: "orgs.csv", AccountsName: "accounts.csv"}); err != nil {
-		return err
-	}
-	items, err := findingstest.Items(ctx, findingstest.Batch{Campaign: c.ID, Owners: owners, ExpiresAt: now.AddDate(1, 0, 0)}, fs)
-	if err != nil {
-		return err
-	}
-	if err := store.BatchPut(ctx, db, table, items); err != nil {
+	if _, err := campaignday.Seed(ctx, db, table, campaignFile, "day-bench", n, now); err != nil {
 		return err
 	}
 	cs := campaign.NewStore(db, table, clock)
-	if _, _, err := cs.Apply(ctx, c, "bench"); err != nil {
-		return err
-	}
 	dbOps.take()
 
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

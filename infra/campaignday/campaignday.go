@@ -1,0 +1,82 @@
+// Package campaignday lays out a campaign day on a fresh table for the benchmarks and the chaos
+// run: n organisations with an LA and a PLA and one account each, seen the day before on a
+// legacy hostname, and a campaign whose advance notice is due that day for each.
+package campaignday
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/connlog"
+	"github.com/nhsmail-sunset/sunset/shared/directory"
+	"github.com/nhsmail-sunset/sunset/shared/findings/findingstest"
+	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/store"
+)
+
+// Now is the benchmarks' clock: 07:00 UTC on a day whose advance notice is due.
+var Now = time.Date(2030, 7, 27, 7, 0, 0, 0, time.UTC)
+
+// Table creates a table named name from template.yaml (deleted by the returned func).
+func Table(ctx context.Context, db *dynamodb.Client, name string) (func(), error) {
+	path, err := localstack.FindTemplate()
+	if err != nil {
+		return nil, err
+	}
+	spec, err := localstack.ReadTemplate(path, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := localstack.EnsureTable(ctx, db, spec); err != nil {
+		return nil, err
+	}
+	return func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &name}) }, nil
+}
+
+// Seed writes the directory, the findings and the campaign (from campaignFile, with id and a
+// shutdown 42 days after now's day) of a day of n notices due on now's day, and returns the
+// campaign.
+func Seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time) (*campaign.Campaign, error) {
+	clock := func() time.Time { return now }
+	today := calendar.Of(now)
+	c, err := campaign.Load(campaignFile)
+	if err != nil {
+		return nil, err
+	}
+	c.ID, c.Shutdown = id, today.AddDays(42)
+	var orgs, accts bytes.Buffer
+	orgs.WriteString("ods_code,name,la_emails,pla_email\n")
+	accts.WriteString("email,ods_code\n")
+	var fs []connlog.Finding
+	owners := map[string]string{}
+	for i := range n {
+		ods := fmt.Sprintf("D%05d", i)
+		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net,pla%d@d%d.example.nhs.net\n", ods, i, i, i, i, i)
+		acct := fmt.Sprintf("user%d@d%d.example.nhs.net", i, i)
+		fmt.Fprintf(&accts, "%s,%s\n", acct, ods)
+		owners[acct] = ods
+		t := today.AddDays(-1).Start(time.UTC).Add(9 * time.Hour)
+		fs = append(fs, connlog.Finding{Account: &acct, Hostname: "imap.nhs.net", Protocol: "IMAP", Day: today.AddDays(-1).String(),
+			FirstSeen: t, LastSeen: t.Add(time.Hour), Successes: 12, Failures: 1, ClientIPs: []string{"10.0.0.1"}})
+	}
+	if _, err := directory.New(db, table, clock).Import(ctx, directory.ImportInput{Orgs: &orgs, Accounts: &accts, OrgsName: "orgs.csv", AccountsName: "accounts.csv"}); err != nil {
+		return nil, err
+	}
+	items, err := findingstest.Items(ctx, findingstest.Batch{Campaign: c.ID, Owners: owners, ExpiresAt: now.AddDate(1, 0, 0)}, fs)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.BatchPut(ctx, db, table, items); err != nil {
+		return nil, err
+	}
+	if _, _, err := campaign.NewStore(db, table, clock).Apply(ctx, c, "campaignday"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

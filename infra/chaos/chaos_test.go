@@ -1,0 +1,353 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/nhsmail-sunset/sunset/infra/campaignday"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/feedback"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+// rates are the faults of a run: a request in eight or so meets one.
+var rates = Rates{Latency: 0.05, ResetBefore: 0.02, ResetAfter: 0.02, ServerError: 0.02, Throttle: 0.03, Timeout: 0.003}
+
+// Delivery faults, besides the proxies': the send queue delivers a message twice or late (SQS
+// is at least once), and each SES Send event comes late, twice or never.
+const (
+	dupMessage = 0.10
+	lateEvent  = 0.30
+	twiceEvent = 0.20
+	lostEvent  = 0.10
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// TestChaos runs a campaign day through the planner's, the sender's and feedback's handlers with
+// faults injected, for CHAOS_SEEDS seeds (default 1) of CHAOS_NOTICES notices (default 100;
+// `make chaos` runs 3,000), and checks after each: every organisation emailed exactly once (the
+// SES emulator's store, by the notice's tags), every notice sent, none left in doubt.
+func TestChaos(t *testing.T) {
+	seeds, n := envInt("CHAOS_SEEDS", 1), envInt("CHAOS_NOTICES", 100)
+	first := uint64(envInt("CHAOS_SEED", 1))
+	for s := range uint64(seeds) {
+		seed := first + s
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			r := run(t, seed, n)
+			t.Log(r)
+		})
+	}
+}
+
+// report is what one run did.
+type report struct {
+	seed                                 uint64
+	notices, rounds                      int
+	faults                               map[Fault]int
+	requests                             int
+	dupMessages, lateEvents, twice, lost int
+	inDoubt, settledByEvents, resent     int
+	took                                 time.Duration
+}
+
+func (r report) String() string {
+	var fs []string
+	for _, f := range Faults {
+		fs = append(fs, fmt.Sprintf("%s %d", f, r.faults[f]))
+	}
+	return fmt.Sprintf("seed %d: %d notices in %d rounds, %s; %d requests, faults: %s; duplicate messages %d; SES events late %d, twice %d, never %d; in doubt after the day %d: settled by late events %d, released and sent by reconcile %d",
+		r.seed, r.notices, r.rounds, r.took.Round(time.Millisecond), r.requests, strings.Join(fs, ", "), r.dupMessages, r.lateEvents, r.twice, r.lost, r.inDoubt, r.settledByEvents, r.resent)
+}
+
+// deliver hands messages to the sender in SQS batches of 10, invocations at once as the
+// template's reserved concurrency allows, and returns those that come back (a batch whose
+// invocation failed, and each failed item).
+func deliver(ctx context.Context, s *sender.Sender, msgs []string) []string {
+	var mu sync.Mutex
+	var again []string
+	sem := make(chan struct{}, invocations)
+	var wg sync.WaitGroup
+	for i := 0; i < len(msgs); i += 10 {
+		batch := msgs[i:min(i+10, len(msgs))]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var ev events.SQSEvent
+			for j, b := range batch {
+				ev.Records = append(ev.Records, events.SQSMessage{MessageId: strconv.Itoa(j), Body: b})
+			}
+			resp, err := s.Handle(ctx, ev)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				again = append(again, batch...)
+				return
+			}
+			for _, f := range resp.BatchItemFailures {
+				j, _ := strconv.Atoi(f.ItemIdentifier)
+				again = append(again, batch[j])
+			}
+		}()
+	}
+	wg.Wait()
+	return again
+}
+
+// invocations is how many sender invocations run at once: the template's reserved concurrency.
+const invocations = 2
+
+// queue keeps the planner's hand-offs as SQS would: message bodies.
+type queue struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (q *queue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		q.bodies = append(q.bodies, aws.ToString(e.MessageBody))
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+func (q *queue) take() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := q.bodies
+	q.bodies = nil
+	return b
+}
+
+// run is one seed: the day with faults, then the settling a person would do (late events,
+// reconcile), then the invariants. It is long (about 150 lines) because it is the scenario, in
+// order; each phase is commented.
+func run(t *testing.T, seed uint64, n int) report {
+	ctx := context.Background()
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	rep := report{seed: seed, notices: n, faults: map[Fault]int{}}
+	cfg := localstacktest.Config()
+	direct := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(localstack.Endpoint("dynamodb")) })
+	table := fmt.Sprintf("chaos-%d-%s", seed, localstacktest.Unique())
+	drop, err := campaignday.Table(ctx, direct, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	id := "chaos-" + strconv.FormatUint(seed, 10) + "-" + localstacktest.Unique()
+	campaignFile := filepath.Join("..", "demo", "data", "campaign.yaml")
+	// The real clock: SES's events carry the emulator's times, which a lease must not follow.
+	clock := time.Now
+	if _, err := campaignday.Seed(ctx, direct, table, campaignFile, id, n, clock()); err != nil {
+		t.Fatal(err)
+	}
+	localstacktest.SES(t)
+
+	// The faulty path: every request of the handlers goes through a proxy.
+	dbProxy, _ := NewProxy("dynamodb", localstack.Endpoint("dynamodb"), rates, seed)
+	sesProxy, _ := NewProxy("ses", localstack.Endpoint("sesv2"), rates, seed+1<<32)
+	dbSrv, sesSrv := httptest.NewServer(dbProxy), httptest.NewServer(sesProxy)
+	t.Cleanup(dbSrv.Close)
+	t.Cleanup(sesSrv.Close)
+	hc := &http.Client{Timeout: time.Second}
+	dbProxy.Hang, sesProxy.Hang = 1200*time.Millisecond, 1200*time.Millisecond
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(dbSrv.URL); o.HTTPClient = hc })
+	ses := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(sesSrv.URL); o.HTTPClient = hc })
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	q := &queue{}
+	cs := campaign.NewStore(db, table, clock)
+	ph := &planner.Handler{Planner: planner.New(db, table, nil, clock), Live: cs, Dispatcher: &planner.Queue{Client: q, URL: "chaos"}, Logger: quiet}
+	led := ledger.New(db, table, clock)
+	s := sender.New(ses, led, cs, suppression.New(db, table, clock), clock, sender.Options{Instances: 2, Logger: quiet})
+	fb := feedback.New(suppression.New(db, table, clock), led, feedback.Options{Logger: quiet, Clock: clock})
+
+	// The day: the scheduled planner, the send queue (duplicates, late and failed messages come
+	// back), the SES events of what was sent (late, twice or never), in rounds, as minutes pass.
+	var pending []string // messages waiting on the queue
+	var eventsDue []feedback.Event
+	handled := map[string]bool{} // SES message ids whose events were drawn
+	planned := false
+	for round := 0; round < 12; round++ {
+		rep.rounds++
+		// A failed run is run again (the schedule's retries); a run that went through is not.
+		if !planned {
+			planned = ph.Handle(ctx, events.EventBridgeEvent{ID: fmt.Sprintf("run-%d", round)}) == nil
+		}
+		for _, b := range q.take() {
+			pending = append(pending, b)
+			if rng.Float64() < dupMessage {
+				pending = append(pending, b)
+				rep.dupMessages++
+			}
+		}
+		rng.Shuffle(len(pending), func(i, j int) { pending[i], pending[j] = pending[j], pending[i] })
+		pending = deliver(ctx, s, pending)
+		// SES's events of what it accepted.
+		var next []feedback.Event
+		for _, e := range eventsDue {
+			if err := fb.Process(ctx, e); err != nil {
+				next = append(next, e) // the function fails; SNS and Lambda retry it
+			}
+		}
+		for _, m := range sentOf(t, id) {
+			if handled[m.MessageID] {
+				continue
+			}
+			handled[m.MessageID] = true
+			e := sendEvent(t, m)
+			switch x := rng.Float64(); {
+			case x < lostEvent:
+				rep.lost++
+			case x < lostEvent+twiceEvent:
+				rep.twice++
+				next = append(next, e, e)
+			case x < lostEvent+twiceEvent+lateEvent:
+				rep.lateEvents++
+				next = append(next, e) // next round
+			default:
+				if err := fb.Process(ctx, e); err != nil {
+					next = append(next, e)
+				}
+			}
+		}
+		eventsDue = next
+		if planned && len(pending) == 0 && len(eventsDue) == 0 {
+			break
+		}
+	}
+
+	// Settling, faults off: the queue drains, the late events arrive, and a person runs
+	// reconcile on what is still in doubt an hour on: a notice SES has (its event was lost) is
+	// settled from SES's record; one SES never had is released and sent, once.
+	dbProxy.Off()
+	sesProxy.Off()
+	if !planned {
+		if err := ph.Handle(ctx, events.EventBridgeEvent{ID: "run-settle"}); err != nil {
+			t.Fatalf("seed %d: the planner without faults: %v", seed, err)
+		}
+		pending = append(pending, q.take()...)
+	}
+	if left := deliver(ctx, s, pending); len(left) > 0 {
+		t.Fatalf("seed %d: %d deliveries without faults failed", seed, len(left))
+	}
+	for _, e := range eventsDue {
+		if err := fb.Process(ctx, e); err != nil {
+			t.Fatalf("seed %d: an event without faults failed: %v", seed, err)
+		}
+	}
+	// "An hour later": every lease of the day is past reconcile's grace.
+	doubt, err := led.InDoubt(ctx, id, clock().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.inDoubt = len(doubt)
+	sent := sentOf(t, id)
+	byOrg := map[string][]email{}
+	for _, m := range sent {
+		byOrg[m.org] = append(byOrg[m.org], m)
+	}
+	for _, d := range doubt {
+		if ms := byOrg[d.Org]; len(ms) > 0 {
+			if err := fb.Process(ctx, sendEvent(t, ms[0])); err != nil {
+				t.Fatal(err)
+			}
+			rep.settledByEvents++
+			continue
+		}
+		if err := led.ReleaseForResend(ctx, d, "chaos", "SES has no such email (reconcile)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Send(ctx, ledger.Key{Campaign: d.Campaign, Org: d.Org, Stage: d.Stage}); err != nil {
+			t.Fatalf("seed %d: resend of %s: %v", seed, d.Org, err)
+		}
+		rep.resent++
+	}
+
+	// The invariants.
+	sent = sentOf(t, id)
+	byOrg = map[string][]email{}
+	for _, m := range sent {
+		byOrg[m.org] = append(byOrg[m.org], m)
+	}
+	for i := range n {
+		org := fmt.Sprintf("D%05d", i)
+		if got := len(byOrg[org]); got != 1 {
+			t.Errorf("seed %d: %s was emailed %d times, want once", seed, org, got)
+		}
+		nt, err := ledger.New(direct, table, clock).Get(ctx, id, org, "advance")
+		if err != nil || nt.Status != ledger.Sent || nt.InDoubt() {
+			t.Errorf("seed %d: %s's notice is %+v (%v), want sent", seed, org, nt, err)
+		}
+	}
+	rep.faults, rep.requests = dbProxy.Counts()
+	sf, sr := sesProxy.Counts()
+	for k, v := range sf {
+		rep.faults[k] += v
+	}
+	rep.requests += sr
+	rep.took = time.Since(start)
+	return rep
+}
+
+// email is one email of the run's campaign in the SES emulator's store.
+type email struct {
+	localstacktest.Email
+	org string
+}
+
+// sentOf are the emails of campaign id in the SES emulator's store (test sends excluded).
+func sentOf(t *testing.T, id string) []email {
+	var out []email
+	for _, m := range localstacktest.SentEmails(t) {
+		if m.Header("X-Sunset-Campaign") == id && m.Header("X-Sunset-Test") == "" {
+			out = append(out, email{Email: m, org: m.Header("X-Sunset-Org")})
+		}
+	}
+	return out
+}
+
+// sendEvent is SES's Send event of m, as the configuration set publishes it to feedback.
+func sendEvent(t *testing.T, m email) feedback.Event {
+	var sns events.SNSEvent
+	var e feedback.Event
+	if err := json.Unmarshal(m.SESEvent("Send"), &sns); err != nil || len(sns.Records) != 1 || json.Unmarshal([]byte(sns.Records[0].SNS.Message), &e) != nil {
+		t.Fatalf("the Send event of %s: %v", m.MessageID, err)
+	}
+	return e
+}
