@@ -87,7 +87,11 @@ func (l *Ledger) Claim(ctx context.Context, n Notice) (bool, error) {
 	if store.IsConditionFailed(err) {
 		// Another run's guard, or this call's own whose answer was lost and whose retry then
 		// met it: only the first is a lost claim.
-		if mine, rerr := l.ours(ctx, dayKey(n.Campaign, n.Org, n.PlannedFor), token, n.Stage); rerr != nil || !mine {
+		mine, rerr := l.ours(ctx, dayKey(n.Campaign, n.Org, n.PlannedFor), token, n.Stage)
+		if rerr == nil && !mine {
+			mine, rerr = l.adoptOrphan(ctx, n, token)
+		}
+		if rerr != nil || !mine {
 			return false, rerr
 		}
 		err = nil
@@ -96,8 +100,10 @@ func (l *Ledger) Claim(ctx context.Context, n Notice) (bool, error) {
 		return false, fmt.Errorf("claim notice %s/%s/%s day %s: %w", n.Campaign, n.Org, n.Stage, n.PlannedFor, err)
 	}
 	ok, err := l.putNotice(ctx, n, "claim", token)
-	if !ok {
-		// The stage was claimed on an earlier day (or the put failed): give today back.
+	if !ok && !l.claimedToday(ctx, n) {
+		// The stage was claimed on an earlier day (or the put failed): give today back. Not
+		// when another run claimed it today (after taking over an orphaned guard): the day's
+		// one notice is made, and the guard stays to say so.
 		l.releaseDay(ctx, n, token)
 	}
 	return ok, err
@@ -121,6 +127,47 @@ func (l *Ledger) ours(ctx context.Context, key map[string]types.AttributeValue, 
 		return false, fmt.Errorf("read back a claim: %w", err)
 	}
 	return out.Item != nil && store.Str(out.Item["claim_token"]) == token && (stage == "" || store.Str(out.Item["stage"]) == stage), nil
+}
+
+// adoptOrphan takes over a day's guard left by a claim that failed after writing it (its
+// notice put failed, and so did giving the guard back): a guard whose stage has no notice. The
+// take-over is conditional on the guard's token, so of two runs adopting it one does; without
+// it the organisation would get no notice that day.
+func (l *Ledger) adoptOrphan(ctx context.Context, n Notice, token string) (bool, error) {
+	key := dayKey(n.Campaign, n.Org, n.PlannedFor)
+	g, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: key, ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("claim_token, stage")})
+	if err != nil || g.Item == nil {
+		return false, err
+	}
+	prev, stage := store.Str(g.Item["claim_token"]), store.Str(g.Item["stage"])
+	nt, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: stageKey(n.Campaign, n.Org, stage),
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("PK")})
+	if err != nil || nt.Item != nil || prev == "" {
+		return false, err // its claim was made (or the guard predates tokens): a lost claim
+	}
+	_, err = l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(l.table), Key: key,
+		UpdateExpression:    aws.String("SET claim_token = :mine, stage = :s, claimed_at = :at"),
+		ConditionExpression: aws.String("claim_token = :prev"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":mine": store.S(token), ":s": store.S(n.Stage),
+			":at": store.S(n.ClaimedAt.Format(time.RFC3339Nano)), ":prev": store.S(prev)},
+	})
+	if store.IsConditionFailed(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// claimedToday reports whether n's stage has a notice planned for n's day (true also when it
+// cannot tell: keeping a guard costs a day, giving one back wrongly could cost a second email).
+func (l *Ledger) claimedToday(ctx context.Context, n Notice) bool {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: stageKey(n.Campaign, n.Org, n.Stage),
+		ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("planned_for")})
+	if err != nil {
+		return true
+	}
+	return out.Item != nil && store.Str(out.Item["planned_for"]) == n.PlannedFor.String()
 }
 
 // releaseDay deletes the day guard this call wrote (and only that one). A failure leaves the
