@@ -154,7 +154,7 @@ func (q *queue) take() []string {
 }
 
 // run is one seed: the day with faults, then the settling a person would do (late events,
-// reconcile), then the invariants. It is long (about 150 lines) because it is the scenario, in
+// reconcile), then the invariants. It is long (about 170 lines) because it is the scenario, in
 // order; each phase is commented.
 func run(t *testing.T, seed uint64, n int) report {
 	ctx := context.Background()

@@ -226,7 +226,9 @@ func newIssuer(t *testing.T) *issuer {
 // PKCE challenge; back with the code, the ID token's signature (the issuer's JWKS), issuer,
 // audience, expiry and nonce are checked, and the session carries the name and roles. A state
 // that is not this browser's, or an ID token signed by another key or by none, for another
-// application or issuer, with another nonce or expired, signs nobody in.
+// application or issuer, with another nonce or expired, signs nobody in. It is long (about 120
+// lines) because sign-in is one journey against one issuer: the good path, the re-check, then
+// each refusal from the same start.
 func TestOIDCSignIn(t *testing.T) {
 	w := newWorld(t)
 	now := w.clock()
