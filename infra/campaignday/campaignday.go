@@ -7,9 +7,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
@@ -79,4 +84,32 @@ func Seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id stri
 		return nil, err
 	}
 	return c, nil
+}
+
+// Queue is the send queue as the planner's hand-off sees it (planner.Queue's client): it keeps
+// each message body for the caller to deliver.
+type Queue struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+// SendMessageBatch keeps the batch's bodies.
+func (q *Queue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := &sqs.SendMessageBatchOutput{}
+	for _, e := range in.Entries {
+		q.bodies = append(q.bodies, aws.ToString(e.MessageBody))
+		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id})
+	}
+	return out, nil
+}
+
+// Take returns the bodies kept so far and forgets them.
+func (q *Queue) Take() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := q.bodies
+	q.bodies = nil
+	return b
 }

@@ -21,8 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/nhsmail-sunset/sunset/infra/campaignday"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
@@ -128,31 +126,6 @@ func deliver(ctx context.Context, s *sender.Sender, msgs []string) []string {
 // invocations is how many sender invocations run at once: the template's reserved concurrency.
 const invocations = 2
 
-// queue keeps the planner's hand-offs as SQS would: message bodies.
-type queue struct {
-	mu     sync.Mutex
-	bodies []string
-}
-
-func (q *queue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := &sqs.SendMessageBatchOutput{}
-	for _, e := range in.Entries {
-		q.bodies = append(q.bodies, aws.ToString(e.MessageBody))
-		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id})
-	}
-	return out, nil
-}
-
-func (q *queue) take() []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	b := q.bodies
-	q.bodies = nil
-	return b
-}
-
 // run is one seed: the day with faults, then the settling a person would do (late events,
 // reconcile), then the invariants. It is long (about 170 lines) because it is the scenario, in
 // order; each phase is commented.
@@ -190,7 +163,7 @@ func run(t *testing.T, seed uint64, n int) report {
 	ses := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(sesSrv.URL); o.HTTPClient = hc })
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	q := &queue{}
+	q := &campaignday.Queue{}
 	cs := campaign.NewStore(db, table, clock)
 	ph := &planner.Handler{Planner: planner.New(db, table, nil, clock), Live: cs, Dispatcher: &planner.Queue{Client: q, URL: "chaos"}, Logger: quiet}
 	led := ledger.New(db, table, clock)
@@ -209,7 +182,7 @@ func run(t *testing.T, seed uint64, n int) report {
 		if !planned {
 			planned = ph.Handle(ctx, events.EventBridgeEvent{ID: fmt.Sprintf("run-%d", round)}) == nil
 		}
-		for _, b := range q.take() {
+		for _, b := range q.Take() {
 			pending = append(pending, b)
 			if rng.Float64() < dupMessage {
 				pending = append(pending, b)
@@ -261,7 +234,7 @@ func run(t *testing.T, seed uint64, n int) report {
 		if err := ph.Handle(ctx, events.EventBridgeEvent{ID: "run-settle"}); err != nil {
 			t.Fatalf("seed %d: the planner without faults: %v", seed, err)
 		}
-		pending = append(pending, q.take()...)
+		pending = append(pending, q.Take()...)
 	}
 	if left := deliver(ctx, s, pending); len(left) > 0 {
 		t.Fatalf("seed %d: %d deliveries without faults failed", seed, len(left))

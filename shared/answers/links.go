@@ -54,7 +54,12 @@ func (ls Links) StatusURL(l Link, expires time.Time) string {
 // ReadStatus checks a status page's token and returns its link: ErrInvalid or ErrExpired
 // (wrapped) when it is not good.
 func (ls Links) ReadStatus(token string, now time.Time) (Link, error) {
-	b, _, err := ls.Keys.Verify(statusPurpose, token, now)
+	return ls.read(statusPurpose, token, now)
+}
+
+// read verifies a token made for purpose and reads the link it carries (a notice's ids).
+func (ls Links) read(purpose, token string, now time.Time) (Link, error) {
+	b, _, err := ls.Keys.Verify(purpose, token, now)
 	switch {
 	case errors.Is(err, signing.ErrExpired):
 		return Link{}, ErrExpired
@@ -62,8 +67,8 @@ func (ls Links) ReadStatus(token string, now time.Time) (Link, error) {
 		return Link{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var l Link
-	if err := json.Unmarshal(b, &l); err != nil || l.Campaign == "" || l.Org == "" {
-		return Link{}, fmt.Errorf("%w: no organisation in it", ErrInvalid)
+	if err := json.Unmarshal(b, &l); err != nil || l.Campaign == "" || l.Org == "" || l.Stage == "" {
+		return Link{}, fmt.Errorf("%w: no notice in it", ErrInvalid)
 	}
 	return l, nil
 }
@@ -112,18 +117,7 @@ func (ls Links) Read(p Purpose, token string, now time.Time) (Link, error) {
 	if !p.Valid() {
 		return Link{}, fmt.Errorf("%w: no such answer %q", ErrInvalid, p)
 	}
-	b, _, err := ls.Keys.Verify(purposeOf(p), token, now)
-	switch {
-	case errors.Is(err, signing.ErrExpired):
-		return Link{}, ErrExpired
-	case err != nil:
-		return Link{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	var l Link
-	if err := json.Unmarshal(b, &l); err != nil || l.Campaign == "" || l.Org == "" || l.Stage == "" {
-		return Link{}, fmt.Errorf("%w: no notice in it", ErrInvalid)
-	}
-	return l, nil
+	return ls.read(purposeOf(p), token, now)
 }
 
 // For is the links of campaign c's notices, valid until its retention ends (test sends' links

@@ -17,8 +17,6 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/nhsmail-sunset/sunset/infra/campaignday"
@@ -64,23 +62,6 @@ func (o *ops) describe(m map[string]int) (string, int) {
 	return strings.Join(parts, ", "), total
 }
 
-// queue is the send queue as the planner's hand-off sees it: it keeps each message body.
-type queue struct {
-	mu     sync.Mutex
-	bodies []string
-}
-
-func (q *queue) SendMessageBatch(_ context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := &sqs.SendMessageBatchOutput{}
-	for _, e := range in.Entries {
-		q.bodies = append(q.bodies, aws.ToString(e.MessageBody))
-		out.Successful = append(out.Successful, sqstypes.SendMessageBatchResultEntry{Id: e.Id})
-	}
-	return out, nil
-}
-
 // day is a campaign day of n notices end to end through the Lambdas' handlers: the scheduled
 // planner (planner.Handler: plan, claim, hand off through the queue code) and the sender
 // (sender.Handle on SQS batches of 10, two invocations at a time as the template's reserved
@@ -111,7 +92,7 @@ func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int
 	dbOps.take()
 
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q := &queue{}
+	q := &campaignday.Queue{}
 	p := planner.New(db, table, nil, clock) // seeded findings: nothing staged
 	h := &planner.Handler{Planner: p, Live: cs, Dispatcher: &planner.Queue{Client: q, URL: "bench"}, Logger: quiet}
 	start := time.Now()
@@ -120,15 +101,16 @@ func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int
 	}
 	planTook := time.Since(start)
 	planOps := dbOps.take()
-	if len(q.bodies) != n {
-		return fmt.Errorf("the planner handed over %d notices, want %d", len(q.bodies), n)
+	bodies := q.Take()
+	if len(bodies) != n {
+		return fmt.Errorf("the planner handed over %d notices, want %d", len(bodies), n)
 	}
 
 	s := sender.New(ses, ledger.New(db, table, clock), cs, suppression.New(db, table, clock), clock, sender.Options{Instances: 2, Logger: quiet})
 	var batches []events.SQSEvent
-	for i := 0; i < len(q.bodies); i += 10 {
+	for i := 0; i < len(bodies); i += 10 {
 		var ev events.SQSEvent
-		for j, b := range q.bodies[i:min(i+10, len(q.bodies))] {
+		for j, b := range bodies[i:min(i+10, len(bodies))] {
 			ev.Records = append(ev.Records, events.SQSMessage{MessageId: fmt.Sprintf("m%d", i+j), Body: b})
 		}
 		batches = append(batches, ev)
@@ -148,7 +130,7 @@ func day(ctx context.Context, cfg aws.Config, sesURL, campaignFile string, n int
 		return fmt.Errorf("%d notices came back to the queue", failed.Load())
 	}
 	sent := 0
-	for _, b := range q.bodies {
+	for _, b := range bodies {
 		var k ledger.Key
 		json.Unmarshal([]byte(b), &k)
 		if nt, err := ledger.New(db, table, clock).Get(ctx, k.Campaign, k.Org, k.Stage); err == nil && nt.Status == ledger.Sent {
