@@ -68,6 +68,16 @@ func escape(b *strings.Builder, r rune) {
 	fmt.Fprintf(b, `\u%04X`, r)
 }
 
+// write appends r as it may be shown: escaped when unsafe (a byte that was not UTF-8 reads as
+// U+FFFD already).
+func write(b *strings.Builder, r rune) {
+	if Unsafe(r) {
+		escape(b, r)
+		return
+	}
+	b.WriteRune(r)
+}
+
 // Escape is s with every unsafe character escaped (but the CR of a CRLF) and every byte that
 // is not UTF-8 replaced; s itself when there is none (no allocation).
 func Escape(s string) string {
@@ -76,14 +86,11 @@ func Escape(s string) string {
 	}
 	var b strings.Builder
 	for i, r := range s {
-		switch {
-		case r == utf8.RuneError:
-			b.WriteRune(utf8.RuneError)
-		case Unsafe(r) && !crlf(s, i):
-			escape(&b, r)
-		default:
+		if r == '\r' && crlf(s, i) {
 			b.WriteRune(r)
+			continue
 		}
+		write(&b, r)
 	}
 	return b.String()
 }
@@ -106,14 +113,7 @@ func Line(s string) string {
 		} else {
 			space = false
 		}
-		switch {
-		case r == utf8.RuneError:
-			b.WriteRune(utf8.RuneError)
-		case Unsafe(r):
-			escape(&b, r)
-		default:
-			b.WriteRune(r)
-		}
+		write(&b, r)
 	}
 	return strings.TrimSpace(b.String())
 }
