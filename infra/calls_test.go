@@ -63,16 +63,16 @@ var awsCalls = map[string][]string{
 // policy's dynamodb:LeadingKeys conditions allow (TestPoliciesAllowExactlyTheCallsOfTheCode),
 // and what the recorded day of work may name (TestFunctionsCallOnlyWhatTheyDeclare).
 var keyPrefixes = map[string][]string{
-	"IngestFunction": {"table FILE#", "table FIND#", "table UNATTR#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table MERGE#",
+	"IngestFunction": {"table FILE#", "table DAY#", "table ADDR#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table MERGE#",
 		"index CAMPAIGNS", "index LOCAL#"},
 	"DirectoryFunction": {"table ORG#", "table ACCT#", "table SUBDOMAIN#", "index ORGS", "index ACCTS#"},
-	"PlannerFunction": {"table CAMPAIGN#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#", "table PROGRESS#", "table OWNER#",
-		"table MERGE#", "index CAMPAIGNS", "index DAY#", "index NOTICES#", "index ORGFIND#", "index UNATTR#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
+	"PlannerFunction": {"table CAMPAIGN#", "table DAY#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#", "table NOTICE#", "table PROGRESS#", "table OWNER#",
+		"table MERGE#", "index CAMPAIGNS", "index NOTICES#", "index ORGFIND#", "index UNATTR#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
 	"SenderFunction":   {"table NOTICE#", "table CAMPAIGN#", "table SUPPRESS#", "index SUPPRESSED"},
 	"FeedbackFunction": {"table NOTICE#", "table SUPPRESS#", "table CAMPAIGN#", "table PROBE#"},
-	"ApiFunction": {"table CAMPAIGN#", "table NOTICE#", "table FIND#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#",
+	"ApiFunction": {"table CAMPAIGN#", "table NOTICE#", "table DAY#", "table ACCT#", "table ORG#", "table SUBDOMAIN#", "table SUPPRESS#",
 		"table PROGRESS#", "table OWNER#", "table ANSWER#", "table RATE#", "table MERGE#",
-		"index CAMPAIGNS", "index NOTICES#", "index DAY#", "index ORGFIND#", "index UNATTR#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
+		"index CAMPAIGNS", "index NOTICES#", "index ORGFIND#", "index UNATTR#", "index LOCAL#", "index SUPPRESSED", "index ANSWERS#"},
 }
 
 // iamAction is the IAM action an SDK call is authorised as.

@@ -66,19 +66,23 @@ func contributionOf(f *connlog.Finding, ods string) Contribution {
 // Attributed reports whether the contribution names an account.
 func (c *Contribution) Attributed() bool { return c.Account != "" }
 
-// pk and sk are the stored item's key.
+// pk and sk are the stored item's key. An attributed finding lives in its day's partition,
+// in the account's shard (dayPartition): the planner's survey reads who was seen on a day from
+// the table itself, so creating a key-day writes the table and the organisation index only.
+// An unattributed one lives in its day's partition in the address's shard, so neither kind
+// puts a merge's writes on a few partition keys.
 func (c *Contribution) pk(campaignID string) string {
 	if c.Attributed() {
-		return store.Key("FIND", campaignID, c.Account)
+		return dayPartition(campaignID, c.Day, shard(c.Account))
 	}
-	return store.Key("UNATTR", campaignID, c.Hostname)
+	return store.Key("ADDR", campaignID, c.Day, shard(c.ClientIP))
 }
 
 func (c *Contribution) sk() string {
 	if c.Attributed() {
-		return store.Key(c.Day, c.Hostname, c.Protocol)
+		return store.Key(c.Account, c.Hostname, c.Protocol)
 	}
-	return store.Key(c.Day, c.Protocol, c.ClientIP)
+	return store.Key(c.Hostname, c.Protocol, c.ClientIP)
 }
 
 // id identifies the key within a campaign.

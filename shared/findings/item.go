@@ -14,25 +14,20 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/store"
 )
 
-// Index names fixed by template.yaml: findings have two indexes of their own, each projecting
-// only what its reads need (GSI1 and GSI2 project whole items for everything else).
-const (
-	// DayIndex holds each attributed finding under DAY#<campaign>#<day>#<shard>, projecting
-	// account, ods and day: who was seen when (the planner's survey).
-	DayIndex = "GSI3"
-	// OrgIndex holds each attributed finding under ORGFIND#<campaign>#<ods> and each
-	// unattributed one under UNATTR#<campaign>#<shard>, projecting what an Activity shows.
-	OrgIndex = "GSI4"
-)
+// OrgIndex is the one index of findings (fixed by template.yaml): each attributed finding under
+// ORGFIND#<campaign>#<ods> and each unattributed one under UNATTR#<campaign>#<shard>,
+// projecting what an Activity shows. Who was seen on a day needs no index: attributed findings
+// are stored under DAY#<campaign>#<day>#<shard> (Contribution.pk).
+const OrgIndex = "GSI4"
 
-// Shards spread one day's findings (DayIndex) and a campaign's unattributed findings (OrgIndex)
-// over this many partition keys, so no key takes more than a share of a merge's writes
-// (docs/capacity.md, "Hot keys").
+// Shards spread one day's findings (the table's DAY partitions) and a campaign's unattributed
+// findings (OrgIndex) over this many partition keys, so no key takes more than a share of a
+// merge's writes (docs/capacity.md, "Hot keys").
 const Shards = 8
 
 // MaxItemBytes bounds a stored finding so that writing it costs one write unit on the table
-// and one on each index that holds it: evidence that would take it past is left out (user
-// agents first, then device ids, then addresses), the reader's caps aside.
+// and one on the index: evidence that would take it past is left out (user agents first, then
+// device ids, then addresses), the reader's caps aside.
 const MaxItemBytes = 1024
 
 func shard(s string) string {
@@ -41,7 +36,8 @@ func shard(s string) string {
 	return strconv.Itoa(int(h.Sum32() % Shards))
 }
 
-// dayPartition is the DayIndex key of a campaign's findings of one day in one shard.
+// dayPartition is the table partition of a campaign's attributed findings of one day in one
+// shard.
 func dayPartition(campaignID, day, shardNo string) string {
 	return store.Key("DAY", campaignID, day, shardNo)
 }
@@ -63,8 +59,6 @@ func itemOf(campaignID string, c *Contribution, batch int64, expiresAt time.Time
 		it["type"] = store.S("finding")
 		it["account"] = store.S(c.Account)
 		it["ods"] = store.S(ods)
-		it["GSI3PK"] = store.S(dayPartition(campaignID, c.Day, shard(c.Account)))
-		it["GSI3SK"] = store.S(store.Key(c.Account, c.Hostname, c.Protocol))
 		it["GSI4PK"] = store.S(store.Key("ORGFIND", campaignID, ods))
 		it["GSI4SK"] = store.S(store.Key(c.Day, c.Account, c.Hostname, c.Protocol))
 	} else {
@@ -152,4 +146,10 @@ func Items(campaignID string, fs []connlog.Finding, owners map[string]string, ex
 		out = append(out, itemOf(campaignID, sum[id], 0, expiresAt))
 	}
 	return out, nil
+}
+
+// KeyOf is the table key of the item that holds a (for reading items whole: tests, benchmarks).
+func KeyOf(campaignID string, a Activity) map[string]types.AttributeValue {
+	c := Contribution{Account: a.Account, Hostname: a.Hostname, Protocol: a.Protocol, Day: a.Day.String(), ClientIP: a.ClientIP}
+	return map[string]types.AttributeValue{"PK": store.S(c.pk(campaignID)), "SK": store.S(c.sk())}
 }

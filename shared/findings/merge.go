@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,7 +112,8 @@ func (m *Merger) batch(ctx context.Context, campaignID string, b int64, expiresA
 	if err != nil {
 		return fmt.Errorf("merge %s batch %d: %w", campaignID, b, err)
 	}
-	ids := slices.Sorted(maps.Keys(cs))
+	// By account (or address) first: consecutive writes fall in different shards' partitions.
+	ids := slices.SortedFunc(maps.Keys(cs), func(a, b string) int { return cmp.Or(cmp.Compare(cs[a].sk(), cs[b].sk()), cmp.Compare(a, b)) })
 	renewAt := m.clock().Add(m.Lease / 2)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -268,23 +268,16 @@ func byOrgKey(a, b *Contribution) int {
 func (v *View) Window(ctx context.Context, from, to calendar.Date) ([]Activity, error) {
 	var items []stored
 	for d := from; !d.After(to); d = d.AddDays(1) {
-		var keys []map[string]types.AttributeValue
 		for s := range Shards {
-			err := store.QueryAll(ctx, v.r.db, &dynamodb.QueryInput{
-				TableName: aws.String(v.r.table), IndexName: aws.String(DayIndex),
-				KeyConditionExpression:    aws.String("GSI3PK = :p"),
-				ProjectionExpression:      aws.String("PK, SK"),
+			var err error
+			items, err = v.query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String(v.r.table),
+				KeyConditionExpression:    aws.String("PK = :p"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":p": store.S(dayPartition(v.campaign, d.String(), fmt.Sprint(s)))},
-			}, func(page []map[string]types.AttributeValue) error {
-				keys = append(keys, page...)
-				return nil
-			})
+			}, items)
 			if err != nil {
 				return nil, fmt.Errorf("read findings of %s on %s: %w", v.campaign, d, err)
 			}
-		}
-		if err := v.get(ctx, keys, &items); err != nil {
-			return nil, err
 		}
 	}
 	acts, err := v.combine(items, func(c *Contribution) bool { return c.Attributed() && inDays(c, from, to) }, byOrgKey)
@@ -298,18 +291,6 @@ func (v *View) Window(ctx context.Context, from, to calendar.Date) ([]Activity, 
 	acts = append(acts, un...)
 	slices.SortStableFunc(acts, func(a, b Activity) int { return cmp.Compare(a.Day.String(), b.Day.String()) })
 	return acts, nil
-}
-
-// get reads whole items by key (the day index projects only a few attributes).
-func (v *View) get(ctx context.Context, keys []map[string]types.AttributeValue, out *[]stored) error {
-	return store.BatchGet(ctx, v.r.db, v.r.table, keys, "", func(it map[string]types.AttributeValue) error {
-		c, b, err := contributionOfItem(it)
-		if err != nil {
-			return err
-		}
-		*out = append(*out, stored{c, b})
-		return nil
-	})
 }
 
 // Org returns an organisation's findings (as resolved when ingested) on the days from..to,
@@ -338,23 +319,29 @@ func (v *View) Unassigned(ctx context.Context, from, to calendar.Date) ([]Activi
 	return v.Org(ctx, Unassigned, from, to)
 }
 
-// Account returns one account's findings from..to, by day.
+// Account returns one account's findings from..to, by day: a query of each day's partition
+// in the account's shard (the planner reads by account only the few accounts whose owner
+// changed since their findings were stored).
 func (v *View) Account(ctx context.Context, account string, from, to calendar.Date) ([]Activity, error) {
 	account = strings.ToLower(account)
-	items, err := v.query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(v.r.table),
-		KeyConditionExpression: aws.String("PK = :p AND SK BETWEEN :from AND :to"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p":    store.S(store.Key("FIND", v.campaign, account)),
-			":from": store.S(from.String()), ":to": store.S(to.String() + "~"),
-		},
-	}, nil)
-	if err != nil {
-		return nil, fmt.Errorf("read findings of %s for %s: %w", v.campaign, account, err)
+	var items []stored
+	for d := from; !d.After(to); d = d.AddDays(1) {
+		var err error
+		items, err = v.query(ctx, &dynamodb.QueryInput{
+			TableName:              aws.String(v.r.table),
+			KeyConditionExpression: aws.String("PK = :p AND begins_with(SK, :a)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":p": store.S(dayPartition(v.campaign, d.String(), shard(account))),
+				":a": store.S(store.Key(account, "")),
+			},
+		}, items)
+		if err != nil {
+			return nil, fmt.Errorf("read findings of %s for %s: %w", v.campaign, account, err)
+		}
 	}
-	return v.combine(items, func(c *Contribution) bool {
-		return strings.EqualFold(c.Account, account) && inDays(c, from, to)
-	}, byOrgKey)
+	mine := func(c *Contribution) bool { return c.Account == account && inDays(c, from, to) }
+	items = slices.DeleteFunc(items, func(s stored) bool { return !mine(&s.c) }) // "ann#x" shares "ann#"
+	return v.combine(items, mine, byOrgKey)
 }
 
 // Unattributed returns the campaign's findings without an account (load balancers) on the

@@ -31,12 +31,12 @@ type Seen struct {
 }
 
 // Accounts calls fn exactly once for every account with findings of the campaign on the days
-// from..to. It reads each day's index partitions (DayIndex, DAY#...#<shard>) with only the key
-// and three small attributes, a page at a time, and merges them in index-key order: the
+// from..to. It reads each day's table partitions (DAY#...#<shard>) for the key and three small
+// attributes, a page at a time, and merges them in key order: the
 // requests grow with the window's findings, the memory with the number of days and shards,
 // never with the accounts. Accounts only the view's pending files hold come last.
 //
-// The index key is account#hostname#protocol, so an account's keys are consecutive unless
+// The sort key is account#hostname#protocol, so an account's keys are consecutive unless
 // another account extends its name with a byte up to '#' ("ann" and "ann#x": "ann#imap...",
 // "ann#x#imap...", "ann#smtp..."). An account's group therefore stays open until the merged
 // key passes account+"$", above every key it can still have; normally that is the very next
@@ -121,7 +121,7 @@ func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(See
 	return nil
 }
 
-// dayIters starts reading every day's and shard's index partition (each one's first page at
+// dayIters starts reading every day's and shard's partition (each one's first page at
 // once) and returns those with an item, at their first.
 func (v *View) dayIters(ctx context.Context, from, to calendar.Date) (dayHeap, error) {
 	var its []*dayIter
@@ -129,9 +129,8 @@ func (v *View) dayIters(ctx context.Context, from, to calendar.Date) (dayHeap, e
 		for sh := range Shards {
 			it := &dayIter{db: v.r.db, i: -1, in: &dynamodb.QueryInput{
 				TableName:                aws.String(v.r.table),
-				IndexName:                aws.String(DayIndex),
-				KeyConditionExpression:   aws.String("GSI3PK = :p"),
-				ProjectionExpression:     aws.String("GSI3SK, account, ods, #d"),
+				KeyConditionExpression:   aws.String("PK = :p"),
+				ProjectionExpression:     aws.String("SK, account, ods, #d"),
 				Limit:                    aws.Int32(surveyPage),
 				ExpressionAttributeNames: map[string]string{"#d": "day"},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -189,7 +188,7 @@ func (v *View) pendingAccounts(from, to calendar.Date) map[string]*Seen {
 // day (DynamoDB's 1 MB limit counts the whole items read; a local stand-in may count less).
 const surveyPage = 250
 
-// dayIter walks one day's index partition a page at a time, reading the next page while this
+// dayIter walks one day's partition in one shard a page at a time, reading the next page while this
 // one is merged, so the days' reads overlap instead of queueing behind the merge.
 type dayIter struct {
 	db    store.Querier
@@ -240,9 +239,9 @@ func (it *dayIter) next(ctx context.Context) (bool, error) {
 
 func (it *dayIter) item() map[string]types.AttributeValue { return it.items[it.i] }
 
-func (it *dayIter) key() string { return store.Str(it.item()["GSI3SK"]) }
+func (it *dayIter) key() string { return store.Str(it.item()["SK"]) }
 
-// dayHeap orders the days' iterators by their current index key.
+// dayHeap orders the days' iterators by their current sort key.
 type dayHeap []*dayIter
 
 func (h dayHeap) Len() int           { return len(h) }
@@ -257,7 +256,7 @@ func (h *dayHeap) Pop() any {
 }
 
 // SortKey is the order the planner reads an organisation's findings in, the order of the day
-// index: day, then account, hostname and protocol as the index key joins them.
+// organisation index: day, then account, hostname and protocol as its sort key joins them.
 func SortKey(a Activity) string {
 	return store.Key(a.Day.String(), a.Account, strings.ToLower(a.Hostname), a.Protocol)
 }

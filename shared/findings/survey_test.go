@@ -15,7 +15,7 @@ import (
 
 // Accounts names every account of the window exactly once, with the owners its findings were
 // filed under and the last day it was seen: across days, across pages (a small page limit
-// forces many), for accounts whose keys interleave in the day index, and without the traffic
+// forces many), for accounts whose keys interleave in the day partitions, and without the traffic
 // that has no account; merged or still pending (ann's files are committed, not merged, and
 // one of them says user007 is RX9's now).
 func TestAccountsOnceEach(t *testing.T) {

@@ -92,7 +92,7 @@ func (f *fakeFindings) sorted(list func() []findings.Activity, keep func(finding
 	return out
 }
 
-// dayIndexKey is a finding's place in the day index: the day, then account#hostname#protocol,
+// dayIndexKey is a finding's place in the day partitions: the day, then account#hostname#protocol,
 // unattributed findings last.
 func dayIndexKey(a findings.Activity) string {
 	if a.Account == "" {

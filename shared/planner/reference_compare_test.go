@@ -18,7 +18,7 @@ import (
 // one to four accounts each, seen on scattered days before and after the deadlines over several
 // hostnames, client addresses and devices; accounts whose owner changed since their findings
 // were written (to another organisation, to none, from none); accounts no organisation owns;
-// accounts whose names sort oddly in the day index; traffic with no account; organisations the
+// accounts whose names sort oddly in the day partitions; traffic with no account; organisations the
 // directory lacks, no longer lists or gives no contacts; suppressed addresses; extensions.
 func generate(w *world, orgs int, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 1))

@@ -24,7 +24,7 @@ import (
 // the directory import, the findings writer and the suppression list write it, then planned by
 // the streaming planner and by the reference reading findings.Reader.Window, on dates before
 // and after the shutdown with the streaming Run claiming between. Here the findings come from
-// the real indexes, in their real orders, including accounts whose names the day index splits.
+// the real partitions and index, in their real orders, including accounts whose names the day partitions split.
 func TestStreamingPlanMatchesTheReferenceOnTheTable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds a table")
@@ -35,7 +35,7 @@ func TestStreamingPlanMatchesTheReferenceOnTheTable(t *testing.T) {
 	w := newWorld(t, campaignYAML)
 	generate(w, 400, 21)
 	// Two accounts whose index keys interleave ("shared@r1.nhs.net#jx#..." sorts between
-	// "shared@r1.nhs.net#imap..." and "shared@r1.nhs.net#smtp..."), so the day index holds the
+	// "shared@r1.nhs.net#imap..." and "shared@r1.nhs.net#smtp..."), so the day partition holds the
 	// owned account's findings in two runs: it must still count, and be read, once.
 	d0 := day("2021-07-20")
 	w.d.owners["shared@r1.nhs.net"] = "R0001"

@@ -161,7 +161,7 @@ type orgSeen struct {
 func (sv *survey) unassigned() int { return sv.unowned + sv.unownedM }
 
 // activity reads an organisation's findings from..to: its index partition without the moved
-// accounts, and the accounts that moved to it, in the order the day index keeps them.
+// accounts, and the accounts that moved to it, in the order the organisation index keeps them.
 func (p *Planner) activity(ctx context.Context, id string, sv *survey, ods string, from, to calendar.Date) ([]findings.Activity, error) {
 	if sv.view == nil {
 		return nil, nil
