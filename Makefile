@@ -49,9 +49,10 @@ bench: ## every benchmark in infra/bench, printed as tables for the README
 
 SEEDS ?= 3
 NOTICES ?= 3000
-chaos: ## a campaign day through the handlers with faults injected, for SEEDS seeds of NOTICES notices (docs/reliability.md)
+FILES ?= 300
+chaos: ## a day of FILES log files and a campaign day of NOTICES notices through the handlers with faults injected, for SEEDS seeds (docs/reliability.md)
 	@$(MAKE) --no-print-directory local-up || exit $$?; \
-	env $(LOCAL_ENV) SUNSET_REQUIRE_LOCAL=1 CHAOS_SEEDS=$(SEEDS) CHAOS_NOTICES=$(NOTICES) $(GO) test -count=1 -v -timeout 3h -run TestChaos ./infra/chaos
+	env $(LOCAL_ENV) SUNSET_REQUIRE_LOCAL=1 CHAOS_SEEDS=$(SEEDS) CHAOS_NOTICES=$(NOTICES) CHAOS_FILES=$(FILES) $(GO) test -count=1 -v -timeout 3h -run TestChaos ./infra/chaos
 
 pgo: ## rewrite the profiles sunset and the ingest Lambda are built with (default.pgo), from scans of generated logs
 	@infra/pgo.sh

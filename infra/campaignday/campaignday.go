@@ -44,10 +44,24 @@ func Table(ctx context.Context, db *dynamodb.Client, name string) (func(), error
 	return func() { db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &name}) }, nil
 }
 
+// Org and Account are the i-th organisation of a seeded day and its one account.
+func Org(i int) string     { return fmt.Sprintf("D%05d", i) }
+func Account(i int) string { return fmt.Sprintf("user%d@d%d.example.nhs.net", i, i) }
+
 // Seed writes the directory, the findings and the campaign (from campaignFile, with id and a
 // shutdown 42 days after now's day) of a day of n notices due on now's day, and returns the
-// campaign.
+// campaign. Each account was seen the day before on imap.nhs.net.
 func Seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time) (*campaign.Campaign, error) {
+	return seed(ctx, db, table, campaignFile, id, n, now, true)
+}
+
+// SeedWithoutFindings writes the same directory and campaign, and no findings: for a run that
+// ingests log files of the accounts instead.
+func SeedWithoutFindings(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time) (*campaign.Campaign, error) {
+	return seed(ctx, db, table, campaignFile, id, n, now, false)
+}
+
+func seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time, withFindings bool) (*campaign.Campaign, error) {
 	clock := func() time.Time { return now }
 	today := calendar.Of(now)
 	c, err := campaign.Load(campaignFile)
@@ -61,9 +75,8 @@ func Seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id stri
 	var fs []connlog.Finding
 	owners := map[string]string{}
 	for i := range n {
-		ods := fmt.Sprintf("D%05d", i)
+		ods, acct := Org(i), Account(i)
 		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net,pla%d@d%d.example.nhs.net\n", ods, i, i, i, i, i)
-		acct := fmt.Sprintf("user%d@d%d.example.nhs.net", i, i)
 		fmt.Fprintf(&accts, "%s,%s\n", acct, ods)
 		owners[acct] = ods
 		t := today.AddDays(-1).Start(time.UTC).Add(9 * time.Hour)
@@ -73,12 +86,14 @@ func Seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id stri
 	if _, err := directory.New(db, table, clock).Import(ctx, directory.ImportInput{Orgs: &orgs, Accounts: &accts, OrgsName: "orgs.csv", AccountsName: "accounts.csv"}); err != nil {
 		return nil, err
 	}
-	items, err := findingstest.Items(ctx, findingstest.Batch{Campaign: c.ID, Owners: owners, ExpiresAt: now.AddDate(1, 0, 0)}, fs)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.BatchPut(ctx, db, table, items); err != nil {
-		return nil, err
+	if withFindings {
+		items, err := findingstest.Items(ctx, findingstest.Batch{Campaign: c.ID, Owners: owners, ExpiresAt: now.AddDate(1, 0, 0)}, fs)
+		if err != nil {
+			return nil, err
+		}
+		if err := store.BatchPut(ctx, db, table, items); err != nil {
+			return nil, err
+		}
 	}
 	if _, _, err := campaign.NewStore(db, table, clock).Apply(ctx, c, "campaignday"); err != nil {
 		return nil, err

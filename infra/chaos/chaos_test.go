@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -20,16 +19,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/nhsmail-sunset/sunset/infra/campaignday"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
-	"github.com/nhsmail-sunset/sunset/shared/sender"
 	"github.com/nhsmail-sunset/sunset/shared/suppression"
 )
 
@@ -45,6 +43,19 @@ const (
 	lostEvent  = 0.10
 )
 
+// Process kills: a share of the invocations (sender, ingest, merge; CHAOS_KILL_PERCENT, default
+// 8) runs in a process of its own, killed after a random delay up to maxKillDelay (one that
+// ends sooner is not).
+const maxKillDelay = 400 * time.Millisecond
+
+var killRate = float64(envInt("CHAOS_KILL_PERCENT", 8)) / 100
+
+// defaultFiles is the day of logs of a short run (CHAOS_FILES sets it).
+const defaultFiles = 24
+
+// campaignFile is the campaign a run's day is planned from.
+var campaignFile = filepath.Join("..", "demo", "data", "campaign.yaml")
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -52,9 +63,12 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// TestChaos runs a campaign day through the planner's, the sender's and feedback's handlers with
-// faults injected, for CHAOS_SEEDS seeds (default 1) of CHAOS_NOTICES notices (default 100;
-// `make chaos` runs 3,000), and checks after each: every organisation emailed exactly once (the
+// TestChaos runs a day of CHAOS_FILES log files (default 24; `make chaos` 300) through the
+// ingest function's handler and the hourly merge, then the campaign day planned from them
+// through the planner's, the sender's and feedback's handlers, with faults injected and
+// processes killed, for CHAOS_SEEDS seeds (default 1) of CHAOS_NOTICES organisations (default
+// 100; `make chaos` 3,000). It checks after each: every file done once, its findings those of
+// a run without faults, no merge lease left held; every organisation emailed exactly once (the
 // SES emulator's store, by the notice's tags), every notice sent, none left in doubt.
 func TestChaos(t *testing.T) {
 	seeds, n := envInt("CHAOS_SEEDS", 1), envInt("CHAOS_NOTICES", 100)
@@ -76,6 +90,8 @@ type report struct {
 	requests                             int
 	dupMessages, lateEvents, twice, lost int
 	inDoubt, settledByEvents, resent     int
+	spawned, killed                      int
+	ingest                               ingestReport
 	took                                 time.Duration
 }
 
@@ -84,20 +100,26 @@ func (r report) String() string {
 	for _, f := range Faults {
 		fs = append(fs, fmt.Sprintf("%s %d", f, r.faults[f]))
 	}
-	return fmt.Sprintf("seed %d: %d notices in %d rounds, %s; %d requests, faults: %s; duplicate messages %d; SES events late %d, twice %d, never %d; in doubt after the day %d: settled by late events %d, released and sent by reconcile %d",
-		r.seed, r.notices, r.rounds, r.took.Round(time.Millisecond), r.requests, strings.Join(fs, ", "), r.dupMessages, r.lateEvents, r.twice, r.lost, r.inDoubt, r.settledByEvents, r.resent)
+	in := r.ingest
+	return fmt.Sprintf("seed %d: %s; %d requests, faults: %s; processes killed %d of %d started; "+
+		"logs: %d files, %d deliveries (%d duplicates), %d retried, %d dead-lettered %v, %d merges (%d failed or killed); "+
+		"campaign day: %d notices in %d rounds, duplicate messages %d; SES events late %d, twice %d, never %d; in doubt after the day %d: settled by late events %d, released and sent by reconcile %d",
+		r.seed, r.took.Round(time.Millisecond), r.requests, strings.Join(fs, ", "), r.killed, r.spawned,
+		in.files, in.deliveries, in.dupDeliveries, in.retried, in.deadLettered, in.reasons, in.merges, in.mergesFailed,
+		r.notices, r.rounds, r.dupMessages, r.lateEvents, r.twice, r.lost, r.inDoubt, r.settledByEvents, r.resent)
 }
 
 // deliver hands messages to the sender in SQS batches of 10, invocations at once as the
-// template's reserved concurrency allows, and returns those that come back (a batch whose
-// invocation failed, and each failed item).
-func deliver(ctx context.Context, s *sender.Sender, msgs []string) []string {
+// template's reserved concurrency allows (some in a process that is killed), and returns those
+// that come back (a batch whose invocation failed or died, and each failed item).
+func deliver(ctx context.Context, iv *invoker, msgs []string) []string {
 	var mu sync.Mutex
 	var again []string
 	sem := make(chan struct{}, invocations)
 	var wg sync.WaitGroup
 	for i := 0; i < len(msgs); i += 10 {
 		batch := msgs[i:min(i+10, len(msgs))]
+		kill, delay := iv.draw()
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -106,7 +128,9 @@ func deliver(ctx context.Context, s *sender.Sender, msgs []string) []string {
 			for j, b := range batch {
 				ev.Records = append(ev.Records, events.SQSMessage{MessageId: strconv.Itoa(j), Body: b})
 			}
-			resp, err := s.Handle(ctx, ev)
+			raw, _ := json.Marshal(ev)
+			out, err := iv.invoke(ctx, "sender", raw, kill, delay, io.Discard)
+			resp := out.Response
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -143,31 +167,47 @@ func run(t *testing.T, seed uint64, n int) report {
 	}
 	t.Cleanup(drop)
 	id := "chaos-" + strconv.FormatUint(seed, 10) + "-" + localstacktest.Unique()
-	campaignFile := filepath.Join("..", "demo", "data", "campaign.yaml")
 	// The real clock: SES's events carry the emulator's times, which a lease must not follow.
 	clock := time.Now
-	if _, err := campaignday.Seed(ctx, direct, table, campaignFile, id, n, clock()); err != nil {
+	if _, err := campaignday.SeedWithoutFindings(ctx, direct, table, campaignFile, id, n, clock()); err != nil {
 		t.Fatal(err)
 	}
-	localstacktest.SES(t)
+	// An SES emulator and an S3 API of the run's own: the shared store stays small.
+	sesEndpoint := localstacktest.SESEmulator(t, "{}")
+	s3c, s3URL := localstacktest.S3(t)
 
 	// The faulty path: every request of the handlers goes through a proxy.
 	dbProxy, _ := NewProxy("dynamodb", localstack.Endpoint("dynamodb"), rates, seed)
-	sesProxy, _ := NewProxy("ses", localstack.Endpoint("sesv2"), rates, seed+1<<32)
-	dbSrv, sesSrv := httptest.NewServer(dbProxy), httptest.NewServer(sesProxy)
-	t.Cleanup(dbSrv.Close)
-	t.Cleanup(sesSrv.Close)
-	hc := &http.Client{Timeout: time.Second}
-	dbProxy.Hang, sesProxy.Hang = 1200*time.Millisecond, 1200*time.Millisecond
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(dbSrv.URL); o.HTTPClient = hc })
-	ses := sesv2.NewFromConfig(cfg, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(sesSrv.URL); o.HTTPClient = hc })
+	sesProxy, _ := NewProxy("ses", sesEndpoint, rates, seed+1<<32)
+	s3Proxy, _ := NewProxy("s3", s3URL, rates, seed+2<<32)
+	proxies := []*Proxy{dbProxy, sesProxy, s3Proxy}
+	var w wiring
+	for i, p := range proxies {
+		p.Hang = 1200 * time.Millisecond
+		srv := httptest.NewServer(p)
+		t.Cleanup(srv.Close)
+		*[]*string{&w.DB, &w.SES, &w.S3}[i] = srv.URL
+	}
+	w.Table, w.Bucket = table, "staging"
+	if err := localstack.EnsureBucket(ctx, s3c, w.Bucket); err != nil {
+		t.Fatal(err)
+	}
+	iv := newInvoker(w, seed, killRate, maxKillDelay)
 
+	// The day of logs, through ingest and the hourly merge.
+	ir := ingestDay(t, ctx, rng, w, iv, s3c, proxies, id, calendar.Of(clock()).AddDays(-1), envInt("CHAOS_FILES", defaultFiles), n)
+	rep.ingest = ir
+	for _, p := range proxies {
+		p.On()
+	}
+
+	db := w.dynamo()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	q := &campaignday.Queue{}
 	cs := campaign.NewStore(db, table, clock)
-	ph := &planner.Handler{Planner: planner.New(db, table, nil, clock), Live: cs, Dispatcher: &planner.Queue{Client: q, URL: "chaos"}, Logger: quiet}
+	ph := &planner.Handler{Planner: planner.New(db, table, w.stage(), clock), Live: cs, Dispatcher: &planner.Queue{Client: q, URL: "chaos"}, Logger: quiet}
 	led := ledger.New(db, table, clock)
-	s := sender.New(ses, led, cs, suppression.New(db, table, clock), clock, sender.Options{Instances: 2, Logger: quiet})
+	s := w.sender(quiet)
 	fb := feedback.New(suppression.New(db, table, clock), led, feedback.Options{Logger: quiet, Clock: clock})
 
 	// The day: the scheduled planner, the send queue (duplicates, late and failed messages come
@@ -190,7 +230,7 @@ func run(t *testing.T, seed uint64, n int) report {
 			}
 		}
 		rng.Shuffle(len(pending), func(i, j int) { pending[i], pending[j] = pending[j], pending[i] })
-		pending = deliver(ctx, s, pending)
+		pending = deliver(ctx, iv, pending)
 		// SES's events of what it accepted.
 		var next []feedback.Event
 		for _, e := range eventsDue {
@@ -198,7 +238,7 @@ func run(t *testing.T, seed uint64, n int) report {
 				next = append(next, e) // the function fails; SNS and Lambda retry it
 			}
 		}
-		for _, m := range sentOf(t, id) {
+		for _, m := range sentOf(t, sesEndpoint, id) {
 			if handled[m.MessageID] {
 				continue
 			}
@@ -228,15 +268,16 @@ func run(t *testing.T, seed uint64, n int) report {
 	// Settling, faults off: the queue drains, the late events arrive, and a person runs
 	// reconcile on what is still in doubt an hour on: a notice SES has (its event was lost) is
 	// settled from SES's record; one SES never had is released and sent, once.
-	dbProxy.Off()
-	sesProxy.Off()
+	for _, p := range proxies {
+		p.Off()
+	}
 	if !planned {
 		if err := ph.Handle(ctx, events.EventBridgeEvent{ID: "run-settle"}); err != nil {
 			t.Fatalf("seed %d: the planner without faults: %v", seed, err)
 		}
 		pending = append(pending, q.Take()...)
 	}
-	if left := deliver(ctx, s, pending); len(left) > 0 {
+	if left := deliver(ctx, &invoker{w: w, rng: rand.New(rand.NewPCG(0, 0))}, pending); len(left) > 0 {
 		t.Fatalf("seed %d: %d deliveries without faults failed", seed, len(left))
 	}
 	for _, e := range eventsDue {
@@ -250,7 +291,7 @@ func run(t *testing.T, seed uint64, n int) report {
 		t.Fatal(err)
 	}
 	rep.inDoubt = len(doubt)
-	sent := sentOf(t, id)
+	sent := sentOf(t, sesEndpoint, id)
 	byOrg := map[string][]email{}
 	for _, m := range sent {
 		byOrg[m.org] = append(byOrg[m.org], m)
@@ -273,7 +314,7 @@ func run(t *testing.T, seed uint64, n int) report {
 	}
 
 	// The invariants.
-	sent = sentOf(t, id)
+	sent = sentOf(t, sesEndpoint, id)
 	byOrg = map[string][]email{}
 	for _, m := range sent {
 		byOrg[m.org] = append(byOrg[m.org], m)
@@ -288,12 +329,14 @@ func run(t *testing.T, seed uint64, n int) report {
 			t.Errorf("seed %d: %s's notice is %+v (%v), want sent", seed, org, nt, err)
 		}
 	}
-	rep.faults, rep.requests = dbProxy.Counts()
-	sf, sr := sesProxy.Counts()
-	for k, v := range sf {
-		rep.faults[k] += v
+	for _, p := range proxies {
+		f, r := p.Counts()
+		for k, v := range f {
+			rep.faults[k] += v
+		}
+		rep.requests += r
 	}
-	rep.requests += sr
+	rep.spawned, rep.killed = iv.spawned, iv.died
 	rep.took = time.Since(start)
 	return rep
 }
@@ -304,10 +347,11 @@ type email struct {
 	org string
 }
 
-// sentOf are the emails of campaign id in the SES emulator's store (test sends excluded).
-func sentOf(t *testing.T, id string) []email {
+// sentOf are the emails of campaign id in the store of the SES emulator at endpoint (test
+// sends excluded).
+func sentOf(t *testing.T, endpoint, id string) []email {
 	var out []email
-	for _, m := range localstacktest.SentEmails(t) {
+	for _, m := range localstacktest.SentEmailsAt(t, endpoint) {
 		if m.Header("X-Sunset-Campaign") == id && m.Header("X-Sunset-Test") == "" {
 			out = append(out, email{Email: m, org: m.Header("X-Sunset-Org")})
 		}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httputil"
@@ -25,7 +26,7 @@ const (
 	ResetBefore Fault = "reset-before" // the connection drops before the service sees the request
 	ResetAfter  Fault = "reset-after"  // the service answers, then the connection drops: done, but the caller cannot know
 	ServerError Fault = "500"          // the service answers 500 without doing anything
-	Throttle    Fault = "throttle"     // DynamoDB's ProvisionedThroughputExceeded or ThrottlingException; SES's TooManyRequests
+	Throttle    Fault = "throttle"     // DynamoDB's ProvisionedThroughputExceeded or ThrottlingException; SES's TooManyRequests; S3's SlowDown
 	Timeout     Fault = "timeout"      // the request hangs past the client's timeout (after the service did it, half the time)
 )
 
@@ -38,7 +39,7 @@ type Rates map[Fault]float64
 // Proxy is an HTTP proxy in front of one local service that injects faults at Rates, drawn from
 // its own seeded source: the same seed and the same order of requests give the same faults.
 type Proxy struct {
-	Service    string // "dynamodb" or "ses": how a throttle is spelt
+	Service    string // "dynamodb", "ses" or "s3": how a throttle or a 500 is spelt
 	Target     *url.URL
 	Rates      Rates
 	MaxLatency time.Duration
@@ -62,11 +63,15 @@ func NewProxy(service, target string, rates Rates, seed uint64) (*Proxy, error) 
 	p := &Proxy{Service: service, Target: u, Rates: rates, MaxLatency: 50 * time.Millisecond, Hang: 3 * time.Second,
 		rng: rand.New(rand.NewPCG(seed, uint64(len(service)))), counts: map[Fault]int{}}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
+	p.rp.ErrorLog = log.New(io.Discard, "", 0) // a killed process's requests end mid-way
 	return p, nil
 }
 
 // Off stops injecting faults (the settling phase of a run); On starts again.
 func (p *Proxy) Off() { p.mu.Lock(); p.off = true; p.mu.Unlock() }
+
+// On injects faults again.
+func (p *Proxy) On() { p.mu.Lock(); p.off = false; p.mu.Unlock() }
 
 // Counts are the faults injected so far, and how many requests came.
 func (p *Proxy) Counts() (map[Fault]int, int) {
@@ -111,6 +116,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reset(w)
 		return
 	case ServerError:
+		if p.Service == "s3" {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `<Error><Code>InternalError</Code><Message>injected by chaos</Message></Error>`)
+			return
+		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		w.WriteHeader(http.StatusInternalServerError)
 		io.WriteString(w, `{"__type":"InternalServerError","message":"injected by chaos"}`)
@@ -131,6 +142,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // throttle answers as the service does when it throttles.
 func (p *Proxy) throttle(w http.ResponseWriter, y float64) {
+	if p.Service == "s3" {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `<Error><Code>SlowDown</Code><Message>injected by chaos: reduce your request rate</Message></Error>`)
+		return
+	}
 	if p.Service == "ses" {
 		w.Header().Set("X-Amzn-ErrorType", "TooManyRequestsException")
 		w.Header().Set("Content-Type", "application/json")
