@@ -185,13 +185,19 @@ func ingestDay(t *testing.T, ctx context.Context, rng *rand.Rand, w wiring, iv *
 	for i := range msgs {
 		pending = append(pending, i)
 	}
-	for round := 0; len(pending) > 0 && round < 20; round++ {
-		var batch []int
+	var late []int // second deliveries that come a round later, after the first was done
+	for round := 0; len(pending)+len(late) > 0 && round < 20; round++ {
+		batch := late
+		late = nil
 		for _, i := range pending {
 			batch = append(batch, i)
-			if rng.Float64() < dupMessage { // SQS delivers at least once
-				batch = append(batch, i)
+			if rng.Float64() < dupMessage { // SQS delivers at least once, now or later
 				rep.dupDeliveries++
+				if rng.Float64() < 0.5 {
+					batch = append(batch, i)
+				} else {
+					late = append(late, i)
+				}
 			}
 		}
 		rng.Shuffle(len(batch), func(a, b int) { batch[a], batch[b] = batch[b], batch[a] })

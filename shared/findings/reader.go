@@ -293,6 +293,18 @@ func (v *View) Window(ctx context.Context, from, to calendar.Date) ([]Activity, 
 	return acts, nil
 }
 
+// get reads whole items by key.
+func (v *View) get(ctx context.Context, keys []map[string]types.AttributeValue, out *[]stored) error {
+	return store.BatchGet(ctx, v.r.db, v.r.table, keys, "", func(it map[string]types.AttributeValue) error {
+		c, b, err := contributionOfItem(it)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, stored{c, b})
+		return nil
+	})
+}
+
 // Org returns an organisation's findings (as resolved when ingested) on the days from..to,
 // by day then account; Org(ctx, Unassigned, ...) is the unassigned list.
 func (v *View) Org(ctx context.Context, ods string, from, to calendar.Date) ([]Activity, error) {
@@ -319,29 +331,22 @@ func (v *View) Unassigned(ctx context.Context, from, to calendar.Date) ([]Activi
 	return v.Org(ctx, Unassigned, from, to)
 }
 
-// Account returns one account's findings from..to, by day: a query of each day's partition
-// in the account's shard (the planner reads by account only the few accounts whose owner
-// changed since their findings were stored).
-func (v *View) Account(ctx context.Context, account string, from, to calendar.Date) ([]Activity, error) {
-	account = strings.ToLower(account)
-	var items []stored
-	for d := from; !d.After(to); d = d.AddDays(1) {
-		var err error
-		items, err = v.query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(v.r.table),
-			KeyConditionExpression: aws.String("PK = :p AND begins_with(SK, :a)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":p": store.S(dayPartition(v.campaign, d.String(), shard(account))),
-				":a": store.S(store.Key(account, "")),
-			},
-		}, items)
-		if err != nil {
-			return nil, fmt.Errorf("read findings of %s for %s: %w", v.campaign, account, err)
+// AccountSeen returns the findings from..to of an account as Accounts saw it: the items it was
+// seen at, read by key (BatchGetItem), and what the view's pending files hold of it. The
+// planner reads by account only the accounts whose owner changed since their findings were
+// stored.
+func (v *View) AccountSeen(ctx context.Context, s Seen, from, to calendar.Date) ([]Activity, error) {
+	var keys []map[string]types.AttributeValue
+	for _, it := range s.items {
+		if it.day >= from.String() && it.day <= to.String() {
+			keys = append(keys, map[string]types.AttributeValue{"PK": store.S(it.pk), "SK": store.S(it.sk)})
 		}
 	}
-	mine := func(c *Contribution) bool { return c.Account == account && inDays(c, from, to) }
-	items = slices.DeleteFunc(items, func(s stored) bool { return !mine(&s.c) }) // "ann#x" shares "ann#"
-	return v.combine(items, mine, byOrgKey)
+	var items []stored
+	if err := v.get(ctx, keys, &items); err != nil {
+		return nil, fmt.Errorf("read findings of %s for %s: %w", v.campaign, s.Account, err)
+	}
+	return v.combine(items, func(c *Contribution) bool { return c.Account == s.Account && inDays(c, from, to) }, byOrgKey)
 }
 
 // Unattributed returns the campaign's findings without an account (load balancers) on the

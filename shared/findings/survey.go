@@ -28,7 +28,12 @@ type Seen struct {
 	Account string
 	Stored  []string
 	Last    calendar.Date
+	// items are the stored items it was seen at, for reading them back (View.AccountSeen).
+	items []seenItem
 }
+
+// seenItem is one stored item of an account: its table key and its day.
+type seenItem struct{ pk, sk, day string }
 
 // Accounts calls fn exactly once for every account with findings of the campaign on the days
 // from..to. It reads each day's table partitions (DAY#...#<shard>) for the key and three small
@@ -68,6 +73,7 @@ func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(See
 		it := h[0]
 		item := it.item()
 		key, acct, ods := it.key(), store.Str(item["account"]), store.Str(item["ods"])
+		ref := seenItem{store.Str(item["PK"]), key, store.Str(item["day"])}
 		day, err := calendar.Parse(store.Str(item["day"]))
 		if err != nil {
 			return fmt.Errorf("read accounts of %s: %s: day: %w", campaignID, key, err)
@@ -95,6 +101,7 @@ func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(See
 		if !slices.Contains(cur.Stored, ods) {
 			cur.Stored = append(cur.Stored, ods)
 		}
+		cur.items = append(cur.items, ref)
 		if day.After(cur.Last) {
 			cur.Last = day
 		}
@@ -130,7 +137,7 @@ func (v *View) dayIters(ctx context.Context, from, to calendar.Date) (dayHeap, e
 			it := &dayIter{db: v.r.db, i: -1, in: &dynamodb.QueryInput{
 				TableName:                aws.String(v.r.table),
 				KeyConditionExpression:   aws.String("PK = :p"),
-				ProjectionExpression:     aws.String("SK, account, ods, #d"),
+				ProjectionExpression:     aws.String("PK, SK, account, ods, #d"),
 				Limit:                    aws.Int32(surveyPage),
 				ExpressionAttributeNames: map[string]string{"#d": "day"},
 				ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -3,10 +3,12 @@ package findings_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/nhsmail-sunset/sunset/shared/connlog"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
@@ -78,10 +80,33 @@ func TestAccountsOnceEach(t *testing.T) {
 		"ann@nhs.net#jx":  {Account: "ann@nhs.net#jx", Stored: []string{findings.Unassigned}, Last: day("2021-08-02")},
 		"ann@nhs.net!b":   {Account: "ann@nhs.net!b", Stored: []string{"RX3"}, Last: day("2021-08-03")},
 	} {
-		if diff := cmp.Diff(want, got[acct]); diff != "" {
+		if diff := cmp.Diff(want, got[acct], cmpopts.IgnoreUnexported(findings.Seen{})); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", acct, diff)
 		}
 	}
+	// What the survey saw of an account reads back its findings, and only its: stored and
+	// pending (f2 is not merged), then all stored.
+	check := func(v *findings.View, got map[string]findings.Seen) {
+		t.Helper()
+		for acct, n := range map[string]int{"user007@nhs.net": 4, "ann@nhs.net": 2, "ann@nhs.net#jx": 1} {
+			acts, err := v.AccountSeen(ctx, got[acct], day("2021-08-01"), day("2021-08-04"))
+			if err != nil || len(acts) != n || slices.ContainsFunc(acts, func(a findings.Activity) bool { return a.Account != acct }) {
+				t.Errorf("AccountSeen(%s) = %+v, %v; want its %d findings", acct, acts, err, n)
+			}
+		}
+	}
+	check(v, got)
+	if _, err := findings.NewMerger(db, table, stage, clock, "test").Merge(ctx, "c1", expires); err != nil {
+		t.Fatal(err)
+	}
+	if v, err = findings.NewReader(db, table, stage).View(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]findings.Seen{}
+	if err := v.Accounts(ctx, day("2021-08-01"), day("2021-08-04"), func(s findings.Seen) error { got[s.Account] = s; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check(v, got)
 }
 
 // pageLimit makes every query return at most limit items a page, so paging is exercised.

@@ -30,7 +30,7 @@ type Findings interface {
 type FindingsView interface {
 	Accounts(ctx context.Context, from, to calendar.Date, fn func(findings.Seen) error) error
 	Org(ctx context.Context, ods string, from, to calendar.Date) ([]findings.Activity, error)
-	Account(ctx context.Context, account string, from, to calendar.Date) ([]findings.Activity, error)
+	AccountSeen(ctx context.Context, s findings.Seen, from, to calendar.Date) ([]findings.Activity, error)
 	Unattributed(ctx context.Context, from, to calendar.Date) ([]findings.Activity, error)
 }
 

@@ -136,8 +136,8 @@ func (f *fakeFindings) Org(_ context.Context, ods string, from, to calendar.Date
 	return f.sorted(func() []findings.Activity { return f.byOwner[strings.ToUpper(ods)] }, func(a findings.Activity) bool { return in(a, from, to) }), nil
 }
 
-func (f *fakeFindings) Account(_ context.Context, account string, from, to calendar.Date) ([]findings.Activity, error) {
-	return f.sorted(func() []findings.Activity { return f.byAccount[account] }, func(a findings.Activity) bool { return in(a, from, to) }), nil
+func (f *fakeFindings) AccountSeen(_ context.Context, s findings.Seen, from, to calendar.Date) ([]findings.Activity, error) {
+	return f.sorted(func() []findings.Activity { return f.byAccount[s.Account] }, func(a findings.Activity) bool { return in(a, from, to) }), nil
 }
 
 func (f *fakeFindings) Unattributed(_ context.Context, from, to calendar.Date) ([]findings.Activity, error) {

@@ -46,7 +46,8 @@ type survey struct {
 	// moved are the accounts read by account rather than by organisation: those whose owner
 	// changed since their findings were written, with their owner now ("" for none).
 	moved    map[string]string
-	byOwner  map[string][]string // moved accounts by owner now
+	seenOf   map[string]findings.Seen // what the survey saw of each moved account
+	byOwner  map[string][]string      // moved accounts by owner now
 	recent   int                 // owned accounts seen within the activity window (the funnel)
 	seen     map[string]*orgSeen // per organisation: accounts seen in the activity window, last seen
 	unowned  int                 // accounts no organisation owns, stored so
@@ -66,8 +67,8 @@ func windowStart(c *campaign.Campaign, at calendar.Date) calendar.Date {
 // survey reads who was seen on a findings campaign's window and who owns them now. A roster
 // campaign reads no findings.
 func (p *Planner) survey(ctx context.Context, c *campaign.Campaign, at calendar.Date, reassigned map[string]string) (*survey, error) {
-	sv := &survey{from: windowStart(c, at), orgs: map[string]bool{}, moved: map[string]string{}, byOwner: map[string][]string{},
-		seen: map[string]*orgSeen{}}
+	sv := &survey{from: windowStart(c, at), orgs: map[string]bool{}, moved: map[string]string{}, seenOf: map[string]findings.Seen{},
+		byOwner: map[string][]string{}, seen: map[string]*orgSeen{}}
 	if c.AudienceSource == campaign.SourceRoster {
 		return sv, nil
 	}
@@ -129,6 +130,7 @@ func (sv *survey) add(s findings.Seen, owner string, recent bool) {
 	stored := cmp.Or(owner, findings.Unassigned)
 	if len(s.Stored) != 1 || !strings.EqualFold(s.Stored[0], stored) {
 		sv.moved[s.Account] = owner
+		sv.seenOf[s.Account] = s
 	}
 	if owner == "" {
 		if _, moved := sv.moved[s.Account]; !moved {
@@ -172,7 +174,7 @@ func (p *Planner) activity(ctx context.Context, id string, sv *survey, ods strin
 	}
 	acts = slices.DeleteFunc(acts, func(a findings.Activity) bool { _, moved := sv.moved[a.Account]; return moved })
 	for _, a := range sv.byOwner[ods] {
-		more, err := sv.view.Account(ctx, a, from, to)
+		more, err := sv.view.AccountSeen(ctx, sv.seenOf[a], from, to)
 		if err != nil {
 			return nil, err
 		}
