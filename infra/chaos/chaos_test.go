@@ -150,9 +150,9 @@ func deliver(ctx context.Context, iv *invoker, msgs []string) []string {
 // invocations is how many sender invocations run at once: the template's reserved concurrency.
 const invocations = 2
 
-// run is one seed: the day with faults, then the settling a person would do (late events,
-// reconcile), then the invariants. It is long (about 170 lines) because it is the scenario, in
-// order; each phase is commented.
+// run is one seed: the day of logs (ingestDay), then the campaign day with faults, the settling
+// a person would do (late events, reconcile), and the invariants. It is long (about 180 lines)
+// because it is the scenario, in order; each phase is commented.
 func run(t *testing.T, seed uint64, n int) report {
 	ctx := context.Background()
 	start := time.Now()
@@ -181,14 +181,14 @@ func run(t *testing.T, seed uint64, n int) report {
 	sesProxy, _ := NewProxy("ses", sesEndpoint, rates, seed+1<<32)
 	s3Proxy, _ := NewProxy("s3", s3URL, rates, seed+2<<32)
 	proxies := []*Proxy{dbProxy, sesProxy, s3Proxy}
-	var w wiring
+	urls := make([]string, len(proxies))
 	for i, p := range proxies {
 		p.Hang = 1200 * time.Millisecond
 		srv := httptest.NewServer(p)
 		t.Cleanup(srv.Close)
-		*[]*string{&w.DB, &w.SES, &w.S3}[i] = srv.URL
+		urls[i] = srv.URL
 	}
-	w.Table, w.Bucket = table, "staging"
+	w := wiring{DB: urls[0], SES: urls[1], S3: urls[2], Table: table, Bucket: "staging"}
 	if err := localstack.EnsureBucket(ctx, s3c, w.Bucket); err != nil {
 		t.Fatal(err)
 	}
