@@ -71,10 +71,9 @@ func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(See
 	var open []*Seen // groups that may still continue, oldest first
 	for h.Len() > 0 {
 		it := h[0]
-		item := it.item()
-		key, acct, ods := it.key(), store.Str(item["account"]), store.Str(item["ods"])
-		ref := seenItem{store.Str(item["PK"]), key, store.Str(item["day"])}
-		day, err := calendar.Parse(store.Str(item["day"]))
+		row := it.row()
+		key, acct, ods := row.sk, row.account, row.ods
+		day, err := calendar.Parse(row.day)
 		if err != nil {
 			return fmt.Errorf("read accounts of %s: %s: day: %w", campaignID, key, err)
 		}
@@ -101,7 +100,7 @@ func (v *View) Accounts(ctx context.Context, from, to calendar.Date, fn func(See
 		if !slices.Contains(cur.Stored, ods) {
 			cur.Stored = append(cur.Stored, ods)
 		}
-		cur.items = append(cur.items, ref)
+		cur.items = append(cur.items, seenItem{it.pk, key, row.day})
 		if day.After(cur.Last) {
 			cur.Last = day
 		}
@@ -134,14 +133,15 @@ func (v *View) dayIters(ctx context.Context, from, to calendar.Date) (dayHeap, e
 	var its []*dayIter
 	for d := from; !d.After(to); d = d.AddDays(1) {
 		for sh := range Shards {
-			it := &dayIter{db: v.r.db, i: -1, in: &dynamodb.QueryInput{
+			pk := dayPartition(v.campaign, d.String(), strconv.Itoa(sh))
+			it := &dayIter{db: v.r.db, pk: pk, i: -1, in: &dynamodb.QueryInput{
 				TableName:                aws.String(v.r.table),
 				KeyConditionExpression:   aws.String("PK = :p"),
-				ProjectionExpression:     aws.String("PK, SK, account, ods, #d"),
+				ProjectionExpression:     aws.String("SK, account, ods, #d"),
 				Limit:                    aws.Int32(surveyPage),
 				ExpressionAttributeNames: map[string]string{"#d": "day"},
 				ExpressionAttributeValues: map[string]types.AttributeValue{
-					":p": store.S(dayPartition(v.campaign, d.String(), strconv.Itoa(sh))),
+					":p": store.S(pk),
 				},
 			}}
 			it.fetch(ctx, nil)
@@ -195,19 +195,26 @@ func (v *View) pendingAccounts(from, to calendar.Date) map[string]*Seen {
 // day (DynamoDB's 1 MB limit counts the whole items read; a local stand-in may count less).
 const surveyPage = 250
 
-// dayIter walks one day's partition in one shard a page at a time, reading the next page while this
-// one is merged, so the days' reads overlap instead of queueing behind the merge.
+// dayIter walks one day's partition in one shard a page at a time, reading the next page while
+// this one is merged, so the days' reads overlap instead of queueing behind the merge. A page
+// is kept as rows of the four strings the survey reads, not as the SDK's items: every day and
+// shard of the window holds up to two pages at once.
 type dayIter struct {
 	db    store.Querier
+	pk    string
 	in    *dynamodb.QueryInput
-	items []map[string]types.AttributeValue
+	rows  []surveyRow
 	i     int
 	ahead chan page // the next page, being read; nil when there is none
 }
 
+// surveyRow is what the survey reads of a stored finding.
+type surveyRow struct{ sk, account, ods, day string }
+
 type page struct {
-	out *dynamodb.QueryOutput
-	err error
+	rows []surveyRow
+	last map[string]types.AttributeValue
+	err  error
 }
 
 func (it *dayIter) fetch(ctx context.Context, start map[string]types.AttributeValue) {
@@ -217,14 +224,22 @@ func (it *dayIter) fetch(ctx context.Context, start map[string]types.AttributeVa
 	it.ahead = ch
 	go func() {
 		out, err := it.db.Query(ctx, &in)
-		ch <- page{out, err}
+		if err != nil {
+			ch <- page{err: err}
+			return
+		}
+		rows := make([]surveyRow, len(out.Items))
+		for i, item := range out.Items {
+			rows[i] = surveyRow{store.Str(item["SK"]), store.Str(item["account"]), store.Str(item["ods"]), store.Str(item["day"])}
+		}
+		ch <- page{rows: rows, last: out.LastEvaluatedKey}
 	}()
 }
 
-// next moves to the next item, waiting for the next page when this one is done.
+// next moves to the next row, waiting for the next page when this one is done.
 func (it *dayIter) next(ctx context.Context) (bool, error) {
 	it.i++
-	for it.i >= len(it.items) {
+	for it.i >= len(it.rows) {
 		if it.ahead == nil {
 			return false, nil
 		}
@@ -233,20 +248,17 @@ func (it *dayIter) next(ctx context.Context) (bool, error) {
 		if pg.err != nil {
 			return false, pg.err
 		}
-		it.items, it.i = pg.out.Items, 0
-		if it.items == nil {
-			it.items = []map[string]types.AttributeValue{}
-		}
-		if len(pg.out.LastEvaluatedKey) > 0 {
-			it.fetch(ctx, pg.out.LastEvaluatedKey)
+		it.rows, it.i = pg.rows, 0
+		if len(pg.last) > 0 {
+			it.fetch(ctx, pg.last)
 		}
 	}
 	return true, nil
 }
 
-func (it *dayIter) item() map[string]types.AttributeValue { return it.items[it.i] }
+func (it *dayIter) row() surveyRow { return it.rows[it.i] }
 
-func (it *dayIter) key() string { return store.Str(it.item()["SK"]) }
+func (it *dayIter) key() string { return it.rows[it.i].sk }
 
 // dayHeap orders the days' iterators by their current sort key.
 type dayHeap []*dayIter
