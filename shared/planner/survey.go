@@ -48,10 +48,10 @@ type survey struct {
 	moved    map[string]string
 	seenOf   map[string]findings.Seen // what the survey saw of each moved account
 	byOwner  map[string][]string      // moved accounts by owner now
-	recent   int                 // owned accounts seen within the activity window (the funnel)
-	seen     map[string]*orgSeen // per organisation: accounts seen in the activity window, last seen
-	unowned  int                 // accounts no organisation owns, stored so
-	unownedM int                 // of the moved, those no organisation owns
+	recent   int                      // owned accounts seen within the activity window (the funnel)
+	seen     map[string]*orgSeen      // per organisation: accounts seen in the activity window, last seen
+	unowned  int                      // accounts no organisation owns, stored so
+	unownedM int                      // of the moved, those no organisation owns
 }
 
 // windowStart is the first day a plan on at reads: the activity window before it, or, while
