@@ -270,7 +270,7 @@ func ingestDay(t *testing.T, ctx context.Context, rng *rand.Rand, w wiring, iv *
 	if failed := deliverIngest(ctx, settle, bodies); len(failed) > 0 {
 		t.Fatalf("%d files failed without faults: %v", len(failed), failed)
 	}
-	later := func() time.Time { return time.Now().Add(findingsLease + time.Second) }
+	later := func() time.Time { return time.Now().Add(findings.DefaultLease + time.Second) }
 	if err := w.ingest(quiet, "settle", later).Merge(ctx); err != nil {
 		t.Fatalf("the merge without faults: %v", err)
 	}
@@ -325,9 +325,6 @@ func ingestDay(t *testing.T, ctx context.Context, rng *rand.Rand, w wiring, iv *
 	return rep
 }
 
-// findingsLease is findings.Merger's lease: a merge that died holds the campaign that long.
-const findingsLease = 5 * time.Minute
-
 // total is what must not differ between a run with faults and one without: the counts, the
 // files and the first and last times of a key-day.
 type total struct {
@@ -354,7 +351,7 @@ func dayFindings(t *testing.T, w wiring, id string, day calendar.Date) map[strin
 }
 
 // checkLease fails the run if the campaign's merge lease is held past its time (a merger may
-// hold it for findingsLease from its last renewal), or, when released is set, held at all.
+// hold it for findings.DefaultLease from its last renewal), or, when released is set, held at all.
 func checkLease(t *testing.T, w wiring, id string, released bool) {
 	t.Helper()
 	out, err := w.dynamo().GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(w.Table), ConsistentRead: aws.Bool(true),
@@ -376,7 +373,7 @@ func checkLease(t *testing.T, w wiring, id string, released bool) {
 		return
 	}
 	ms, _ := strconv.ParseInt(n.Value, 10, 64)
-	if time.UnixMilli(ms).After(time.Now().Add(findingsLease + time.Second)) {
+	if time.UnixMilli(ms).After(time.Now().Add(findings.DefaultLease + time.Second)) {
 		t.Errorf("the merge lease runs to %s, past its time", time.UnixMilli(ms))
 	}
 }

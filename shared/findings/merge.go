@@ -34,7 +34,7 @@ type Merger struct {
 	clock func() time.Time
 	// ID names this merger in the lease (a Lambda request id, a host and pid).
 	ID string
-	// Lease is how long a merger may hold a campaign without renewing (default 5 minutes).
+	// Lease is how long a merger may hold a campaign without renewing (DefaultLease).
 	Lease time.Duration
 	// Parallel bounds the UpdateItem requests in flight (default 16): with Shards, what
 	// keeps every index partition key under 1,000 writes a second (docs/capacity.md).
@@ -43,8 +43,11 @@ type Merger struct {
 
 // NewMerger returns a merger of table, reading staged files from stage.
 func NewMerger(db MergeDB, table string, stage Stage, clock func() time.Time, id string) *Merger {
-	return &Merger{db: db, table: table, stage: stage, clock: clock, ID: id, Lease: 5 * time.Minute, Parallel: 16}
+	return &Merger{db: db, table: table, stage: stage, clock: clock, ID: id, Lease: DefaultLease, Parallel: 16}
 }
+
+// DefaultLease is a new Merger's Lease: how long a merger that died holds its campaign.
+const DefaultLease = 5 * time.Minute
 
 // ErrMergeBusy means another merger holds the campaign's lease: it merges what is committed.
 var ErrMergeBusy = errors.New("another merge of this campaign is running")
