@@ -61,7 +61,22 @@ func SeedWithoutFindings(ctx context.Context, db *dynamodb.Client, table, campai
 	return seed(ctx, db, table, campaignFile, id, n, now, false)
 }
 
+// SharedLA is the Local Administrator SeedSharing gives the first organisations besides their
+// own: a support unit that looks after several practices.
+const SharedLA = "support@unit.example.nhs.net"
+
+// SeedSharing is Seed, with SharedLA also an LA of organisations 0 to shared-1: on a day their
+// notices are due, that address gets one merged email and each organisation's own addresses
+// their own.
+func SeedSharing(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n, shared int, now time.Time) (*campaign.Campaign, error) {
+	return seedWith(ctx, db, table, campaignFile, id, n, shared, now, true)
+}
+
 func seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time, withFindings bool) (*campaign.Campaign, error) {
+	return seedWith(ctx, db, table, campaignFile, id, n, 0, now, withFindings)
+}
+
+func seedWith(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n, shared int, now time.Time, withFindings bool) (*campaign.Campaign, error) {
 	clock := func() time.Time { return now }
 	today := calendar.Of(now)
 	c, err := campaign.Load(campaignFile)
@@ -76,7 +91,11 @@ func seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id stri
 	owners := map[string]string{}
 	for i := range n {
 		ods, acct := Org(i), Account(i)
-		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net,pla%d@d%d.example.nhs.net\n", ods, i, i, i, i, i)
+		also := ""
+		if i < shared {
+			also = ";" + SharedLA
+		}
+		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net%s,pla%d@d%d.example.nhs.net\n", ods, i, i, i, also, i, i)
 		fmt.Fprintf(&accts, "%s,%s\n", acct, ods)
 		owners[acct] = ods
 		t := today.AddDays(-1).Start(time.UTC).Add(9 * time.Hour)

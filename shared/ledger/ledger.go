@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -256,6 +257,9 @@ type noticeItem struct {
 	SendStartedAt string   `dynamodbav:"send_started_at"`
 	SettledBy     string   `dynamodbav:"settled_by"`
 	Resends       []Resend `dynamodbav:"resends"`
+	Merged        []string `dynamodbav:"merged,stringset"`
+	Mailed        []string `dynamodbav:"mailed,stringset"`
+	CarriedOnly   bool     `dynamodbav:"carried_only"`
 }
 
 func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
@@ -267,7 +271,10 @@ func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
 		Campaign: m.Campaign, Org: m.Org, OrgName: m.OrgName, Stage: m.Stage, Status: m.Status,
 		FirstContact: m.FirstContact, Recipients: m.Recipients, MessageID: m.MessageID,
 		ContentSHA256: m.ContentSHA256, Error: m.Error, Domain: m.Domain, SettledBy: m.SettledBy, Resends: m.Resends,
+		Merged: m.Merged, Mailed: m.Mailed, CarriedOnly: m.CarriedOnly,
 	}
+	slices.Sort(n.Merged)
+	slices.Sort(n.Mailed)
 	n.SendStartedAt, _ = time.Parse(time.RFC3339Nano, m.SendStartedAt)
 	if at, err := time.Parse(time.RFC3339, m.AckAt); err == nil {
 		n.Acknowledged = &Acknowledgement{At: at, By: m.AckBy}

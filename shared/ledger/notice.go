@@ -1,6 +1,8 @@
 package ledger
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
@@ -62,6 +64,13 @@ type Notice struct {
 	// Resends is the audit of every release for resending (sunset reconcile --resend, of a
 	// notice in doubt or, with --failed, of a failed one).
 	Resends []Resend `json:"resends,omitempty"`
+	// Merged are the recipients whose copy goes in their merged email of a day instead of the
+	// notice's own ("<address>|<day>", see MailKey); Mailed those the mail confirmed it carried
+	// when it was sent. CarriedOnly: every recipient's copy went in merged emails, so the notice
+	// had no email of its own (its status says sent; each mail has its own).
+	Merged      []string `json:"merged,omitempty"`
+	Mailed      []string `json:"mailed,omitempty"`
+	CarriedOnly bool     `json:"carried_only,omitempty"`
 	// ExpiresAt is when DynamoDB's TTL removes the ledger items (they hold addresses): the
 	// campaign's RetainUntil. Set by the planner.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
@@ -69,6 +78,11 @@ type Notice struct {
 
 // InDoubt reports a notice the sender leased and never recorded: SES may have it.
 func (n Notice) InDoubt() bool { return n.Status == Claimed && !n.SendStartedAt.IsZero() }
+
+// IsMerged reports whether address's copy of the notice goes in a merged email.
+func (n Notice) IsMerged(address string) bool {
+	return slices.ContainsFunc(n.Merged, func(e string) bool { return strings.EqualFold(MergedAddress(e), address) })
+}
 
 // Released reports a notice released for resending that no sender has leased since.
 func (n Notice) Released() bool {

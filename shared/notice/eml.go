@@ -20,6 +20,8 @@ const (
 	HeaderCampaign = "X-Sunset-Campaign"
 	HeaderOrg      = "X-Sunset-Org"
 	HeaderStage    = "X-Sunset-Stage"
+	// HeaderMail names a merged email (ledger.MailKey.ID); its X-Sunset-Org is then empty.
+	HeaderMail = "X-Sunset-Mail"
 )
 
 // EML is the complete MIME message: multipart/mixed of multipart/alternative (text, HTML) and
@@ -54,8 +56,13 @@ func (e *Email) EML() ([]byte, error) {
 	hdr("Date", e.Date.Format(time.RFC1123Z))
 	hdr("MIME-Version", "1.0")
 	hdr(HeaderCampaign, headerValue(e.Campaign))
-	hdr(HeaderOrg, headerValue(e.Org))
+	if e.Org != "" {
+		hdr(HeaderOrg, headerValue(e.Org))
+	}
 	hdr(HeaderStage, headerValue(e.Stage))
+	if e.Mail != "" {
+		hdr(HeaderMail, headerValue(e.Mail))
+	}
 
 	// Boundaries are derived from the content so the same notice always renders the same bytes.
 	sum := sha256.Sum256([]byte(e.SHA256()))

@@ -62,6 +62,10 @@ type Email struct {
 	Campaign, Org, Stage string
 	// Template is the template the stage was rendered with (the stage's own or a fallback).
 	Template string
+	// Mail is, for a merged email, the mail's ID (ledger.MailKey.ID), and Orgs the notices it
+	// carries, in its order; "" and none for a notice's own email.
+	Mail string
+	Orgs []ledger.Notice
 }
 
 // SHA256 is the hex SHA-256 of what the recipients read: subject, text, HTML and CSV. The ledger
@@ -335,25 +339,34 @@ var CSVHeader = []string{"account", "legacy_hostname", "direct_ip", "protocol", 
 // CSV is the attachment: every account row of the notice, times in the campaign's zone.
 // Values that a spreadsheet would run as a formula are neutralised (package spreadsheet).
 func CSV(accounts []ledger.Account, loc *time.Location) ([]byte, error) {
+	return cleanCSV(CSVHeader, func(row func(...string) error) error {
+		for _, cells := range accountRows(accounts, loc) {
+			if err := row(cells...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// accountRows are the CSV's rows (CSVHeader's columns) of accounts, in the order the email
+// lists them, before cleaning.
+func accountRows(accounts []ledger.Account, loc *time.Location) [][]string {
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
 		return t.In(loc).Format("2006-01-02 15:04:05")
 	}
-	return cleanCSV(CSVHeader, func(row func(...string) error) error {
-		for _, a := range sortedAccounts(accounts) {
-			err := row(strings.ToLower(a.Account), strings.ToLower(a.Hostname), strconv.FormatBool(a.DirectIP), a.Protocol,
-				ts(a.FirstSeen), ts(a.LastSeen),
-				strconv.FormatInt(a.Successes, 10), strconv.FormatInt(a.Failures, 10),
-				strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "),
-				clients.Describe(clients.OfAccount(a.UserAgents, a.DeviceIDs)))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var out [][]string
+	for _, a := range sortedAccounts(accounts) {
+		out = append(out, []string{strings.ToLower(a.Account), strings.ToLower(a.Hostname), strconv.FormatBool(a.DirectIP), a.Protocol,
+			ts(a.FirstSeen), ts(a.LastSeen),
+			strconv.FormatInt(a.Successes, 10), strconv.FormatInt(a.Failures, 10),
+			strings.Join(a.ClientIPs, " "), strings.Join(a.UserAgents, " | "), strings.Join(a.DeviceIDs, " "),
+			clients.Describe(clients.OfAccount(a.UserAgents, a.DeviceIDs))})
+	}
+	return out
 }
 
 // cleanCSV is a CSV of header and the rows each gives to row, every cell cleaned and any a

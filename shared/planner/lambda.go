@@ -143,14 +143,35 @@ type Queue struct {
 	URL    string
 }
 
+// DispatchMails sends one message per merged email ({"campaign","mail"}), ten per request.
+func (q *Queue) DispatchMails(ctx context.Context, mails []ledger.MailKey) error {
+	bodies := make([]any, len(mails))
+	for i, m := range mails {
+		bodies[i] = struct {
+			Campaign string `json:"campaign"`
+			Mail     string `json:"mail"`
+		}{m.Campaign, m.ID()}
+	}
+	return q.send(ctx, bodies)
+}
+
 // Dispatch sends one message per notice, ten per request. Entries SQS rejects are an error
 // (the notices stay claimed; a re-run of the same day hands them over again).
 func (q *Queue) Dispatch(ctx context.Context, notices []ledger.Notice) error {
-	for start := 0; start < len(notices); start += 10 {
-		end := min(start+10, len(notices))
+	bodies := make([]any, len(notices))
+	for i, n := range notices {
+		bodies[i] = n.Key()
+	}
+	return q.send(ctx, bodies)
+}
+
+// send sends one message per body (as JSON), ten per request.
+func (q *Queue) send(ctx context.Context, bodies []any) error {
+	for start := 0; start < len(bodies); start += 10 {
+		end := min(start+10, len(bodies))
 		entries := make([]types.SendMessageBatchRequestEntry, 0, end-start)
-		for i, n := range notices[start:end] {
-			body, err := json.Marshal(n.Key())
+		for i, b := range bodies[start:end] {
+			body, err := json.Marshal(b)
 			if err != nil {
 				return err
 			}

@@ -17,12 +17,14 @@ import (
 // New is the planner over the Sunset table, with the real stores; stage holds the findings
 // committed but not merged yet.
 func New(db store.Table, table string, stage findings.Stage, clock func() time.Time) *Planner {
+	l := ledger.New(db, table, clock)
 	return &Planner{
 		Campaigns:   campaign.NewStore(db, table, clock),
 		Findings:    views{findings.NewReader(db, table, stage)},
 		Directory:   directory.New(db, table, clock),
 		Suppression: suppression.New(db, table, clock),
-		Ledger:      ledger.New(db, table, clock),
+		Ledger:      l,
+		Mails:       l,
 		Progress:    progress.NewStore(db, table),
 		Answers:     answers.NewStore(db, table, clock),
 		Clock:       clock,

@@ -61,10 +61,18 @@ type Ledger interface {
 	Get(ctx context.Context, campaign, org, stage string) (*ledger.Notice, error)
 }
 
-// Dispatcher hands claimed notices to whatever sends them (the SQS send queue in the Lambda, an
+// Dispatcher hands claimed notices, and the merged emails that carry them to addresses shared
+// by several organisations, to whatever sends them (the SQS send queue in the Lambda, an
 // in-process sender in the CLI).
 type Dispatcher interface {
 	Dispatch(ctx context.Context, notices []ledger.Notice) error
+	DispatchMails(ctx context.Context, mails []ledger.MailKey) error
+}
+
+// Mails merges a day's notices to an address into one email (shared/ledger.Ledger fits).
+type Mails interface {
+	MergeInto(ctx context.Context, k ledger.MailKey, address string, notices []ledger.Key, expires time.Time) (bool, error)
+	MarkMerged(ctx context.Context, n ledger.Key, address string, day calendar.Date) (bool, error)
 }
 
 // Progress keeps where a campaign stands after each run (shared/progress.Store fits): the
@@ -93,7 +101,9 @@ type Planner struct {
 	Progress Progress
 	// Answers, when set, are read once a plan.
 	Answers Answers
-	Clock   func() time.Time
+	// Mails, when set, gives each address one email a day (merge.go); nil: one email a notice.
+	Mails Mails
+	Clock func() time.Time
 }
 
 // Plan is what a run on At would do for one campaign.
@@ -189,6 +199,9 @@ type Result struct {
 	// Dispatched counts the notices handed to the sender: those claimed now and those claimed
 	// earlier on the same day that had not been sent.
 	Dispatched int `json:"dispatched"`
+	// Mails counts the merged emails handed to the sender (one an address in the audience of
+	// several of the day's notices).
+	Mails int `json:"mails,omitempty"`
 }
 
 // Counts are a run's numbers, for logs and metrics.

@@ -692,6 +692,8 @@ func (d *dispatched) Dispatch(_ context.Context, notices []ledger.Notice) error 
 	return nil
 }
 
+func (d *dispatched) DispatchMails(context.Context, []ledger.MailKey) error { return nil }
+
 // A notice claimed on one day that SES would not send (the sandbox, the daily quota) is still
 // claimed and never leased: each later day's run hands it over again, until it goes. One in
 // doubt is not handed over (SES's events or reconcile settle it).

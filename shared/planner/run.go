@@ -149,8 +149,8 @@ type runOptions struct{ lean bool }
 // memory then follows one chunk of organisations however many are due.
 func Lean() RunOption { return func(o *runOptions) { o.lean = true } }
 
-// run is Run's work: one pass over the walk's chunks (claim, record, hand over),
-// then the helpdesk's digest and the day's funnel. It is a little over 80 lines because the
+// run is Run's work: one pass over the walk's chunks (claim, record), the hand-over of the
+// day's notices and merged emails, then the helpdesk's digest and the day's funnel. It is a little over 80 lines because the
 // chunk callback shares the run's counts and lists; split, it would pass them all around.
 func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispatcher, keep bool) (Result, error) {
 	res := Result{Plan: Plan{Campaign: id, At: at, Due: []Due{}, Skipped: []Skip{}, Unassigned: []ledger.Account{}, Unattributed: []ledger.Account{}},
@@ -168,6 +168,7 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 	res.Counts.Unassigned = sv.unassigned()
 	active := st.rec.Status == campaign.Active
 	var lost []Skip
+	var hand []ledger.Notice // what to hand over once the walk is done (merge.go)
 	var digest []ledger.DigestOrg
 	var digestMore int
 	res.Plan.Funnel, err = p.walk(ctx, st, sv, at, func(o chunkOut) error {
@@ -203,13 +204,13 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 		}
 		toSend = append(toSend, o.pending...)
 		if d != nil && len(toSend) > 0 {
-			if err := d.Dispatch(ctx, toSend); err != nil {
-				return fmt.Errorf("dispatch %d notices of %s: %w", len(toSend), id, err)
-			}
-			res.Dispatched += len(toSend)
+			hand = append(hand, handOffs(toSend)...)
 		}
 		return nil
 	})
+	if err == nil && d != nil && len(hand) > 0 {
+		err = p.handOver(ctx, st, at, hand, d, &res)
+	}
 	for _, s := range lost {
 		res.Counts.Skipped[s.Reason]++
 	}

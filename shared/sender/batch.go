@@ -116,6 +116,7 @@ type job struct {
 	n          *ledger.Notice
 	suppressed map[string]bool
 	result     *Result // set when the notice is done with (or could not be tried)
+	until      time.Time
 }
 
 // chunk is a set of notices read and leased together: their jobs, and the ones leased.
@@ -163,7 +164,7 @@ func (s *Sender) sendOne(ctx context.Context, stop context.CancelCauseFunc, j *j
 		return
 	}
 	o, err := s.deliver(ctx, j)
-	j.result = &Result{Key: j.k, Outcome: o, Err: err}
+	j.result = &Result{Key: j.k, Outcome: o, Err: err, Until: j.until}
 	if errors.Is(err, ErrSendingStopped) {
 		stop(err)
 	}
@@ -315,6 +316,15 @@ func (s *Sender) deliver(ctx context.Context, j *job) (Outcome, error) {
 	k, n, suppressed := j.k, j.n, j.suppressed
 	log := s.cfg.Logger.With("campaign", k.Campaign, "org", k.Org, "stage", k.Stage)
 	n.Recipients = slices.DeleteFunc(n.Recipients, func(a string) bool { return suppressed[a] })
+	own := slices.DeleteFunc(slices.Clone(n.Recipients), n.IsMerged) // the others go in merged emails
+	if len(own) == 0 && len(n.Recipients) > 0 {
+		if err := s.ledger.MarkCarried(context.WithoutCancel(ctx), k); err != nil {
+			return "", fmt.Errorf("send notice %s: %w", k, err)
+		}
+		log.Info("notice needs no email of its own: merged emails carry it to every recipient", "merged", len(n.Recipients))
+		return Sent, nil
+	}
+	n.Recipients = own
 	if len(n.Recipients) == 0 {
 		if err := s.ledger.MarkSuppressed(context.WithoutCancel(ctx), k.Campaign, k.Org, k.Stage, "every recipient is suppressed"); err != nil {
 			return "", fmt.Errorf("send notice %s: %w", k, err)
@@ -336,14 +346,29 @@ func (s *Sender) deliver(ctx context.Context, j *job) (Outcome, error) {
 	if err != nil {
 		return s.fail(ctx, log, k, err.Error())
 	}
+	give, err := s.takeDays(ctx, j.rec, k, n.Recipients)
+	if errors.Is(err, ledger.ErrDayTaken) {
+		// One of its addresses has had an email of the campaign today: the notice waits for
+		// tomorrow, when the planner may merge it with that day's notices.
+		s.release(ctx, j)
+		j.until = s.tomorrow(j.rec)
+		log.Info("a recipient has had an email of the campaign today: the notice waits for tomorrow", "until", j.until)
+		return Deferred, nil
+	}
+	if err != nil {
+		s.release(ctx, j)
+		return "", fmt.Errorf("send notice %s: %w", k, err)
+	}
 	// This sender alone may send the notice, once: every outcome is recorded, and an error
 	// with no answer from SES leaves it leased (in doubt), never sent again.
 	id, err := s.send(ctx, in)
 	switch {
 	case isPermanent(err):
+		give()
 		return s.fail(ctx, log, k, "SES rejected the message: "+err.Error())
 	case err != nil && notAccepted(err):
 		// SES answered no (throttled, paused) or we never called it: give the lease back.
+		give()
 		s.release(ctx, j)
 		return "", fmt.Errorf("send notice %s: %w", k, err)
 	case err != nil:

@@ -140,7 +140,12 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	var resp events.SQSEventResponse
 	var keys []ledger.Key
 	var ids, receipts []string
+	var mails []events.SQSMessage
 	for _, r := range ev.Records {
+		if isMailHandOff(r.Body) {
+			mails = append(mails, r)
+			continue
+		}
 		var h HandOff
 		if err := json.Unmarshal([]byte(r.Body), &h); err != nil || h.Campaign == "" || h.Org == "" || h.Stage == "" {
 			s.cfg.Logger.Error("hand-off is not {campaign, org, stage}: dropped", "sqs_message_id", r.MessageId, "error", err)
@@ -168,6 +173,18 @@ func (s *Sender) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		}
 	}
 	stopped := errors.Is(err, ErrSendingStopped)
+	if !stopped {
+		failed, mailErr := s.handleMails(ctx, mails)
+		resp.BatchItemFailures = append(resp.BatchItemFailures, failed...)
+		if errors.Is(mailErr, ErrSendingStopped) {
+			stopped, err = true, mailErr
+		}
+	} else {
+		for _, r := range mails {
+			s.holdRecord(ctx, r, s.clock().Add(WaitHold))
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
+		}
+	}
 	for i, k := range keys {
 		if _, deferred := until[k]; stopped && !deferred && !done[k] {
 			until[k] = s.clock().Add(WaitHold) // SES will not send now: it waits, claimed
@@ -228,4 +245,73 @@ func (s *Sender) releaseFailed(ctx context.Context, k ledger.Key, r Release) {
 		return
 	}
 	s.cfg.Logger.Info("failed notice released to send again", "notice", k.String(), "by", r.By)
+}
+
+// MailHandOff is the send queue's message for a merged email (ledger.Mail): its campaign and
+// its ID (ledger.MailKey.ID).
+type MailHandOff struct {
+	Campaign string `json:"campaign"`
+	Mail     string `json:"mail"`
+}
+
+// isMailHandOff tells a MailHandOff from a HandOff by its "mail" field.
+func isMailHandOff(body string) bool {
+	var probe struct {
+		Mail string `json:"mail"`
+	}
+	return json.Unmarshal([]byte(body), &probe) == nil && probe.Mail != ""
+}
+
+// handleMails sends the batch's merged emails and returns the records to deliver again: those
+// that failed for a reason a retry can fix, and those deferred (held until they may go). An
+// unreadable one is logged and dropped.
+func (s *Sender) handleMails(ctx context.Context, recs []events.SQSMessage) ([]events.SQSBatchItemFailure, error) {
+	var keys []ledger.MailKey
+	var kept []events.SQSMessage
+	for _, r := range recs {
+		var h MailHandOff
+		err := json.Unmarshal([]byte(r.Body), &h)
+		k, kerr := ledger.ParseMailID(h.Campaign, h.Mail)
+		if err != nil || kerr != nil || h.Campaign == "" {
+			s.cfg.Logger.Error("mail hand-off is not {campaign, mail}: dropped", "sqs_message_id", r.MessageId, "error", errors.Join(err, kerr))
+			continue
+		}
+		keys = append(keys, k)
+		kept = append(kept, r)
+	}
+	results, err := s.SendMails(ctx, keys)
+	done := map[ledger.MailKey]bool{}
+	until := map[ledger.MailKey]time.Time{}
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+			s.cfg.Logger.Error("mail not sent", "mail", r.Key.String(), "error", r.Err)
+		case r.Outcome == Deferred:
+			until[r.Key] = r.Until
+		default:
+			done[r.Key] = true
+		}
+	}
+	var failed []events.SQSBatchItemFailure
+	for i, k := range keys {
+		if t, ok := until[k]; ok {
+			s.holdRecord(ctx, kept[i], t)
+		} else if errors.Is(err, ErrSendingStopped) && !done[k] {
+			s.holdRecord(ctx, kept[i], s.clock().Add(WaitHold))
+		}
+		if !done[k] {
+			failed = append(failed, events.SQSBatchItemFailure{ItemIdentifier: kept[i].MessageId})
+		}
+	}
+	return failed, err
+}
+
+// holdRecord keeps a hand-off invisible until t (when the queue is known).
+func (s *Sender) holdRecord(ctx context.Context, r events.SQSMessage, t time.Time) {
+	if s.cfg.Queue == nil {
+		return
+	}
+	if err := s.cfg.Queue.hold(ctx, r.ReceiptHandle, t.Sub(s.clock())); err != nil {
+		s.cfg.Logger.Error("deferred hand-off not held: it comes back after the queue's visibility timeout", "sqs_message_id", r.MessageId, "error", err)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/nhsmail-sunset/sunset/shared/answers"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/metrics"
@@ -40,6 +41,14 @@ type Ledger interface {
 	BeginSend(ctx context.Context, campaign, org, stage string) (*ledger.Notice, error)
 	ReleaseSend(ctx context.Context, campaign, org, stage string) error
 	ReleaseFailed(ctx context.Context, n ledger.Notice, by, reason string) error
+	MarkCarried(ctx context.Context, k ledger.Key) error
+	TakeDay(ctx context.Context, campaign, address string, day calendar.Date, by string, expires time.Time) error
+	ReleaseDay(ctx context.Context, campaign, address string, day calendar.Date, by string) error
+	BeginMail(ctx context.Context, k ledger.MailKey) (*ledger.Mail, error)
+	ReleaseMail(ctx context.Context, k ledger.MailKey) error
+	Carry(ctx context.Context, n ledger.Key, address string, day calendar.Date) (bool, error)
+	MarkMailSent(ctx context.Context, k ledger.MailKey, carried []ledger.Key, messageID, contentSHA256 string) error
+	MarkMailDone(ctx context.Context, k ledger.MailKey, to ledger.Status, reason string) error
 }
 
 // Campaigns reads a stored campaign and its status.
@@ -299,6 +308,17 @@ func (s *Sender) Input(e *notice.Email) (*sesv2.SendEmailInput, error) {
 			{Name: aws.String("stage"), Value: aws.String(Tag(e.Stage))},
 		},
 	}
+	if e.Mail != "" { // a merged email: feedback finds the mail, not one notice
+		in.Content.Simple.Headers = []types.MessageHeader{
+			{Name: aws.String(notice.HeaderCampaign), Value: aws.String(notice.Clean(e.Campaign))},
+			{Name: aws.String(notice.HeaderStage), Value: aws.String(notice.Clean(e.Stage))},
+			{Name: aws.String(notice.HeaderMail), Value: aws.String(notice.Clean(e.Mail))},
+		}
+		in.EmailTags = []types.MessageTag{
+			{Name: aws.String("campaign"), Value: aws.String(Tag(e.Campaign))},
+			{Name: aws.String("mail"), Value: aws.String(Tag(e.Mail))},
+		}
+	}
 	if e.ReplyTo != "" {
 		rt, err := notice.FormatAddress(e.ReplyTo)
 		if err != nil {
@@ -495,6 +515,28 @@ func (s *Sender) Dispatch(ctx context.Context, notices []ledger.Notice) error {
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%d of %d notices not sent (still claimed; the next run retries them): %s", len(errs), len(keys), strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// DispatchMails sends merged emails the planner has just made: `sunset run --local`'s
+// in-process dispatcher, as Dispatch is for notices.
+func (s *Sender) DispatchMails(ctx context.Context, mails []ledger.MailKey) error {
+	res, err := s.SendMails(ctx, mails)
+	if err != nil {
+		return err
+	}
+	var errs []string
+	for _, r := range res {
+		if r.Err != nil {
+			errs = append(errs, r.Err.Error())
+		}
+		if r.Outcome == Deferred {
+			s.cfg.Logger.Warn("merged email waits: left claimed", "mail", r.Key.String(), "until", r.Until.Format(time.RFC3339))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%d of %d merged emails not sent (still claimed; the next run retries them): %s", len(errs), len(mails), strings.Join(errs, "; "))
 	}
 	return nil
 }

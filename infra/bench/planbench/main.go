@@ -417,6 +417,8 @@ func (d *counting) Dispatch(_ context.Context, ns []ledger.Notice) error {
 	return nil
 }
 
+func (d *counting) DispatchMails(context.Context, []ledger.MailKey) error { return nil }
+
 // heapPeak samples the heap in use until stop is called, and returns the peak.
 func heapPeak() (stop func() uint64) {
 	var peak atomic.Uint64

@@ -1,0 +1,138 @@
+package campaignday_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/nhsmail-sunset/sunset/infra/campaignday"
+	"github.com/nhsmail-sunset/sunset/shared/answers"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
+	"github.com/nhsmail-sunset/sunset/shared/planner"
+	"github.com/nhsmail-sunset/sunset/shared/sender"
+	"github.com/nhsmail-sunset/sunset/shared/signing"
+	"github.com/nhsmail-sunset/sunset/shared/suppression"
+)
+
+// crashAfterSend is the ledger of a sender that dies between SES's answer and the record of a
+// merged email: the mail stays leased (in doubt).
+type crashAfterSend struct{ *ledger.Ledger }
+
+func (crashAfterSend) MarkMailSent(context.Context, ledger.MailKey, []ledger.Key, string, string) error {
+	return errors.New("killed before the record")
+}
+
+// One support unit is an LA of three of five organisations whose notices are due the same day:
+// it gets one email, with three sections and three sets of answer links, and each notice
+// records that the mail carried it; every other address gets its organisation's email as
+// before, without the unit. The sender dies between SES's answer and the mail's record; the
+// same day's run again, and the next day's, send the unit nothing more.
+func TestOneEmailAPersonADay(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	endpoint := localstacktest.SESEmulator(t, "{}")
+	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	id := "merged-" + localstacktest.Unique()
+	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 5, 3, now); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := signing.NewKeyring([]byte(strings.Repeat("k", signing.MinKeyBytes)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(db, table, clock)
+	newSender := func(lg sender.Ledger) *sender.Sender {
+		return sender.New(ses, lg, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock,
+			sender.Options{Links: &answers.Links{Keys: keys, Base: "https://sunset.example/"}})
+	}
+	p := planner.New(db, table, nil, clock)
+	today := calendar.Of(now)
+	res, err := p.Run(ctx, id, today, newSender(crashAfterSend{l}))
+	if err != nil { // the sender logs the lost record; SES's Send event would settle the mail
+		t.Fatal(err)
+	}
+	if res.Mails != 1 {
+		t.Fatalf("merged emails handed over = %d, want 1", res.Mails)
+	}
+
+	mails := to(t, endpoint, campaignday.SharedLA)
+	if testing.Verbose() && len(mails) > 0 {
+		t.Logf("subject: %s\n%s", mails[0].Subject, mails[0].Body.Text)
+	}
+	if len(mails) != 1 {
+		t.Fatalf("%s got %d emails, want 1", campaignday.SharedLA, len(mails))
+	}
+	m := mails[0]
+	if !strings.Contains(m.Subject, "3 organisations") {
+		t.Errorf("subject %q does not say how many organisations", m.Subject)
+	}
+	for i := range 3 {
+		org := campaignday.Org(i)
+		if !strings.Contains(m.Body.Text, org) || !strings.Contains(m.Body.HTML, "id=\"org-"+string(rune('1'+i))+"\"") {
+			t.Errorf("the merged email has no section for %s", org)
+		}
+	}
+	if n := strings.Count(m.Body.HTML, ">We have changed these settings<"); n != 3 {
+		t.Errorf("the merged email has %d sets of answer links, want 3", n)
+	}
+	if strings.Count(m.Body.Text, "======== ") != 3 || !strings.Contains(m.Body.Text, "3 of 3: ") {
+		t.Errorf("text sections:\n%s", m.Body.Text)
+	}
+	if m.Header("X-Sunset-Mail") == "" || len(m.Attachments) != 1 || !strings.Contains(m.Attachments[0].Filename, "3-organisations") {
+		t.Errorf("merged email header %q, attachments %+v", m.Header("X-Sunset-Mail"), m.Attachments)
+	}
+	for i := range 5 {
+		own := to(t, endpoint, "la"+string(rune('0'+i))+"@d")
+		if len(own) != 1 || slices.ContainsFunc(own[0].Destination.To, func(a string) bool { return strings.Contains(a, campaignday.SharedLA) }) {
+			t.Fatalf("%s's own addresses got %d emails (%v), want 1 without the unit", campaignday.Org(i), len(own), own)
+		}
+		n, err := l.Get(ctx, id, campaignday.Org(i), "advance")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMerged := i < 3
+		if n.Status != ledger.Sent || n.IsMerged(campaignday.SharedLA) != wantMerged || (len(n.Mailed) == 1) != wantMerged {
+			t.Errorf("%s: status %s, merged %v, mailed %v", n.Org, n.Status, n.Merged, n.Mailed)
+		}
+	}
+	all, err := l.Mails(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 1 || !all[0].InDoubt() || len(all[0].Notices) != 3 {
+		t.Fatalf("mails after the crash: %+v", all)
+	}
+
+	for _, at := range []time.Time{now.Add(2 * time.Hour), now.Add(24 * time.Hour)} {
+		now = at
+		if _, err := p.Run(ctx, id, calendar.Of(now), newSender(l)); err != nil {
+			t.Fatal(err)
+		}
+		if got := to(t, endpoint, campaignday.SharedLA); len(got) != 1 {
+			t.Fatalf("after a run at %s, %s has %d emails, want still 1", at, campaignday.SharedLA, len(got))
+		}
+	}
+}
+
+// to is the emails the emulator at endpoint holds for an address containing addr.
+func to(t *testing.T, endpoint, addr string) []localstacktest.Email {
+	var out []localstacktest.Email
+	for _, m := range localstacktest.SentEmailsAt(t, endpoint) {
+		if slices.ContainsFunc(m.Destination.To, func(a string) bool { return strings.Contains(a, addr) }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+)
+
+// This file is "one email per person a day": once the walk has claimed the day's notices, an
+// address in the audience of several of them gets one merged email (ledger.Mail) that carries
+// each, instead of one email a notice. The ledger's rules (shared/ledger/mail.go) keep each
+// (notice, address) to exactly one email whatever the order of runs, senders and crashes.
+
+// handOffs keeps of each notice to hand over what the hand-over needs (not its rows), so a
+// run's memory does not grow with the day's accounts.
+func handOffs(ns []ledger.Notice) []ledger.Notice {
+	out := make([]ledger.Notice, len(ns))
+	for i, n := range ns {
+		out[i] = ledger.Notice{Campaign: n.Campaign, Org: n.Org, OrgName: n.OrgName, Stage: n.Stage, PlannedFor: n.PlannedFor,
+			Status: n.Status, Recipients: n.Recipients, Merged: n.Merged}
+	}
+	return out
+}
+
+// handOver merges the day's notices by address, then hands over the notices and the mails:
+// those made now, and those an earlier run made for these notices (a run that stopped before
+// its hand-over leaves them claimed).
+func (p *Planner) handOver(ctx context.Context, st *state, at calendar.Date, ns []ledger.Notice, d Dispatcher, res *Result) error {
+	var mails []ledger.MailKey
+	if p.Mails != nil {
+		var err error
+		if mails, err = p.merge(ctx, st, at, ns); err != nil {
+			return err
+		}
+	}
+	for start := 0; start < len(ns); start += dispatchChunk {
+		part := ns[start:min(start+dispatchChunk, len(ns))]
+		if err := d.Dispatch(ctx, part); err != nil {
+			return fmt.Errorf("dispatch %d notices of %s: %w", len(part), st.c.ID, err)
+		}
+		res.Dispatched += len(part)
+	}
+	if len(mails) > 0 {
+		if err := d.DispatchMails(ctx, mails); err != nil {
+			return fmt.Errorf("dispatch %d merged emails of %s: %w", len(mails), st.c.ID, err)
+		}
+		res.Mails += len(mails)
+	}
+	return nil
+}
+
+// dispatchChunk is how many notices one Dispatch call hands over.
+const dispatchChunk = 250
+
+// merge lists, for each address in two or more of the notices' audiences (less the addresses
+// already merged on them), those notices in the address's mail of at, then marks the address
+// merged on each. It returns every mail the notices are merged into, sorted. The helpdesk's
+// digest is never merged (it goes to the team).
+func (p *Planner) merge(ctx context.Context, st *state, at calendar.Date, ns []ledger.Notice) ([]ledger.MailKey, error) {
+	byAddr := map[string][]ledger.Key{}
+	mails := map[ledger.MailKey]bool{}
+	for _, n := range ns {
+		if n.Org == ledger.HelpdeskOrg {
+			continue
+		}
+		for _, e := range n.Merged {
+			day, _ := calendar.Parse(e[strings.LastIndex(e, "|")+1:])
+			mails[ledger.MailKeyOf(n.Campaign, day, ledger.MergedAddress(e))] = true
+		}
+		seen := map[string]bool{}
+		for _, a := range n.Recipients {
+			a = strings.ToLower(strings.TrimSpace(a))
+			if a == "" || seen[a] || n.IsMerged(a) {
+				continue
+			}
+			seen[a] = true
+			byAddr[a] = append(byAddr[a], n.Key())
+		}
+	}
+	addrs := make([]string, 0, len(byAddr))
+	for a, keys := range byAddr {
+		if len(keys) > 1 {
+			addrs = append(addrs, a)
+		}
+	}
+	slices.Sort(addrs)
+	for _, a := range addrs {
+		k := ledger.MailKeyOf(st.c.ID, at, a)
+		ok, err := p.Mails.MergeInto(ctx, k, a, byAddr[a], st.c.RetainUntil())
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue // its mail of today is already on its way: each notice keeps the address
+		}
+		mails[k] = true
+		for _, n := range byAddr[a] {
+			if _, err := p.Mails.MarkMerged(ctx, n, a, at); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := make([]ledger.MailKey, 0, len(mails))
+	for k := range mails {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b ledger.MailKey) int { return strings.Compare(a.ID(), b.ID()) })
+	return out, nil
+}

@@ -1,0 +1,294 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/metrics"
+)
+
+// This file sends merged emails (ledger.Mail: one email to one address covering several
+// organisations' notices of a day) and keeps every email, merged or not, to one per address,
+// campaign and day (ledger.TakeDay).
+
+// MailResult is the outcome of one mail.
+type MailResult struct {
+	Key     ledger.MailKey
+	Outcome Outcome
+	Err     error
+	Until   time.Time // for Deferred: when to try again
+}
+
+// SendMails sends mails with at most Concurrency at once. It stops early, with an error wrapping
+// ErrSendingStopped, when SES stops sending (mails not tried have no result and hold no lease).
+func (s *Sender) SendMails(ctx context.Context, keys []ledger.MailKey) ([]MailResult, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if err := s.canSendNotices(ctx); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	out := make([]*MailResult, len(keys))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(s.cfg.Concurrency, len(keys)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if ctx.Err() != nil {
+					continue
+				}
+				r := s.sendMail(ctx, keys[i])
+				out[i] = &r
+				if errors.Is(r.Err, ErrSendingStopped) {
+					stop(r.Err)
+				}
+			}
+		}()
+	}
+	for i := range keys {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	var res []MailResult
+	for _, r := range out {
+		if r == nil {
+			continue
+		}
+		res = append(res, *r)
+		if m, ok := outcomeMetric[r.Outcome]; ok {
+			s.cfg.Metrics.Add(r.Key.Campaign, m, 1)
+		}
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, ErrSendingStopped) {
+		return res, cause
+	}
+	return res, nil
+}
+
+// sendMail sends one mail: the campaign's state and window, the lease, the address's day, each
+// listed notice asked whether the mail carries it (ledger.Carry), the merged rendering, SES, and
+// the record. Its length is that sequence of guards, kept in one place so the order is visible.
+func (s *Sender) sendMail(ctx context.Context, k ledger.MailKey) MailResult {
+	res := MailResult{Key: k}
+	log := s.cfg.Logger.With("campaign", k.Campaign, "mail", k.ID())
+	rec, o, until, err := s.campaignFor(ctx, k.Campaign, log)
+	if rec == nil {
+		res.Outcome, res.Until, res.Err = o, until, err
+		return res
+	}
+	if err := s.ready(ctx); err != nil {
+		res.Err = fmt.Errorf("send mail %s: %w", k, err)
+		return res
+	}
+	m, err := s.ledger.BeginMail(ctx, k)
+	if errors.Is(err, ledger.ErrNotClaimed) {
+		log.Info("mail already done, or another sender has it")
+		res.Outcome = AlreadyDone
+		return res
+	}
+	if err != nil {
+		res.Err = fmt.Errorf("send mail %s: %w", k, err)
+		return res
+	}
+	release := func() {
+		if err := s.ledger.ReleaseMail(context.WithoutCancel(ctx), k); err != nil {
+			log.Error("could not release the mail's lease: it stays in doubt", "error", err)
+		}
+	}
+	done := func(st ledger.Status, reason string) MailResult {
+		if err := s.ledger.MarkMailDone(context.WithoutCancel(ctx), k, st, reason); err != nil {
+			res.Err = fmt.Errorf("send mail %s: %w", k, err)
+			return res
+		}
+		log.Warn("mail not sent", "status", st, "reason", reason)
+		res.Outcome = map[ledger.Status]Outcome{ledger.Failed: Failed, ledger.Suppressed: Suppressed}[st]
+		if res.Outcome == "" {
+			res.Outcome = AlreadyDone
+		}
+		return res
+	}
+	if s.suppress != nil {
+		sup, err := s.suppress.Suppressed(ctx, []string{m.Address})
+		if err != nil {
+			release()
+			res.Err = fmt.Errorf("send mail %s: %w", k, err)
+			return res
+		}
+		if sup[m.Address] {
+			return done(ledger.Suppressed, "the address is suppressed")
+		}
+	}
+	today := calendar.In(s.clock(), rec.Campaign.Location())
+	by := "mail:" + k.ID()
+	if err := s.ledger.TakeDay(ctx, k.Campaign, m.Address, today, by, rec.Campaign.RetainUntil()); err != nil {
+		release()
+		if errors.Is(err, ledger.ErrDayTaken) {
+			res.Outcome, res.Until = Deferred, s.tomorrow(rec)
+			log.Info("the address has had an email of the campaign today: the mail waits for tomorrow", "until", res.Until)
+			return res
+		}
+		res.Err = fmt.Errorf("send mail %s: %w", k, err)
+		return res
+	}
+	giveDay := func() {
+		if err := s.ledger.ReleaseDay(context.WithoutCancel(ctx), k.Campaign, m.Address, today, by); err != nil {
+			log.Error("could not give the address's day back", "error", err)
+		}
+	}
+	carried, err := s.carried(ctx, m)
+	if err != nil {
+		giveDay()
+		release()
+		res.Err = fmt.Errorf("send mail %s: %w", k, err)
+		return res
+	}
+	if len(carried) == 0 {
+		giveDay()
+		return done(ledger.Superseded, "none of its notices was left to carry")
+	}
+	r, err := s.renderer(rec)
+	if err != nil {
+		giveDay()
+		release()
+		res.Err = fmt.Errorf("send mail %s: %w", k, err)
+		return res
+	}
+	e, err := r.RenderMerged(k, m.Address, carried, s.clock())
+	if err != nil {
+		giveDay()
+		return done(ledger.Failed, "render: "+err.Error())
+	}
+	in, err := s.Input(e)
+	if err != nil {
+		giveDay()
+		return done(ledger.Failed, err.Error())
+	}
+	id, err := s.send(ctx, in)
+	switch {
+	case isPermanent(err):
+		giveDay()
+		return done(ledger.Failed, "SES rejected the message: "+err.Error())
+	case err != nil && notAccepted(err):
+		giveDay()
+		release()
+		res.Err = fmt.Errorf("send mail %s: %w", k, err)
+		return res
+	case err != nil:
+		log.Error("SES call failed without an answer: the mail is in doubt and will not be resent", "error", err)
+		s.cfg.Metrics.Add(k.Campaign, metrics.NoticesInDoubt, 1)
+		res.Err = fmt.Errorf("send mail %s: %w: %w", k, ErrInDoubt, err)
+		return res
+	}
+	keys := make([]ledger.Key, len(carried))
+	for i, n := range carried {
+		keys[i] = n.Key()
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.ledger.MarkMailSent(mctx, k, keys, id, e.SHA256()); err != nil {
+		log.Error("mail sent but not recorded: in doubt until SES's Send event settles it; do not resend", "message_id", id, "error", err)
+	} else {
+		log.Info("mail sent", "message_id", id, "organisations", len(carried))
+	}
+	res.Outcome = Sent
+	return res
+}
+
+// carried asks each notice the leased mail lists whether the mail carries it (ledger.Carry) and
+// returns those it does, read whole, in ODS order. A notice superseded or gone is left out.
+func (s *Sender) carried(ctx context.Context, m *ledger.Mail) ([]ledger.Notice, error) {
+	var out []ledger.Notice
+	for _, k := range m.Notices {
+		ok, err := s.ledger.Carry(ctx, k, m.Address, m.Day)
+		if errors.Is(err, ledger.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+		if err != nil {
+			return nil, err
+		}
+		if n.Status == ledger.Superseded {
+			continue
+		}
+		out = append(out, *n)
+	}
+	return out, nil
+}
+
+// campaignFor reads a mail's campaign and says whether it can send now: the record when it can;
+// otherwise the outcome (NotFound, NotActive, Deferred until its window opens) or the error.
+func (s *Sender) campaignFor(ctx context.Context, id string, log *slog.Logger) (*campaign.Record, Outcome, time.Time, error) {
+	rec, err := s.campaigns.Get(ctx, id)
+	switch {
+	case errors.Is(err, campaign.ErrNotFound):
+		log.Error("campaign not found: hand-off dropped")
+		return nil, NotFound, time.Time{}, nil
+	case err != nil:
+		return nil, "", time.Time{}, fmt.Errorf("campaign %s: %w", id, err)
+	case rec.Status != campaign.Active:
+		log.Info("campaign not active: mail left claimed", "campaign_status", rec.Status)
+		return nil, NotActive, time.Time{}, nil
+	case s.cfg.Identity != "" && rec.Campaign.CheckIdentity(s.cfg.Identity) != nil:
+		return nil, "", time.Time{}, fmt.Errorf("campaign %s: %w", id, rec.Campaign.CheckIdentity(s.cfg.Identity))
+	}
+	if open, next := rec.Campaign.Window(s.clock()); !open {
+		log.Info("outside the campaign's send window: mail left claimed", "until", next)
+		return nil, Deferred, next, nil
+	}
+	return rec, "", time.Time{}, nil
+}
+
+// takeDays claims today's email of the campaign for each of a notice's own recipients, in
+// order. When one already has an email of the campaign today it gives back those it took and
+// returns ledger.ErrDayTaken. The helpdesk's digest takes none (it goes to the team, not to an
+// organisation). give returns the days taken, for an email that was not sent after all.
+func (s *Sender) takeDays(ctx context.Context, rec *campaign.Record, k ledger.Key, to []string) (give func(), err error) {
+	if k.Org == ledger.HelpdeskOrg {
+		return func() {}, nil
+	}
+	today := calendar.In(s.clock(), rec.Campaign.Location())
+	by := "notice:" + k.Org + "#" + k.Stage
+	var taken []string
+	give = func() {
+		for _, a := range taken {
+			if err := s.ledger.ReleaseDay(context.WithoutCancel(ctx), k.Campaign, a, today, by); err != nil {
+				s.cfg.Logger.Error("could not give an address's day back", "notice", k.String(), "error", err)
+			}
+		}
+	}
+	addrs := slices.Clone(to)
+	slices.Sort(addrs)
+	for _, a := range slices.Compact(addrs) {
+		if err := s.ledger.TakeDay(ctx, k.Campaign, a, today, by, rec.Campaign.RetainUntil()); err != nil {
+			give()
+			return nil, err
+		}
+		taken = append(taken, a)
+	}
+	return give, nil
+}
+
+// tomorrow is when a notice or mail that found an address's day taken tries again.
+func (s *Sender) tomorrow(rec *campaign.Record) time.Time {
+	loc := rec.Campaign.Location()
+	return calendar.In(s.clock(), loc).AddDays(1).Start(loc)
+}
