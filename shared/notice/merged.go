@@ -121,9 +121,15 @@ func bodyOf(html string) string {
 	return html[start+open+1 : end]
 }
 
-// demote moves a section's headings one level down (h2 → h3, h3 → h4), under its own h2.
+// demote moves a section's headings two levels down (h1 → h3, h2 → h4, ...; h6 at most), under
+// the section's own h2.
 func demote(s string) string {
-	return strings.NewReplacer("<h3", "<h4", "</h3>", "</h4>", "<h2", "<h3", "</h2>", "</h3>").Replace(s)
+	var pairs []string
+	for lvl := 1; lvl <= 5; lvl++ {
+		to := min(lvl+2, 6)
+		pairs = append(pairs, fmt.Sprintf("<h%d", lvl), fmt.Sprintf("<h%d", to), fmt.Sprintf("</h%d>", lvl), fmt.Sprintf("</h%d>", to))
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // csvSafe keeps a file name to letters, digits, '-' and '_'.

@@ -549,3 +549,54 @@ func TestDevicesAndHowToFixThem(t *testing.T) {
 		t.Errorf("the CSV lacks the device column:\n%s", e.CSV)
 	}
 }
+
+// A merged email (one address, three organisations due the same day) against golden files: the
+// subject and opening say how many organisations; each has its own section with its own links
+// and deadline; one CSV with every organisation's rows; the X-Sunset-Mail header.
+func TestGoldenMerged(t *testing.T) {
+	c := loadCampaign(t, "hostname-retirement.yaml")
+	r, err := notice.New(c, "testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.WithLinks(goldenLinks(t, c))
+	st, _ := c.Stage("reminder")
+	var ns []ledger.Notice
+	for i, name := range []string{"Riverside Surgery", "Hillview Practice", "Castle Street Medical Centre"} {
+		n := hostnameNotice(t)
+		n.Org, n.OrgName, n.Stage = fmt.Sprintf("Y%05d", 10+i), name, st.Name
+		n.Accounts = n.Accounts[:1+i%len(n.Accounts)]
+		ns = append(ns, n)
+	}
+	const la = "support.unit@example.nhs.net"
+	k := ledger.MailKeyOf(c.ID, st.DueOn(ns[0].Deadline), la)
+	e, err := r.RenderMerged(k, la, ns, at(st.DueOn(ns[0].Deadline)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.Subject, "3 organisations") || !strings.HasPrefix(e.Text, "This email covers 3 organisations") {
+		t.Errorf("subject %q / opening do not say how many organisations", e.Subject)
+	}
+	for _, n := range ns {
+		l := goldenLinks(t, c)(n)
+		if !strings.Contains(e.HTML, htmlEscape(l.Fixed)) || !strings.Contains(e.Text, l.NotOurs) {
+			t.Errorf("the section of %s lacks its own links", n.Org)
+		}
+	}
+	if len(e.To) != 1 || e.To[0] != la || e.Mail != k.ID() {
+		t.Errorf("to %v, mail %q", e.To, e.Mail)
+	}
+	eml, err := e.EML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(eml), notice.HeaderMail+": "+k.ID()) {
+		t.Error("the message does not name its mail")
+	}
+	base := filepath.Join("testdata", "golden", c.ID, "merged")
+	golden(t, base+".txt", "Subject: "+e.Subject+"\nTemplate: "+e.Template+"\n\n"+e.Text)
+	golden(t, base+".html", e.HTML)
+	golden(t, base+".csv", string(e.CSV))
+}
+
+func htmlEscape(s string) string { return strings.ReplaceAll(s, "&", "&amp;") }
