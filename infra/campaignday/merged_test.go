@@ -2,6 +2,7 @@ package campaignday_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
@@ -113,6 +116,22 @@ func TestOneEmailAPersonADay(t *testing.T) {
 	}
 	if len(all) != 1 || !all[0].InDoubt() || len(all[0].Notices) != 3 {
 		t.Fatalf("mails after the crash: %+v", all)
+	}
+	// SES's Send event about the merged email settles it (the feedback function finds the mail
+	// by its header), once however often SNS delivers it.
+	fb := feedback.New(suppression.New(db, table, clock), l, feedback.Options{})
+	for _, ev := range []string{"Send", "Send"} {
+		var sns events.SNSEvent
+		if err := json.Unmarshal(m.SESEvent(ev), &sns); err != nil {
+			t.Fatal(err)
+		}
+		if err := fb.Handle(ctx, sns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mail, err := l.GetMail(ctx, all[0].MailKey)
+	if err != nil || mail.Status != ledger.Sent || mail.InDoubt() || mail.MessageID != m.MessageID {
+		t.Fatalf("mail after SES's Send event: %+v, %v", mail, err)
 	}
 
 	for _, at := range []time.Time{now.Add(2 * time.Hour), now.Add(24 * time.Hour)} {

@@ -24,6 +24,9 @@ type Ledger interface {
 	Observe(ctx context.Context, campaign, org, stage string, o ledger.Observation) (ledger.Observed, error)
 	MarkBounced(ctx context.Context, campaign, org, stage, kind string, addrs []string, at time.Time) (int, error)
 	MarkRejected(ctx context.Context, campaign, org, stage string) error
+	ObserveMail(ctx context.Context, k ledger.MailKey, o ledger.Observation) (ledger.Observed, error)
+	MarkMailBounced(ctx context.Context, k ledger.MailKey, kind string, addrs []string, at time.Time) (int, error)
+	MarkMailRejected(ctx context.Context, k ledger.MailKey) error
 	Count(ctx context.Context, campaign string, sends, bounces, complaints int64) (ledger.Stats, error)
 	Rebase(ctx context.Context, campaign string, st ledger.Stats) error
 }
@@ -155,6 +158,9 @@ var eventMetric = map[string]metrics.Name{
 func (h *Handler) Process(ctx context.Context, e Event) error {
 	k, test := noticeOf(e.Mail)
 	log := h.log.With("event", e.EventType, "ses_message_id", e.Mail.MessageID, "campaign", k.campaign, "org", k.org, "stage", k.stage)
+	if k.mail != nil {
+		log = log.With("mail", k.mail.ID())
+	}
 	if test {
 		log.Info("event about a test email: ignored")
 		return nil
@@ -217,6 +223,9 @@ func (h *Handler) Process(ctx context.Context, e Event) error {
 			return err
 		}
 		log.Error("SES rejected a notice the sender recorded as sent: marked failed")
+		if k.mail != nil {
+			return h.mark(log, h.ledger.MarkMailRejected(ctx, *k.mail))
+		}
 		return h.mark(log, h.ledger.MarkRejected(ctx, k.campaign, k.org, k.stage))
 	default:
 		log.Info("event type not handled: ignored")
@@ -230,8 +239,14 @@ func (h *Handler) observe(ctx context.Context, log *slog.Logger, k key, e Event,
 	if !k.ok() {
 		return ledger.Observed{}, nil
 	}
-	obs, err := h.ledger.Observe(ctx, k.campaign, k.org, k.stage,
-		ledger.Observation{Event: ev, MessageID: e.Mail.MessageID, MailAt: e.Mail.Timestamp, At: when})
+	o := ledger.Observation{Event: ev, MessageID: e.Mail.MessageID, MailAt: e.Mail.Timestamp, At: when}
+	var obs ledger.Observed
+	var err error
+	if k.mail != nil {
+		obs, err = h.ledger.ObserveMail(ctx, *k.mail, o)
+	} else {
+		obs, err = h.ledger.Observe(ctx, k.campaign, k.org, k.stage, o)
+	}
 	if errors.Is(err, ledger.ErrNotFound) {
 		log.Warn("event about a notice the ledger does not have: not recorded")
 		return ledger.Observed{}, nil
@@ -255,7 +270,7 @@ func (h *Handler) suppressAll(ctx context.Context, log *slog.Logger, k key, kind
 		}
 		d := notice.Clean(strings.Trim(detail+" "+r.Status+" "+r.DiagnosticCode, " /"))
 		if k.ok() {
-			d = notice.Clean(d + " (notice " + k.campaign + "/" + k.org + "/" + k.stage + ")")
+			d = notice.Clean(d + " (" + k.String() + ")")
 		}
 		if err := h.suppress.Add(ctx, a, kind, d); err != nil {
 			return fmt.Errorf("feedback %s: %w", kind, err)
@@ -267,7 +282,13 @@ func (h *Handler) suppressAll(ctx context.Context, log *slog.Logger, k key, kind
 	if !k.ok() || len(addrs) == 0 {
 		return nil
 	}
-	fresh, err := h.ledger.MarkBounced(ctx, k.campaign, k.org, k.stage, kind, addrs, when)
+	var fresh int
+	var err error
+	if k.mail != nil {
+		fresh, err = h.ledger.MarkMailBounced(ctx, *k.mail, kind, addrs, when)
+	} else {
+		fresh, err = h.ledger.MarkBounced(ctx, k.campaign, k.org, k.stage, kind, addrs, when)
+	}
 	if err := h.mark(log, err); err != nil || fresh == 0 {
 		return err
 	}
@@ -336,7 +357,18 @@ func at(t, fallback time.Time) time.Time {
 	return t
 }
 
-type key struct{ campaign, org, stage string }
+// key is what an event is about: a notice (campaign, org, stage) or a merged email (mail).
+type key struct {
+	campaign, org, stage string
+	mail                 *ledger.MailKey
+}
+
+func (k key) String() string {
+	if k.mail != nil {
+		return "mail " + k.mail.String()
+	}
+	return "notice " + k.campaign + "/" + k.org + "/" + k.stage
+}
 
 // probeOf is the probe token of a preflight's email ("" for any other), cleaned: it becomes a key.
 func probeOf(m Mail) string {
@@ -353,11 +385,12 @@ func probeOf(m Mail) string {
 	return ""
 }
 
-func (k key) ok() bool { return k.campaign != "" && k.org != "" && k.stage != "" }
+func (k key) ok() bool { return k.mail != nil || k.campaign != "" && k.org != "" && k.stage != "" }
 
 // noticeOf finds the notice from the X-Sunset-* headers (exact values), else the email tags
 // (values sanitised for SES, exact for Sunset's ids). test reports a `sunset send-test` email.
 func noticeOf(m Mail) (k key, test bool) {
+	var mail string
 	for _, h := range m.Headers {
 		switch {
 		case strings.EqualFold(h.Name, notice.HeaderCampaign):
@@ -368,6 +401,8 @@ func noticeOf(m Mail) (k key, test bool) {
 			k.stage = notice.Clean(h.Value)
 		case strings.EqualFold(h.Name, "X-Sunset-Test"):
 			test = true
+		case strings.EqualFold(h.Name, notice.HeaderMail):
+			mail = notice.Clean(h.Value)
 		}
 	}
 	tag := func(name string) string {
@@ -384,6 +419,12 @@ func noticeOf(m Mail) (k key, test bool) {
 	}
 	if k.stage == "" {
 		k.stage = tag("stage")
+	}
+	if mail == "" {
+		mail = tag("mail")
+	}
+	if mk, err := ledger.ParseMailID(k.campaign, mail); err == nil && k.campaign != "" {
+		k.mail = &mk
 	}
 	return k, test
 }

@@ -58,13 +58,22 @@ func (l *Ledger) BeginSend(ctx context.Context, campaign, org, stage string) (*N
 // stay. It returns how many of addrs had not been recorded for this notice and kind before, so
 // a repeated SNS delivery counts nothing twice (the notice keeps the set of addresses).
 func (l *Ledger) MarkBounced(ctx context.Context, campaign, org, stage, kind string, addrs []string, at time.Time) (int, error) {
+	return l.markBounced(ctx, stageKey(campaign, org, stage), "notice "+campaign+"/"+org+"/"+stage, kind, addrs, at)
+}
+
+// MarkMailBounced is MarkBounced for a merged email.
+func (l *Ledger) MarkMailBounced(ctx context.Context, k MailKey, kind string, addrs []string, at time.Time) (int, error) {
+	return l.markBounced(ctx, mailKey(k), "mail "+k.String(), kind, addrs, at)
+}
+
+func (l *Ledger) markBounced(ctx context.Context, key map[string]types.AttributeValue, what, kind string, addrs []string, at time.Time) (int, error) {
 	if len(addrs) == 0 {
 		return 0, nil
 	}
 	set := kind + "_addresses"
 	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.table),
-		Key:                      stageKey(campaign, org, stage),
+		Key:                      key,
 		UpdateExpression:         aws.String("SET #s = :sup, #e = :r, feedback = :k, feedback_at = :at ADD #set :a"),
 		ConditionExpression:      aws.String("#s IN (:sent, :sup)"),
 		ExpressionAttributeNames: map[string]string{"#s": "status", "#e": "error", "#set": set},
@@ -76,10 +85,10 @@ func (l *Ledger) MarkBounced(ctx context.Context, campaign, org, stage, kind str
 		ReturnValues: types.ReturnValueUpdatedOld,
 	})
 	if store.IsConditionFailed(err) {
-		return 0, fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, kind, ErrNotClaimed)
+		return 0, fmt.Errorf("mark %s %s: %w", what, kind, ErrNotClaimed)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("mark notice %s/%s/%s %s: %w", campaign, org, stage, kind, err)
+		return 0, fmt.Errorf("mark %s %s: %w", what, kind, err)
 	}
 	var before []string
 	if ss, ok := out.Attributes[set].(*types.AttributeValueMemberSS); ok {

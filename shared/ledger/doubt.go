@@ -68,13 +68,23 @@ const leaseSkew = time.Minute
 // conditional, so a repeated event, or a sender recording the same outcome at the same moment,
 // changes nothing twice. A notice the ledger does not have gives ErrNotFound.
 func (l *Ledger) Observe(ctx context.Context, campaign, org, stage string, o Observation) (Observed, error) {
+	return l.observe(ctx, stageKey(campaign, org, stage), "notice "+campaign+"/"+org+"/"+stage, o)
+}
+
+// ObserveMail is Observe for a merged email: SES's events about it settle it when in doubt.
+func (l *Ledger) ObserveMail(ctx context.Context, k MailKey, o Observation) (Observed, error) {
+	return l.observe(ctx, mailKey(k), "mail "+k.String(), o)
+}
+
+// observe is Observe on the item at key (a notice's or a mail's), named what in errors.
+func (l *Ledger) observe(ctx context.Context, key map[string]types.AttributeValue, what string, o Observation) (Observed, error) {
 	attr, ok := eventAttr[o.Event]
 	if !ok {
-		return Observed{}, fmt.Errorf("observe %s on notice %s/%s/%s: not an event the ledger records", o.Event, campaign, org, stage)
+		return Observed{}, fmt.Errorf("observe %s on %s: not an event the ledger records", o.Event, what)
 	}
 	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(l.table),
-		Key:                       stageKey(campaign, org, stage),
+		Key:                       key,
 		UpdateExpression:          aws.String("SET #a = if_not_exists(#a, :at)"),
 		ConditionExpression:       aws.String("attribute_exists(PK)"),
 		ExpressionAttributeNames:  map[string]string{"#a": attr},
@@ -82,24 +92,24 @@ func (l *Ledger) Observe(ctx context.Context, campaign, org, stage string, o Obs
 		ReturnValues:              types.ReturnValueAllOld,
 	})
 	if store.IsConditionFailed(err) {
-		return Observed{}, fmt.Errorf("observe %s on notice %s/%s/%s: %w", o.Event, campaign, org, stage, ErrNotFound)
+		return Observed{}, fmt.Errorf("observe %s on %s: %w", o.Event, what, ErrNotFound)
 	}
 	if err != nil {
-		return Observed{}, fmt.Errorf("observe %s on notice %s/%s/%s: %w", o.Event, campaign, org, stage, err)
+		return Observed{}, fmt.Errorf("observe %s on %s: %w", o.Event, what, err)
 	}
 	var old struct {
 		Status        Status `dynamodbav:"status"`
 		SendStartedAt string `dynamodbav:"send_started_at"`
 	}
 	if err := attributevalue.UnmarshalMap(out.Attributes, &old); err != nil {
-		return Observed{}, fmt.Errorf("observe %s on notice %s/%s/%s: %w", o.Event, campaign, org, stage, err)
+		return Observed{}, fmt.Errorf("observe %s on %s: %w", o.Event, what, err)
 	}
 	res := Observed{First: out.Attributes[attr] == nil, Status: old.Status}
 	lease, _ := time.Parse(time.RFC3339Nano, old.SendStartedAt)
 	if old.Status != Claimed || lease.IsZero() || (!o.MailAt.IsZero() && o.MailAt.Before(lease.Add(-leaseSkew))) {
 		return res, nil
 	}
-	res.Settled, err = l.settle(ctx, campaign, org, stage, old.SendStartedAt, o)
+	res.Settled, err = l.settle(ctx, key, what, old.SendStartedAt, o)
 	if res.Settled {
 		res.Status = Sent
 		if o.Event == EventReject {
@@ -111,7 +121,7 @@ func (l *Ledger) Observe(ctx context.Context, campaign, org, stage string, o Obs
 
 // settle moves an in-doubt notice to its outcome, on condition that the lease is still the one
 // Observe read (neither released for resending nor recorded by the sender meanwhile).
-func (l *Ledger) settle(ctx context.Context, campaign, org, stage, lease string, o Observation) (bool, error) {
+func (l *Ledger) settle(ctx context.Context, key map[string]types.AttributeValue, what, lease string, o Observation) (bool, error) {
 	at := o.MailAt
 	if at.IsZero() {
 		at = o.At
@@ -129,7 +139,7 @@ func (l *Ledger) settle(ctx context.Context, campaign, org, stage, lease string,
 	}
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(l.table),
-		Key:                       stageKey(campaign, org, stage),
+		Key:                       key,
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("#s = :claimed AND send_started_at = :lease"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status", "#e": "error"},
@@ -139,7 +149,7 @@ func (l *Ledger) settle(ctx context.Context, campaign, org, stage, lease string,
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("settle notice %s/%s/%s from SES %s: %w", campaign, org, stage, o.Event, err)
+		return false, fmt.Errorf("settle %s from SES %s: %w", what, o.Event, err)
 	}
 	return true, nil
 }
@@ -148,9 +158,18 @@ func (l *Ledger) settle(ctx context.Context, campaign, org, stage, lease string,
 // not send it after all, so it is failed, with the reason. (An in-doubt one is settled by
 // Observe.)
 func (l *Ledger) MarkRejected(ctx context.Context, campaign, org, stage string) error {
+	return l.markRejected(ctx, stageKey(campaign, org, stage), "notice "+campaign+"/"+org+"/"+stage)
+}
+
+// MarkMailRejected is MarkRejected for a merged email.
+func (l *Ledger) MarkMailRejected(ctx context.Context, k MailKey) error {
+	return l.markRejected(ctx, mailKey(k), "mail "+k.String())
+}
+
+func (l *Ledger) markRejected(ctx context.Context, key map[string]types.AttributeValue, what string) error {
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.table),
-		Key:                      stageKey(campaign, org, stage),
+		Key:                      key,
 		UpdateExpression:         aws.String("SET #s = :failed, #e = :r, failed_at = :at"),
 		ConditionExpression:      aws.String("#s = :sent"),
 		ExpressionAttributeNames: map[string]string{"#s": "status", "#e": "error"},
@@ -161,10 +180,10 @@ func (l *Ledger) MarkRejected(ctx context.Context, campaign, org, stage string) 
 		},
 	})
 	if store.IsConditionFailed(err) {
-		return fmt.Errorf("mark notice %s/%s/%s rejected: %w", campaign, org, stage, ErrNotClaimed)
+		return fmt.Errorf("mark %s rejected: %w", what, ErrNotClaimed)
 	}
 	if err != nil {
-		return fmt.Errorf("mark notice %s/%s/%s rejected: %w", campaign, org, stage, err)
+		return fmt.Errorf("mark %s rejected: %w", what, err)
 	}
 	return nil
 }
