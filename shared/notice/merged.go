@@ -19,11 +19,22 @@ import (
 // maxSubjectNames is how many organisations a merged email's subject names; it counts the rest.
 const maxSubjectNames = 3
 
-// RenderMerged renders the mail of address carrying notices (in the order given) as sent at now.
+// RenderMerged renders the mail of address carrying notices (in the order given) as sent at now;
+// a mail left with one notice (the others went otherwise) is that notice's own email.
 // Its CSV is every notice's rows with the organisation's ODS code and name first.
 func (r *Renderer) RenderMerged(k ledger.MailKey, address string, notices []ledger.Notice, now time.Time) (*Email, error) {
 	if len(notices) == 0 {
 		return nil, fmt.Errorf("render mail %s: no notices", k)
+	}
+	if len(notices) == 1 { // one organisation: its own email, to this address, named as the mail
+		n := notices[0]
+		n.Recipients = []string{address}
+		e, err := r.Render(n, now)
+		if err != nil {
+			return nil, fmt.Errorf("render mail %s: %w", k, err)
+		}
+		e.Mail, e.Orgs = k.ID(), notices
+		return e, nil
 	}
 	parts := make([]*Email, len(notices))
 	for i, n := range notices {

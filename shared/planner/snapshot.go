@@ -130,3 +130,31 @@ func justBefore(ods string) string {
 	}
 	return ods[:len(ods)-1] + string(ods[len(ods)-1]-1) + "\xff"
 }
+
+// SnapshotFor is what address would get on at, for a preview or a test send of a merged email:
+// the notices due on at whose audience includes it, as a run would claim them, in ODS order (two
+// or more go in one merged email). It reads the whole day's plan and writes nothing.
+func (p *Planner) SnapshotFor(ctx context.Context, c *campaign.Campaign, address string, at calendar.Date) ([]ledger.Notice, error) {
+	address = strings.ToLower(strings.TrimSpace(address))
+	var dues []Due
+	_, st, err := p.planEach(ctx, c.ID, at, nil, func(ds []Due, _ []Skip) error {
+		for _, d := range ds {
+			if slices.ContainsFunc(d.Recipients, func(a string) bool { return strings.EqualFold(strings.TrimSpace(a), address) }) {
+				dues = append(dues, d)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(dues) == 0 {
+		return nil, fmt.Errorf("%w: no notice due on %s goes to %s", ErrNothingToRender, at, address)
+	}
+	out := make([]ledger.Notice, len(dues))
+	for i, d := range dues {
+		out[i] = st.notice(d, at)
+	}
+	slices.SortFunc(out, func(a, b ledger.Notice) int { return strings.Compare(a.Org, b.Org) })
+	return out, nil
+}

@@ -567,6 +567,43 @@ func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.No
 	if err != nil {
 		return "", nil, err
 	}
+	return s.sendTestEmail(ctx, e, n.Campaign+"/"+n.Org+"/"+n.Stage, to)
+}
+
+// SendTestMerged sends, like SendTest, the merged email address would get carrying notices (one
+// notice: that notice's own email), to the internal address to.
+func (s *Sender) SendTestMerged(ctx context.Context, c *campaign.Campaign, k ledger.MailKey, address string, notices []ledger.Notice, to string) (string, *notice.Email, error) {
+	if len(notices) == 1 {
+		return s.SendTest(ctx, c, notices[0], to)
+	}
+	to, err := TestAddress(to)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := CheckTestRecipient(c, to, s.cfg.TestRecipients); err != nil {
+		return "", nil, err
+	}
+	if err := c.CheckIdentity(s.cfg.Identity); err != nil {
+		return "", nil, fmt.Errorf("send test of %s: %w", k, err)
+	}
+	r, err := notice.New(c, s.cfg.TemplateDir)
+	if err != nil {
+		return "", nil, err
+	}
+	if s.cfg.Links != nil {
+		r.WithLinks(s.cfg.Links.For(c, true))
+	}
+	e, err := r.RenderMerged(k, address, notices, s.clock())
+	if err != nil {
+		return "", nil, err
+	}
+	e.To = []string{to}
+	return s.sendTestEmail(ctx, e, k.String(), to)
+}
+
+// sendTestEmail sends a rendered test: "[TEST] " before the subject, no tags, no configuration
+// set (feedback never mistakes it for a real email), the X-Sunset-Test header.
+func (s *Sender) sendTestEmail(ctx context.Context, e *notice.Email, what, to string) (string, *notice.Email, error) {
 	e.Subject = "[TEST] " + e.Subject
 	in, err := s.Input(e)
 	if err != nil {
@@ -577,7 +614,7 @@ func (s *Sender) SendTest(ctx context.Context, c *campaign.Campaign, n ledger.No
 	in.Content.Simple.Headers = append(in.Content.Simple.Headers, types.MessageHeader{Name: aws.String("X-Sunset-Test"), Value: aws.String("yes")})
 	id, err := s.send(ctx, in)
 	if err != nil {
-		return "", nil, fmt.Errorf("send test of %s/%s/%s to %s: %w", n.Campaign, n.Org, n.Stage, to, err)
+		return "", nil, fmt.Errorf("send test of %s to %s: %w", what, to, err)
 	}
 	return id, e, nil
 }
