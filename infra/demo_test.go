@@ -40,10 +40,11 @@ func TestMakeDemo(t *testing.T) {
 	if strings.Join(got, ", ") != strings.Join(want, ", ") {
 		t.Errorf("first run sent %q, want %q\n%s", got, want, first)
 	}
-	for _, s := range []string{"skipped  RTH", "Thameside", "Campaign demo-legacy-hostnames-2021: 7 notices (7 sent, 0 claimed, 0 failed, 0 suppressed)",
+	for _, s := range []string{"skipped  RTH", "Thameside", "it.support@federation.example.nhs.net (merged)",
+		"one email for 2 organisations: RTH, Y0123", "Campaign demo-legacy-hostnames-2021: 7 notices (7 sent, 0 claimed, 0 failed, 0 suppressed)",
 		"Read every email in the SES viewer: http://127.0.0.1:8005"} {
 		if !strings.Contains(first, s) {
-			t.Errorf("first run does not say %q", s)
+			t.Errorf("first run does not say %q\n%s", s, first)
 		}
 	}
 	second := run()

@@ -260,6 +260,7 @@ type noticeItem struct {
 	Merged        []string `dynamodbav:"merged,stringset"`
 	Mailed        []string `dynamodbav:"mailed,stringset"`
 	CarriedOnly   bool     `dynamodbav:"carried_only"`
+	DayTaken      []string `dynamodbav:"day_taken,stringset"`
 }
 
 func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
@@ -271,7 +272,7 @@ func noticeOf(it map[string]types.AttributeValue) (Notice, error) {
 		Campaign: m.Campaign, Org: m.Org, OrgName: m.OrgName, Stage: m.Stage, Status: m.Status,
 		FirstContact: m.FirstContact, Recipients: m.Recipients, MessageID: m.MessageID,
 		ContentSHA256: m.ContentSHA256, Error: m.Error, Domain: m.Domain, SettledBy: m.SettledBy, Resends: m.Resends,
-		Merged: m.Merged, Mailed: m.Mailed, CarriedOnly: m.CarriedOnly,
+		Merged: m.Merged, Mailed: m.Mailed, CarriedOnly: m.CarriedOnly, DayTaken: m.DayTaken,
 	}
 	slices.Sort(n.Merged)
 	slices.Sort(n.Mailed)

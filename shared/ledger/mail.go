@@ -366,7 +366,8 @@ func (l *Ledger) Mails(ctx context.Context, campaign string) ([]Mail, error) {
 	return out, nil
 }
 
-// ErrDayTaken: the address already has an email of the campaign on that day.
+// ErrDayTaken: the address already has an email of the campaign for that day (an email's day is
+// the day the planner chose it for, so a replay of many days in one sends each day's).
 var ErrDayTaken = errors.New("the address already has an email of this campaign today")
 
 func sentDayKey(campaign, address string, day calendar.Date) map[string]types.AttributeValue {
@@ -406,6 +407,29 @@ func (l *Ledger) ReleaseDay(ctx context.Context, campaign, address string, day c
 	})
 	if err != nil && !store.IsConditionFailed(err) {
 		return fmt.Errorf("release the day %s of an email of %s: %w", day, campaign, err)
+	}
+	return nil
+}
+
+// MarkDayTaken records on a leased notice that address already had its email of the campaign
+// for the notice's day: the notice waits, and the next day's planner merges that address into
+// its mail of that day (even alone), so it still gets the notice, one email a day.
+func (l *Ledger) MarkDayTaken(ctx context.Context, k Key, address string) error {
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.table),
+		Key:                      stageKey(k.Campaign, k.Org, k.Stage),
+		UpdateExpression:         aws.String("ADD day_taken :a"),
+		ConditionExpression:      aws.String("#s = :claimed AND attribute_exists(send_started_at)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":a": &types.AttributeValueMemberSS{Value: []string{strings.ToLower(address)}}, ":claimed": store.S(string(Claimed)),
+		},
+	})
+	if store.IsConditionFailed(err) {
+		return fmt.Errorf("mark notice %s day taken: %w", k, ErrNotClaimed)
+	}
+	if err != nil {
+		return fmt.Errorf("mark notice %s day taken: %w", k, err)
 	}
 	return nil
 }

@@ -71,6 +71,9 @@ type Notice struct {
 	Merged      []string `json:"merged,omitempty"`
 	Mailed      []string `json:"mailed,omitempty"`
 	CarriedOnly bool     `json:"carried_only,omitempty"`
+	// DayTaken are recipients that had already had their email of the campaign for the notice's
+	// day when its sender tried: the notice waited, and the next run merges them (MarkDayTaken).
+	DayTaken []string `json:"day_taken,omitempty"`
 	// ExpiresAt is when DynamoDB's TTL removes the ledger items (they hold addresses): the
 	// campaign's RetainUntil. Set by the planner.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,7 +22,7 @@ func handOffs(ns []ledger.Notice) []ledger.Notice {
 	out := make([]ledger.Notice, len(ns))
 	for i, n := range ns {
 		out[i] = ledger.Notice{Campaign: n.Campaign, Org: n.Org, OrgName: n.OrgName, Stage: n.Stage, PlannedFor: n.PlannedFor,
-			Status: n.Status, Recipients: n.Recipients, Merged: n.Merged}
+			Status: n.Status, Recipients: n.Recipients, Merged: n.Merged, DayTaken: n.DayTaken}
 	}
 	return out
 }
@@ -29,7 +30,7 @@ func handOffs(ns []ledger.Notice) []ledger.Notice {
 // handOver merges the day's notices by address, then hands over the notices and the mails:
 // those made now, and those an earlier run made for these notices (a run that stopped before
 // its hand-over leaves them claimed).
-func (p *Planner) handOver(ctx context.Context, st *state, at calendar.Date, ns []ledger.Notice, d Dispatcher, res *Result) error {
+func (p *Planner) handOver(ctx context.Context, st *state, at calendar.Date, ns []ledger.Notice, d Dispatcher, res *Result, keep bool) error {
 	var mails []ledger.MailKey
 	if p.Mails != nil {
 		var err error
@@ -49,6 +50,9 @@ func (p *Planner) handOver(ctx context.Context, st *state, at calendar.Date, ns 
 			return fmt.Errorf("dispatch %d merged emails of %s: %w", len(mails), st.c.ID, err)
 		}
 		res.Mails += len(mails)
+		if keep {
+			res.MailKeys = append(res.MailKeys, mails...)
+		}
 	}
 	return nil
 }
@@ -58,10 +62,15 @@ const dispatchChunk = 250
 
 // merge lists, for each address in two or more of the notices' audiences (less the addresses
 // already merged on them), those notices in the address's mail of at, then marks the address
-// merged on each. It returns every mail the notices are merged into, sorted. The helpdesk's
-// digest is never merged (it goes to the team).
+// merged on each. An address a notice's sender found had had its email for the notice's day
+// (ledger.MarkDayTaken) gets a mail of at even for that one notice. Before it lists anything,
+// it takes the address's day for the mail (ledger.TakeDay): a notice's own email that took it
+// first keeps the address, and no other email of the campaign goes to it for at. It returns
+// every mail the notices are merged into, sorted. The helpdesk's digest is never merged (it goes
+// to the team).
 func (p *Planner) merge(ctx context.Context, st *state, at calendar.Date, ns []ledger.Notice) ([]ledger.MailKey, error) {
 	byAddr := map[string][]ledger.Key{}
+	forced := map[string]bool{}
 	mails := map[ledger.MailKey]bool{}
 	for _, n := range ns {
 		if n.Org == ledger.HelpdeskOrg {
@@ -79,17 +88,27 @@ func (p *Planner) merge(ctx context.Context, st *state, at calendar.Date, ns []l
 			}
 			seen[a] = true
 			byAddr[a] = append(byAddr[a], n.Key())
+			if slices.Contains(n.DayTaken, a) {
+				forced[a] = true
+			}
 		}
 	}
 	addrs := make([]string, 0, len(byAddr))
 	for a, keys := range byAddr {
-		if len(keys) > 1 {
+		if len(keys) > 1 || forced[a] {
 			addrs = append(addrs, a)
 		}
 	}
 	slices.Sort(addrs)
 	for _, a := range addrs {
 		k := ledger.MailKeyOf(st.c.ID, at, a)
+		err := p.Mails.TakeDay(ctx, st.c.ID, a, at, "mail:"+k.ID(), st.c.RetainUntil())
+		if errors.Is(err, ledger.ErrDayTaken) {
+			continue // a notice's own email has the day: the others wait for the next day's merge
+		}
+		if err != nil {
+			return nil, err
+		}
 		ok, err := p.Mails.MergeInto(ctx, k, a, byAddr[a], st.c.RetainUntil())
 		if err != nil {
 			return nil, err

@@ -73,6 +73,7 @@ type Dispatcher interface {
 type Mails interface {
 	MergeInto(ctx context.Context, k ledger.MailKey, address string, notices []ledger.Key, expires time.Time) (bool, error)
 	MarkMerged(ctx context.Context, n ledger.Key, address string, day calendar.Date) (bool, error)
+	TakeDay(ctx context.Context, campaign, address string, day calendar.Date, by string, expires time.Time) error
 }
 
 // Progress keeps where a campaign stands after each run (shared/progress.Store fits): the
@@ -202,6 +203,8 @@ type Result struct {
 	// Mails counts the merged emails handed to the sender (one an address in the audience of
 	// several of the day's notices).
 	Mails int `json:"mails,omitempty"`
+	// MailKeys are those merged emails, unless Lean.
+	MailKeys []ledger.MailKey `json:"mail_keys,omitempty"`
 }
 
 // Counts are a run's numbers, for logs and metrics.

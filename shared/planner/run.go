@@ -209,7 +209,7 @@ func (p *Planner) run(ctx context.Context, id string, at calendar.Date, d Dispat
 		return nil
 	})
 	if err == nil && d != nil && len(hand) > 0 {
-		err = p.handOver(ctx, st, at, hand, d, &res)
+		err = p.handOver(ctx, st, at, hand, d, &res, keep)
 	}
 	for _, s := range lost {
 		res.Counts.Skipped[s.Reason]++

@@ -346,13 +346,17 @@ func (s *Sender) deliver(ctx context.Context, j *job) (Outcome, error) {
 	if err != nil {
 		return s.fail(ctx, log, k, err.Error())
 	}
-	give, err := s.takeDays(ctx, j.rec, k, n.Recipients)
+	give, taken, err := s.takeDays(ctx, j.rec, n, n.Recipients)
 	if errors.Is(err, ledger.ErrDayTaken) {
-		// One of its addresses has had an email of the campaign today: the notice waits for
-		// tomorrow, when the planner may merge it with that day's notices.
+		// One of its addresses has had its email of the campaign for this day: the notice
+		// waits, and the next day's planner merges that address into its email of that day.
+		if err := s.ledger.MarkDayTaken(context.WithoutCancel(ctx), k, taken); err != nil {
+			s.release(ctx, j)
+			return "", fmt.Errorf("send notice %s: %w", k, err)
+		}
 		s.release(ctx, j)
 		j.until = s.tomorrow(j.rec)
-		log.Info("a recipient has had an email of the campaign today: the notice waits for tomorrow", "until", j.until)
+		log.Info("a recipient has had its email of the campaign for the day: the notice waits for the next day's merge", "until", j.until)
 		return Deferred, nil
 	}
 	if err != nil {

@@ -131,58 +131,36 @@ func (s *Sender) sendMail(ctx context.Context, k ledger.MailKey) MailResult {
 			return done(ledger.Suppressed, "the address is suppressed")
 		}
 	}
-	today := calendar.In(s.clock(), rec.Campaign.Location())
-	by := "mail:" + k.ID()
-	if err := s.ledger.TakeDay(ctx, k.Campaign, m.Address, today, by, rec.Campaign.RetainUntil()); err != nil {
-		release()
-		if errors.Is(err, ledger.ErrDayTaken) {
-			res.Outcome, res.Until = Deferred, s.tomorrow(rec)
-			log.Info("the address has had an email of the campaign today: the mail waits for tomorrow", "until", res.Until)
-			return res
-		}
-		res.Err = fmt.Errorf("send mail %s: %w", k, err)
-		return res
-	}
-	giveDay := func() {
-		if err := s.ledger.ReleaseDay(context.WithoutCancel(ctx), k.Campaign, m.Address, today, by); err != nil {
-			log.Error("could not give the address's day back", "error", err)
-		}
-	}
+	// The planner took the address's day for this mail before it listed any notice in it
+	// (planner.merge), so no other email of the campaign goes to the address for that day.
 	carried, err := s.carried(ctx, m)
 	if err != nil {
-		giveDay()
 		release()
 		res.Err = fmt.Errorf("send mail %s: %w", k, err)
 		return res
 	}
 	if len(carried) == 0 {
-		giveDay()
 		return done(ledger.Superseded, "none of its notices was left to carry")
 	}
 	r, err := s.renderer(rec)
 	if err != nil {
-		giveDay()
 		release()
 		res.Err = fmt.Errorf("send mail %s: %w", k, err)
 		return res
 	}
 	e, err := r.RenderMerged(k, m.Address, carried, s.clock())
 	if err != nil {
-		giveDay()
 		return done(ledger.Failed, "render: "+err.Error())
 	}
 	in, err := s.Input(e)
 	if err != nil {
-		giveDay()
 		return done(ledger.Failed, err.Error())
 	}
 	id, err := s.send(ctx, in)
 	switch {
 	case isPermanent(err):
-		giveDay()
 		return done(ledger.Failed, "SES rejected the message: "+err.Error())
 	case err != nil && notAccepted(err):
-		giveDay()
 		release()
 		res.Err = fmt.Errorf("send mail %s: %w", k, err)
 		return res
@@ -257,20 +235,25 @@ func (s *Sender) campaignFor(ctx context.Context, id string, log *slog.Logger) (
 	return rec, "", time.Time{}, nil
 }
 
-// takeDays claims today's email of the campaign for each of a notice's own recipients, in
-// order. When one already has an email of the campaign today it gives back those it took and
-// returns ledger.ErrDayTaken. The helpdesk's digest takes none (it goes to the team, not to an
-// organisation). give returns the days taken, for an email that was not sent after all.
-func (s *Sender) takeDays(ctx context.Context, rec *campaign.Record, k ledger.Key, to []string) (give func(), err error) {
+// takeDays claims, for each of a notice's own recipients, its email of the campaign for the
+// notice's day (the day the planner chose it for). When one already has one it gives back those
+// it took and returns that address with ledger.ErrDayTaken. The helpdesk's digest takes none (it
+// goes to the team, not to an organisation). give gives the days back, for an email that was not
+// sent after all.
+func (s *Sender) takeDays(ctx context.Context, rec *campaign.Record, n *ledger.Notice, to []string) (give func(), taken string, err error) {
+	k := n.Key()
 	if k.Org == ledger.HelpdeskOrg {
-		return func() {}, nil
+		return func() {}, "", nil
 	}
-	today := calendar.In(s.clock(), rec.Campaign.Location())
+	day := n.PlannedFor
+	if day.IsZero() {
+		day = calendar.In(s.clock(), rec.Campaign.Location())
+	}
 	by := "notice:" + k.Org + "#" + k.Stage
-	var taken []string
+	var took []string
 	give = func() {
-		for _, a := range taken {
-			if err := s.ledger.ReleaseDay(context.WithoutCancel(ctx), k.Campaign, a, today, by); err != nil {
+		for _, a := range took {
+			if err := s.ledger.ReleaseDay(context.WithoutCancel(ctx), k.Campaign, a, day, by); err != nil {
 				s.cfg.Logger.Error("could not give an address's day back", "notice", k.String(), "error", err)
 			}
 		}
@@ -278,13 +261,13 @@ func (s *Sender) takeDays(ctx context.Context, rec *campaign.Record, k ledger.Ke
 	addrs := slices.Clone(to)
 	slices.Sort(addrs)
 	for _, a := range slices.Compact(addrs) {
-		if err := s.ledger.TakeDay(ctx, k.Campaign, a, today, by, rec.Campaign.RetainUntil()); err != nil {
+		if err := s.ledger.TakeDay(ctx, k.Campaign, a, day, by, rec.Campaign.RetainUntil()); err != nil {
 			give()
-			return nil, err
+			return nil, a, err
 		}
-		taken = append(taken, a)
+		took = append(took, a)
 	}
-	return give, nil
+	return give, "", nil
 }
 
 // tomorrow is when a notice or mail that found an address's day taken tries again.

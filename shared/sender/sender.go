@@ -42,6 +42,7 @@ type Ledger interface {
 	ReleaseSend(ctx context.Context, campaign, org, stage string) error
 	ReleaseFailed(ctx context.Context, n ledger.Notice, by, reason string) error
 	MarkCarried(ctx context.Context, k ledger.Key) error
+	MarkDayTaken(ctx context.Context, k ledger.Key, address string) error
 	TakeDay(ctx context.Context, campaign, address string, day calendar.Date, by string, expires time.Time) error
 	ReleaseDay(ctx context.Context, campaign, address string, day calendar.Date, by string) error
 	BeginMail(ctx context.Context, k ledger.MailKey) (*ledger.Mail, error)

@@ -43,10 +43,29 @@ func run() error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", "OUTCOME", "ORG", "NAME", "STAGE", "TO / WHY")
 		for _, d := range r.Plan.Due {
 			status := "claimed"
+			to := d.Recipients
 			if n, err := l.Get(ctx, r.Plan.Campaign, d.Org, d.Stage); err == nil {
 				status = string(n.Status)
+				to = nil
+				for _, a := range d.Recipients {
+					if n.IsMerged(a) {
+						a += " (merged)"
+					}
+					to = append(to, a)
+				}
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s (%s)\n", strings.ToUpper(status), d.Org, d.OrgName, d.Stage, strings.Join(d.Recipients, ", "), accounts(d))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s (%s)\n", strings.ToUpper(status), d.Org, d.OrgName, d.Stage, strings.Join(to, ", "), accounts(d))
+		}
+		for _, k := range r.MailKeys {
+			m, err := l.GetMail(ctx, k)
+			if err != nil {
+				return err
+			}
+			var orgs []string
+			for _, n := range m.Carried {
+				orgs = append(orgs, n.Org)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", strings.ToUpper(string(m.Status)), "-", fmt.Sprintf("one email for %d organisations: %s", len(orgs), strings.Join(orgs, ", ")), "merged", m.Address)
 		}
 		for _, s := range r.Plan.Skipped {
 			why := string(s.Reason)
