@@ -199,3 +199,91 @@ func TestResendAFailedNotice(t *testing.T) {
 	}
 	must(1, "reconcile", "--campaign", id, "--failed", "--resend", "--org", "RX1", "--reason", "again") // nothing failed now
 }
+
+// crashingMailLedger is the real ledger, except that the sender dies after SES accepted each
+// merged email: MarkMailSent never lands.
+type crashingMailLedger struct{ *ledger.Ledger }
+
+func (crashingMailLedger) MarkMailSent(context.Context, ledger.MailKey, []ledger.Key, string, string) error {
+	return errors.New("the sender died before recording the merged email")
+}
+
+// The demo's federation LA gets one merged email for two organisations; the sender dies before
+// recording it. sunset reconcile says so and --mails lists it after the grace period; --mails
+// --resend, only with a reason, sends it once more, on record.
+func TestReconcileMergedEmails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cli := newTestCLI(t, map[string]string{"USER": "alice"})
+	db, table := cli.useLocalStack()
+	t0 := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
+	cli.now = t0
+	id := "mails-" + localstacktest.Unique()
+	data := filepath.Join("..", "..", "infra", "demo", "data")
+	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "campaign.yaml")
+	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+id, 1)), 0o644)
+	must := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, errOut, code := cli.run(args...)
+		if code != wantCode {
+			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
+		}
+		return out + errOut
+	}
+	must(0, "directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
+	must(0, "campaign", "apply", file)
+	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
+	must(0, append([]string{"ingest", "--campaign", id}, logs...)...)
+
+	clock := func() time.Time { return t0 }
+	l := ledger.New(db, table, clock)
+	crashing := sender.New(cli.ses, crashingMailLedger{l}, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
+	res, err := planner.New(db, table, cli.stage, clock).Run(ctx, id, calendar.Of(t0), crashing)
+	if err != nil || res.Mails != 1 {
+		t.Fatalf("run: %d merged emails, %v", res.Mails, err)
+	}
+	merged := func() int {
+		n := 0
+		for _, m := range localstacktest.SentEmails(t) {
+			if m.Header("X-Sunset-Campaign") == id && m.Header("X-Sunset-Mail") != "" {
+				n++
+			}
+		}
+		return n
+	}
+	if got := merged(); got != 1 {
+		t.Fatalf("%d merged emails sent, want 1", got)
+	}
+	cli.now = t0.Add(2 * time.Hour)
+	if out := must(0, "reconcile", "--campaign", id); !strings.Contains(out, "1 merged emails are in doubt too") {
+		t.Errorf("reconcile does not point at the merged email:\n%s", out)
+	}
+	out := must(0, "reconcile", "--campaign", id, "--mails")
+	if !strings.Contains(out, "1 merged emails in doubt") || !strings.Contains(out, "it.support@federation.example.nhs.net") || !strings.Contains(out, "RTH Y0123") {
+		t.Errorf("reconcile --mails:\n%s", out)
+	}
+	var listed []ledger.Mail
+	if err := json.Unmarshal([]byte(must(0, "reconcile", "--campaign", id, "--mails", "--json")), &listed); err != nil || len(listed) != 1 {
+		t.Fatalf("reconcile --mails --json: %v %v", listed, err)
+	}
+	must(2, "reconcile", "--campaign", id, "--mails", "--resend")
+	must(2, "reconcile", "--campaign", id, "--mails", "--org", "RTH")
+	out = must(0, "reconcile", "--campaign", id, "--mails", "--resend", "--mail", listed[0].ID(), "--reason", "not in SES's sending statistics")
+	if !strings.Contains(out, "released by alice") || !strings.Contains(out, "sent") {
+		t.Errorf("resend:\n%s", out)
+	}
+	if got := merged(); got != 2 {
+		t.Errorf("%d merged emails after the resend, want 2 (the one on record)", got)
+	}
+	m, err := l.GetMail(ctx, listed[0].MailKey)
+	if err != nil || m.Status != ledger.Sent || len(m.Resends) != 1 || m.Resends[0].By != "alice" || len(m.Carried) != 2 {
+		t.Errorf("mail after the resend: %+v %v", m, err)
+	}
+	if out := must(0, "reconcile", "--campaign", id, "--mails"); !strings.Contains(out, "0 merged emails in doubt") {
+		t.Errorf("after the resend:\n%s", out)
+	}
+}

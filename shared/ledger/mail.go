@@ -93,17 +93,26 @@ func MergedAddress(entry string) string {
 // carry).
 type Mail struct {
 	MailKey
-	Address       string
-	Notices       []Key
-	Status        Status
-	SendStartedAt time.Time
-	SentAt        time.Time
-	MessageID     string
-	ContentSHA256 string
-	Error         string
+	Address       string    `json:"address"`
+	Notices       []Key     `json:"notices"`
+	Status        Status    `json:"status"`
+	SendStartedAt time.Time `json:"send_started_at,omitzero"`
+	SentAt        time.Time `json:"sent_at,omitzero"`
+	MessageID     string    `json:"message_id,omitempty"`
+	ContentSHA256 string    `json:"content_sha256,omitempty"`
+	Error         string    `json:"error,omitempty"`
 	// Carried are the notices the sent mail carried (Notices less those it refused).
-	Carried   []Key
-	ExpiresAt time.Time
+	Carried []Key `json:"carried,omitempty"`
+	// SettledBy names the SES event that settled a mail in doubt; Resends every release of it
+	// for sending again (sunset reconcile --mails --resend).
+	SettledBy string    `json:"settled_by,omitempty"`
+	Resends   []Resend  `json:"resends,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Released reports a mail released for resending that no sender has leased since.
+func (m Mail) Released() bool {
+	return m.Status == Claimed && m.SendStartedAt.IsZero() && len(m.Resends) > 0
 }
 
 // InDoubt reports a mail a sender leased and never recorded: SES may have it.
@@ -122,6 +131,8 @@ type mailItem struct {
 	MessageID     string   `dynamodbav:"message_id"`
 	ContentSHA256 string   `dynamodbav:"content_sha256"`
 	Error         string   `dynamodbav:"error"`
+	SettledBy     string   `dynamodbav:"settled_by"`
+	Resends       []Resend `dynamodbav:"resends"`
 	ExpiresAt     int64    `dynamodbav:"expires_at"`
 }
 
@@ -147,7 +158,7 @@ func mailOf(it map[string]types.AttributeValue) (Mail, error) {
 	out := Mail{
 		MailKey: MailKey{Campaign: m.Campaign, Day: day, To: m.To}, Address: m.Address,
 		Notices: refKeys(m.Campaign, m.Notices), Carried: refKeys(m.Campaign, m.Carried), Status: m.Status,
-		MessageID: m.MessageID, ContentSHA256: m.ContentSHA256, Error: m.Error,
+		MessageID: m.MessageID, ContentSHA256: m.ContentSHA256, Error: m.Error, SettledBy: m.SettledBy, Resends: m.Resends,
 	}
 	out.SendStartedAt, _ = time.Parse(time.RFC3339Nano, m.SendStartedAt)
 	out.SentAt, _ = time.Parse(time.RFC3339Nano, m.SentAt)
@@ -364,6 +375,57 @@ func (l *Ledger) Mails(ctx context.Context, campaign string) ([]Mail, error) {
 		return nil, fmt.Errorf("list mails of %s: %w", campaign, err)
 	}
 	return out, nil
+}
+
+// MailsInDoubt is InDoubt for merged emails: those leased before cutoff and never recorded
+// (settled by no SES event), and those released for resending and not sent since.
+func (l *Ledger) MailsInDoubt(ctx context.Context, campaign string, cutoff time.Time) ([]Mail, error) {
+	all, err := l.Mails(ctx, campaign)
+	if err != nil {
+		return nil, err
+	}
+	var out []Mail
+	for _, m := range all {
+		if (m.InDoubt() && m.SendStartedAt.Before(cutoff)) || m.Released() {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// ReleaseMailForResend is ReleaseForResend for a merged email: its lease given back, on
+// record (who, why, the lease it replaced), conditional on that lease. The next send asks its
+// notices again (Carry answers as before) and sends it.
+func (l *Ledger) ReleaseMailForResend(ctx context.Context, m Mail, by, reason string) error {
+	if reason == "" || by == "" {
+		return fmt.Errorf("release mail %s for resending: %w (and who releases it)", m.MailKey, ErrReasonRequired)
+	}
+	if !m.InDoubt() {
+		return fmt.Errorf("release mail %s for resending: %w: it is not in doubt", m.MailKey, ErrNotClaimed)
+	}
+	lease := m.SendStartedAt.UTC().Format(time.RFC3339Nano)
+	entry, err := attributevalue.MarshalMap(Resend{At: l.clock().UTC(), By: by, Reason: reason, SendStartedAt: lease})
+	if err != nil {
+		return fmt.Errorf("release mail %s for resending: %w", m.MailKey, err)
+	}
+	_, err = l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.table),
+		Key:                      mailKey(m.MailKey),
+		UpdateExpression:         aws.String("REMOVE send_started_at SET resends = list_append(if_not_exists(resends, :none), :r)"),
+		ConditionExpression:      aws.String("#s = :claimed AND send_started_at = :lease"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":claimed": store.S(string(Claimed)), ":lease": store.S(lease),
+			":none": &types.AttributeValueMemberL{}, ":r": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberM{Value: entry}}},
+		},
+	})
+	if store.IsConditionFailed(err) {
+		return fmt.Errorf("release mail %s for resending: %w: settled or released meanwhile", m.MailKey, ErrNotClaimed)
+	}
+	if err != nil {
+		return fmt.Errorf("release mail %s for resending: %w", m.MailKey, err)
+	}
+	return nil
 }
 
 // ErrDayTaken: the address already has an email of the campaign for that day (an email's day is
