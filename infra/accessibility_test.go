@@ -9,6 +9,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/nhsmail-sunset/sunset/shared/browsertest"
+	"github.com/nhsmail-sunset/sunset/shared/calendar"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
 )
 
@@ -54,6 +56,9 @@ func everyPageAccessible(t *testing.T, table string) {
 		{"apply", "/console/apply"},
 		{"suppressed addresses", "/console/suppressed"},
 		{"answers", c + "/answers"},
+		{"merged emails", c + "/mails"},
+		{"a merged email", c + "/mails/" + ledger.MailKeyOf(id, calendar.Date{Year: 2021, Month: 7, Day: 27}, "it.support@federation.example.nhs.net").ID()},
+		{"a notice in a merged email", c + "/orgs/RTH/notices/advance"},
 		{"no such page", "/console/no-such-page"},
 	} {
 		check(p.what, p.path, "main h1")

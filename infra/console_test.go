@@ -112,6 +112,14 @@ func consoleInBrowser(t *testing.T, table string) {
 	if s := text(`main`); !strings.Contains(s, "exactly as sent") || !strings.Contains(s, "Final reminder") {
 		t.Errorf("the email page:\n%s", s)
 	}
+	do("open the merged emails", chromedp.Navigate(base+"/console/campaigns/"+id+"/mails"), chromedp.WaitVisible(chromedp.CSS(`main table`)))
+	if s := text(`main table`); !strings.Contains(s, "it.support@federation.example.nhs.net") || !strings.Contains(s, "RTH, Y0123") || !strings.Contains(s, "sent") {
+		t.Errorf("the merged emails:\n%s", s)
+	}
+	do("open the federation's merged email", chromedp.Click(chromedp.CSS(`main table a[href*="/mails/"]`)), chromedp.WaitVisible(chromedp.CSS(`iframe.email`)))
+	if s := text(`main`); !strings.Contains(s, "exactly as sent") || !strings.Contains(s, "2 organisations") {
+		t.Errorf("the merged email's page:\n%s", s)
+	}
 	do("ask to pause as a viewer", chromedp.Navigate(base+"/console/campaigns/"+id+"/pause"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	if s := text("main"); !strings.Contains(s, "Your roles do not allow this") {
 		t.Errorf("a viewer asking to pause sees:\n%s", s)

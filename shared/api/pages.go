@@ -610,6 +610,8 @@ type asSent struct {
 	Verified bool
 	Sent     bool
 	Problem  string
+	// Merged are the recipients that got it in a merged email instead.
+	Merged []mergedLink
 }
 
 // rerender renders a notice with the campaign version in force when it was sent (or claimed),
@@ -629,7 +631,7 @@ func (s *Server) rerender(r *http.Request) (*asSent, error) {
 	if at.IsZero() {
 		at = n.ClaimedAt
 	}
-	out := &asSent{ID: id, Notice: n, Sent: n.Status == ledger.Sent || !n.SentAt.IsZero()}
+	out := &asSent{ID: id, Notice: n, Sent: n.Status == ledger.Sent || !n.SentAt.IsZero(), Merged: mergedLinks(n)}
 	var c *campaign.Campaign
 	for _, h := range hist {
 		if c == nil || !h.At.After(at) {
