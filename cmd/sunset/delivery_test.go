@@ -66,6 +66,16 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 	if !strings.Contains(out, "Final reminder") || !strings.Contains(out, "as on 2021-07-28") {
 		t.Errorf("preview of a chosen stage:\n%s", out)
 	}
+	// The federation's LA is in two organisations' notices: its one email of the day, merged.
+	out = must(0, "preview", "--campaign", id, "--recipient", "it.support@federation.example.nhs.net", "--out", dir)
+	if !strings.Contains(out, "2 organisations") || !strings.Contains(out, "action needed at 2 organisations you look after") {
+		t.Errorf("preview of a merged email:\n%s", out)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, id+"-2021-07-27_*.eml")); len(files) != 1 {
+		t.Errorf("merged preview files: %v", files)
+	}
+	must(2, "preview", "--campaign", id, "--recipient", "nobody@example.nhs.net", "--out", dir)
+	must(2, "preview", "--campaign", id, "--recipient", "it.support@federation.example.nhs.net", "--org", "RX1", "--out", dir)
 	must(2, "preview", "--campaign", id, "--org", "RYJ", "--out", dir) // not affected: nothing to render
 	must(2, "preview", "--campaign", id, "--org", "RX1")               // no --out
 	must(2, "preview", "--campaign", id, "--org", "RX1", "--stage", "nope", "--at", "2021-07-28", "--out", dir)
@@ -85,6 +95,20 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 	if tests != 1 {
 		t.Errorf("%d test emails to %s, want 1", tests, to)
 	}
+	mergedTo := "internal-" + localstacktest.Unique() + "@example.nhs.net"
+	must(0, "send-test", "--campaign", id, "--recipient", "it.support@federation.example.nhs.net", "--to", mergedTo)
+	tests = 0
+	for _, m := range localstacktest.SentEmails(t) {
+		if len(m.Destination.To) == 1 && strings.Contains(m.Destination.To[0], mergedTo) {
+			tests++
+			if !strings.HasPrefix(m.Subject, "[TEST] ") || !strings.Contains(m.Subject, "2 organisations") || m.Header("X-Sunset-Test") != "yes" {
+				t.Errorf("merged test subject %q", m.Subject)
+			}
+		}
+	}
+	if tests != 1 {
+		t.Errorf("%d merged test emails to %s, want 1", tests, mergedTo)
+	}
 	must(2, "send-test", "--campaign", id, "--org", "Y0123", "--stage", "advance", "--to", "a@b.net\r\nBcc: x@y.net")
 	if out := must(2, "send-test", "--campaign", id, "--org", "Y0123", "--stage", "advance", "--to", "someone@outside.example"); !strings.Contains(out, "not an internal address") {
 		t.Errorf("a test to an outside address: %s", out)
@@ -98,6 +122,9 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 	r := readReport()
 	if len(r.Notices) != 3 {
 		t.Fatalf("%d notices after run, want 3: %+v", len(r.Notices), r.Notices)
+	}
+	if len(r.Mails) != 1 || r.Mails[0].To != "it.support@federation.example.nhs.net" || len(r.Mails[0].Orgs) != 2 || r.Mails[0].Status != "sent" {
+		t.Errorf("merged emails in the report: %+v", r.Mails)
 	}
 	ids := map[string]bool{}
 	for _, n := range r.Notices {
@@ -131,7 +158,9 @@ func TestPreviewSendTestRunReport(t *testing.T) {
 		t.Errorf("csv:\n%s", csv)
 	}
 	table := must(0, "report", "--campaign", id)
-	if !strings.Contains(table, "3 notices (3 sent") || !strings.Contains(table, "locum.contractor@nhs.net") {
+	if !strings.Contains(table, "3 notices (3 sent") || !strings.Contains(table, "locum.contractor@nhs.net") ||
+		!strings.Contains(table, "Merged emails (one email a day to an address in several organisations' notices): 1") ||
+		!strings.Contains(table, "2021-07-27  it.support@federation.example.nhs.net  RTH/advance Y0123/advance  sent") {
 		t.Errorf("table:\n%s", table)
 	}
 	must(2, "report", "--campaign", id, "--json", "--csv")

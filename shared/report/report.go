@@ -24,6 +24,7 @@ type Campaigns interface {
 type Ledger interface {
 	List(ctx context.Context, campaign string) ([]ledger.Notice, error)
 	Stats(ctx context.Context, campaign string) (ledger.Stats, error)
+	Mails(ctx context.Context, campaign string) ([]ledger.Mail, error)
 }
 
 // Suppressions reads the whole suppression list (suppression.List).
@@ -62,6 +63,9 @@ type Report struct {
 	// Delivery is what SES's events say about the campaign's emails, per recipient.
 	Delivery    Delivery `json:"delivery"`
 	Notices     []Notice `json:"notices"`
+	// Mails are the merged emails: one email to one address for several organisations' notices
+	// of a day (each notice's Merged names the addresses that got it so).
+	Mails       []Mail   `json:"mails"`
 	Unassigned  []string `json:"unassigned"`  // accounts seen on a legacy hostname that no organisation owns
 	Unreachable []string `json:"unreachable"` // organisations (ODS) every address of which is suppressed
 	Suppressed  []string `json:"suppressed"`  // addresses on the suppression list (all campaigns)
@@ -112,6 +116,35 @@ type Delivery struct {
 	BounceRate float64 `json:"bounce_rate"`
 }
 
+// Mail is one merged email: to whom, for which day, carrying which organisations' notices.
+type Mail struct {
+	ID        string     `json:"id"`
+	Day       string     `json:"day"`
+	To        string     `json:"to"`
+	Orgs      []string   `json:"orgs"` // "<ODS>/<stage>" of each notice it carried (listed, if not sent)
+	Status    string     `json:"status"`
+	SentAt    *time.Time `json:"sent_at"`
+	MessageID string     `json:"message_id"`
+	InDoubt   bool       `json:"in_doubt,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+func reportMail(m ledger.Mail) Mail {
+	rm := Mail{ID: m.ID(), Day: m.Day.String(), To: m.Address, Orgs: []string{}, Status: string(m.Status), MessageID: m.MessageID, InDoubt: m.InDoubt(), Error: m.Error}
+	keys := m.Carried
+	if len(keys) == 0 {
+		keys = m.Notices
+	}
+	for _, k := range keys {
+		rm.Orgs = append(rm.Orgs, k.Org+"/"+k.Stage)
+	}
+	if !m.SentAt.IsZero() {
+		t := m.SentAt.UTC()
+		rm.SentAt = &t
+	}
+	return rm
+}
+
 // Notice is one ledger entry.
 type Notice struct {
 	Org       string     `json:"org"`
@@ -131,6 +164,9 @@ type Notice struct {
 	SettledBy string `json:"settled_by,omitempty"`
 	// Resends is every release for resending: who, when, why.
 	Resends []ledger.Resend `json:"resends,omitempty"`
+	// Merged are the addresses of To that got the notice in a merged email (Report.Mails)
+	// instead of its own.
+	Merged []string `json:"merged,omitempty"`
 }
 
 // AccountCount is the number of distinct accounts the notice listed (an account seen on two
@@ -163,13 +199,17 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 	if err != nil {
 		return Report{}, err
 	}
+	mails, err := src.Ledger.Mails(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
 	from, to := unassignedSpan(rec.Campaign, now)
 	unassigned, err := src.Planner.Unassigned(ctx, rec.Campaign, from, to)
 	if err != nil {
 		return Report{}, err
 	}
 	r := Report{Campaign: id, Status: string(rec.Status), PauseReason: rec.PauseReason, Delivery: delivery(stats),
-		Notices: []Notice{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}, SuppressedEntries: supp,
+		Notices: []Notice{}, Mails: []Mail{}, Unassigned: []string{}, Unreachable: []string{}, Suppressed: []string{}, SuppressedEntries: supp,
 		Progress: []progress.Day{}, Markers: Markers(rec.Campaign), Title: rec.Campaign.Title, Brownouts: brownouts(rec.Campaign, notices)}
 	unreachable := map[string]bool{}
 	if src.Progress != nil {
@@ -190,6 +230,9 @@ func Build(ctx context.Context, src Sources, id string, now time.Time) (Report, 
 		if n.Status == ledger.Suppressed && allSuppressed(n.Recipients, suppressed) {
 			unreachable[n.Org] = true
 		}
+	}
+	for _, m := range mails {
+		r.Mails = append(r.Mails, reportMail(m))
 	}
 	seen := map[string]bool{}
 	for _, a := range unassigned {
@@ -240,6 +283,9 @@ func recorded(ctx context.Context, p Progress, id string, r *Report, unreachable
 func reportNotice(n ledger.Notice) Notice {
 	rn := Notice{Org: n.Org, OrgName: n.OrgName, Stage: n.Stage, Status: string(n.Status), To: n.Recipients,
 		MessageID: n.MessageID, Accounts: n.Accounts, Error: n.Error, InDoubt: n.InDoubt(), SettledBy: n.SettledBy, Resends: n.Resends}
+	for _, e := range n.Merged {
+		rn.Merged = append(rn.Merged, ledger.MergedAddress(e))
+	}
 	if rn.Accounts == nil {
 		rn.Accounts = []ledger.Account{} // a list in JSON, never null
 	}

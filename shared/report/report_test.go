@@ -141,6 +141,7 @@ func TestBuild(t *testing.T) {
 			{Org: "D4", OrgName: "Delta", Stage: "advance", Status: "suppressed", To: []string{"la@c.nhs.net", "ok@d.nhs.net"}, Accounts: none},
 			{Org: "E5", OrgName: "=Echo", Stage: "unknown-stage", Status: "failed", To: []string{}, Accounts: none, Error: "MessageRejected"},
 		},
+		Mails:             []Mail{},
 		Unassigned:        []string{"early@nhs.net", "locum@nhs.net"},
 		Unreachable:       []string{"C3", "F6"}, // H8 was unreachable only in an earlier run
 		Suppressed:        []string{"la@c.nhs.net", "pla@c.nhs.net"},
@@ -208,7 +209,7 @@ func TestBuildEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Empty lists are [] in the JSON, never null.
-	if want := `{"campaign":"c1","status":"active","delivery":{"sends":0,"bounces":0,"complaints":0,"bounce_rate":0},"notices":[],"unassigned":[],"unreachable":[],"suppressed":[],"progress":[]}`; string(b) != want {
+	if want := `{"campaign":"c1","status":"active","delivery":{"sends":0,"bounces":0,"complaints":0,"bounce_rate":0},"notices":[],"mails":[],"unassigned":[],"unreachable":[],"suppressed":[],"progress":[]}`; string(b) != want {
 		t.Errorf("JSON %s, want %s", b, want)
 	}
 }
@@ -334,7 +335,7 @@ func TestJSON(t *testing.T) {
 	    {"account":"one@nhs.net","hostname":"imap.nhs.net","protocol":"IMAP","last_seen":"2021-07-27T08:30:00Z","successes":3,"failures":1},
 	    {"account":"two@nhs.net","hostname":"smtp.nhs.net","protocol":"SMTP","last_seen":"2021-07-27T08:30:00Z","successes":1,"failures":0}]},
 	  {"org":"E5","org_name":"=HYPERLINK(\"x\")","stage":"final","status":"failed","to":[],"sent_at":null,"message_id":"","accounts":[],"error":"-bad address"}],
-	"unassigned":["locum@nhs.net"],"unreachable":[],"suppressed":["la@c.nhs.net"],
+	"mails":null,"unassigned":["locum@nhs.net"],"unreachable":[],"suppressed":["la@c.nhs.net"],
 	"progress":[{"date":"2021-07-27","affected_organisations":2,"affected_accounts":5,"notified_organisations":2,"fixed_organisations":1,"unassigned_accounts":1}]}`
 	var got, exp any
 	if err := json.Unmarshal(b, &got); err != nil {

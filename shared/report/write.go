@@ -74,6 +74,16 @@ func (r Report) WriteTable(w io.Writer) error {
 		}
 		tw.Flush()
 	}
+	if len(r.Mails) > 0 {
+		fmt.Fprintf(ew, "\nMerged emails (one email a day to an address in several organisations' notices): %d\n", len(r.Mails))
+		for _, m := range r.Mails {
+			status := m.Status
+			if m.InDoubt {
+				status = "in doubt: sunset reconcile --mails"
+			}
+			fmt.Fprintf(ew, "  %s  %s  %s  %s\n", m.Day, m.To, strings.Join(m.Orgs, " "), status)
+		}
+	}
 	list := func(title string, items []string) {
 		fmt.Fprintf(ew, "\n%s: %d\n", title, len(items))
 		for _, it := range items {
