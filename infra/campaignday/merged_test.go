@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -154,4 +155,66 @@ func to(t *testing.T, endpoint, addr string) []localstacktest.Email {
 		}
 	}
 	return out
+}
+
+// The unit's day is taken by one organisation's own email before the planner could merge (a
+// notice sent alone, as by an earlier hand-off): the other two notices wait, and the next
+// day's run merges them into one email to the unit. A run that stopped before its hand-over
+// leaves notices claimed; the next run merges them like new ones. At most one email a day to
+// the unit throughout, and each notice reaches it once.
+func TestADayTakenIsMergedTheNextDay(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	endpoint := localstacktest.SESEmulator(t, "{}")
+	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	id := "taken-" + localstacktest.Unique()
+	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 3, 3, now); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(db, table, clock)
+	snd := sender.New(ses, l, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
+	p := planner.New(db, table, nil, clock)
+	if _, err := p.Run(ctx, id, calendar.Of(now), nil); err != nil { // claims, no hand-over
+		t.Fatal(err)
+	}
+	first := ledger.Key{Campaign: id, Org: campaignday.Org(0), Stage: "advance"}
+	if res, err := snd.SendAll(ctx, []ledger.Key{first}); err != nil || len(res) != 1 || res[0].Outcome != sender.Sent {
+		t.Fatalf("send %s alone: %+v %v", first, res, err)
+	}
+	res, err := p.Run(ctx, id, calendar.Of(now), snd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Mails != 0 {
+		t.Errorf("merged emails on a day the unit already had one: %d", res.Mails)
+	}
+	if got := to(t, endpoint, campaignday.SharedLA); len(got) != 1 || got[0].Header("X-Sunset-Org") != first.Org {
+		t.Fatalf("the unit's emails on the first day: %d, want %s's own", len(got), first.Org)
+	}
+	for i := 1; i < 3; i++ {
+		n, err := l.Get(ctx, id, campaignday.Org(i), "advance")
+		if err != nil || n.Status != ledger.Claimed || n.InDoubt() || !slices.Contains(n.DayTaken, campaignday.SharedLA) {
+			t.Fatalf("%s after the first day: %+v %v", campaignday.Org(i), n, err)
+		}
+	}
+
+	now = now.Add(24 * time.Hour)
+	if res, err = p.Run(ctx, id, calendar.Of(now), snd); err != nil || res.Mails != 1 {
+		t.Fatalf("next day's run: %d merged emails, %v", res.Mails, err)
+	}
+	got := to(t, endpoint, campaignday.SharedLA)
+	if len(got) != 2 || got[1].Header("X-Sunset-Mail") == "" || !strings.Contains(got[1].Subject, "2 organisations") {
+		t.Fatalf("the unit's emails after the second day: %d", len(got))
+	}
+	for i := 1; i < 3; i++ {
+		n, err := l.Get(ctx, id, campaignday.Org(i), "advance")
+		if err != nil || n.Status != ledger.Sent || len(n.Mailed) != 1 {
+			t.Errorf("%s after the second day: %+v %v", campaignday.Org(i), n, err)
+		}
+		if own := to(t, endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
+			t.Errorf("%s's own LA got %d emails, want 1", campaignday.Org(i), len(own))
+		}
+	}
 }

@@ -201,7 +201,7 @@ func TestErrorsSayWhatAndWhere(t *testing.T) {
 		{"unknown campaign's pause", "POST", "/api/campaigns/no-such-campaign/pause", "", 404, []string{"campaign not found"}},
 		{"unknown route", "GET", "/api/nothing-here", "", 404, []string{"no such API route"}},
 		{"nothing to preview", "GET", "/api/campaigns/" + demoID + "/preview?org=ZZZ9", "", 404, []string{"Nothing to render: no notice is due for ZZZ9"}},
-		{"preview without org", "GET", "/api/campaigns/" + demoID + "/preview", "", 400, []string{"org is required"}},
+		{"preview without org", "GET", "/api/campaigns/" + demoID + "/preview", "", 400, []string{"or recipient (?recipient=ADDRESS"}},
 		{"extension past the cap", "POST", "/api/campaigns/" + demoID + "/extensions", `{"org":"RX1","until":"2022-09-20","reason":"late"}`, 409,
 			[]string{"max_extension_days", "latest allowed date"}},
 		{"extension, unknown field", "POST", "/api/campaigns/" + demoID + "/extensions", `{"ods":"RX1"}`, 400, []string{"unknown field"}},

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/ledger"
+	"github.com/nhsmail-sunset/sunset/shared/notice"
 	"github.com/nhsmail-sunset/sunset/shared/planner"
 	"github.com/nhsmail-sunset/sunset/shared/report"
 	"github.com/nhsmail-sunset/sunset/shared/sender"
@@ -245,14 +247,63 @@ type preview struct {
 	Text     string   `json:"text"`
 	CSVName  string   `json:"csv_name"`
 	CSV      string   `json:"csv"`
+	// Mail and Orgs are, for ?recipient=, the merged email's ID and the organisations it covers.
+	Mail string   `json:"mail,omitempty"`
+	Orgs []string `json:"orgs,omitempty"`
 }
 
 func (s *Server) apiPreview(_ http.ResponseWriter, r *http.Request, _ Identity) (any, error) {
 	q := r.URL.Query()
-	if q.Get("org") == "" {
-		return nil, &httpError{status: http.StatusBadRequest, msg: "org is required (?org=ODS)"}
+	if (q.Get("org") == "") == (q.Get("recipient") == "") || (q.Get("recipient") != "" && q.Get("stage") != "") {
+		return nil, &httpError{status: http.StatusBadRequest, msg: "org (?org=ODS[&stage=S]) or recipient (?recipient=ADDRESS: the one email it would get that day) is required, not both"}
+	}
+	if a := q.Get("recipient"); a != "" {
+		return s.previewFor(r, a)
 	}
 	return s.preview(r, q.Get("org"), q.Get("stage"))
+}
+
+// previewFor is the email one address would get on the plan date: merged when it is in several
+// organisations' notices.
+func (s *Server) previewFor(r *http.Request, address string) (*preview, error) {
+	rec, err := s.campaigns.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	at, err := s.planDate(r, rec.Campaign)
+	if err != nil {
+		return nil, err
+	}
+	e, k, err := s.renderFor(r, rec.Campaign, address, at, false)
+	if err != nil {
+		return nil, err
+	}
+	p := &preview{Campaign: k.Campaign, Stage: e.Stage, At: at.String(), Template: e.Template, From: e.From, To: e.To,
+		Subject: e.Subject, HTML: e.HTML, Text: e.Text, CSVName: e.CSVName, CSV: string(e.CSV), Mail: k.ID()}
+	for _, n := range e.Orgs {
+		p.Orgs = append(p.Orgs, n.Org)
+	}
+	return p, nil
+}
+
+// renderFor renders the email address would get on at (planner.SnapshotFor), with live or
+// test links, and its mail's key.
+func (s *Server) renderFor(r *http.Request, c *campaign.Campaign, address string, at calendar.Date, live bool) (*notice.Email, ledger.MailKey, error) {
+	ns, err := s.planner.SnapshotFor(r.Context(), c, address, at)
+	if err != nil {
+		return nil, ledger.MailKey{}, err
+	}
+	if c.Templates != "hostname-retirement" && c.Templates != "byo-mx" {
+		return nil, ledger.MailKey{}, &httpError{status: http.StatusConflict, msg: errNoRender.Error()}
+	}
+	rd, err := notice.New(c, "")
+	if err != nil {
+		return nil, ledger.MailKey{}, err
+	}
+	rd.WithLinks(s.links(r).For(c, !live))
+	k := ledger.MailKeyOf(c.ID, at, address)
+	e, err := rd.RenderMerged(k, address, ns, s.opt.Clock())
+	return e, k, err
 }
 
 func (s *Server) preview(r *http.Request, org, stage string) (*preview, error) {
@@ -280,8 +331,11 @@ func (s *Server) preview(r *http.Request, org, stage string) (*preview, error) {
 type sendTestRequest struct {
 	Org   string `json:"org"`
 	Stage string `json:"stage"`
-	To    string `json:"to"`
-	At    string `json:"at,omitempty"`
+	// Recipient, instead of Org and Stage: the email this address would get that day (merged
+	// when it is in several organisations' notices).
+	Recipient string `json:"recipient,omitempty"`
+	To        string `json:"to"`
+	At        string `json:"at,omitempty"`
 }
 
 type sentTest struct {
@@ -302,8 +356,9 @@ func (s *Server) apiSendTest(_ http.ResponseWriter, r *http.Request, id Identity
 // sendTest sends one organisation's notice to one internal address, marked [TEST], as
 // `sunset send-test` does; nothing is written to the ledger.
 func (s *Server) sendTest(r *http.Request, id Identity, req sendTestRequest) (*sentTest, error) {
-	if req.Org == "" || req.Stage == "" || strings.TrimSpace(req.To) == "" {
-		return nil, &httpError{status: http.StatusBadRequest, msg: "org, stage and to are required"}
+	byOrg := req.Org != "" && req.Stage != "" && req.Recipient == ""
+	if byOrg == (req.Recipient != "") || (req.Recipient != "" && (req.Org != "" || req.Stage != "")) || strings.TrimSpace(req.To) == "" {
+		return nil, &httpError{status: http.StatusBadRequest, msg: "to and either org and stage, or recipient, are required"}
 	}
 	to, err := sender.TestAddress(req.To)
 	if err != nil {
@@ -321,6 +376,19 @@ func (s *Server) sendTest(r *http.Request, id Identity, req sendTestRequest) (*s
 		if at, err = calendar.Parse(req.At); err != nil {
 			return nil, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("at %q is not a date YYYY-MM-DD", req.At)}
 		}
+	}
+	if req.Recipient != "" {
+		ns, err := s.planner.SnapshotFor(r.Context(), rec.Campaign, req.Recipient, at)
+		if err != nil {
+			return nil, err
+		}
+		k := ledger.MailKeyOf(rec.Campaign.ID, at, req.Recipient)
+		msgID, e, err := s.sender(r).SendTestMerged(r.Context(), rec.Campaign, k, req.Recipient, ns, to)
+		if err != nil {
+			return nil, err
+		}
+		s.opt.Logger.Info("test of a merged email sent", "campaign", k.Campaign, "mail", k.ID(), "organisations", len(ns), "message_id", msgID, "by", id.Subject)
+		return &sentTest{MessageID: msgID, Subject: e.Subject, To: to, By: id.By()}, nil
 	}
 	n, err := s.planner.Snapshot(r.Context(), s.ledger, rec.Campaign, req.Org, req.Stage, at)
 	if err != nil {

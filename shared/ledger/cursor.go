@@ -37,7 +37,7 @@ func (l *Ledger) Histories(campaign string) *Cursor {
 		TableName:                 aws.String(l.table),
 		IndexName:                 aws.String(store.GSI1),
 		KeyConditionExpression:    aws.String("GSI1PK = :pk"),
-		ProjectionExpression:      aws.String("campaign, org, stage, #s, planned_for, claimed_at, sent_at, send_started_at, deadline"),
+		ProjectionExpression:      aws.String("campaign, org, stage, #s, planned_for, claimed_at, sent_at, send_started_at, deadline, recipients, merged, day_taken"),
 		ExpressionAttributeNames:  map[string]string{"#s": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": store.S(store.Key("NOTICES", campaign))},
 	}}

@@ -132,8 +132,9 @@ func justBefore(ods string) string {
 }
 
 // SnapshotFor is what address would get on at, for a preview or a test send of a merged email:
-// the notices due on at whose audience includes it, as a run would claim them, in ODS order (two
-// or more go in one merged email). It reads the whole day's plan and writes nothing.
+// the notices due on at whose audience includes it, as a run would claim them, and those claimed
+// for at and not sent yet, in ODS order (two or more go in one merged email). It reads the whole
+// day's plan and writes nothing. (What went out is the ledger's: the console's merged emails.)
 func (p *Planner) SnapshotFor(ctx context.Context, c *campaign.Campaign, address string, at calendar.Date) ([]ledger.Notice, error) {
 	address = strings.ToLower(strings.TrimSpace(address))
 	var dues []Due
@@ -148,12 +149,17 @@ func (p *Planner) SnapshotFor(ctx context.Context, c *campaign.Campaign, address
 	if err != nil {
 		return nil, err
 	}
-	if len(dues) == 0 {
-		return nil, fmt.Errorf("%w: no notice due on %s goes to %s", ErrNothingToRender, at, address)
+	var out []ledger.Notice
+	for _, d := range dues {
+		out = append(out, st.notice(d, at))
 	}
-	out := make([]ledger.Notice, len(dues))
-	for i, d := range dues {
-		out[i] = st.notice(d, at)
+	for _, n := range st.pendingToday {
+		if n.PlannedFor == at && n.Org != ledger.HelpdeskOrg && slices.ContainsFunc(n.Recipients, func(a string) bool { return strings.EqualFold(strings.TrimSpace(a), address) }) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no notice due on %s goes to %s", ErrNothingToRender, at, address)
 	}
 	slices.SortFunc(out, func(a, b ledger.Notice) int { return strings.Compare(a.Org, b.Org) })
 	return out, nil

@@ -61,8 +61,8 @@ type Report struct {
 	Status      string `json:"status"`
 	PauseReason string `json:"pause_reason,omitempty"`
 	// Delivery is what SES's events say about the campaign's emails, per recipient.
-	Delivery    Delivery `json:"delivery"`
-	Notices     []Notice `json:"notices"`
+	Delivery Delivery `json:"delivery"`
+	Notices  []Notice `json:"notices"`
 	// Mails are the merged emails: one email to one address for several organisations' notices
 	// of a day (each notice's Merged names the addresses that got it so).
 	Mails       []Mail   `json:"mails"`
