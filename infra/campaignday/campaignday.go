@@ -55,12 +55,6 @@ func Seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id stri
 	return seed(ctx, db, table, campaignFile, id, n, now, true)
 }
 
-// SeedWithoutFindings writes the same directory and campaign, and no findings: for a run that
-// ingests log files of the accounts instead.
-func SeedWithoutFindings(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time) (*campaign.Campaign, error) {
-	return seed(ctx, db, table, campaignFile, id, n, now, false)
-}
-
 // SharedLA is the Local Administrator SeedSharing gives the first organisations besides their
 // own: a support unit that looks after several practices.
 const SharedLA = "support@unit.example.nhs.net"
@@ -69,14 +63,34 @@ const SharedLA = "support@unit.example.nhs.net"
 // notices are due, that address gets one merged email and each organisation's own addresses
 // their own.
 func SeedSharing(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n, shared int, now time.Time) (*campaign.Campaign, error) {
-	return seedWith(ctx, db, table, campaignFile, id, n, shared, now, true)
+	return seedWith(ctx, db, table, campaignFile, id, n, func(i int) string {
+		if i < shared {
+			return SharedLA
+		}
+		return ""
+	}, now, true)
+}
+
+// Unit is the support unit that also looks after organisation i, if any: the first four of
+// every ten organisations share one ("unit<i/10>@units.example.nhs.net").
+func Unit(i int) string {
+	if i%10 < 4 {
+		return fmt.Sprintf("unit%d@units.example.nhs.net", i/10)
+	}
+	return ""
+}
+
+// SeedUnitsWithoutFindings is SeedWithoutFindings with Unit(i) also an LA of each organisation
+// i it names: a day of many organisations whose addresses are shared in groups.
+func SeedUnitsWithoutFindings(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time) (*campaign.Campaign, error) {
+	return seedWith(ctx, db, table, campaignFile, id, n, Unit, now, false)
 }
 
 func seed(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time, withFindings bool) (*campaign.Campaign, error) {
-	return seedWith(ctx, db, table, campaignFile, id, n, 0, now, withFindings)
+	return seedWith(ctx, db, table, campaignFile, id, n, func(int) string { return "" }, now, withFindings)
 }
 
-func seedWith(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n, shared int, now time.Time, withFindings bool) (*campaign.Campaign, error) {
+func seedWith(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, unit func(int) string, now time.Time, withFindings bool) (*campaign.Campaign, error) {
 	clock := func() time.Time { return now }
 	today := calendar.Of(now)
 	c, err := campaign.Load(campaignFile)
@@ -92,8 +106,8 @@ func seedWith(ctx context.Context, db *dynamodb.Client, table, campaignFile, id 
 	for i := range n {
 		ods, acct := Org(i), Account(i)
 		also := ""
-		if i < shared {
-			also = ";" + SharedLA
+		if u := unit(i); u != "" {
+			also = ";" + u
 		}
 		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net%s,pla%d@d%d.example.nhs.net\n", ods, i, i, i, also, i, i)
 		fmt.Fprintf(&accts, "%s,%s\n", acct, ods)

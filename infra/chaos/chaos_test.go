@@ -69,7 +69,9 @@ func envInt(name string, def int) int {
 // processes killed, for CHAOS_SEEDS seeds (default 1) of CHAOS_NOTICES organisations (default
 // 100; `make chaos` 3,000). It checks after each: every file done once, its findings those of
 // a run without faults, no merge lease left held; every organisation emailed exactly once (the
-// SES emulator's store, by the notice's tags), every notice sent, none left in doubt.
+// SES emulator's store, by the notice's tags), every notice sent, none left in doubt; every
+// address one email of the day, the support units' merged, carrying each of their
+// organisations once (checkMerged).
 func TestChaos(t *testing.T) {
 	seeds, n := envInt("CHAOS_SEEDS", 1), envInt("CHAOS_NOTICES", 100)
 	first := uint64(envInt("CHAOS_SEED", 1))
@@ -89,7 +91,8 @@ type report struct {
 	faults                               map[Fault]int
 	requests                             int
 	dupMessages, lateEvents, twice, lost int
-	inDoubt, settledByEvents, resent     int
+	inDoubt, mailsInDoubt                int
+	settledByEvents, resent              int
 	spawned, killed                      int
 	ingest                               ingestReport
 	took                                 time.Duration
@@ -103,10 +106,10 @@ func (r report) String() string {
 	in := r.ingest
 	return fmt.Sprintf("seed %d: %s; %d requests, faults: %s; processes killed %d of %d started; "+
 		"logs: %d files, %d deliveries (%d duplicates), %d retried, %d dead-lettered %v, %d merges (%d failed or killed); "+
-		"campaign day: %d notices in %d rounds, duplicate messages %d; SES events late %d, twice %d, never %d; in doubt after the day %d: settled by late events %d, released and sent by reconcile %d",
+		"campaign day: %d notices in %d rounds, duplicate messages %d; SES events late %d, twice %d, never %d; in doubt after the day %d notices and %d merged emails: settled by late events %d, released and sent by reconcile %d",
 		r.seed, r.took.Round(time.Millisecond), r.requests, strings.Join(fs, ", "), r.killed, r.spawned,
 		in.files, in.deliveries, in.dupDeliveries, in.retried, in.deadLettered, in.reasons, in.merges, in.mergesFailed,
-		r.notices, r.rounds, r.dupMessages, r.lateEvents, r.twice, r.lost, r.inDoubt, r.settledByEvents, r.resent)
+		r.notices, r.rounds, r.dupMessages, r.lateEvents, r.twice, r.lost, r.inDoubt, r.mailsInDoubt, r.settledByEvents, r.resent)
 }
 
 // deliver hands messages to the sender in SQS batches of 10, invocations at once as the
@@ -169,7 +172,7 @@ func run(t *testing.T, seed uint64, n int) report {
 	id := "chaos-" + strconv.FormatUint(seed, 10) + "-" + localstacktest.Unique()
 	// The real clock: SES's events carry the emulator's times, which a lease must not follow.
 	clock := time.Now
-	if _, err := campaignday.SeedWithoutFindings(ctx, direct, table, campaignFile, id, n, clock()); err != nil {
+	if _, err := campaignday.SeedUnitsWithoutFindings(ctx, direct, table, campaignFile, id, n, clock()); err != nil {
 		t.Fatal(err)
 	}
 	// An SES emulator and an S3 API of the run's own: the shared store stays small.
@@ -312,6 +315,34 @@ func run(t *testing.T, seed uint64, n int) report {
 		}
 		rep.resent++
 	}
+	// The same for merged emails (sunset reconcile --mails).
+	mdoubt, err := led.MailsInDoubt(ctx, id, clock().Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.mailsInDoubt = len(mdoubt)
+	byMail := map[string][]email{}
+	for _, m := range sent {
+		byMail[m.mail] = append(byMail[m.mail], m)
+	}
+	for _, m := range mdoubt {
+		if ms := byMail[m.ID()]; m.InDoubt() && len(ms) > 0 {
+			if err := fb.Process(ctx, sendEvent(t, ms[0])); err != nil {
+				t.Fatal(err)
+			}
+			rep.settledByEvents++
+			continue
+		}
+		if m.InDoubt() {
+			if err := led.ReleaseMailForResend(ctx, m, "chaos", "SES has no such email (reconcile)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res, err := s.SendMails(ctx, []ledger.MailKey{m.MailKey}); err != nil || len(res) != 1 || res[0].Err != nil {
+			t.Fatalf("seed %d: resend of %s: %+v %v", seed, m.MailKey, res, err)
+		}
+		rep.resent++
+	}
 
 	// The invariants.
 	sent = sentOf(t, sesEndpoint, id)
@@ -329,6 +360,7 @@ func run(t *testing.T, seed uint64, n int) report {
 			t.Errorf("seed %d: %s's notice is %+v (%v), want sent", seed, org, nt, err)
 		}
 	}
+	checkMerged(t, ctx, seed, ledger.New(direct, table, clock), id, n, sent)
 	for _, p := range proxies {
 		f, r := p.Counts()
 		for k, v := range f {
@@ -341,10 +373,68 @@ func run(t *testing.T, seed uint64, n int) report {
 	return rep
 }
 
-// email is one email of the run's campaign in the SES emulator's store.
+// checkMerged checks one email a day per person: every address of the directory (each
+// organisation's LA and PLA, each support unit) got exactly one email of the day; each unit's is
+// the merged email that, as the ledger records, carried each of its organisations' notices, and
+// says so; each of those notices records the mail.
+func checkMerged(t *testing.T, ctx context.Context, seed uint64, l *ledger.Ledger, id string, n int, sent []email) {
+	byAddr := map[string][]email{}
+	for _, m := range sent {
+		for _, a := range m.Destination.To {
+			a = strings.Trim(a[strings.LastIndex(a, "<")+1:], "<> ")
+			byAddr[strings.ToLower(a)] = append(byAddr[strings.ToLower(a)], m)
+		}
+	}
+	units := map[string][]string{}
+	for i := range n {
+		org := campaignday.Org(i)
+		for _, a := range []string{fmt.Sprintf("la%d@d%d.example.nhs.net", i, i), fmt.Sprintf("pla%d@d%d.example.nhs.net", i, i)} {
+			if got := len(byAddr[a]); got != 1 {
+				t.Errorf("seed %d: %s got %d emails, want 1", seed, a, got)
+			}
+		}
+		if u := campaignday.Unit(i); u != "" {
+			units[u] = append(units[u], org)
+		}
+	}
+	for u, orgs := range units {
+		got := byAddr[u]
+		if len(got) != 1 || got[0].mail == "" {
+			t.Errorf("seed %d: %s got %d emails, want its one merged email", seed, u, len(got))
+			continue
+		}
+		k, err := ledger.ParseMailID(id, got[0].mail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := l.GetMail(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var carried []string
+		for _, nk := range m.Carried {
+			carried = append(carried, nk.Org)
+		}
+		if m.Status != ledger.Sent || strings.Join(carried, " ") != strings.Join(orgs, " ") {
+			t.Errorf("seed %d: %s's mail is %s carrying %v, want sent carrying %v", seed, u, m.Status, carried, orgs)
+		}
+		for _, org := range orgs {
+			if !strings.Contains(got[0].Body.Text, "("+org+")") {
+				t.Errorf("seed %d: %s's merged email has no section for %s", seed, u, org)
+			}
+			nt, err := l.Get(ctx, id, org, "advance")
+			if err != nil || !nt.IsMerged(u) || len(nt.Mailed) != 1 {
+				t.Errorf("seed %d: %s's notice does not record the mail to %s: %+v %v", seed, org, u, nt, err)
+			}
+		}
+	}
+}
+
+// email is one email of the run's campaign in the SES emulator's store: the organisation of a
+// notice's own, the mail of a merged one.
 type email struct {
 	localstacktest.Email
-	org string
+	org, mail string
 }
 
 // sentOf are the emails of campaign id in the store of the SES emulator at endpoint (test
@@ -353,7 +443,7 @@ func sentOf(t *testing.T, endpoint, id string) []email {
 	var out []email
 	for _, m := range localstacktest.SentEmailsAt(t, endpoint) {
 		if m.Header("X-Sunset-Campaign") == id && m.Header("X-Sunset-Test") == "" {
-			out = append(out, email{Email: m, org: m.Header("X-Sunset-Org")})
+			out = append(out, email{Email: m, org: m.Header("X-Sunset-Org"), mail: m.Header("X-Sunset-Mail")})
 		}
 	}
 	return out

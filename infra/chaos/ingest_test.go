@@ -297,7 +297,7 @@ func ingestDay(t *testing.T, ctx context.Context, rng *rand.Rand, w wiring, iv *
 		t.Fatal(err)
 	}
 	defer drop()
-	if _, err := campaignday.SeedWithoutFindings(ctx, direct, refTable, campaignFile, id, n, time.Now()); err != nil {
+	if _, err := campaignday.SeedUnitsWithoutFindings(ctx, direct, refTable, campaignFile, id, n, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ref := wiring{DB: localstack.Endpoint("dynamodb"), S3: w.S3, Table: refTable, Bucket: "reference"}
