@@ -80,6 +80,11 @@ func Unit(i int) string {
 	return ""
 }
 
+// SeedUnits is Seed with Unit(i) also an LA of each organisation i it names.
+func SeedUnits(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time) (*campaign.Campaign, error) {
+	return seedWith(ctx, db, table, campaignFile, id, n, Unit, now, true)
+}
+
 // SeedUnitsWithoutFindings is SeedWithoutFindings with Unit(i) also an LA of each organisation
 // i it names: a day of many organisations whose addresses are shared in groups.
 func SeedUnitsWithoutFindings(ctx context.Context, db *dynamodb.Client, table, campaignFile, id string, n int, now time.Time) (*campaign.Campaign, error) {
