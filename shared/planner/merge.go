@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
@@ -100,27 +101,25 @@ func (p *Planner) merge(ctx context.Context, st *state, at calendar.Date, ns []l
 		}
 	}
 	slices.Sort(addrs)
-	for _, a := range addrs {
-		k := ledger.MailKeyOf(st.c.ID, at, a)
-		err := p.Mails.TakeDay(ctx, st.c.ID, a, at, "mail:"+k.ID(), st.c.RetainUntil())
-		if errors.Is(err, ledger.ErrDayTaken) {
-			continue // a notice's own email has the day: the others wait for the next day's merge
+	made := make([]bool, len(addrs))
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, readers)
+	for i, a := range addrs { // addresses are independent: their writes overlap, readers at a time
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			made[i], errs[i] = p.mergeAddress(ctx, st, at, a, byAddr[a])
+		}()
+	}
+	wg.Wait()
+	for i, a := range addrs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		if err != nil {
-			return nil, err
-		}
-		ok, err := p.Mails.MergeInto(ctx, k, a, byAddr[a], st.c.RetainUntil())
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue // its mail of today is already on its way: each notice keeps the address
-		}
-		mails[k] = true
-		for _, n := range byAddr[a] {
-			if _, err := p.Mails.MarkMerged(ctx, n, a, at); err != nil {
-				return nil, err
-			}
+		if made[i] {
+			mails[ledger.MailKeyOf(st.c.ID, at, a)] = true
 		}
 	}
 	out := make([]ledger.MailKey, 0, len(mails))
@@ -129,4 +128,28 @@ func (p *Planner) merge(ctx context.Context, st *state, at calendar.Date, ns []l
 	}
 	slices.SortFunc(out, func(a, b ledger.MailKey) int { return strings.Compare(a.ID(), b.ID()) })
 	return out, nil
+}
+
+// mergeAddress makes address a's mail of at carrying notices, in the order the rules need: the
+// day, the mail's list, then each notice's mark. It returns false when the day or the mail was
+// already another email's (each notice keeps the address, or waits for the next day's merge).
+func (p *Planner) mergeAddress(ctx context.Context, st *state, at calendar.Date, a string, notices []ledger.Key) (bool, error) {
+	k := ledger.MailKeyOf(st.c.ID, at, a)
+	err := p.Mails.TakeDay(ctx, st.c.ID, a, at, "mail:"+k.ID(), st.c.RetainUntil())
+	if errors.Is(err, ledger.ErrDayTaken) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ok, err := p.Mails.MergeInto(ctx, k, a, notices, st.c.RetainUntil())
+	if err != nil || !ok {
+		return false, err
+	}
+	for _, n := range notices {
+		if _, err := p.Mails.MarkMerged(ctx, n, a, at); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }

@@ -39,6 +39,7 @@ func (s *Sender) SendMails(ctx context.Context, keys []ledger.MailKey) ([]MailRe
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	out := make([]*MailResult, len(keys))
+	recs := &campaignCache{get: s.campaigns.Get, recs: map[string]*campaign.Record{}, errs: map[string]error{}}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(s.cfg.Concurrency, len(keys)) {
@@ -49,7 +50,7 @@ func (s *Sender) SendMails(ctx context.Context, keys []ledger.MailKey) ([]MailRe
 				if ctx.Err() != nil {
 					continue
 				}
-				r := s.sendMail(ctx, keys[i])
+				r := s.sendMail(ctx, recs, keys[i])
 				out[i] = &r
 				if errors.Is(r.Err, ErrSendingStopped) {
 					stop(r.Err)
@@ -81,10 +82,10 @@ func (s *Sender) SendMails(ctx context.Context, keys []ledger.MailKey) ([]MailRe
 // sendMail sends one mail: the campaign's state and window, the lease, the address's day, each
 // listed notice asked whether the mail carries it (ledger.Carry), the merged rendering, SES, and
 // the record. Its length is that sequence of guards, kept in one place so the order is visible.
-func (s *Sender) sendMail(ctx context.Context, k ledger.MailKey) MailResult {
+func (s *Sender) sendMail(ctx context.Context, recs *campaignCache, k ledger.MailKey) MailResult {
 	res := MailResult{Key: k}
 	log := s.cfg.Logger.With("campaign", k.Campaign, "mail", k.ID())
-	rec, o, until, err := s.campaignFor(ctx, k.Campaign, log)
+	rec, o, until, err := s.campaignFor(ctx, recs, k.Campaign, log)
 	if rec == nil {
 		res.Outcome, res.Until, res.Err = o, until, err
 		return res
@@ -185,37 +186,47 @@ func (s *Sender) sendMail(ctx context.Context, k ledger.MailKey) MailResult {
 	return res
 }
 
-// carried asks each notice the leased mail lists whether the mail carries it (ledger.Carry) and
-// returns those it does, read whole, in ODS order. A notice superseded or gone is left out.
+// carried asks each notice the leased mail lists whether the mail carries it (ledger.Carry),
+// several at once, and returns those it does, read whole, in ODS order. A notice superseded or
+// gone is left out.
 func (s *Sender) carried(ctx context.Context, m *ledger.Mail) ([]ledger.Notice, error) {
+	got := make([]*ledger.Notice, len(m.Notices))
+	errs := make([]error, len(m.Notices))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, k := range m.Notices {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ok, err := s.ledger.Carry(ctx, k, m.Address, m.Day)
+			if errors.Is(err, ledger.ErrNotFound) || (err == nil && !ok) {
+				return
+			}
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			got[i], errs[i] = s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
+		}()
+	}
+	wg.Wait()
 	var out []ledger.Notice
-	for _, k := range m.Notices {
-		ok, err := s.ledger.Carry(ctx, k, m.Address, m.Day)
-		if errors.Is(err, ledger.ErrNotFound) {
-			continue
+	for i, n := range got {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		if err != nil {
-			return nil, err
+		if n != nil && n.Status != ledger.Superseded {
+			out = append(out, *n)
 		}
-		if !ok {
-			continue
-		}
-		n, err := s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
-		if err != nil {
-			return nil, err
-		}
-		if n.Status == ledger.Superseded {
-			continue
-		}
-		out = append(out, *n)
 	}
 	return out, nil
 }
 
 // campaignFor reads a mail's campaign and says whether it can send now: the record when it can;
 // otherwise the outcome (NotFound, NotActive, Deferred until its window opens) or the error.
-func (s *Sender) campaignFor(ctx context.Context, id string, log *slog.Logger) (*campaign.Record, Outcome, time.Time, error) {
-	rec, err := s.campaigns.Get(ctx, id)
+func (s *Sender) campaignFor(ctx context.Context, recs *campaignCache, id string, log *slog.Logger) (*campaign.Record, Outcome, time.Time, error) {
+	rec, err := recs.read(ctx, id)
 	switch {
 	case errors.Is(err, campaign.ErrNotFound):
 		log.Error("campaign not found: hand-off dropped")
@@ -274,4 +285,23 @@ func (s *Sender) takeDays(ctx context.Context, rec *campaign.Record, n *ledger.N
 func (s *Sender) tomorrow(rec *campaign.Record) time.Time {
 	loc := rec.Campaign.Location()
 	return calendar.In(s.clock(), loc).AddDays(1).Start(loc)
+}
+
+// campaignCache reads each campaign once for a call of SendMails (as a chunk of notices does).
+type campaignCache struct {
+	get  func(ctx context.Context, id string) (*campaign.Record, error)
+	mu   sync.Mutex
+	recs map[string]*campaign.Record
+	errs map[string]error
+}
+
+func (c *campaignCache) read(ctx context.Context, id string) (*campaign.Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.recs[id]; ok {
+		return r, c.errs[id]
+	}
+	r, err := c.get(ctx, id)
+	c.recs[id], c.errs[id] = r, err
+	return r, err
 }
