@@ -225,16 +225,18 @@ func (l *Ledger) MarkMerged(ctx context.Context, n Key, address string, day cale
 
 // Carry is the mail's question to one notice it lists, asked once the mail is leased: does the
 // mail carry this notice to address? Yes when the notice has the address merged for this day
-// (recorded as mailed); otherwise the notice records the refusal, so a MarkMerged after it
-// fails and the notice's own email keeps the address. At most three writes, usually one.
-func (l *Ledger) Carry(ctx context.Context, n Key, address string, day calendar.Date) (bool, error) {
+// (recorded as mailed), and Carry returns the notice, read whole (the write returns the item;
+// row parts, if any, are one Query more); otherwise the notice records the refusal, so a
+// MarkMerged after it fails and the notice's own email keeps the address, and Carry returns
+// nil. At most three writes, usually one.
+func (l *Ledger) Carry(ctx context.Context, n Key, address string, day calendar.Date) (*Notice, error) {
 	e := merged(address, day)
 	for range 3 {
 		for _, try := range []struct {
 			set, cond string
 			carry     bool
 		}{{"mailed", "contains(merged, :e)", true}, {"refused", "NOT contains(merged, :e)", false}} {
-			_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			in := &dynamodb.UpdateItemInput{
 				TableName:           aws.String(l.table),
 				Key:                 stageKey(n.Campaign, n.Org, n.Stage),
 				UpdateExpression:    aws.String("ADD " + try.set + " :x"),
@@ -242,16 +244,30 @@ func (l *Ledger) Carry(ctx context.Context, n Key, address string, day calendar.
 				ExpressionAttributeValues: map[string]types.AttributeValue{
 					":x": &types.AttributeValueMemberSS{Value: []string{e}}, ":e": store.S(e),
 				},
-			})
+			}
+			if try.carry {
+				in.ReturnValues = types.ReturnValueAllNew
+			}
+			out, err := l.db.UpdateItem(ctx, in)
+			if err == nil && !try.carry {
+				return nil, nil
+			}
 			if err == nil {
-				return try.carry, nil
+				nt, err := noticeOf(out.Attributes)
+				if err == nil {
+					err = l.withRows(ctx, &nt, out.Attributes)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("read notice %s carried by its mail of %s: %w", n, day, err)
+				}
+				return &nt, nil
 			}
 			if !store.IsConditionFailed(err) {
-				return false, fmt.Errorf("ask notice %s about its mail of %s: %w", n, day, err)
+				return nil, fmt.Errorf("ask notice %s about its mail of %s: %w", n, day, err)
 			}
 		}
 	}
-	return false, fmt.Errorf("ask notice %s about its mail of %s: %w", n, day, ErrNotFound)
+	return nil, fmt.Errorf("ask notice %s about its mail of %s: %w", n, day, ErrNotFound)
 }
 
 // BeginMail takes the one right to send a claimed mail (send_started_at, on condition that it

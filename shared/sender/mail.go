@@ -186,9 +186,9 @@ func (s *Sender) sendMail(ctx context.Context, recs *campaignCache, k ledger.Mai
 	return res
 }
 
-// carried asks each notice the leased mail lists whether the mail carries it (ledger.Carry),
-// several at once, and returns those it does, read whole, in ODS order. A notice superseded or
-// gone is left out.
+// carried asks each notice the leased mail lists whether the mail carries it (ledger.Carry: the
+// answer is the notice, read whole), several at once, and returns those it does, in ODS order.
+// A notice superseded or gone is left out.
 func (s *Sender) carried(ctx context.Context, m *ledger.Mail) ([]ledger.Notice, error) {
 	got := make([]*ledger.Notice, len(m.Notices))
 	errs := make([]error, len(m.Notices))
@@ -199,15 +199,10 @@ func (s *Sender) carried(ctx context.Context, m *ledger.Mail) ([]ledger.Notice, 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ok, err := s.ledger.Carry(ctx, k, m.Address, m.Day)
-			if errors.Is(err, ledger.ErrNotFound) || (err == nil && !ok) {
-				return
+			n, err := s.ledger.Carry(ctx, k, m.Address, m.Day)
+			if !errors.Is(err, ledger.ErrNotFound) {
+				got[i], errs[i] = n, err
 			}
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			got[i], errs[i] = s.ledger.Get(ctx, k.Campaign, k.Org, k.Stage)
 		}()
 	}
 	wg.Wait()

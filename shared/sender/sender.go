@@ -47,7 +47,7 @@ type Ledger interface {
 	ReleaseDay(ctx context.Context, campaign, address string, day calendar.Date, by string) error
 	BeginMail(ctx context.Context, k ledger.MailKey) (*ledger.Mail, error)
 	ReleaseMail(ctx context.Context, k ledger.MailKey) error
-	Carry(ctx context.Context, n ledger.Key, address string, day calendar.Date) (bool, error)
+	Carry(ctx context.Context, n ledger.Key, address string, day calendar.Date) (*ledger.Notice, error)
 	MarkMailSent(ctx context.Context, k ledger.MailKey, carried []ledger.Key, messageID, contentSHA256 string) error
 	MarkMailDone(ctx context.Context, k ledger.MailKey, to ledger.Status, reason string) error
 }
