@@ -68,10 +68,7 @@ func (s *Sender) SendMails(ctx context.Context, keys []ledger.MailKey) ([]MailRe
 		if r == nil {
 			continue
 		}
-		res = append(res, *r)
-		if m, ok := outcomeMetric[r.Outcome]; ok {
-			s.cfg.Metrics.Add(r.Key.Campaign, m, 1)
-		}
+		res = append(res, *r) // not counted as notices: each notice it carries is counted once, by its own send
 	}
 	if cause := context.Cause(ctx); errors.Is(cause, ErrSendingStopped) {
 		return res, cause
@@ -179,6 +176,7 @@ func (s *Sender) sendMail(ctx context.Context, recs *campaignCache, k ledger.Mai
 	defer cancel()
 	if err := s.ledger.MarkMailSent(mctx, k, keys, id, e.SHA256()); err != nil {
 		log.Error("mail sent but not recorded: in doubt until SES's Send event settles it; do not resend", "message_id", id, "error", err)
+		s.cfg.Metrics.Add(k.Campaign, metrics.NoticesInDoubt, 1)
 	} else {
 		log.Info("mail sent", "message_id", id, "organisations", len(carried))
 	}
