@@ -218,3 +218,50 @@ func TestADayTakenIsMergedTheNextDay(t *testing.T) {
 		}
 	}
 }
+
+// suppressFirst is the sender, except that the unit's address bounces for good between the
+// planner's merge and the merged email's send.
+type suppressFirst struct {
+	*sender.Sender
+	supp *suppression.List
+}
+
+func (d suppressFirst) DispatchMails(ctx context.Context, mails []ledger.MailKey) error {
+	if err := d.supp.Add(ctx, campaignday.SharedLA, suppression.Bounce, "test"); err != nil {
+		return err
+	}
+	return d.Sender.DispatchMails(ctx, mails)
+}
+
+// An address suppressed after the merge gets nothing: its merged email is marked suppressed
+// and each organisation's own addresses still get their email.
+func TestASuppressedUnitGetsNothing(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	endpoint := localstacktest.SESEmulator(t, "{}")
+	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	id := "supp-" + localstacktest.Unique()
+	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 3, 3, now); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(db, table, clock)
+	supp := suppression.New(db, table, clock)
+	snd := sender.New(ses, l, campaign.NewStore(db, table, clock), supp, clock, sender.Options{})
+	if _, err := planner.New(db, table, nil, clock).Run(ctx, id, calendar.Of(now), suppressFirst{snd, supp}); err != nil {
+		t.Fatal(err)
+	}
+	if got := to(t, endpoint, campaignday.SharedLA); len(got) != 0 {
+		t.Errorf("the suppressed unit got %d emails", len(got))
+	}
+	mails, err := l.Mails(ctx, id)
+	if err != nil || len(mails) != 1 || mails[0].Status != ledger.Suppressed {
+		t.Fatalf("the unit's mail: %+v %v, want suppressed", mails, err)
+	}
+	for i := range 3 {
+		if own := to(t, endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
+			t.Errorf("%s's own LA got %d emails, want 1", campaignday.Org(i), len(own))
+		}
+	}
+}
