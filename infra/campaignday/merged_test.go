@@ -265,3 +265,62 @@ func TestASuppressedUnitGetsNothing(t *testing.T) {
 		}
 	}
 }
+
+// failOnce is the ledger as the planner merges with it, except that marking one notice merged
+// fails once (a fault half way through a merge).
+type failOnce struct {
+	*ledger.Ledger
+	org    string
+	failed bool
+}
+
+func (f *failOnce) MarkMerged(ctx context.Context, n ledger.Key, address string, day calendar.Date) (bool, error) {
+	if n.Org == f.org && !f.failed {
+		f.failed = true
+		return false, errors.New("injected: the write failed")
+	}
+	return f.Ledger.MarkMerged(ctx, n, address, day)
+}
+
+// A run that fails half way through merging an address (one notice marked, the next not) hands
+// nothing over; the retry merges the rest into the same mail, and the unit gets one email for
+// all three, the same day.
+func TestAMergeStoppedHalfWayIsFinishedByTheRetry(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	endpoint := localstacktest.SESEmulator(t, "{}")
+	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	id := "half-" + localstacktest.Unique()
+	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 3, 3, now); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(db, table, clock)
+	snd := sender.New(ses, l, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
+	p := planner.New(db, table, nil, clock)
+	p.Mails = &failOnce{Ledger: l, org: campaignday.Org(2)} // the last: the retry has one left to merge
+	if _, err := p.Run(ctx, id, calendar.Of(now), snd); err == nil {
+		t.Fatal("a run whose merge failed half way reported no error")
+	}
+	if got := len(localstacktest.SentEmailsAt(t, endpoint)); got != 0 {
+		t.Fatalf("%d emails sent by a run that failed before its hand-over", got)
+	}
+	res, err := p.Run(ctx, id, calendar.Of(now), snd)
+	if err != nil || res.Mails != 1 {
+		t.Fatalf("the retry: %d merged emails, %v", res.Mails, err)
+	}
+	got := to(t, endpoint, campaignday.SharedLA)
+	if len(got) != 1 || !strings.Contains(got[0].Subject, "3 organisations") {
+		var subjects []string
+		for _, m := range got {
+			subjects = append(subjects, m.Subject)
+		}
+		t.Fatalf("the unit got %d emails %q, want one for 3 organisations", len(got), subjects)
+	}
+	for i := range 3 {
+		if n, err := l.Get(ctx, id, campaignday.Org(i), "advance"); err != nil || n.Status != ledger.Sent || len(n.DayTaken) != 0 {
+			t.Errorf("%s: %+v %v", campaignday.Org(i), n, err)
+		}
+	}
+}

@@ -281,7 +281,7 @@ func run(t *testing.T, seed uint64, n int) report {
 		pending = append(pending, q.Take()...)
 	}
 	if left := deliver(ctx, &invoker{w: w, rng: rand.New(rand.NewPCG(0, 0))}, pending); len(left) > 0 {
-		t.Fatalf("seed %d: %d deliveries without faults failed", seed, len(left))
+		t.Fatalf("seed %d: %d deliveries without faults failed: %s", seed, len(left), describe(ctx, led, left))
 	}
 	for _, e := range eventsDue {
 		if err := fb.Process(ctx, e); err != nil {
@@ -457,4 +457,28 @@ func sendEvent(t *testing.T, m email) feedback.Event {
 		t.Fatalf("the Send event of %s: %v", m.MessageID, err)
 	}
 	return e
+}
+
+// describe says where each hand-off's notice or merged email stands, for a failure's message.
+func describe(ctx context.Context, l *ledger.Ledger, bodies []string) string {
+	var out []string
+	for _, b := range bodies {
+		var h struct {
+			ledger.Key
+			Mail string `json:"mail"`
+		}
+		json.Unmarshal([]byte(b), &h)
+		if h.Mail != "" {
+			k, _ := ledger.ParseMailID(h.Campaign, h.Mail)
+			m, err := l.GetMail(ctx, k)
+			out = append(out, fmt.Sprintf("mail %s: %+v %v", h.Mail, m, err))
+			continue
+		}
+		n, err := l.Get(ctx, h.Campaign, h.Org, h.Stage)
+		if n != nil {
+			n.Accounts = nil
+		}
+		out = append(out, fmt.Sprintf("notice %s: %+v %v", h.Key, n, err))
+	}
+	return strings.Join(out, "; ")
 }

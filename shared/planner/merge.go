@@ -64,7 +64,8 @@ const dispatchChunk = 250
 // merge lists, for each address in two or more of the notices' audiences (less the addresses
 // already merged on them), those notices in the address's mail of at, then marks the address
 // merged on each. An address a notice's sender found had had its email for the notice's day
-// (ledger.MarkDayTaken) gets a mail of at even for that one notice. Before it lists anything,
+// (ledger.MarkDayTaken), or whose mail of at already carries another of the notices (a run
+// that stopped half way through merging it), gets a mail of at even for one notice. Before it lists anything,
 // it takes the address's day for the mail (ledger.TakeDay): a notice's own email that took it
 // first keeps the address, and no other email of the campaign goes to it for at. It returns
 // every mail the notices are merged into, sorted. The helpdesk's digest is never merged (it goes
@@ -79,7 +80,11 @@ func (p *Planner) merge(ctx context.Context, st *state, at calendar.Date, ns []l
 		}
 		for _, e := range n.Merged {
 			day, _ := calendar.Parse(e[strings.LastIndex(e, "|")+1:])
-			mails[ledger.MailKeyOf(n.Campaign, day, ledger.MergedAddress(e))] = true
+			a := ledger.MergedAddress(e)
+			mails[ledger.MailKeyOf(n.Campaign, day, a)] = true
+			if day == at {
+				forced[a] = true // a run that stopped half way through this mail: the rest join it
+			}
 		}
 		seen := map[string]bool{}
 		for _, a := range n.Recipients {
