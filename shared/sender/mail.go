@@ -76,9 +76,10 @@ func (s *Sender) SendMails(ctx context.Context, keys []ledger.MailKey) ([]MailRe
 	return res, nil
 }
 
-// sendMail sends one mail: the campaign's state and window, the lease, the address's day, each
-// listed notice asked whether the mail carries it (ledger.Carry), the merged rendering, SES, and
-// the record. Its length is that sequence of guards, kept in one place so the order is visible.
+// sendMail sends one mail: the campaign's state and window, the lease, the address's
+// suppression, each listed notice asked whether the mail carries it (ledger.Carry), the merged
+// rendering, SES, and the record. (The address's day is the planner's, taken before it made the
+// mail.) Its length is that sequence of guards, kept in one place so the order is visible.
 func (s *Sender) sendMail(ctx context.Context, recs *campaignCache, k ledger.MailKey) MailResult {
 	res := MailResult{Key: k}
 	log := s.cfg.Logger.With("campaign", k.Campaign, "mail", k.ID())
