@@ -600,3 +600,42 @@ func TestGoldenMerged(t *testing.T) {
 }
 
 func htmlEscape(s string) string { return strings.ReplaceAll(s, "&", "&amp;") }
+
+// A merged email shows hostile organisation names as text everywhere it names them (the
+// subject, the opening, the list, each section's heading, the CSV), never as markup, headers
+// or a formula.
+func TestHostileOrgNameInAMergedEmail(t *testing.T) {
+	c := loadCampaign(t, "hostname-retirement.yaml")
+	r, err := notice.New(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns []ledger.Notice
+	for i, name := range []string{"Evil <script>alert(1)</script>\r\nBcc: victim@example.com", "=HYPERLINK(\"http://x\")"} {
+		n := hostnameNotice(t)
+		n.Org, n.OrgName, n.Stage = fmt.Sprintf("Y%05d", i), name, "advance"
+		ns = append(ns, n)
+	}
+	k := ledger.MailKeyOf(c.ID, date(t, "2021-07-27"), "unit@example.nhs.net")
+	e, err := r.RenderMerged(k, "unit@example.nhs.net", ns, at(date(t, "2021-07-27")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.HTML, "<script>") || !strings.Contains(e.HTML, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the HTML does not escape the organisation's name")
+	}
+	if strings.ContainsAny(e.Subject, "\r\n") || strings.Contains(e.Text, "\r\nBcc") {
+		t.Errorf("a line break from a name survived: %q", e.Subject)
+	}
+	if strings.Contains(string(e.CSV), "\n=HYPERLINK") || strings.Contains(string(e.CSV), ",=HYPERLINK") {
+		t.Errorf("the CSV carries a formula:\n%s", e.CSV)
+	}
+	eml, err := e.EML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(eml))
+	if err != nil || msg.Header.Get("Bcc") != "" || msg.Header.Get(notice.HeaderMail) != k.ID() || msg.Header.Get(notice.HeaderOrg) != "" {
+		t.Errorf("headers: %v %v", msg.Header, err)
+	}
+}
