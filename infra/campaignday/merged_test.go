@@ -324,3 +324,75 @@ func TestAMergeStoppedHalfWayIsFinishedByTheRetry(t *testing.T) {
 		}
 	}
 }
+
+// Two runs of the same day at once (a retry overlapping the scheduled run), each with its own
+// sender, then the day's run again and the next day's: every organisation's own addresses get
+// one email; the unit gets at most one email a day, and its emails carry each of its eight
+// organisations exactly once (a notice one run handed over while the other was merging it waits
+// for the next day's merge: docs/data-model.md, "Mail").
+func TestConcurrentRunsSendOneEmailAnAddress(t *testing.T) {
+	ctx := context.Background()
+	db, table := localstacktest.DynamoDB(t)
+	endpoint := localstacktest.SESEmulator(t, "{}")
+	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	id := "both-" + localstacktest.Unique()
+	const n = 12
+	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, n, 8, now); err != nil {
+		t.Fatal(err)
+	}
+	run := func() error {
+		l := ledger.New(db, table, clock)
+		snd := sender.New(ses, l, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
+		_, err := planner.New(db, table, nil, clock).Run(ctx, id, calendar.Of(now), snd)
+		return err
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- run() }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Log(err) // a run may find a notice another run leased: it says so; the next run sends what is left
+		}
+	}
+	if err := run(); err != nil { // the day's next run, alone
+		t.Fatal(err)
+	}
+	now = now.Add(24 * time.Hour)
+	if err := run(); err != nil { // the next day's
+		t.Fatal(err)
+	}
+	days := map[string]bool{}
+	for _, m := range to(t, endpoint, campaignday.SharedLA) {
+		day, _, _ := strings.Cut(m.Header("X-Sunset-Mail"), "_")
+		if day == "" || days[day] {
+			t.Errorf("the unit got a second email for %q", day)
+		}
+		days[day] = true
+	}
+	mails, err := ledger.New(db, table, clock).Mails(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carried := map[string]int{}
+	for _, m := range mails {
+		for _, k := range m.Carried {
+			carried[k.Org]++
+		}
+	}
+	for i := range 8 {
+		if got := carried[campaignday.Org(i)]; got != 1 {
+			t.Errorf("the unit's emails carried %s %d times, want once", campaignday.Org(i), got)
+		}
+	}
+	for i := range n {
+		if own := to(t, endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
+			t.Errorf("%s's own LA got %d emails, want 1", campaignday.Org(i), len(own))
+		}
+		if nt, err := ledger.New(db, table, clock).Get(ctx, id, campaignday.Org(i), "advance"); err != nil || nt.Status != ledger.Sent {
+			t.Errorf("%s: %+v %v", campaignday.Org(i), nt, err)
+		}
+	}
+}
