@@ -204,7 +204,7 @@ func TestResendAFailedNotice(t *testing.T) {
 // merged email: MarkMailSent never lands.
 type crashingMailLedger struct{ *ledger.Ledger }
 
-func (crashingMailLedger) MarkMailSent(context.Context, ledger.MailKey, []ledger.Key, string, string) error {
+func (crashingMailLedger) MarkMailSent(context.Context, ledger.MailKey, string, string) error {
 	return errors.New("the sender died before recording the merged email")
 }
 

@@ -32,7 +32,7 @@ import (
 // merged email: the mail stays leased (in doubt).
 type crashAfterSend struct{ *ledger.Ledger }
 
-func (crashAfterSend) MarkMailSent(context.Context, ledger.MailKey, []ledger.Key, string, string) error {
+func (crashAfterSend) MarkMailSent(context.Context, ledger.MailKey, string, string) error {
 	return errors.New("killed before the record")
 }
 

@@ -314,19 +314,21 @@ func (l *Ledger) ReleaseMail(ctx context.Context, k MailKey) error {
 	return nil
 }
 
-// MarkMailSent records that the leased mail went as messageID, carrying the notices listed.
-func (l *Ledger) MarkMailSent(ctx context.Context, k MailKey, carried []Key, messageID, contentSHA256 string) error {
+// RecordCarrying records on the leased mail the notices it carries (those Carry said yes to),
+// before it goes to SES: which email carried each notice is on record even if the sender dies
+// before MarkMailSent and SES's events settle it. A retry after a release records the same set.
+func (l *Ledger) RecordCarrying(ctx context.Context, k MailKey, carried []Key) error {
 	refs := make([]string, len(carried))
 	for i, n := range carried {
 		refs[i] = noticeRef(n)
 	}
-	vals := map[string]types.AttributeValue{":m": store.S(messageID), ":h": store.S(contentSHA256)}
-	update := "SET #s = :to, sent_at = :at, message_id = :m, content_sha256 = :h"
-	if len(refs) > 0 {
-		update += " ADD carried :refs"
-		vals[":refs"] = &types.AttributeValueMemberSS{Value: refs}
-	}
-	return l.finishMail(ctx, k, "sent", Sent, update, vals)
+	return l.finishMail(ctx, k, "carrying", Claimed, "SET carried = :refs", map[string]types.AttributeValue{":refs": &types.AttributeValueMemberSS{Value: refs}})
+}
+
+// MarkMailSent records that the leased mail went as messageID.
+func (l *Ledger) MarkMailSent(ctx context.Context, k MailKey, messageID, contentSHA256 string) error {
+	return l.finishMail(ctx, k, "sent", Sent, "SET #s = :to, sent_at = :at, message_id = :m, content_sha256 = :h",
+		map[string]types.AttributeValue{":m": store.S(messageID), ":h": store.S(contentSHA256)})
 }
 
 // MarkMailDone records a leased mail that will not be sent: failed (reason), suppressed (its
@@ -339,6 +341,11 @@ func (l *Ledger) finishMail(ctx context.Context, k MailKey, what string, to Stat
 	vals[":to"] = store.S(string(to))
 	vals[":claimed"] = store.S(string(Claimed))
 	vals[":at"] = store.S(l.clock().UTC().Format(time.RFC3339Nano))
+	for ph := range vals { // DynamoDB refuses a value the expressions do not use
+		if ph != ":claimed" && !usesPlaceholder(update, ph) {
+			delete(vals, ph)
+		}
+	}
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(l.table),
 		Key:                       mailKey(k),

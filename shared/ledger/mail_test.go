@@ -126,10 +126,13 @@ func TestMailLife(t *testing.T) {
 	if _, err := l.BeginMail(ctx, k); !errors.Is(err, ErrNotClaimed) {
 		t.Errorf("second lease: %v, want ErrNotClaimed", err)
 	}
-	if err := l.MarkMailSent(ctx, k, []Key{b}, "msg-1", "sha"); err != nil {
+	if err := l.RecordCarrying(ctx, k, []Key{b}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.MarkMailSent(ctx, k, []Key{b}, "msg-2", "sha"); !errors.Is(err, ErrNotClaimed) {
+	if err := l.MarkMailSent(ctx, k, "msg-1", "sha"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkMailSent(ctx, k, "msg-2", "sha"); !errors.Is(err, ErrNotClaimed) {
 		t.Errorf("second record: %v, want ErrNotClaimed", err)
 	}
 	all, err := l.Mails(ctx, camp)
@@ -225,13 +228,16 @@ func TestMergedEmailUnits(t *testing.T) {
 			t.Fatal(got, err)
 		}
 	}
-	if err := l.MarkMailSent(sctx, k, keys, "m-1", "sha"); err != nil {
+	if err := l.RecordCarrying(sctx, k, keys); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkMailSent(sctx, k, "m-1", "sha"); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("a mail of 3 notices of %d bytes: the planner %.0f write units in %d requests, the sender %.0f in %d (table; GSI1 adds the notice and mail writes again)",
 		size, planned.Write(), planned.Requests(), sent.Write(), sent.Requests())
 	perNotice := float64((size + 1023) / 1024)
-	if max := 2 + 3*perNotice; planned.Write() > max || sent.Write() > max {
-		t.Errorf("planner %.0f, sender %.0f write units; want each at most %.0f (two small items and one write a notice)", planned.Write(), sent.Write(), max)
+	if max := 2 + 3*perNotice; planned.Write() > max || sent.Write() > max+1 {
+		t.Errorf("planner %.0f, sender %.0f write units; want at most %.0f and %.0f (two or three small writes and one write a notice)", planned.Write(), sent.Write(), max, max+1)
 	}
 }

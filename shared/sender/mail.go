@@ -77,8 +77,8 @@ func (s *Sender) SendMails(ctx context.Context, keys []ledger.MailKey) ([]MailRe
 }
 
 // sendMail sends one mail: the campaign's state and window, the lease, the address's
-// suppression, each listed notice asked whether the mail carries it (ledger.Carry), the merged
-// rendering, SES, and the record. (The address's day is the planner's, taken before it made the
+// suppression, each listed notice asked whether the mail carries it (ledger.Carry) and the
+// answer recorded on the mail, the merged rendering, SES, and the record. (The address's day is the planner's, taken before it made the
 // mail.) Its length is that sequence of guards, kept in one place so the order is visible.
 func (s *Sender) sendMail(ctx context.Context, recs *campaignCache, k ledger.MailKey) MailResult {
 	res := MailResult{Key: k}
@@ -141,6 +141,15 @@ func (s *Sender) sendMail(ctx context.Context, recs *campaignCache, k ledger.Mai
 	if len(carried) == 0 {
 		return done(ledger.Superseded, "none of its notices was left to carry")
 	}
+	keys := make([]ledger.Key, len(carried))
+	for i, n := range carried {
+		keys[i] = n.Key()
+	}
+	if err := s.ledger.RecordCarrying(ctx, k, keys); err != nil {
+		release()
+		res.Err = fmt.Errorf("send mail %s: %w", k, err)
+		return res
+	}
 	r, err := s.renderer(rec)
 	if err != nil {
 		release()
@@ -169,13 +178,9 @@ func (s *Sender) sendMail(ctx context.Context, recs *campaignCache, k ledger.Mai
 		res.Err = fmt.Errorf("send mail %s: %w: %w", k, ErrInDoubt, err)
 		return res
 	}
-	keys := make([]ledger.Key, len(carried))
-	for i, n := range carried {
-		keys[i] = n.Key()
-	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := s.ledger.MarkMailSent(mctx, k, keys, id, e.SHA256()); err != nil {
+	if err := s.ledger.MarkMailSent(mctx, k, id, e.SHA256()); err != nil {
 		log.Error("mail sent but not recorded: in doubt until SES's Send event settles it; do not resend", "message_id", id, "error", err)
 		s.cfg.Metrics.Add(k.Campaign, metrics.NoticesInDoubt, 1)
 	} else {

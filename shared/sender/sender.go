@@ -48,7 +48,8 @@ type Ledger interface {
 	BeginMail(ctx context.Context, k ledger.MailKey) (*ledger.Mail, error)
 	ReleaseMail(ctx context.Context, k ledger.MailKey) error
 	Carry(ctx context.Context, n ledger.Key, address string, day calendar.Date) (*ledger.Notice, error)
-	MarkMailSent(ctx context.Context, k ledger.MailKey, carried []ledger.Key, messageID, contentSHA256 string) error
+	RecordCarrying(ctx context.Context, k ledger.MailKey, carried []ledger.Key) error
+	MarkMailSent(ctx context.Context, k ledger.MailKey, messageID, contentSHA256 string) error
 	MarkMailDone(ctx context.Context, k ledger.MailKey, to ledger.Status, reason string) error
 }
 
