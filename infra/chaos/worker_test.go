@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"github.com/nhsmail-sunset/sunset/shared/awsclient"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
 	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/findings"
@@ -68,22 +69,30 @@ func wiringFromEnv() wiring {
 // retries.
 const clientTimeout = time.Second
 
+// config is the local stack's configuration with the retryer every function's clients have
+// (awsclient.Retryer: 8 attempts, no client-side quota), so a run retries as production does.
+func config() aws.Config {
+	cfg := localstacktest.Config()
+	cfg.Retryer = awsclient.Retryer
+	return cfg
+}
+
 func (w wiring) dynamo() *dynamodb.Client {
 	hc := &http.Client{Timeout: clientTimeout}
-	return dynamodb.NewFromConfig(localstacktest.Config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(w.DB); o.HTTPClient = hc })
+	return dynamodb.NewFromConfig(config(), func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(w.DB); o.HTTPClient = hc })
 }
 
 func (w wiring) sender(log *slog.Logger) *sender.Sender {
 	db, clock := w.dynamo(), time.Now
 	hc := &http.Client{Timeout: clientTimeout}
-	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(w.SES); o.HTTPClient = hc })
+	ses := sesv2.NewFromConfig(config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(w.SES); o.HTTPClient = hc })
 	return sender.New(ses, ledger.New(db, w.Table, clock), campaign.NewStore(db, w.Table, clock), suppression.New(db, w.Table, clock), clock,
 		sender.Options{Instances: 2, Logger: log})
 }
 
 func (w wiring) s3() *s3.Client {
 	hc := &http.Client{Timeout: clientTimeout}
-	return s3.NewFromConfig(localstacktest.Config(), func(o *s3.Options) {
+	return s3.NewFromConfig(config(), func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(w.S3)
 		o.UsePathStyle = true
 		o.HTTPClient = hc

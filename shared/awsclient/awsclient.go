@@ -26,10 +26,11 @@ import (
 // throttling (ThrottlingException, ProvisionedThroughputExceededException) and transient errors.
 const maxAttempts = 8
 
-// retryer is the standard retryer without its client-side retry quota: a long ingest under
+// Retryer is the standard retryer without its client-side retry quota: a long ingest under
 // sustained DynamoDB throttling should keep backing off per request, not fail every request
-// with "retry quota exceeded" once 100 retries have been spent. Attempts stay bounded.
-func retryer() aws.Retryer {
+// with "retry quota exceeded" once 100 retries have been spent. Attempts stay bounded. Every
+// client Load makes has it (tests that build clients of their own use it to run as production).
+func Retryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = maxAttempts
 		o.RateLimiter = ratelimit.None
@@ -45,7 +46,7 @@ type Clients struct {
 // Load reads the default AWS configuration. With local set, the region, credentials and
 // endpoints of the local stack fill in whatever the environment does not already say.
 func Load(ctx context.Context, local bool, getenv func(string) string) (*Clients, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRetryer(retryer)}
+	opts := []func(*config.LoadOptions) error{config.WithRetryer(Retryer)}
 	if local {
 		if getenv("AWS_REGION") == "" && getenv("AWS_DEFAULT_REGION") == "" {
 			opts = append(opts, config.WithRegion(localstack.Region))
