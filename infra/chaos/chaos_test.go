@@ -91,6 +91,7 @@ type report struct {
 	faults                               map[Fault]int
 	requests                             int
 	dupMessages, lateEvents, twice, lost int
+	plannerRuns                          int // under faults, until one went through (all 12 rounds' if none did)
 	inDoubt, mailsInDoubt                int
 	settledByEvents, resent              int
 	spawned, killed                      int
@@ -106,10 +107,10 @@ func (r report) String() string {
 	in := r.ingest
 	return fmt.Sprintf("seed %d: %s; %d requests, faults: %s; processes killed %d of %d started; "+
 		"logs: %d files, %d deliveries (%d duplicates), %d retried, %d dead-lettered %v, %d merges (%d failed or killed); "+
-		"campaign day: %d notices in %d rounds, duplicate messages %d; SES events late %d, twice %d, never %d; in doubt after the day %d notices and %d merged emails: settled by late events %d, released and sent by reconcile %d",
+		"campaign day: %d notices in %d rounds (%d planner runs under faults), duplicate messages %d; SES events late %d, twice %d, never %d; in doubt after the day %d notices and %d merged emails: settled by late events %d, released and sent by reconcile %d",
 		r.seed, r.took.Round(time.Millisecond), r.requests, strings.Join(fs, ", "), r.killed, r.spawned,
 		in.files, in.deliveries, in.dupDeliveries, in.retried, in.deadLettered, in.reasons, in.merges, in.mergesFailed,
-		r.notices, r.rounds, r.dupMessages, r.lateEvents, r.twice, r.lost, r.inDoubt, r.mailsInDoubt, r.settledByEvents, r.resent)
+		r.notices, r.rounds, r.plannerRuns, r.dupMessages, r.lateEvents, r.twice, r.lost, r.inDoubt, r.mailsInDoubt, r.settledByEvents, r.resent)
 }
 
 // deliver hands messages to the sender in SQS batches of 10, invocations at once as the
@@ -224,6 +225,7 @@ func run(t *testing.T, seed uint64, n int) report {
 		// A failed run is run again (the schedule's retries); a run that went through is not.
 		if !planned {
 			planned = ph.Handle(ctx, events.EventBridgeEvent{ID: fmt.Sprintf("run-%d", round)}) == nil
+			rep.plannerRuns++
 		}
 		for _, b := range q.Take() {
 			pending = append(pending, b)
