@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/nhsmail-sunset/sunset/infra/campaignday"
@@ -43,27 +44,19 @@ func (crashAfterSend) MarkMailSent(context.Context, ledger.MailKey, string, stri
 // same day's run again, and the next day's, send the unit nothing more.
 func TestOneEmailAPersonADay(t *testing.T) {
 	ctx := context.Background()
-	db, table := localstacktest.DynamoDB(t)
-	endpoint := localstacktest.SESEmulator(t, "{}")
-	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	id := "merged-" + localstacktest.Unique()
-	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 5, 3, now); err != nil {
-		t.Fatal(err)
-	}
+	d := newDay(t, "merged", 5, 3)
 	keys, err := signing.NewKeyring([]byte(strings.Repeat("k", signing.MinKeyBytes)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := ledger.New(db, table, clock)
+	l := ledger.New(d.db, d.table, d.clock)
 	newSender := func(lg sender.Ledger) *sender.Sender {
-		return sender.New(ses, lg, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock,
+		return sender.New(d.ses, lg, campaign.NewStore(d.db, d.table, d.clock), suppression.New(d.db, d.table, d.clock), d.clock,
 			sender.Options{Links: &answers.Links{Keys: keys, Base: "https://sunset.example/"}})
 	}
-	p := planner.New(db, table, nil, clock)
-	today := calendar.Of(now)
-	res, err := p.Run(ctx, id, today, newSender(crashAfterSend{l}))
+	p := planner.New(d.db, d.table, nil, d.clock)
+	today := calendar.Of(d.now)
+	res, err := p.Run(ctx, d.id, today, newSender(crashAfterSend{l}))
 	if err != nil { // the sender logs the lost record; SES's Send event would settle the mail
 		t.Fatal(err)
 	}
@@ -71,7 +64,7 @@ func TestOneEmailAPersonADay(t *testing.T) {
 		t.Fatalf("merged emails handed over = %d, want 1", res.Mails)
 	}
 
-	mails := to(t, endpoint, campaignday.SharedLA)
+	mails := to(t, d.endpoint, campaignday.SharedLA)
 	if testing.Verbose() && len(mails) > 0 {
 		t.Logf("subject: %s\n%s", mails[0].Subject, mails[0].Body.Text)
 	}
@@ -98,11 +91,11 @@ func TestOneEmailAPersonADay(t *testing.T) {
 		t.Errorf("merged email header %q, attachments %+v", m.Header("X-Sunset-Mail"), m.Attachments)
 	}
 	for i := range 5 {
-		own := to(t, endpoint, "la"+string(rune('0'+i))+"@d")
+		own := to(t, d.endpoint, "la"+string(rune('0'+i))+"@d")
 		if len(own) != 1 || slices.ContainsFunc(own[0].Destination.To, func(a string) bool { return strings.Contains(a, campaignday.SharedLA) }) {
 			t.Fatalf("%s's own addresses got %d emails (%v), want 1 without the unit", campaignday.Org(i), len(own), own)
 		}
-		n, err := l.Get(ctx, id, campaignday.Org(i), "advance")
+		n, err := l.Get(ctx, d.id, campaignday.Org(i), "advance")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +104,7 @@ func TestOneEmailAPersonADay(t *testing.T) {
 			t.Errorf("%s: status %s, merged %v, mailed %v", n.Org, n.Status, n.Merged, n.Mailed)
 		}
 	}
-	all, err := l.Mails(ctx, id)
+	all, err := l.Mails(ctx, d.id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +113,7 @@ func TestOneEmailAPersonADay(t *testing.T) {
 	}
 	// SES's Send event about the merged email settles it (the feedback function finds the mail
 	// by its header), once however often SNS delivers it.
-	fb := feedback.New(suppression.New(db, table, clock), l, feedback.Options{})
+	fb := feedback.New(suppression.New(d.db, d.table, d.clock), l, feedback.Options{})
 	for _, ev := range []string{"Send", "Send"} {
 		var sns events.SNSEvent
 		if err := json.Unmarshal(m.SESEvent(ev), &sns); err != nil {
@@ -135,15 +128,43 @@ func TestOneEmailAPersonADay(t *testing.T) {
 		t.Fatalf("mail after SES's Send event: %+v, %v", mail, err)
 	}
 
-	for _, at := range []time.Time{now.Add(2 * time.Hour), now.Add(24 * time.Hour)} {
-		now = at
-		if _, err := p.Run(ctx, id, calendar.Of(now), newSender(l)); err != nil {
+	for _, at := range []time.Time{d.now.Add(2 * time.Hour), d.now.Add(24 * time.Hour)} {
+		d.now = at
+		if _, err := p.Run(ctx, d.id, calendar.Of(d.now), newSender(l)); err != nil {
 			t.Fatal(err)
 		}
-		if got := to(t, endpoint, campaignday.SharedLA); len(got) != 1 {
+		if got := to(t, d.endpoint, campaignday.SharedLA); len(got) != 1 {
 			t.Fatalf("after a run at %s, %s has %d emails, want still 1", at, campaignday.SharedLA, len(got))
 		}
 	}
+}
+
+// aDay is a campaign of its own whose advance notice is due on 27 July 2021 for n
+// organisations, the first shared of which also have campaignday.SharedLA as an LA, on a table
+// and an SES emulator of the test's own; now is its clock.
+type aDay struct {
+	db                  *dynamodb.Client
+	table, endpoint, id string
+	ses                 *sesv2.Client
+	now                 time.Time
+}
+
+func newDay(t *testing.T, prefix string, n, shared int) *aDay {
+	d := &aDay{now: time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC), id: prefix + "-" + localstacktest.Unique()}
+	d.db, d.table = localstacktest.DynamoDB(t)
+	d.endpoint = localstacktest.SESEmulator(t, "{}")
+	d.ses = sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(d.endpoint) })
+	if _, err := campaignday.SeedSharing(context.Background(), d.db, d.table, filepath.Join("..", "demo", "data", "campaign.yaml"), d.id, n, shared, d.now); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (d *aDay) clock() time.Time { return d.now }
+
+// sender is the day's sender over lg (the ledger, or a ledger that fails on purpose).
+func (d *aDay) sender(lg sender.Ledger) *sender.Sender {
+	return sender.New(d.ses, lg, campaign.NewStore(d.db, d.table, d.clock), suppression.New(d.db, d.table, d.clock), d.clock, sender.Options{})
 }
 
 // to is the emails the emulator at endpoint holds for an address containing addr.
@@ -164,56 +185,48 @@ func to(t *testing.T, endpoint, addr string) []localstacktest.Email {
 // the unit throughout, and each notice reaches it once.
 func TestADayTakenIsMergedTheNextDay(t *testing.T) {
 	ctx := context.Background()
-	db, table := localstacktest.DynamoDB(t)
-	endpoint := localstacktest.SESEmulator(t, "{}")
-	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	id := "taken-" + localstacktest.Unique()
-	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 3, 3, now); err != nil {
+	d := newDay(t, "taken", 3, 3)
+	l := ledger.New(d.db, d.table, d.clock)
+	snd := d.sender(l)
+	p := planner.New(d.db, d.table, nil, d.clock)
+	if _, err := p.Run(ctx, d.id, calendar.Of(d.now), nil); err != nil { // claims, no hand-over
 		t.Fatal(err)
 	}
-	l := ledger.New(db, table, clock)
-	snd := sender.New(ses, l, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
-	p := planner.New(db, table, nil, clock)
-	if _, err := p.Run(ctx, id, calendar.Of(now), nil); err != nil { // claims, no hand-over
-		t.Fatal(err)
-	}
-	first := ledger.Key{Campaign: id, Org: campaignday.Org(0), Stage: "advance"}
+	first := ledger.Key{Campaign: d.id, Org: campaignday.Org(0), Stage: "advance"}
 	if res, err := snd.SendAll(ctx, []ledger.Key{first}); err != nil || len(res) != 1 || res[0].Outcome != sender.Sent {
 		t.Fatalf("send %s alone: %+v %v", first, res, err)
 	}
-	res, err := p.Run(ctx, id, calendar.Of(now), snd)
+	res, err := p.Run(ctx, d.id, calendar.Of(d.now), snd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Mails != 0 {
 		t.Errorf("merged emails on a day the unit already had one: %d", res.Mails)
 	}
-	if got := to(t, endpoint, campaignday.SharedLA); len(got) != 1 || got[0].Header("X-Sunset-Org") != first.Org {
+	if got := to(t, d.endpoint, campaignday.SharedLA); len(got) != 1 || got[0].Header("X-Sunset-Org") != first.Org {
 		t.Fatalf("the unit's emails on the first day: %d, want %s's own", len(got), first.Org)
 	}
 	for i := 1; i < 3; i++ {
-		n, err := l.Get(ctx, id, campaignday.Org(i), "advance")
+		n, err := l.Get(ctx, d.id, campaignday.Org(i), "advance")
 		if err != nil || n.Status != ledger.Claimed || n.InDoubt() || !slices.Contains(n.DayTaken, campaignday.SharedLA) {
 			t.Fatalf("%s after the first day: %+v %v", campaignday.Org(i), n, err)
 		}
 	}
 
-	now = now.Add(24 * time.Hour)
-	if res, err = p.Run(ctx, id, calendar.Of(now), snd); err != nil || res.Mails != 1 {
+	d.now = d.now.Add(24 * time.Hour)
+	if res, err = p.Run(ctx, d.id, calendar.Of(d.now), snd); err != nil || res.Mails != 1 {
 		t.Fatalf("next day's run: %d merged emails, %v", res.Mails, err)
 	}
-	got := to(t, endpoint, campaignday.SharedLA)
+	got := to(t, d.endpoint, campaignday.SharedLA)
 	if len(got) != 2 || got[1].Header("X-Sunset-Mail") == "" || !strings.Contains(got[1].Subject, "2 organisations") {
 		t.Fatalf("the unit's emails after the second day: %d", len(got))
 	}
 	for i := 1; i < 3; i++ {
-		n, err := l.Get(ctx, id, campaignday.Org(i), "advance")
+		n, err := l.Get(ctx, d.id, campaignday.Org(i), "advance")
 		if err != nil || n.Status != ledger.Sent || len(n.Mailed) != 1 {
 			t.Errorf("%s after the second day: %+v %v", campaignday.Org(i), n, err)
 		}
-		if own := to(t, endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
+		if own := to(t, d.endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
 			t.Errorf("%s's own LA got %d emails, want 1", campaignday.Org(i), len(own))
 		}
 	}
@@ -237,30 +250,22 @@ func (d suppressFirst) DispatchMails(ctx context.Context, mails []ledger.MailKey
 // and each organisation's own addresses still get their email.
 func TestASuppressedUnitGetsNothing(t *testing.T) {
 	ctx := context.Background()
-	db, table := localstacktest.DynamoDB(t)
-	endpoint := localstacktest.SESEmulator(t, "{}")
-	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	id := "supp-" + localstacktest.Unique()
-	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 3, 3, now); err != nil {
+	d := newDay(t, "supp", 3, 3)
+	l := ledger.New(d.db, d.table, d.clock)
+	supp := suppression.New(d.db, d.table, d.clock)
+	snd := sender.New(d.ses, l, campaign.NewStore(d.db, d.table, d.clock), supp, d.clock, sender.Options{})
+	if _, err := planner.New(d.db, d.table, nil, d.clock).Run(ctx, d.id, calendar.Of(d.now), suppressFirst{snd, supp}); err != nil {
 		t.Fatal(err)
 	}
-	l := ledger.New(db, table, clock)
-	supp := suppression.New(db, table, clock)
-	snd := sender.New(ses, l, campaign.NewStore(db, table, clock), supp, clock, sender.Options{})
-	if _, err := planner.New(db, table, nil, clock).Run(ctx, id, calendar.Of(now), suppressFirst{snd, supp}); err != nil {
-		t.Fatal(err)
-	}
-	if got := to(t, endpoint, campaignday.SharedLA); len(got) != 0 {
+	if got := to(t, d.endpoint, campaignday.SharedLA); len(got) != 0 {
 		t.Errorf("the suppressed unit got %d emails", len(got))
 	}
-	mails, err := l.Mails(ctx, id)
+	mails, err := l.Mails(ctx, d.id)
 	if err != nil || len(mails) != 1 || mails[0].Status != ledger.Suppressed {
 		t.Fatalf("the unit's mail: %+v %v, want suppressed", mails, err)
 	}
 	for i := range 3 {
-		if own := to(t, endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
+		if own := to(t, d.endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
 			t.Errorf("%s's own LA got %d emails, want 1", campaignday.Org(i), len(own))
 		}
 	}
@@ -287,30 +292,22 @@ func (f *failOnce) MarkMerged(ctx context.Context, n ledger.Key, address string,
 // all three, the same day.
 func TestAMergeStoppedHalfWayIsFinishedByTheRetry(t *testing.T) {
 	ctx := context.Background()
-	db, table := localstacktest.DynamoDB(t)
-	endpoint := localstacktest.SESEmulator(t, "{}")
-	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	id := "half-" + localstacktest.Unique()
-	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, 3, 3, now); err != nil {
-		t.Fatal(err)
-	}
-	l := ledger.New(db, table, clock)
-	snd := sender.New(ses, l, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
-	p := planner.New(db, table, nil, clock)
+	d := newDay(t, "half", 3, 3)
+	l := ledger.New(d.db, d.table, d.clock)
+	snd := d.sender(l)
+	p := planner.New(d.db, d.table, nil, d.clock)
 	p.Mails = &failOnce{Ledger: l, org: campaignday.Org(2)} // the last: the retry has one left to merge
-	if _, err := p.Run(ctx, id, calendar.Of(now), snd); err == nil {
+	if _, err := p.Run(ctx, d.id, calendar.Of(d.now), snd); err == nil {
 		t.Fatal("a run whose merge failed half way reported no error")
 	}
-	if got := len(localstacktest.SentEmailsAt(t, endpoint)); got != 0 {
+	if got := len(localstacktest.SentEmailsAt(t, d.endpoint)); got != 0 {
 		t.Fatalf("%d emails sent by a run that failed before its hand-over", got)
 	}
-	res, err := p.Run(ctx, id, calendar.Of(now), snd)
+	res, err := p.Run(ctx, d.id, calendar.Of(d.now), snd)
 	if err != nil || res.Mails != 1 {
 		t.Fatalf("the retry: %d merged emails, %v", res.Mails, err)
 	}
-	got := to(t, endpoint, campaignday.SharedLA)
+	got := to(t, d.endpoint, campaignday.SharedLA)
 	if len(got) != 1 || !strings.Contains(got[0].Subject, "3 organisations") {
 		var subjects []string
 		for _, m := range got {
@@ -319,7 +316,7 @@ func TestAMergeStoppedHalfWayIsFinishedByTheRetry(t *testing.T) {
 		t.Fatalf("the unit got %d emails %q, want one for 3 organisations", len(got), subjects)
 	}
 	for i := range 3 {
-		if n, err := l.Get(ctx, id, campaignday.Org(i), "advance"); err != nil || n.Status != ledger.Sent || len(n.DayTaken) != 0 {
+		if n, err := l.Get(ctx, d.id, campaignday.Org(i), "advance"); err != nil || n.Status != ledger.Sent || len(n.DayTaken) != 0 {
 			t.Errorf("%s: %+v %v", campaignday.Org(i), n, err)
 		}
 	}
@@ -332,20 +329,12 @@ func TestAMergeStoppedHalfWayIsFinishedByTheRetry(t *testing.T) {
 // for the next day's merge: docs/data-model.md, "Mail").
 func TestConcurrentRunsSendOneEmailAnAddress(t *testing.T) {
 	ctx := context.Background()
-	db, table := localstacktest.DynamoDB(t)
-	endpoint := localstacktest.SESEmulator(t, "{}")
-	ses := sesv2.NewFromConfig(localstacktest.Config(), func(o *sesv2.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	now := time.Date(2021, 7, 27, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	id := "both-" + localstacktest.Unique()
 	const n = 12
-	if _, err := campaignday.SeedSharing(ctx, db, table, filepath.Join("..", "demo", "data", "campaign.yaml"), id, n, 8, now); err != nil {
-		t.Fatal(err)
-	}
+	d := newDay(t, "both", n, 8)
 	run := func() error {
-		l := ledger.New(db, table, clock)
-		snd := sender.New(ses, l, campaign.NewStore(db, table, clock), suppression.New(db, table, clock), clock, sender.Options{})
-		_, err := planner.New(db, table, nil, clock).Run(ctx, id, calendar.Of(now), snd)
+		l := ledger.New(d.db, d.table, d.clock)
+		snd := d.sender(l)
+		_, err := planner.New(d.db, d.table, nil, d.clock).Run(ctx, d.id, calendar.Of(d.now), snd)
 		return err
 	}
 	errs := make(chan error, 2)
@@ -360,19 +349,19 @@ func TestConcurrentRunsSendOneEmailAnAddress(t *testing.T) {
 	if err := run(); err != nil { // the day's next run, alone
 		t.Fatal(err)
 	}
-	now = now.Add(24 * time.Hour)
+	d.now = d.now.Add(24 * time.Hour)
 	if err := run(); err != nil { // the next day's
 		t.Fatal(err)
 	}
 	days := map[string]bool{}
-	for _, m := range to(t, endpoint, campaignday.SharedLA) {
+	for _, m := range to(t, d.endpoint, campaignday.SharedLA) {
 		day, _, _ := strings.Cut(m.Header("X-Sunset-Mail"), "_")
 		if day == "" || days[day] {
 			t.Errorf("the unit got a second email for %q", day)
 		}
 		days[day] = true
 	}
-	mails, err := ledger.New(db, table, clock).Mails(ctx, id)
+	mails, err := ledger.New(d.db, d.table, d.clock).Mails(ctx, d.id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,10 +377,10 @@ func TestConcurrentRunsSendOneEmailAnAddress(t *testing.T) {
 		}
 	}
 	for i := range n {
-		if own := to(t, endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
+		if own := to(t, d.endpoint, fmt.Sprintf("la%d@d%d.", i, i)); len(own) != 1 {
 			t.Errorf("%s's own LA got %d emails, want 1", campaignday.Org(i), len(own))
 		}
-		if nt, err := ledger.New(db, table, clock).Get(ctx, id, campaignday.Org(i), "advance"); err != nil || nt.Status != ledger.Sent {
+		if nt, err := ledger.New(d.db, d.table, d.clock).Get(ctx, d.id, campaignday.Org(i), "advance"); err != nil || nt.Status != ledger.Sent {
 			t.Errorf("%s: %+v %v", campaignday.Org(i), nt, err)
 		}
 	}

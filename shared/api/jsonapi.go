@@ -293,14 +293,10 @@ func (s *Server) renderFor(r *http.Request, c *campaign.Campaign, address string
 	if err != nil {
 		return nil, ledger.MailKey{}, err
 	}
-	if c.Templates != "hostname-retirement" && c.Templates != "byo-mx" {
-		return nil, ledger.MailKey{}, &httpError{status: http.StatusConflict, msg: errNoRender.Error()}
-	}
-	rd, err := notice.New(c, "")
+	rd, err := s.renderer(r, c, live)
 	if err != nil {
 		return nil, ledger.MailKey{}, err
 	}
-	rd.WithLinks(s.links(r).For(c, !live))
 	k := ledger.MailKeyOf(c.ID, at, address)
 	e, err := rd.RenderMerged(k, address, ns, s.opt.Clock())
 	return e, k, err

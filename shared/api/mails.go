@@ -92,14 +92,10 @@ func (s *Server) rerenderMail(r *http.Request) (*mailAsSent, error) {
 		return nil, &httpError{status: http.StatusNotFound, msg: "campaign " + id + " has no version to render with"}
 	}
 	render := func(live bool) (*notice.Email, error) {
-		if c.Templates != "hostname-retirement" && c.Templates != "byo-mx" {
-			return nil, &httpError{status: http.StatusConflict, msg: errNoRender.Error()}
-		}
-		rd, err := notice.New(c, "")
+		rd, err := s.renderer(r, c, live)
 		if err != nil {
 			return nil, err
 		}
-		rd.WithLinks(s.links(r).For(c, !live))
 		when := s.opt.Clock()
 		if !m.SentAt.IsZero() {
 			when = m.SentAt

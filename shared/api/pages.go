@@ -667,6 +667,16 @@ func (s *Server) rerender(r *http.Request) (*asSent, error) {
 // carries when live, else with links that show their pages but record nothing (a test send's),
 // which is what the team is shown.
 func (s *Server) render(r *http.Request, c *campaign.Campaign, n ledger.Notice, live bool) (*notice.Email, error) {
+	rd, err := s.renderer(r, c, live)
+	if err != nil {
+		return nil, err
+	}
+	return rd.Render(n, s.opt.Clock())
+}
+
+// renderer is the campaign's renderer as the console renders with it: the built-in templates,
+// the notice's live answer links or test ones (render).
+func (s *Server) renderer(r *http.Request, c *campaign.Campaign, live bool) (*notice.Renderer, error) {
 	if c.Templates != "hostname-retirement" && c.Templates != "byo-mx" {
 		return nil, &httpError{status: http.StatusConflict, msg: errNoRender.Error()}
 	}
@@ -674,8 +684,7 @@ func (s *Server) render(r *http.Request, c *campaign.Campaign, n ledger.Notice, 
 	if err != nil {
 		return nil, err
 	}
-	rd.WithLinks(s.links(r).For(c, !live))
-	return rd.Render(n, s.opt.Clock())
+	return rd.WithLinks(s.links(r).For(c, !live)), nil
 }
 
 func (s *Server) pageNotice(w http.ResponseWriter, r *http.Request, v *view) error {
