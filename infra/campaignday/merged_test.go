@@ -20,6 +20,7 @@ import (
 	"github.com/nhsmail-sunset/sunset/shared/answers"
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
+	"github.com/nhsmail-sunset/sunset/shared/directory"
 	"github.com/nhsmail-sunset/sunset/shared/feedback"
 	"github.com/nhsmail-sunset/sunset/shared/ledger"
 	"github.com/nhsmail-sunset/sunset/shared/localstack/localstacktest"
@@ -382,6 +383,38 @@ func TestConcurrentRunsSendOneEmailAnAddress(t *testing.T) {
 		}
 		if nt, err := ledger.New(d.db, d.table, d.clock).Get(ctx, d.id, campaignday.Org(i), "advance"); err != nil || nt.Status != ledger.Sent {
 			t.Errorf("%s: %+v %v", campaignday.Org(i), nt, err)
+		}
+	}
+}
+
+// A PLA shared by three organisations (a trust's PLA who is also its practices') is merged like
+// a shared LA: one email for the three, each organisation's LA its own.
+func TestASharedPLAGetsOneEmail(t *testing.T) {
+	ctx := context.Background()
+	d := newDay(t, "pla", 3, 0)
+	const pla = "pla@trust.example.nhs.net"
+	var orgs, accts strings.Builder
+	orgs.WriteString("ods_code,name,la_emails,pla_email\n")
+	accts.WriteString("email,ods_code\n")
+	for i := range 3 {
+		fmt.Fprintf(&orgs, "%s,Day Bench Trust %d,la%d@d%d.example.nhs.net,%s\n", campaignday.Org(i), i, i, i, pla)
+		fmt.Fprintf(&accts, "%s,%s\n", campaignday.Account(i), campaignday.Org(i))
+	}
+	if _, err := directory.New(d.db, d.table, d.clock).Import(ctx, directory.ImportInput{Orgs: strings.NewReader(orgs.String()),
+		Accounts: strings.NewReader(accts.String()), OrgsName: "orgs.csv", AccountsName: "accounts.csv"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := planner.New(d.db, d.table, nil, d.clock).Run(ctx, d.id, calendar.Of(d.now), d.sender(ledger.New(d.db, d.table, d.clock)))
+	if err != nil || res.Mails != 1 {
+		t.Fatalf("run: %d merged emails, %v", res.Mails, err)
+	}
+	if got := to(t, d.endpoint, pla); len(got) != 1 || !strings.Contains(got[0].Subject, "3 organisations") {
+		t.Errorf("the shared PLA got %d emails, want one for 3 organisations", len(got))
+	}
+	for i := range 3 {
+		own := to(t, d.endpoint, fmt.Sprintf("la%d@d%d.", i, i))
+		if len(own) != 1 || len(own[0].Destination.To) != 1 {
+			t.Errorf("%s's LA got %d emails (want 1, to the LA alone)", campaignday.Org(i), len(own))
 		}
 	}
 }
