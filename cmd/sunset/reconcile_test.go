@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/nhsmail-sunset/sunset/shared/calendar"
 	"github.com/nhsmail-sunset/sunset/shared/campaign"
@@ -37,30 +38,8 @@ func (crashingLedger) MarkSent(context.Context, string, string, string, string, 
 func TestCrashThenSettleOrReconcile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cli := newTestCLI(t, map[string]string{"USER": "alice"})
-	db, table := cli.useLocalStack()
-	t0 := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
-	cli.now = t0
-	id := "crash-" + localstacktest.Unique()
-	data := filepath.Join("..", "..", "infra", "demo", "data")
-	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "campaign.yaml")
-	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+id, 1)), 0o644)
-	must := func(wantCode int, args ...string) string {
-		t.Helper()
-		out, errOut, code := cli.run(args...)
-		if code != wantCode {
-			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
-		}
-		return out + errOut
-	}
-	must(0, "directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
-	must(0, "campaign", "apply", file)
-	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
-	must(0, append([]string{"ingest", "--campaign", id}, logs...)...)
+	cli, db, table, id, must := demoFirstDay(t, "crash")
+	t0 := cli.now
 
 	clock := func() time.Time { return t0 }
 	l := ledger.New(db, table, clock)
@@ -214,30 +193,8 @@ func (crashingMailLedger) MarkMailSent(context.Context, ledger.MailKey, string, 
 func TestReconcileMergedEmails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cli := newTestCLI(t, map[string]string{"USER": "alice"})
-	db, table := cli.useLocalStack()
-	t0 := time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
-	cli.now = t0
-	id := "mails-" + localstacktest.Unique()
-	data := filepath.Join("..", "..", "infra", "demo", "data")
-	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "campaign.yaml")
-	os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+id, 1)), 0o644)
-	must := func(wantCode int, args ...string) string {
-		t.Helper()
-		out, errOut, code := cli.run(args...)
-		if code != wantCode {
-			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
-		}
-		return out + errOut
-	}
-	must(0, "directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
-	must(0, "campaign", "apply", file)
-	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
-	must(0, append([]string{"ingest", "--campaign", id}, logs...)...)
+	cli, db, table, id, must := demoFirstDay(t, "mails")
+	t0 := cli.now
 
 	clock := func() time.Time { return t0 }
 	l := ledger.New(db, table, clock)
@@ -286,4 +243,38 @@ func TestReconcileMergedEmails(t *testing.T) {
 	if out := must(0, "reconcile", "--campaign", id, "--mails"); !strings.Contains(out, "0 merged emails in doubt") {
 		t.Errorf("after the resend:\n%s", out)
 	}
+}
+
+// demoFirstDay is the demo's first day under a campaign id of its own (prefix-<random>), as a
+// sender's crash meets it: the directory imported, the campaign applied, the first phase's logs
+// ingested, the CLI's clock at 08:00 UTC on 27 July 2021; must runs a command and checks its
+// exit code.
+func demoFirstDay(t *testing.T, prefix string) (cli *testCLI, db *dynamodb.Client, table, id string, must func(int, ...string) string) {
+	t.Helper()
+	cli = newTestCLI(t, map[string]string{"USER": "alice"})
+	db, table = cli.useLocalStack()
+	cli.now = time.Date(2021, 7, 27, 8, 0, 0, 0, time.UTC)
+	id = prefix + "-" + localstacktest.Unique()
+	data := filepath.Join("..", "..", "infra", "demo", "data")
+	spec, err := os.ReadFile(filepath.Join(data, "campaign.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "campaign.yaml")
+	if err := os.WriteFile(file, []byte(strings.Replace(string(spec), "id: demo-legacy-hostnames-2021", "id: "+id, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	must = func(wantCode int, args ...string) string {
+		t.Helper()
+		out, errOut, code := cli.run(args...)
+		if code != wantCode {
+			t.Fatalf("sunset %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
+		}
+		return out + errOut
+	}
+	must(0, "directory", "import", "--orgs", filepath.Join(data, "orgs.csv"), "--accounts", filepath.Join(data, "accounts.csv"))
+	must(0, "campaign", "apply", file)
+	logs, _ := filepath.Glob(filepath.Join(data, "logs", "1", "*"))
+	must(0, append([]string{"ingest", "--campaign", id}, logs...)...)
+	return cli, db, table, id, must
 }
